@@ -1,1 +1,146 @@
-//! placeholder
+//! Storage for Brandstream: the traits every backend implements and the embedded SQLite
+//! backend. All SQL lives in this crate; callers see plain records and [`StoreError`].
+//!
+//! The traits are split by area (organisations, credentials, keys, revocations, audit) and
+//! gathered in [`Store`], which the server holds as `Arc<dyn Store>`.
+
+mod model;
+mod sqlite;
+
+use async_trait::async_trait;
+use brandstream_domain::{ClientId, OrgId, UnixSeconds};
+
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or a statement failed. The message is for logs only.
+    #[error("database error: {0}")]
+    Database(String),
+    /// Applying migrations failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// The referenced record does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The change conflicts with the current state (for example a revoked credential).
+    #[error("{0}")]
+    Conflict(String),
+    /// A stored value could not be decoded.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+/// Result alias for storage calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Organisations.
+#[async_trait]
+pub trait OrgStore {
+    /// Creates an organisation; `is_default` marks the one created on first start.
+    async fn create_org(&self, org: &Org) -> StoreResult<()>;
+    /// Every organisation, oldest first.
+    async fn list_orgs(&self) -> StoreResult<Vec<Org>>;
+    /// One organisation.
+    async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Org>>;
+    /// The default organisation, if one was created.
+    async fn default_org(&self) -> StoreResult<Option<Org>>;
+}
+
+/// Credentials (OAuth clients) and their secrets.
+#[async_trait]
+pub trait ClientStore {
+    /// Stores a new credential with its first secret.
+    async fn create_client(&self, client: &NewClient, secret: &NewSecret) -> StoreResult<()>;
+    /// A credential with its active secrets, for authentication.
+    async fn get_client(&self, id: &ClientId) -> StoreResult<Option<ClientRecord>>;
+    /// An organisation's credentials, oldest first.
+    async fn list_clients(&self, org: &OrgId) -> StoreResult<Vec<ClientRecord>>;
+    /// Revokes a credential and retires all its secrets. Returns false when it was already
+    /// revoked.
+    async fn revoke_client(&self, id: &ClientId, now: UnixSeconds) -> StoreResult<bool>;
+    /// Adds a secret. When `max_active` secrets are already active the oldest is retired first,
+    /// in the same transaction. Fails with `Conflict` for a revoked credential.
+    async fn add_secret(
+        &self,
+        id: &ClientId,
+        secret: &NewSecret,
+        max_active: usize,
+    ) -> StoreResult<()>;
+    /// Retires the older of two active secrets. Returns false when only one is active.
+    async fn retire_oldest_secret(&self, id: &ClientId, now: UnixSeconds) -> StoreResult<bool>;
+    /// Records last-use times, batched.
+    async fn touch_clients(&self, uses: &[(ClientId, UnixSeconds)]) -> StoreResult<()>;
+    /// Statuses of the given credentials (for the verifier's revocation cache).
+    async fn client_statuses(&self, ids: &[ClientId]) -> StoreResult<Vec<(ClientId, ClientStatus)>>;
+}
+
+/// The signing keyring.
+#[async_trait]
+pub trait KeyStore {
+    /// Every signing key (next, active and retired).
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Stores the first active and next keys when the keyring is empty. Returns false (and
+    /// stores nothing) when another process created a keyring first.
+    async fn bootstrap_signing_keys(
+        &self,
+        active: &SigningKeyRecord,
+        next: &SigningKeyRecord,
+    ) -> StoreResult<bool>;
+    /// Retires the active key `expected_active`, activates `new_active` if given (otherwise
+    /// the published next key), retires any other next key and publishes `new_next`.
+    /// Returns false, changing nothing, when `expected_active` is no longer the active key
+    /// (someone else rotated first).
+    async fn rotate_signing_keys(
+        &self,
+        expected_active: &str,
+        new_active: Option<&SigningKeyRecord>,
+        new_next: &SigningKeyRecord,
+        now: UnixSeconds,
+    ) -> StoreResult<bool>;
+    /// Deletes retired keys retired before `retired_before`. Returns how many.
+    async fn prune_signing_keys(&self, retired_before: UnixSeconds) -> StoreResult<u64>;
+}
+
+/// Revoked access tokens, remembered until they expire.
+#[async_trait]
+pub trait RevocationStore {
+    /// Records a revoked token id. Revoking twice is not an error.
+    async fn revoke_token(&self, revocation: &TokenRevocation) -> StoreResult<()>;
+    /// Revocations recorded after sequence number `after`, in order, with their sequence.
+    async fn revocations_after(&self, after: i64) -> StoreResult<Vec<(i64, TokenRevocation)>>;
+    /// Forgets revocations of tokens that expired before `now`.
+    async fn prune_revocations(&self, now: UnixSeconds) -> StoreResult<u64>;
+}
+
+/// The audit trail.
+#[async_trait]
+pub trait AuditStore {
+    /// Appends events in one transaction.
+    async fn append_audit_events(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    /// The newest events, newest first, optionally for one organisation.
+    async fn list_audit_events(
+        &self,
+        org: Option<&OrgId>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// Everything the server needs from storage.
+#[async_trait]
+pub trait Store:
+    OrgStore + ClientStore + KeyStore + RevocationStore + AuditStore + Send + Sync + 'static
+{
+    /// Checks that the database answers (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+    /// A short name of the backend for logs and metrics.
+    fn backend(&self) -> &'static str;
+}
