@@ -29,7 +29,10 @@ pub enum CredentialFieldError {
     #[error("the label must be at most {} characters", CredentialRules::LABEL_MAX)]
     LabelTooLong,
     /// Description too long.
-    #[error("the description must be at most {} characters", CredentialRules::DESCRIPTION_MAX)]
+    #[error(
+        "the description must be at most {} characters",
+        CredentialRules::DESCRIPTION_MAX
+    )]
     DescriptionTooLong,
     /// Control characters in a label or description.
     #[error("the {0} must not contain control characters")]
@@ -134,7 +137,10 @@ mod tests {
     fn label_bounds() {
         assert_eq!(Label::parse("  "), Err(CredentialFieldError::LabelEmpty));
         assert!(Label::parse(&"a".repeat(100)).is_ok());
-        assert_eq!(Label::parse(&"a".repeat(101)), Err(CredentialFieldError::LabelTooLong));
+        assert_eq!(
+            Label::parse(&"a".repeat(101)),
+            Err(CredentialFieldError::LabelTooLong)
+        );
         assert!(Label::parse("bad\u{0}label").is_err());
         assert_eq!(Label::parse(" ok ").unwrap().as_str(), "ok");
     }

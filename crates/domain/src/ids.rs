@@ -30,7 +30,8 @@ pub fn random_alphanumeric(length: usize) -> String {
     while out.len() < length {
         // A CSPRNG failure is unrecoverable for a security product: refuse to continue.
         #[allow(clippy::expect_used)]
-        rng.fill(&mut buffer).expect("the OS random number generator failed");
+        rng.fill(&mut buffer)
+            .expect("the OS random number generator failed");
         for byte in buffer {
             if byte < 248 && out.len() < length {
                 out.push(ALPHANUMERIC[(byte % 62) as usize] as char);

@@ -141,7 +141,9 @@ impl ScopeSet {
 
     /// The scopes, in canonical order.
     pub fn iter(self) -> impl Iterator<Item = Scope> {
-        Scope::ALL.into_iter().filter(move |scope| self.contains(*scope))
+        Scope::ALL
+            .into_iter()
+            .filter(move |scope| self.contains(*scope))
     }
 
     /// The wire names, in canonical order.

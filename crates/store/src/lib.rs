@@ -79,8 +79,12 @@ pub trait ClientStore {
     async fn retire_oldest_secret(&self, id: &ClientId, now: UnixSeconds) -> StoreResult<bool>;
     /// Records last-use times, batched.
     async fn touch_clients(&self, uses: &[(ClientId, UnixSeconds)]) -> StoreResult<()>;
-    /// Statuses of the given credentials (for the verifier's revocation cache).
-    async fn client_statuses(&self, ids: &[ClientId]) -> StoreResult<Vec<(ClientId, ClientStatus)>>;
+    /// Credentials revoked at or after `since`, with their revocation time (for the
+    /// verifier's revocation cache, refreshed incrementally).
+    async fn revoked_clients_since(
+        &self,
+        since: UnixSeconds,
+    ) -> StoreResult<Vec<(ClientId, UnixSeconds)>>;
 }
 
 /// The signing keyring.

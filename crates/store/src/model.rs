@@ -68,7 +68,9 @@ pub struct NewSecret {
 
 impl std::fmt::Debug for NewSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewSecret").field("hint", &self.hint).finish_non_exhaustive()
+        f.debug_struct("NewSecret")
+            .field("hint", &self.hint)
+            .finish_non_exhaustive()
     }
 }
 

@@ -17,9 +17,9 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use crate::{
-    AuditEvent, AuditStore, ClientRecord, ClientStatus, ClientStore, KeyState, KeyStore,
-    NewClient, NewSecret, Org, OrgStore, RevocationStore, SecretRecord, SigningKeyRecord, Store,
-    StoreError, StoreResult, TokenRevocation,
+    AuditEvent, AuditStore, ClientRecord, ClientStatus, ClientStore, KeyState, KeyStore, NewClient,
+    NewSecret, Org, OrgStore, RevocationStore, SecretRecord, SigningKeyRecord, Store, StoreError,
+    StoreResult, TokenRevocation,
 };
 
 /// Embedded migrations, applied in order; each runs once, in its own transaction.
@@ -468,28 +468,24 @@ impl ClientStore for SqliteStore {
         Ok(())
     }
 
-    async fn client_statuses(
+    async fn revoked_clients_since(
         &self,
-        ids: &[ClientId],
-    ) -> StoreResult<Vec<(ClientId, ClientStatus)>> {
-        let mut statuses = Vec::with_capacity(ids.len());
-        // Chunks keep each statement well under SQLite's bound-parameter limit.
-        for chunk in ids.chunks(500) {
-            let placeholders = vec!["?"; chunk.len()].join(", ");
-            let query = format!(
-                "SELECT client_id, status FROM clients WHERE client_id IN ({placeholders})"
-            );
-            let mut statement = sqlx::query(&query);
-            for id in chunk {
-                statement = statement.bind(id.as_str());
-            }
-            for row in statement.fetch_all(&self.pool).await? {
-                let id = ClientId::parse(row.try_get::<&str, _>("client_id")?)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                statuses.push((id, status_from_str(row.try_get::<&str, _>("status")?)?));
-            }
-        }
-        Ok(statuses)
+        since: UnixSeconds,
+    ) -> StoreResult<Vec<(ClientId, UnixSeconds)>> {
+        sqlx::query(
+            "SELECT client_id, revoked_at FROM clients \
+             WHERE status = 'revoked' AND revoked_at >= ? ORDER BY revoked_at",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            let id = ClientId::parse(row.try_get::<&str, _>("client_id")?)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok((id, row.try_get("revoked_at")?))
+        })
+        .collect()
     }
 }
 
@@ -568,7 +564,9 @@ impl KeyStore for SqliteStore {
                 .execute(&mut *transaction)
                 .await?;
                 if promoted.rows_affected() != 1 {
-                    return Err(StoreError::Conflict("no next signing key to promote".into()));
+                    return Err(StoreError::Conflict(
+                        "no next signing key to promote".into(),
+                    ));
                 }
             }
         }
@@ -725,16 +723,27 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db.sqlite")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite"))
+            .await
+            .unwrap();
         (dir, store)
     }
 
     fn secret(byte: u8) -> NewSecret {
-        NewSecret { hash: [byte; 32], hint: format!("{byte}"), created_at: now_unix() }
+        NewSecret {
+            hash: [byte; 32],
+            hint: format!("{byte}"),
+            created_at: now_unix(),
+        }
     }
 
     async fn org_and_client(store: &SqliteStore) -> ClientId {
-        let org = Org { id: OrgId::generate(), name: "Acme".into(), is_default: true, created_at: 1 };
+        let org = Org {
+            id: OrgId::generate(),
+            name: "Acme".into(),
+            is_default: true,
+            created_at: 1,
+        };
         store.create_org(&org).await.unwrap();
         let client = NewClient {
             client_id: ClientId::generate(),
@@ -763,12 +772,26 @@ mod tests {
         let (_dir, store) = store().await;
         let id = org_and_client(&store).await;
         store.add_secret(&id, &secret(2), 2).await.unwrap();
-        let hashes: Vec<u8> =
-            store.get_client(&id).await.unwrap().unwrap().secrets.iter().map(|s| s.hash[0]).collect();
+        let hashes: Vec<u8> = store
+            .get_client(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .secrets
+            .iter()
+            .map(|s| s.hash[0])
+            .collect();
         assert_eq!(hashes, vec![1, 2]);
         store.add_secret(&id, &secret(3), 2).await.unwrap();
-        let hashes: Vec<u8> =
-            store.get_client(&id).await.unwrap().unwrap().secrets.iter().map(|s| s.hash[0]).collect();
+        let hashes: Vec<u8> = store
+            .get_client(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .secrets
+            .iter()
+            .map(|s| s.hash[0])
+            .collect();
         assert_eq!(hashes, vec![2, 3]);
         assert!(store.retire_oldest_secret(&id, now_unix()).await.unwrap());
         assert!(!store.retire_oldest_secret(&id, now_unix()).await.unwrap());
@@ -786,7 +809,12 @@ mod tests {
     async fn only_one_default_org() {
         let (_dir, store) = store().await;
         org_and_client(&store).await;
-        let second = Org { id: OrgId::generate(), name: "B".into(), is_default: true, created_at: 2 };
+        let second = Org {
+            id: OrgId::generate(),
+            name: "B".into(),
+            is_default: true,
+            created_at: 2,
+        };
         assert!(store.create_org(&second).await.is_err());
     }
 }
