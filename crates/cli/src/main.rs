@@ -1,1 +1,92 @@
-fn main() {}
+//! `brandstream`: serve the APIs, administer a data dir or database, and (later) call the APIs.
+//! Parsing and output only; the work happens in the library crates.
+
+mod admin;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use brandstream_server::{Overrides, Server, Settings};
+use clap::{Parser, Subcommand};
+
+/// Brandstream: a self-hosted Stream platform — OAuth 2.0 token server and brand APIs.
+#[derive(Parser)]
+#[command(name = "brandstream", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (embedded SQLite and local files by default).
+    ///
+    /// Example: brandstream serve --listen 127.0.0.1:8080 --data-dir ./brandstream-data
+    Serve(ServeArgs),
+    /// Administer organisations, credentials, keys and the audit trail directly on the data
+    /// dir or database (also while the server runs).
+    Admin(admin::AdminArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML configuration file (also BRANDSTREAM_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory [default: ./brandstream-data] (BRANDSTREAM_DATA_DIR).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Listen address [default: 127.0.0.1:8080] (BRANDSTREAM_LISTEN).
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Option<String>,
+    /// Token issuer URL [default: http://<listen>/] (BRANDSTREAM_ISSUER).
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
+    /// Database URL [default: SQLite in the data dir] (BRANDSTREAM_DATABASE_URL).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// Blob storage URL [default: DIR/blobs] (BRANDSTREAM_BLOB_URL).
+    #[arg(long, value_name = "URL")]
+    blob_url: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = match cli.command {
+        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Admin(args) => runtime.block_on(admin::run(args)),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        data_dir: args.data_dir,
+        listen: args.listen,
+        issuer: args.issuer,
+        database_url: args.database_url,
+        blob_url: args.blob_url,
+    };
+    let settings = Settings::load(args.config.as_deref(), &overrides)?;
+    brandstream_server::telemetry::init_logging(&settings.log_format, &settings.log_level);
+    tracing::info!(settings = ?settings, "starting brandstream {}", env!("CARGO_PKG_VERSION"));
+    let server = Server::start(settings).await?;
+    server.run(brandstream_server::shutdown_signal()).await?;
+    Ok(())
+}

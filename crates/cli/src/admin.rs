@@ -1,0 +1,501 @@
+//! `brandstream admin …`: organisations, credentials, signing keys and the audit trail,
+//! operating directly on the data dir or database.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use brandstream_auth::credentials::CredentialAdmin;
+use brandstream_auth::keys::{KeySummary, Keyring};
+use brandstream_auth::{CreateCredential, MasterKey, SecretHasher};
+use brandstream_domain::{ClientId, OrgId, Scope, ScopeSet};
+use brandstream_server::{open_store, Overrides, Settings};
+use brandstream_store::{ClientRecord, Store};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+const SECRET_WARNING: &str =
+    "The client secret is displayed only once and cannot be retrieved later. Store it safely now.";
+const ACTOR: &str = "admin-cli";
+
+#[derive(Args)]
+pub struct AdminArgs {
+    /// TOML configuration file (also BRANDSTREAM_CONFIG).
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// Data directory [default: ./brandstream-data] (BRANDSTREAM_DATA_DIR).
+    #[arg(
+        long,
+        value_name = "DIR",
+        global = true,
+        conflicts_with = "database_url"
+    )]
+    data_dir: Option<PathBuf>,
+    /// Database URL (BRANDSTREAM_DATABASE_URL).
+    #[arg(long, value_name = "URL", global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Organisations.
+    #[command(subcommand)]
+    Orgs(OrgCommand),
+    /// API credentials (OAuth clients).
+    #[command(subcommand)]
+    Credentials(CredentialCommand),
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(KeyCommand),
+    /// Show the newest audit events.
+    ///
+    /// Example: brandstream admin audit --org org_… --limit 20
+    Audit {
+        /// Only events of this organisation.
+        #[arg(long)]
+        org: Option<String>,
+        /// How many events (1–10000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organisation.
+    ///
+    /// Example: brandstream admin orgs create --name "Acme" --json
+    Create {
+        /// Its name (1–100 characters).
+        #[arg(long)]
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List organisations.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CredentialCommand {
+    /// Create a credential and print its client id and secret (shown once).
+    ///
+    /// Example: brandstream admin credentials create --org org_… --label "CI" --scope ai.org.brd:r
+    Create {
+        /// Owning organisation.
+        #[arg(long)]
+        org: String,
+        /// Label (1–100 characters).
+        #[arg(long)]
+        label: String,
+        /// Description (up to 500 characters).
+        #[arg(long)]
+        description: Option<String>,
+        /// Granted scope; repeat for several [default: all five].
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Access-token lifetime in seconds (60–2592000) [default: 86400].
+        #[arg(long)]
+        expires_in: Option<i64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an organisation's credentials (never their secrets).
+    List {
+        /// The organisation.
+        #[arg(long)]
+        org: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a credential: every secret stops working and its tokens are rejected.
+    Revoke {
+        /// The client id.
+        client_id: String,
+    },
+    /// Add a new secret; the previous one stays valid until retired (zero-downtime rotation).
+    RotateSecret {
+        /// The client id.
+        client_id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retire the older of two active secrets.
+    RetireSecret {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// List signing keys (public facts only).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rotate: the published next key starts signing; the current one is retired but stays
+    /// published until its tokens expire.
+    Rotate,
+}
+
+struct AdminContext {
+    settings: Settings,
+    store: Arc<dyn Store>,
+    master: MasterKey,
+    admin: CredentialAdmin,
+}
+
+async fn open(args: &AdminArgs) -> anyhow::Result<AdminContext> {
+    let overrides = Overrides {
+        data_dir: args.data_dir.clone(),
+        database_url: args.database_url.clone(),
+        ..Overrides::default()
+    };
+    let settings = Settings::load(args.config.as_deref(), &overrides)?;
+    brandstream_server::telemetry::init_logging("text", "warn");
+    let store = open_store(&settings)
+        .await
+        .context("opening the database")?;
+    let (master, _) =
+        MasterKey::load_or_create(settings.master_key.as_deref(), &settings.data_dir, true)?;
+    let hasher = Arc::new(SecretHasher::new(&master));
+    let admin = CredentialAdmin::new(Arc::clone(&store), hasher);
+    // The first start of the server creates the default organisation; so does the first
+    // administration command, so credentials can be created before the server ever ran.
+    admin.ensure_default_org().await?;
+    Ok(AdminContext {
+        settings,
+        store,
+        master,
+        admin,
+    })
+}
+
+fn time(seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|at| {
+            at.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| seconds.to_string())
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+fn credential_json(client: &ClientRecord) -> serde_json::Value {
+    json!({
+        "client_id": client.client_id,
+        "org_id": client.org_id,
+        "label": client.label,
+        "description": client.description,
+        "scopes": client.scopes.names(),
+        "expires_in": client.token_lifetime,
+        "status": client.status.as_str(),
+        "created_at": time(client.created_at),
+        "last_used_at": client.last_used_at.map(time),
+        "revoked_at": client.revoked_at.map(time),
+        "active_secrets": client.secrets.iter().map(|s| json!({"hint": s.hint, "created_at": time(s.created_at)})).collect::<Vec<_>>(),
+    })
+}
+
+fn parse_org(value: &str) -> anyhow::Result<OrgId> {
+    OrgId::parse(value).map_err(|e| anyhow::anyhow!("{e}: '{value}'"))
+}
+
+fn parse_client(value: &str) -> anyhow::Result<ClientId> {
+    ClientId::parse(value).map_err(|e| anyhow::anyhow!("{e}: '{value}'"))
+}
+
+/// Runs an admin command.
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let context = open(&args).await?;
+    match args.command {
+        AdminCommand::Orgs(command) => orgs(&context, command).await,
+        AdminCommand::Credentials(command) => credentials(&context, command).await,
+        AdminCommand::Keys(command) => keys(&context, command).await,
+        AdminCommand::Audit { org, limit, json } => audit(&context, org, limit, json).await,
+    }
+}
+
+async fn orgs(context: &AdminContext, command: OrgCommand) -> anyhow::Result<()> {
+    match command {
+        OrgCommand::Create { name, json } => {
+            let org = context.admin.create_org(&name, false).await?;
+            if json {
+                print_json(&json!({"id": org.id, "name": org.name}));
+            } else {
+                println!("created organisation {} ({})", org.id, org.name);
+            }
+        }
+        OrgCommand::List { json } => {
+            let orgs = context.admin.list_orgs().await?;
+            if json {
+                print_json(&json!(orgs
+                    .iter()
+                    .map(|org| json!({"id": org.id, "name": org.name, "default": org.is_default, "created_at": time(org.created_at)}))
+                    .collect::<Vec<_>>()));
+            } else {
+                println!("{:<22} {:<8} {:<21} NAME", "ID", "DEFAULT", "CREATED");
+                for org in orgs {
+                    println!(
+                        "{:<22} {:<8} {:<21} {}",
+                        org.id,
+                        if org.is_default { "yes" } else { "" },
+                        time(org.created_at),
+                        org.name
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn credentials(context: &AdminContext, command: CredentialCommand) -> anyhow::Result<()> {
+    match command {
+        CredentialCommand::Create {
+            org,
+            label,
+            description,
+            scopes,
+            expires_in,
+            json,
+        } => {
+            let scopes = if scopes.is_empty() {
+                None
+            } else {
+                Some(
+                    scopes
+                        .iter()
+                        .flat_map(|item| item.split([' ', ',']))
+                        .filter(|item| !item.is_empty())
+                        .map(Scope::parse)
+                        .collect::<Result<ScopeSet, _>>()
+                        .map_err(|e| {
+                            anyhow::anyhow!("{e} (known: {})", ScopeSet::all().names().join(", "))
+                        })?,
+                )
+            };
+            let created = context
+                .admin
+                .create_credential(
+                    CreateCredential {
+                        org_id: parse_org(&org)?,
+                        label,
+                        description,
+                        scopes,
+                        expires_in,
+                    },
+                    ACTOR,
+                )
+                .await?;
+            let client = &created.client;
+            if json {
+                print_json(&json!({
+                    "client_id": client.client_id,
+                    "client_secret": created.secret.expose(),
+                    "org_id": client.org_id,
+                    "label": client.label,
+                    "description": client.description,
+                    "scopes": client.scopes.names(),
+                    "expires_in": client.token_lifetime,
+                }));
+            } else {
+                println!("Client ID:     {}", client.client_id);
+                println!("Client Secret: {}", created.secret.expose());
+                println!("Organisation:  {}", client.org_id);
+                println!("Label:         {}", client.label);
+                println!("Scopes:        {}", client.scopes);
+                println!("Token lifetime: {} s", client.token_lifetime);
+            }
+            eprintln!("{SECRET_WARNING}");
+        }
+        CredentialCommand::List { org, json } => {
+            let clients = context.admin.list_credentials(&parse_org(&org)?).await?;
+            if json {
+                print_json(&json!(clients
+                    .iter()
+                    .map(credential_json)
+                    .collect::<Vec<_>>()));
+            } else {
+                println!(
+                    "{:<33} {:<8} {:<21} {:<21} {:<8} LABEL",
+                    "CLIENT ID", "STATUS", "CREATED", "LAST USED", "SECRETS"
+                );
+                for client in clients {
+                    println!(
+                        "{:<33} {:<8} {:<21} {:<21} {:<8} {}",
+                        client.client_id,
+                        client.status.as_str(),
+                        time(client.created_at),
+                        client
+                            .last_used_at
+                            .map(time)
+                            .unwrap_or_else(|| "never".into()),
+                        client.secrets.len(),
+                        client.label
+                    );
+                }
+            }
+        }
+        CredentialCommand::Revoke { client_id } => {
+            let id = parse_client(&client_id)?;
+            if context.admin.revoke_credential(&id, ACTOR).await? {
+                println!("revoked {id}: its secrets no longer work and its tokens are rejected within seconds");
+            } else {
+                println!("{id} was already revoked");
+            }
+        }
+        CredentialCommand::RotateSecret { client_id, json } => {
+            let id = parse_client(&client_id)?;
+            let secret = context.admin.rotate_secret(&id, ACTOR).await?;
+            if json {
+                print_json(&json!({"client_id": id, "client_secret": secret.expose()}));
+            } else {
+                println!("Client ID:         {id}");
+                println!("New Client Secret: {}", secret.expose());
+                println!("The previous secret keeps working until `brandstream admin credentials retire-secret {id}`.");
+            }
+            eprintln!("{SECRET_WARNING}");
+        }
+        CredentialCommand::RetireSecret { client_id } => {
+            let id = parse_client(&client_id)?;
+            if context.admin.retire_secret(&id, ACTOR).await? {
+                println!("retired the older secret of {id}");
+            } else {
+                anyhow::bail!("{id} has only one active secret; rotate first");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn key_json(key: &KeySummary) -> serde_json::Value {
+    json!({
+        "kid": key.kid,
+        "alg": key.alg,
+        "state": key.state,
+        "created_at": time(key.created_at),
+        "activated_at": key.activated_at.map(time),
+        "retired_at": key.retired_at.map(time),
+    })
+}
+
+async fn keys(context: &AdminContext, command: KeyCommand) -> anyhow::Result<()> {
+    match command {
+        KeyCommand::List { json } => {
+            let keyring = Keyring::open(
+                Arc::clone(&context.store),
+                &context.master,
+                context.settings.signing_algorithm(),
+            )
+            .await?;
+            let summary = keyring.snapshot().summary.clone();
+            if json {
+                print_json(&json!(summary.iter().map(key_json).collect::<Vec<_>>()));
+            } else {
+                println!(
+                    "{:<44} {:<6} {:<8} {:<21} RETIRED",
+                    "KID", "ALG", "STATE", "CREATED"
+                );
+                for key in summary {
+                    println!(
+                        "{:<44} {:<6} {:<8} {:<21} {}",
+                        key.kid,
+                        key.alg,
+                        key.state.as_str(),
+                        time(key.created_at),
+                        key.retired_at.map(time).unwrap_or_default()
+                    );
+                }
+            }
+        }
+        KeyCommand::Rotate => {
+            let keyring = Keyring::open(
+                Arc::clone(&context.store),
+                &context.master,
+                context.settings.signing_algorithm(),
+            )
+            .await?;
+            let before = keyring.snapshot().active.kid.clone();
+            let after = keyring.rotate().await?;
+            context
+                .store
+                .append_audit_events(&[brandstream_store::AuditEvent {
+                    id: 0,
+                    at: brandstream_domain::now_unix(),
+                    org_id: None,
+                    kind: "key.rotated".into(),
+                    client_id: None,
+                    actor: ACTOR.into(),
+                    source_address: None,
+                    detail: json!({"retired": before, "active": after}),
+                }])
+                .await?;
+            println!("rotated signing keys: {after} now signs; {before} is retired and stays published until its tokens expire");
+        }
+    }
+    Ok(())
+}
+
+async fn audit(
+    context: &AdminContext,
+    org: Option<String>,
+    limit: u32,
+    json: bool,
+) -> anyhow::Result<()> {
+    let org = org.as_deref().map(parse_org).transpose()?;
+    let events = context.store.list_audit_events(org.as_ref(), limit).await?;
+    if json {
+        print_json(&json!(events
+            .iter()
+            .map(|event| json!({
+                "id": event.id,
+                "at": time(event.at),
+                "org_id": event.org_id,
+                "kind": event.kind,
+                "client_id": event.client_id,
+                "actor": event.actor,
+                "source_address": event.source_address,
+                "detail": event.detail,
+            }))
+            .collect::<Vec<_>>()));
+    } else {
+        println!(
+            "{:<21} {:<26} {:<33} {:<16} DETAIL",
+            "AT", "KIND", "CLIENT", "SOURCE"
+        );
+        for event in events {
+            println!(
+                "{:<21} {:<26} {:<33} {:<16} {}",
+                time(event.at),
+                event.kind,
+                event.client_id.unwrap_or_default(),
+                event.source_address.unwrap_or_default(),
+                event.detail
+            );
+        }
+    }
+    Ok(())
+}

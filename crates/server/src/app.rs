@@ -1,0 +1,104 @@
+//! The application: shared state and the router with its middleware.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use brandstream_auth::TokenService;
+use brandstream_store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::routes::{oauth, ops, wellknown};
+
+/// State shared by every handler.
+pub struct AppState {
+    /// The token service (and through it the keyring).
+    pub tokens: Arc<TokenService>,
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Effective configuration.
+    pub settings: Arc<Settings>,
+    /// Prometheus handle, when this process installed the recorder.
+    pub metrics: Option<PrometheusHandle>,
+}
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the router. Callable from tests without a socket (but the OAuth handlers need
+/// `ConnectInfo`, which `axum::serve` with `into_make_service_with_connect_info` provides).
+pub fn router(state: Arc<AppState>) -> Router {
+    let oauth_routes = Router::new()
+        .route("/oauth/token", post(oauth::token::issue_token))
+        .route("/oauth/introspect", post(oauth::introspect::introspect))
+        .route("/oauth/revoke", post(oauth::revoke::revoke))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::PRAGMA,
+            HeaderValue::from_static("no-cache"),
+        ));
+
+    Router::new()
+        .merge(oauth_routes)
+        .route("/.well-known/jwks.json", get(wellknown::jwks))
+        .route("/.well-known/openid-configuration", get(wellknown::openid_configuration))
+        .route("/.well-known/oauth-authorization-server", get(wellknown::oauth_metadata))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(|| async { ApiError::not_found() })
+        .with_state(state)
+        .layer(middleware::from_fn(record_metrics))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let matched = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+                let request_id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok());
+                tracing::debug_span!("request", method = %request.method(), path = matched, request_id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({"detail": "Internal Server Error"})))
+                .into_response()
+        }))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+}
+
+/// Counts requests and their latency by method, matched route and status.
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|matched| matched.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let elapsed: Duration = started.elapsed();
+    metrics::counter!("brandstream_http_requests_total", "method" => method.clone(), "path" => path.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("brandstream_http_request_duration_seconds", "method" => method, "path" => path)
+        .record(elapsed.as_secs_f64());
+    response
+}

@@ -1,0 +1,274 @@
+//! Server configuration, loaded once: defaults < TOML file < `BRANDSTREAM_*` environment <
+//! command-line flags. Every field's `///` line is its reference documentation.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use brandstream_auth::{RateLimitSettings, SigningAlgorithm};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The audience of the hosted Stream APIs; the default, so the documented request works.
+pub const DEFAULT_AUDIENCE: &str = "https://api.sitecorecloud.io";
+
+/// Everything `brandstream serve` can be configured with.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Directory holding the SQLite database, the master key file and blobs.
+    pub data_dir: PathBuf,
+    /// Address to listen on (`HOST:PORT`; port 0 picks a free port).
+    pub listen: String,
+    /// Token issuer (`iss`) and base of the metadata URLs; default `http://<listen>/`.
+    pub issuer: Option<String>,
+    /// Database URL: `sqlite:PATH` (default: `DATA_DIR/brandstream.db`).
+    pub database_url: Option<String>,
+    /// Blob storage URL (default: `DATA_DIR/blobs`). Used by the document APIs.
+    pub blob_url: Option<String>,
+    /// Base64 of 32 random bytes. Default: read or create `DATA_DIR/master.key` (mode 0600).
+    pub master_key: Option<String>,
+    /// Accepted token audiences, comma-separated in the environment. The first is the default
+    /// and the one the Stream APIs accept.
+    #[serde(deserialize_with = "comma_separated")]
+    pub audiences: Vec<String>,
+    /// JWS algorithm for new tokens: RS256 (default), ES256 or EdDSA.
+    pub signing_alg: String,
+    /// Rotate the signing key automatically after this many days (0 disables).
+    pub key_rotation_days: u32,
+    /// Seconds clients may cache the JWKS (`Cache-Control: max-age`).
+    pub jwks_max_age: u32,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+    /// Log filter in `tracing` syntax, e.g. `info` or `brandstream=debug`.
+    pub log_level: String,
+    /// Rate limits of `/oauth/token`.
+    pub rate_limits: RateLimitSettings,
+    /// Seconds to wait for in-flight requests on shutdown.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("issuer", &self.issuer)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("blob_url", &self.blob_url)
+            .field(
+                "master_key",
+                &self.master_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("audiences", &self.audiences)
+            .field("signing_alg", &self.signing_alg)
+            .field("key_rotation_days", &self.key_rotation_days)
+            .field("jwks_max_age", &self.jwks_max_age)
+            .field("log_format", &self.log_format)
+            .field("rate_limits", &self.rate_limits)
+            .finish()
+    }
+}
+
+/// Hides a password in a database URL.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./brandstream-data"),
+            listen: "127.0.0.1:8080".into(),
+            issuer: None,
+            database_url: None,
+            blob_url: None,
+            master_key: None,
+            audiences: vec![DEFAULT_AUDIENCE.into()],
+            signing_alg: "RS256".into(),
+            key_rotation_days: 30,
+            jwks_max_age: 300,
+            log_format: "text".into(),
+            log_level: "info".into(),
+            rate_limits: RateLimitSettings::default(),
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+fn comma_separated<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let items = match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(text) => text.split(',').map(str::to_owned).collect(),
+        OneOrMany::Many(items) => items,
+    };
+    Ok(items
+        .into_iter()
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect())
+}
+
+/// Values given on the command line; `None` leaves the lower layers in force.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// `--issuer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// `--database-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// `--blob-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob_url: Option<String>,
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Loads the layers. `config_file` defaults to `BRANDSTREAM_CONFIG` when unset; a named
+    /// file that does not exist is an error.
+    pub fn load(config_file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        let from_env = std::env::var_os("BRANDSTREAM_CONFIG").map(PathBuf::from);
+        if let Some(path) = config_file.map(Path::to_path_buf).or(from_env) {
+            if !path.is_file() {
+                return Err(ConfigError(format!(
+                    "config file {} not found",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let settings: Settings = figment
+            .merge(
+                Env::prefixed("BRANDSTREAM_")
+                    .split("__")
+                    .ignore(&["config"]),
+            )
+            .merge(Serialized::globals(overrides))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks values that deserialisation cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.audiences.is_empty() {
+            return Err(ConfigError(
+                "audiences must name at least one audience".into(),
+            ));
+        }
+        SigningAlgorithm::from_config(&self.signing_alg).map_err(|e| ConfigError(e.to_string()))?;
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(ConfigError("log_format must be text or json".into()));
+        }
+        if let Some(issuer) = &self.issuer {
+            if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+                return Err(ConfigError("issuer must be an http(s) URL".into()));
+            }
+        }
+        self.listen_address()?;
+        Ok(())
+    }
+
+    /// The parsed listen address.
+    pub fn listen_address(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen
+            .parse()
+            .map_err(|_| ConfigError(format!("listen must be HOST:PORT, not '{}'", self.listen)))
+    }
+
+    /// The signing algorithm.
+    pub fn signing_algorithm(&self) -> SigningAlgorithm {
+        SigningAlgorithm::from_config(&self.signing_alg).unwrap_or(SigningAlgorithm::Rs256)
+    }
+
+    /// The issuer for a server bound to `bound`: the configured one, with a trailing `/`.
+    pub fn issuer_for(&self, bound: SocketAddr) -> String {
+        let mut issuer = self
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}/"));
+        if !issuer.ends_with('/') {
+            issuer.push('/');
+        }
+        issuer
+    }
+
+    /// The database location: an explicit URL, or the SQLite file in the data dir.
+    pub fn database_location(&self) -> DatabaseLocation {
+        match &self.database_url {
+            Some(url) => DatabaseLocation::Url(url.clone()),
+            None => DatabaseLocation::SqliteFile(self.data_dir.join("brandstream.db")),
+        }
+    }
+}
+
+/// Where the database is.
+#[derive(Debug, Clone)]
+pub enum DatabaseLocation {
+    /// The embedded default.
+    SqliteFile(PathBuf),
+    /// A URL given by configuration.
+    Url(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@db/x"),
+            "postgres://[redacted]@db/x"
+        );
+        let settings = Settings {
+            master_key: Some("c2VjcmV0".into()),
+            database_url: Some("postgres://u:pw@h/d".into()),
+            ..Settings::default()
+        };
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("c2VjcmV0") && !debug.contains("pw@"));
+    }
+
+    #[test]
+    fn issuer_gets_a_trailing_slash() {
+        let settings = Settings {
+            issuer: Some("https://auth.example".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            settings.issuer_for("127.0.0.1:1".parse().unwrap()),
+            "https://auth.example/"
+        );
+        assert_eq!(
+            Settings::default().issuer_for("127.0.0.1:9".parse().unwrap()),
+            "http://127.0.0.1:9/"
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! One mapping from failures to HTTP responses. Under `/oauth` errors are RFC 6749 JSON
+//! (`{"error", "error_description"}`); elsewhere they take the Stream APIs' FastAPI shape
+//! (`{"detail": …}`). Internal causes are logged, never sent.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use brandstream_auth::AuthError;
+use serde_json::json;
+
+/// An RFC 6749 error response.
+#[derive(Debug)]
+pub struct OAuthError {
+    status: StatusCode,
+    code: &'static str,
+    description: String,
+    basic_challenge: bool,
+    retry_after: Option<u64>,
+}
+
+impl OAuthError {
+    /// `400 invalid_request`.
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    /// `413 invalid_request` for an oversized body.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            format!("the request body exceeds {limit} bytes"),
+        )
+    }
+
+    fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            description: description.into(),
+            basic_challenge: false,
+            retry_after: None,
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<AuthError> for OAuthError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::InvalidRequest(message) => Self::invalid_request(message),
+            AuthError::InvalidClient { basic, .. } => Self {
+                basic_challenge: basic,
+                ..Self::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "Client authentication failed",
+                )
+            },
+            AuthError::UnsupportedGrantType => Self::new(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "Unsupported grant type: only client_credentials is supported",
+            ),
+            AuthError::InvalidScope(message) => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_scope", message)
+            }
+            AuthError::AccessDenied(message) => {
+                Self::new(StatusCode::FORBIDDEN, "access_denied", message)
+            }
+            AuthError::TooManyRequests { retry_after } => Self {
+                retry_after: Some(retry_after),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_requests",
+                    "Too many requests; retry later",
+                )
+            },
+            AuthError::Validation(message) => Self::invalid_request(message),
+            other => {
+                tracing::error!(error = %other, "token service failure");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "The server could not complete the request",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(json!({"error": self.code, "error_description": self.description})),
+        )
+            .into_response();
+        let headers = response.headers_mut();
+        if self.basic_challenge {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="brandstream", charset="UTF-8""#),
+            );
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// A Stream-API error: `{"detail": "…"}` with a status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    detail: String,
+}
+
+impl ApiError {
+    /// An error with a status and a message.
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            detail: detail.into(),
+        }
+    }
+
+    /// `404 Not Found`, as FastAPI answers an unknown path.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Not Found")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"detail": self.detail}))).into_response()
+    }
+}

@@ -1,0 +1,34 @@
+//! `POST /oauth/introspect`.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use axum::Json;
+use brandstream_auth::service::Introspection;
+use brandstream_auth::AuthError;
+
+use super::{client_credentials, read_params, State};
+use crate::error::OAuthError;
+
+/// Describes a token (RFC 7662). The caller authenticates as a credential; tokens of other
+/// organisations, and invalid, expired or revoked tokens, are `{"active": false}`.
+pub async fn introspect(
+    axum::extract::State(state): State,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Result<Json<Introspection>, OAuthError> {
+    let (headers, mut params) = read_params(request).await?;
+    let credentials =
+        client_credentials(&headers, &mut params)?.ok_or(AuthError::InvalidClient {
+            reason: "no_credentials",
+            basic: false,
+        })?;
+    let caller = state.tokens.authenticate(&credentials, peer.ip()).await?;
+    let token = params
+        .get("token")
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| OAuthError::invalid_request("the token parameter is required"))?;
+    Ok(Json(state.tokens.introspect(&caller, token).await))
+}

@@ -1,0 +1,34 @@
+//! `POST /oauth/revoke`.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode};
+use brandstream_auth::AuthError;
+
+use super::{client_credentials, read_params, State};
+use crate::error::OAuthError;
+
+/// Revokes an access token (RFC 7009). The caller authenticates as a credential of the
+/// token's organisation. Answers `200` with an empty body whether or not the token was valid,
+/// as the RFC requires.
+pub async fn revoke(
+    axum::extract::State(state): State,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Result<StatusCode, OAuthError> {
+    let (headers, mut params) = read_params(request).await?;
+    let credentials =
+        client_credentials(&headers, &mut params)?.ok_or(AuthError::InvalidClient {
+            reason: "no_credentials",
+            basic: false,
+        })?;
+    let caller = state.tokens.authenticate(&credentials, peer.ip()).await?;
+    let token = params
+        .get("token")
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| OAuthError::invalid_request("the token parameter is required"))?;
+    state.tokens.revoke(&caller, token, peer.ip()).await?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,264 @@
+//! Start-up, background upkeep and graceful shutdown of `brandstream serve`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use brandstream_auth::credentials::CredentialAdmin;
+use brandstream_auth::{
+    audit_channel, Keyring, MasterKey, SecretHasher, TokenService, TokenSettings,
+};
+use brandstream_store::{SqliteStore, Store};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::app::{router, AppState};
+use crate::config::{DatabaseLocation, Settings};
+use crate::telemetry::metrics_handle;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Authentication set-up failed (master key, keyring).
+    #[error(transparent)]
+    Auth(#[from] brandstream_auth::AuthError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] brandstream_store::StoreError),
+    /// A socket or file operation failed.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Opens the database the settings name (creating the data dir for the embedded default).
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, ServeError> {
+    match settings.database_location() {
+        DatabaseLocation::SqliteFile(path) => {
+            ensure_private_dir(&settings.data_dir)?;
+            Ok(Arc::new(SqliteStore::open(&path).await?))
+        }
+        DatabaseLocation::Url(url) if url.starts_with("sqlite:") => {
+            Ok(Arc::new(SqliteStore::open_url(&url).await?))
+        }
+        DatabaseLocation::Url(url)
+            if url.starts_with("postgres:") || url.starts_with("postgresql:") =>
+        {
+            Err(ServeError::Io(
+                "PostgreSQL is not supported by this build yet; use the embedded SQLite default"
+                    .into(),
+            ))
+        }
+        DatabaseLocation::Url(_) => Err(ServeError::Io(
+            "database_url must start with sqlite: or postgres://".into(),
+        )),
+    }
+}
+
+/// Creates the data dir (mode 0700) if needed.
+pub fn ensure_private_dir(path: &Path) -> Result<(), ServeError> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path).map_err(|e| {
+        ServeError::Io(format!(
+            "cannot create the data dir {}: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// A started server, bound and ready to run.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    address: SocketAddr,
+    audit: brandstream_auth::AuditSink,
+    audit_writer: JoinHandle<()>,
+}
+
+impl Server {
+    /// Opens storage, keys and the listener: everything short of serving.
+    pub async fn start(settings: Settings) -> Result<Self, ServeError> {
+        settings.validate()?;
+        let store = open_store(&settings).await?;
+        let (master, created) =
+            MasterKey::load_or_create(settings.master_key.as_deref(), &settings.data_dir, true)?;
+        if created {
+            tracing::info!(
+                path = %settings.data_dir.join(brandstream_auth::master::MASTER_KEY_FILE).display(),
+                "created the master key file (mode 0600); back it up: without it stored keys cannot be decrypted"
+            );
+        }
+        let hasher = Arc::new(SecretHasher::new(&master));
+        let (org, created) = CredentialAdmin::new(Arc::clone(&store), Arc::clone(&hasher))
+            .ensure_default_org()
+            .await?;
+        if created {
+            tracing::info!(org_id = %org.id, "created the default organisation {}", org.id);
+        } else {
+            tracing::info!(org_id = %org.id, "default organisation {}", org.id);
+        }
+        let keyring = Arc::new(
+            Keyring::open(Arc::clone(&store), &master, settings.signing_algorithm()).await?,
+        );
+        drop(master);
+
+        let requested = settings.listen_address()?;
+        let listener = TcpListener::bind(requested)
+            .await
+            .map_err(|e| ServeError::Io(format!("cannot listen on {requested}: {e}")))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| ServeError::Io(e.to_string()))?;
+
+        let (audit, writer) = audit_channel(Arc::clone(&store));
+        let audit_writer = tokio::spawn(writer.run());
+        let tokens = Arc::new(
+            TokenService::new(
+                Arc::clone(&store),
+                hasher,
+                keyring,
+                audit.clone(),
+                TokenSettings {
+                    issuer: settings.issuer_for(address),
+                    audiences: settings.audiences.clone(),
+                    rate_limits: settings.rate_limits,
+                },
+            )
+            .await?,
+        );
+        let state = Arc::new(AppState {
+            tokens,
+            store,
+            settings: Arc::new(settings),
+            metrics: metrics_handle(),
+        });
+        Ok(Self {
+            listener,
+            state,
+            address,
+            audit,
+            audit_writer,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
+    /// (up to the configured grace period), and writes pending audit events.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let Server {
+            listener,
+            state,
+            address,
+            audit,
+            audit_writer,
+        } = self;
+        let upkeep = spawn_upkeep(Arc::clone(&state));
+        let grace = Duration::from_secs(state.settings.shutdown_grace_seconds);
+        let (fired_sender, fired) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = fired_sender.send(());
+        };
+        tracing::info!(%address, issuer = %state.tokens.settings().issuer, "listening on http://{address}");
+        let app = router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(listener, app).with_graceful_shutdown(signal);
+        let outcome = tokio::select! {
+            result = serve => result.map_err(|e| ServeError::Io(e.to_string())),
+            () = async { let _ = fired.await; tokio::time::sleep(grace).await } => {
+                tracing::warn!("shutdown grace period expired; closing remaining connections");
+                Ok(())
+            }
+        };
+        for task in upkeep {
+            task.abort();
+        }
+        audit.flush().await;
+        drop(audit);
+        drop(state);
+        // The writer ends once every sink is gone; do not wait forever if one lingers.
+        let _ = tokio::time::timeout(Duration::from_secs(5), audit_writer).await;
+        tracing::info!("stopped");
+        outcome
+    }
+}
+
+/// Background upkeep: revocation sync (1 s), key reload (5 s), rotation and pruning (60 s).
+fn spawn_upkeep(state: Arc<AppState>) -> Vec<JoinHandle<()>> {
+    let sync_state = Arc::clone(&state);
+    let sync = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(error) = sync_state.tokens.sync().await {
+                tracing::warn!(%error, "revocation sync failed");
+            }
+        }
+    });
+    let key_state = Arc::clone(&state);
+    let keys = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let rotation_period = i64::from(key_state.settings.key_rotation_days) * 86_400;
+        let mut rounds: u64 = 0;
+        loop {
+            tick.tick().await;
+            rounds += 1;
+            if let Err(error) = key_state.tokens.keyring().reload().await {
+                tracing::warn!(%error, "signing key reload failed");
+            }
+            if rounds % 12 == 1 {
+                if let Err(error) = key_state.tokens.keyring().maintain(rotation_period).await {
+                    tracing::warn!(%error, "signing key maintenance failed");
+                }
+                if let Err(error) = key_state.tokens.prune().await {
+                    tracing::warn!(%error, "pruning expired revocations failed");
+                }
+            }
+        }
+    });
+    vec![sync, keys]
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
