@@ -1,5 +1,6 @@
 //! Logging and metrics set-up, once per process.
 
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -16,7 +17,8 @@ pub fn init_logging(format: &str, level: &str) {
     let builder = fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = if format == "json" {
         builder.json().flatten_event(true).try_init()
     } else {

@@ -1,0 +1,311 @@
+//! Test harness: spawns the real `brandstream` binary on port 0 with a temporary data dir,
+//! captures its logs, and runs admin commands against the same data dir.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const AUDIENCE: &str = "https://api.sitecorecloud.io";
+pub const ALL_SCOPES: &str = "ai.org.brd:w ai.org.brd:r ai.org.docs:w ai.org.docs:r ai.org:admin";
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_brandstream")
+}
+
+/// A running server.
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub base: String,
+    pub child: Child,
+    logs: Arc<Mutex<String>>,
+    env: Vec<(String, String)>,
+    pub http: reqwest::Client,
+}
+
+/// A credential created through the admin CLI.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub client_id: String,
+    pub client_secret: String,
+    pub org_id: String,
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, env)
+    }
+
+    pub fn start_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Self {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut command = Command::new(binary());
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env_remove("RUST_LOG")
+            .env("BRANDSTREAM_LOG_LEVEL", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in &env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("spawn brandstream serve");
+        let stderr = child.stderr.take().unwrap();
+        let logs = Arc::new(Mutex::new(String::new()));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            let mut sender = Some(sender);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let address = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    if let Some(sender) = sender.take() {
+                        let _ = sender.send(address);
+                    }
+                }
+                let mut logs = sink.lock().unwrap();
+                logs.push_str(&line);
+                logs.push('\n');
+            }
+        });
+        let address = match receiver.recv_timeout(Duration::from_secs(60)) {
+            Ok(address) => address,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start; logs:\n{}", logs.lock().unwrap());
+            }
+        };
+        Self {
+            dir,
+            base: format!("http://{address}"),
+            child,
+            logs,
+            env,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    /// Runs `brandstream admin --data-dir DIR ARGS…`.
+    pub fn admin(&self, args: &[&str]) -> Output {
+        admin_in(self.dir.path(), &self.env, args)
+    }
+
+    /// Runs an admin command that must succeed and returns its stdout as JSON.
+    pub fn admin_json(&self, args: &[&str]) -> Value {
+        let output = self.admin(args);
+        assert!(
+            output.status.success(),
+            "admin {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "admin {args:?} printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        })
+    }
+
+    pub fn default_org(&self) -> String {
+        let orgs = self.admin_json(&["orgs", "list", "--json"]);
+        orgs.as_array()
+            .unwrap()
+            .iter()
+            .find(|org| org["default"] == true)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub fn create_credential(&self, extra: &[&str]) -> Credential {
+        let org = self.default_org();
+        self.create_credential_in(&org, extra)
+    }
+
+    pub fn create_credential_in(&self, org: &str, extra: &[&str]) -> Credential {
+        let mut args = vec![
+            "credentials",
+            "create",
+            "--org",
+            org,
+            "--label",
+            "test client",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let created = self.admin_json(&args);
+        Credential {
+            client_id: created["client_id"].as_str().unwrap().to_owned(),
+            client_secret: created["client_secret"].as_str().unwrap().to_owned(),
+            org_id: created["org_id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// POSTs a form to `path`.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The documented token request.
+    pub async fn token_response(&self, credential: &Credential) -> reqwest::Response {
+        self.post_form(
+            "/oauth/token",
+            &[
+                ("client_id", &credential.client_id),
+                ("client_secret", &credential.client_secret),
+                ("grant_type", "client_credentials"),
+                ("audience", AUDIENCE),
+            ],
+        )
+        .await
+    }
+
+    /// A token for the credential (asserting 200).
+    pub async fn token(&self, credential: &Credential) -> String {
+        let response = self.token_response(credential).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn introspect(&self, caller: &Credential, token: &str) -> Value {
+        let response = self
+            .post_form(
+                "/oauth/introspect",
+                &[
+                    ("client_id", &caller.client_id),
+                    ("client_secret", &caller.client_secret),
+                    ("token", token),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.http.get(self.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the server and hands back its data dir, for a restart.
+    pub fn stop_keep_dir(mut self) -> tempfile::TempDir {
+        self.terminate();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn admin_in(dir: &Path, env: &[(String, String)], args: &[&str]) -> Output {
+    let mut command = Command::new(binary());
+    command
+        .arg("admin")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("RUST_LOG");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+/// Decodes a JWT's header and claims without verifying.
+pub fn jwt_parts(token: &str) -> (Value, Value) {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = token.split('.');
+    let header = engine.decode(parts.next().unwrap()).unwrap();
+    let claims = engine.decode(parts.next().unwrap()).unwrap();
+    (
+        serde_json::from_slice(&header).unwrap(),
+        serde_json::from_slice(&claims).unwrap(),
+    )
+}
+
+/// Polls `check` until it returns true or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub fn path_bytes(path: &PathBuf) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_default()
+}

@@ -1,0 +1,497 @@
+//! Black-box tests of `POST /oauth/token`: the documented request, body formats, client
+//! authentication methods, scopes, lifetimes and every error case.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use base64::Engine;
+use common::*;
+use serde_json::Value;
+
+fn assert_no_store(response: &reqwest::Response) {
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["pragma"], "no-cache");
+}
+
+async fn expect_error(response: reqwest::Response, status: u16, error: &str) -> Value {
+    assert_eq!(response.status(), status, "expected {status} {error}");
+    assert_no_store(&response);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], error, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    body
+}
+
+#[tokio::test]
+async fn the_documented_request_works_verbatim() {
+    let server = TestServer::start();
+    let credential = server.create_credential(&[]);
+    // Exactly the documented curl invocation, with only the host changed.
+    let output = std::process::Command::new("curl")
+        .args(["-s", "-X", "POST", &server.url("/oauth/token")])
+        .args([
+            "--header",
+            "Content-Type: application/x-www-form-urlencoded",
+        ])
+        .args([
+            "--data-urlencode",
+            &format!("client_id={}", credential.client_id),
+        ])
+        .args([
+            "--data-urlencode",
+            &format!("client_secret={}", credential.client_secret),
+        ])
+        .args(["--data-urlencode", "grant_type=client_credentials"])
+        .args(["--data-urlencode", "audience=https://api.sitecorecloud.io"])
+        .output();
+    let body: Value = match output {
+        Ok(output) if output.status.success() => serde_json::from_slice(&output.stdout).unwrap(),
+        // Without curl on the machine, send the same bytes with reqwest.
+        _ => server
+            .token_response(&credential)
+            .await
+            .json()
+            .await
+            .unwrap(),
+    };
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys.len(), 4, "{body}");
+    assert_eq!(body["scope"], ALL_SCOPES);
+    assert_eq!(body["expires_in"], 86400);
+    assert_eq!(body["token_type"], "Bearer");
+
+    let token = body["access_token"].as_str().unwrap();
+    let (header, claims) = jwt_parts(token);
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["typ"], "at+jwt");
+    assert!(header["kid"].is_string());
+    assert_eq!(claims["iss"], format!("{}/", server.base));
+    assert_eq!(claims["sub"], format!("{}@clients", credential.client_id));
+    assert_eq!(claims["aud"], AUDIENCE);
+    assert_eq!(claims["azp"], credential.client_id.as_str());
+    assert_eq!(claims["client_id"], credential.client_id.as_str());
+    assert_eq!(claims["gty"], "client-credentials");
+    assert_eq!(claims["scope"], ALL_SCOPES);
+    assert_eq!(claims["org_id"], credential.org_id.as_str());
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        86400
+    );
+    assert!(claims["jti"].as_str().unwrap().len() >= 16);
+}
+
+#[tokio::test]
+async fn json_bodies_basic_auth_and_headers() {
+    let server = TestServer::start();
+    let credential = server.create_credential(&[]);
+
+    let response = server
+        .http
+        .post(server.url("/oauth/token"))
+        .json(&serde_json::json!({
+            "client_id": credential.client_id,
+            "client_secret": credential.client_secret,
+            "grant_type": "client_credentials",
+            "audience": AUDIENCE,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_no_store(&response);
+
+    let response = server
+        .http
+        .post(server.url("/oauth/token"))
+        .basic_auth(&credential.client_id, Some(&credential.client_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    // The audience defaults to the first configured one.
+    assert_eq!(
+        jwt_parts(body["access_token"].as_str().unwrap()).1["aud"],
+        AUDIENCE
+    );
+
+    // Basic with the wrong secret: 401 with a challenge.
+    let response = server
+        .http
+        .post(server.url("/oauth/token"))
+        .basic_auth(&credential.client_id, Some("bss_wrong"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let challenge = response.headers().get("www-authenticate").cloned();
+    expect_error(response, 401, "invalid_client").await;
+    assert!(challenge.unwrap().to_str().unwrap().starts_with("Basic"));
+}
+
+#[tokio::test]
+async fn every_error_has_its_status_and_code() {
+    let server = TestServer::start();
+    let credential =
+        server.create_credential(&["--scope", "ai.org.brd:r", "--scope", "ai.org.docs:r"]);
+    let id = credential.client_id.as_str();
+    let secret = credential.client_secret.as_str();
+    let grant = ("grant_type", "client_credentials");
+
+    expect_error(
+        server
+            .post_form(
+                "/oauth/token",
+                &[("client_id", id), ("client_secret", secret)],
+            )
+            .await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    expect_error(
+        server
+            .post_form(
+                "/oauth/token",
+                &[
+                    ("client_id", id),
+                    ("client_secret", secret),
+                    ("grant_type", "password"),
+                ],
+            )
+            .await,
+        400,
+        "unsupported_grant_type",
+    )
+    .await;
+    // Wrong, malformed and unknown credentials; none gets a Basic challenge.
+    let mut wrong = secret.to_owned();
+    wrong.replace_range(10..11, if &secret[10..11] == "a" { "b" } else { "a" });
+    for (client_id, client_secret) in [
+        (id, wrong.as_str()),
+        (id, "not-a-secret"),
+        ("0123456789abcdef0123456789ABCDEF", secret),
+        ("short", secret),
+    ] {
+        let response = server
+            .post_form(
+                "/oauth/token",
+                &[
+                    ("client_id", client_id),
+                    ("client_secret", client_secret),
+                    grant,
+                ],
+            )
+            .await;
+        assert!(response.headers().get("www-authenticate").is_none());
+        expect_error(response, 401, "invalid_client").await;
+    }
+    expect_error(
+        server.post_form("/oauth/token", &[grant]).await,
+        401,
+        "invalid_client",
+    )
+    .await;
+    expect_error(
+        server
+            .post_form("/oauth/token", &[("client_id", id), grant])
+            .await,
+        401,
+        "invalid_client",
+    )
+    .await;
+
+    // Credentials in the query string.
+    let response = server
+        .http
+        .post(server.url(&format!(
+            "/oauth/token?client_id={id}&client_secret={secret}"
+        )))
+        .form(&[grant])
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, 400, "invalid_request").await;
+
+    // A repeated parameter.
+    let body = format!("client_id={id}&client_secret={secret}&grant_type=client_credentials&grant_type=client_credentials");
+    let response = server
+        .http
+        .post(server.url("/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let error = expect_error(response, 400, "invalid_request").await;
+    assert!(error["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("grant_type"));
+
+    // Two client-authentication methods at once.
+    let response = server
+        .http
+        .post(server.url("/oauth/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("client_secret", secret), grant])
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, 400, "invalid_request").await;
+
+    // Oversized body.
+    let huge = "x".repeat(70 * 1024);
+    let response = server
+        .post_form(
+            "/oauth/token",
+            &[
+                ("client_id", id),
+                ("client_secret", secret),
+                grant,
+                ("padding", &huge),
+            ],
+        )
+        .await;
+    expect_error(response, 413, "invalid_request").await;
+
+    // Unsupported content type.
+    let response = server
+        .http
+        .post(server.url("/oauth/token"))
+        .header("content-type", "text/plain")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, 400, "invalid_request").await;
+
+    // Malformed JSON.
+    let response = server
+        .http
+        .post(server.url("/oauth/token"))
+        .header("content-type", "application/json")
+        .body("{\"grant_type\": 5}")
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, 400, "invalid_request").await;
+
+    // Unknown audience.
+    expect_error(
+        server
+            .post_form(
+                "/oauth/token",
+                &[
+                    ("client_id", id),
+                    ("client_secret", secret),
+                    grant,
+                    ("audience", "https://evil.example"),
+                ],
+            )
+            .await,
+        403,
+        "access_denied",
+    )
+    .await;
+    // Unknown scope name, then a known scope that was not granted.
+    expect_error(
+        server
+            .post_form(
+                "/oauth/token",
+                &[
+                    ("client_id", id),
+                    ("client_secret", secret),
+                    grant,
+                    ("scope", "ai.org.brd:r openid"),
+                ],
+            )
+            .await,
+        400,
+        "invalid_scope",
+    )
+    .await;
+    expect_error(
+        server
+            .post_form(
+                "/oauth/token",
+                &[
+                    ("client_id", id),
+                    ("client_secret", secret),
+                    grant,
+                    ("scope", "ai.org.brd:w"),
+                ],
+            )
+            .await,
+        403,
+        "access_denied",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn scope_subsets_and_lifetimes() {
+    let server = TestServer::start();
+    let credential = server.create_credential(&["--expires-in", "120"]);
+    let response = server
+        .post_form(
+            "/oauth/token",
+            &[
+                ("client_id", &credential.client_id),
+                ("client_secret", &credential.client_secret),
+                ("grant_type", "client_credentials"),
+                ("scope", "ai.org.docs:r ai.org.brd:r"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["scope"], "ai.org.brd:r ai.org.docs:r");
+    assert_eq!(body["expires_in"], 120);
+    let (_, claims) = jwt_parts(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["scope"], "ai.org.brd:r ai.org.docs:r");
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        120
+    );
+
+    // A credential granted fewer scopes gets exactly those by default.
+    let narrow = server.create_credential(&["--scope", "ai.org.docs:w"]);
+    let body: Value = server.token_response(&narrow).await.json().await.unwrap();
+    assert_eq!(body["scope"], "ai.org.docs:w");
+
+    // Lifetimes outside 60 … 2592000 and bad labels are refused by the admin command.
+    for bad in [
+        vec!["--expires-in", "59"],
+        vec!["--expires-in", "2592001"],
+        vec!["--scope", "ai.org.unknown"],
+    ] {
+        let org = server.default_org();
+        let mut args = vec!["credentials", "create", "--org", &org, "--label", "x"];
+        args.extend(bad.iter());
+        let output = server.admin(&args);
+        assert!(!output.status.success(), "{bad:?} accepted");
+    }
+    let org = server.default_org();
+    let long_label = "l".repeat(101);
+    assert!(!server
+        .admin(&[
+            "credentials",
+            "create",
+            "--org",
+            &org,
+            "--label",
+            &long_label
+        ])
+        .status
+        .success());
+    assert!(!server
+        .admin(&["credentials", "create", "--org", &org, "--label", "  "])
+        .status
+        .success());
+    let long_description = "d".repeat(501);
+    assert!(!server
+        .admin(&[
+            "credentials",
+            "create",
+            "--org",
+            &org,
+            "--label",
+            "x",
+            "--description",
+            &long_description
+        ])
+        .status
+        .success());
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_retry_after() {
+    let server = TestServer::start_with(&[
+        ("BRANDSTREAM_RATE_LIMITS__FAILURES_PER_MINUTE", "3"),
+        ("BRANDSTREAM_RATE_LIMITS__FAILURES_BURST", "3"),
+        ("BRANDSTREAM_RATE_LIMITS__PER_CLIENT_PER_SECOND", "1"),
+        ("BRANDSTREAM_RATE_LIMITS__PER_CLIENT_BURST", "2"),
+    ]);
+    let credential = server.create_credential(&[]);
+
+    // Per client: a burst of two, then 429.
+    assert_eq!(server.token_response(&credential).await.status(), 200);
+    assert_eq!(server.token_response(&credential).await.status(), 200);
+    let response = server.token_response(&credential).await;
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1);
+    expect_error(response, 429, "too_many_requests").await;
+
+    // Failed authentications from one address: after the budget, even a correct secret waits.
+    let wrong = Credential {
+        client_secret: "bss_wrong".into(),
+        ..credential.clone()
+    };
+    for _ in 0..3 {
+        expect_error(server.token_response(&wrong).await, 401, "invalid_client").await;
+    }
+    let response = server.token_response(&wrong).await;
+    assert!(response.headers().contains_key("retry-after"));
+    expect_error(response, 429, "too_many_requests").await;
+    let other = server.create_credential(&[]);
+    expect_error(
+        server.token_response(&other).await,
+        429,
+        "too_many_requests",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn basic_credentials_are_form_decoded() {
+    let server = TestServer::start();
+    let credential = server.create_credential(&[]);
+    // RFC 6749 §2.3.1: the client id and secret are form-urlencoded before Basic encoding.
+    let raw = format!("{}:{}", credential.client_id, credential.client_secret);
+    let header = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    );
+    let response = server
+        .http
+        .post(server.url("/oauth/token"))
+        .header("authorization", header)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &credential.client_id),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = server
+        .http
+        .post(server.url("/oauth/token"))
+        .header("authorization", "Basic !!!")
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, 400, "invalid_request").await;
+}
