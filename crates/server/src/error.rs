@@ -107,6 +107,11 @@ impl IntoResponse for OAuthError {
                 HeaderValue::from_static(r#"Basic realm="brandstream", charset="UTF-8""#),
             );
         }
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The unread rest of the body makes the connection unusable: tell the client so it
+            // does not send its next request on it.
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
