@@ -613,3 +613,110 @@ mod tests {
         assert!(SigningAlgorithm::parse("none").is_none());
     }
 }
+
+#[cfg(test)]
+mod keyring_tests {
+    use super::*;
+    use brandstream_store::SqliteStore;
+
+    async fn keyring(
+        alg: SigningAlgorithm,
+    ) -> (tempfile::TempDir, Arc<dyn Store>, MasterKey, Keyring) {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("db")).await.unwrap());
+        let master = MasterKey::generate().unwrap();
+        let keyring = Keyring::open(Arc::clone(&store), &master, alg)
+            .await
+            .unwrap();
+        (dir, store, master, keyring)
+    }
+
+    #[tokio::test]
+    async fn automatic_rotation_promotes_the_published_next_key_and_prunes_expired_ones() {
+        let (_dir, store, _master, keyring) = keyring(SigningAlgorithm::EdDsa).await;
+        let first = keyring.snapshot();
+        let next = first
+            .summary
+            .iter()
+            .find(|k| k.state == KeyState::Next)
+            .unwrap()
+            .kid
+            .clone();
+        assert!(
+            !keyring.maintain(3600).await.unwrap(),
+            "rotated a fresh key"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert!(keyring.maintain(1).await.unwrap());
+        let second = keyring.snapshot();
+        assert_eq!(second.active.kid, next);
+        assert!(
+            second.verifiers.contains_key(&first.active.kid),
+            "retired key unpublished"
+        );
+        assert_eq!(second.verifiers.len(), 3);
+
+        // A key retired longer ago than the longest token lifetime is pruned by upkeep.
+        let encryptor = KeyEncryptor::new(&MasterKey::generate().unwrap()).unwrap();
+        let now = brandstream_domain::now_unix();
+        let newer =
+            generate_key_record(SigningAlgorithm::EdDsa, KeyState::Next, &encryptor, now).unwrap();
+        let long_ago = now - RETIRED_KEY_GRACE - 10;
+        assert!(store
+            .rotate_signing_keys(&second.active.kid, None, &newer, long_ago)
+            .await
+            .unwrap());
+        keyring.reload().await.unwrap();
+        assert!(keyring
+            .snapshot()
+            .verifiers
+            .contains_key(&second.active.kid));
+        keyring.maintain(0).await.unwrap();
+        let third = keyring.snapshot();
+        assert!(
+            !third.verifiers.contains_key(&second.active.kid),
+            "expired retired key still published"
+        );
+        assert!(
+            third.verifiers.contains_key(&first.active.kid),
+            "unexpired retired key pruned"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_configured_algorithm_change_rotates_at_once() {
+        let (_dir, store, master, keyring) = keyring(SigningAlgorithm::Rs256).await;
+        let before = keyring.snapshot().active.kid.clone();
+        drop(keyring);
+        let switched = Keyring::open(Arc::clone(&store), &master, SigningAlgorithm::Es256)
+            .await
+            .unwrap();
+        let snapshot = switched.snapshot();
+        assert_eq!(snapshot.active.alg, SigningAlgorithm::Es256);
+        assert!(
+            snapshot.verifiers.contains_key(&before),
+            "the old RS256 key must stay published"
+        );
+        assert!(snapshot
+            .summary
+            .iter()
+            .any(|k| k.state == KeyState::Next && k.alg == "ES256"));
+    }
+
+    #[tokio::test]
+    async fn concurrent_rotations_rotate_once() {
+        let (_dir, store, master, keyring) = keyring(SigningAlgorithm::EdDsa).await;
+        let other = Keyring::open(Arc::clone(&store), &master, SigningAlgorithm::EdDsa)
+            .await
+            .unwrap();
+        let before = keyring.snapshot().active.kid.clone();
+        let (a, b) = tokio::join!(keyring.rotate(), other.rotate());
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_ne!(a, before);
+        assert_eq!(a, b, "both keyrings must end on the same active key");
+        let keys = store.list_signing_keys().await.unwrap();
+        let retired = keys.iter().filter(|k| k.state == KeyState::Retired).count();
+        assert_eq!(retired, 1, "two concurrent rotations must rotate once");
+    }
+}

@@ -9,6 +9,7 @@ use std::num::NonZeroU32;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
+use brandstream_domain::ClientId;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use serde::{Deserialize, Serialize};
@@ -46,7 +47,7 @@ impl Default for RateLimitSettings {
 
 /// The keyed limiters.
 pub struct RateLimits {
-    per_client: Option<DefaultKeyedRateLimiter<String>>,
+    per_client: Option<DefaultKeyedRateLimiter<ClientId>>,
     per_address: Option<DefaultKeyedRateLimiter<IpAddr>>,
     failures: Option<DefaultKeyedRateLimiter<IpAddr>>,
     /// Addresses that exhausted their failure budget, until when. Usually empty, so the hot
@@ -149,13 +150,8 @@ impl RateLimits {
     }
 
     /// Counts a token request of `client_id`.
-    pub fn check_client(&self, client_id: &str) -> Result<(), Duration> {
-        match &self.per_client {
-            Some(limiter) => limiter
-                .check_key(&client_id.to_owned())
-                .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now())),
-            None => Ok(()),
-        }
+    pub fn check_client(&self, client_id: &ClientId) -> Result<(), Duration> {
+        check(&self.per_client, client_id)
     }
 
     /// Drops idle buckets so memory stays bounded by the recently active keys.

@@ -329,7 +329,7 @@ impl TokenService {
         };
         let client = self.authenticate(credentials, request.source).await?;
         self.limits
-            .check_client(client.client_id.as_str())
+            .check_client(&client.client_id)
             .map_err(Self::too_many)?;
 
         let audience = match request.audience.as_deref() {

@@ -495,3 +495,85 @@ async fn basic_credentials_are_form_decoded() {
         .unwrap();
     expect_error(response, 400, "invalid_request").await;
 }
+
+#[tokio::test]
+async fn forwarded_addresses_are_used_only_when_trusted() {
+    let limits = [
+        ("BRANDSTREAM_RATE_LIMITS__FAILURES_PER_MINUTE", "1"),
+        ("BRANDSTREAM_RATE_LIMITS__FAILURES_BURST", "1"),
+    ];
+    let send = |server: &TestServer, credential: &Credential, forwarded: &str| {
+        server
+            .http
+            .post(server.url("/oauth/token"))
+            .header("x-forwarded-for", forwarded)
+            .form(&[
+                ("client_id", credential.client_id.as_str()),
+                ("client_secret", credential.client_secret.as_str()),
+                ("grant_type", "client_credentials"),
+            ])
+            .send()
+    };
+
+    let mut env = limits.to_vec();
+    env.push(("BRANDSTREAM_TRUST_FORWARDED_FOR", "true"));
+    let server = TestServer::start_with(&env);
+    let credential = server.create_credential(&[]);
+    let wrong = Credential {
+        client_secret: "bss_wrong".into(),
+        ..credential.clone()
+    };
+    // The last entry is the one our proxy appended; earlier ones are the client's to forge.
+    assert_eq!(
+        send(&server, &wrong, "203.0.113.9, 198.51.100.1")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        send(&server, &wrong, "198.51.100.1")
+            .await
+            .unwrap()
+            .status(),
+        429
+    );
+    assert_eq!(
+        send(&server, &credential, "198.51.100.1")
+            .await
+            .unwrap()
+            .status(),
+        429
+    );
+    assert_eq!(
+        send(&server, &credential, "198.51.100.1, 198.51.100.2")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // Untrusted (the default): the header is ignored and the TCP peer is limited.
+    let server = TestServer::start_with(&limits);
+    let credential = server.create_credential(&[]);
+    let wrong = Credential {
+        client_secret: "bss_wrong".into(),
+        ..credential.clone()
+    };
+    assert_eq!(
+        send(&server, &wrong, "198.51.100.1")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let second = send(&server, &wrong, "198.51.100.3").await.unwrap();
+    assert_eq!(second.status(), 429);
+    assert_eq!(
+        send(&server, &credential, "198.51.100.2")
+            .await
+            .unwrap()
+            .status(),
+        429
+    );
+}

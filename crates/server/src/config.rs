@@ -36,12 +36,17 @@ pub struct Settings {
     pub signing_alg: String,
     /// Rotate the signing key automatically after this many days (0 disables).
     pub key_rotation_days: u32,
+    /// Delete audit events older than this many days (0 keeps them forever).
+    pub audit_retention_days: u32,
     /// Seconds clients may cache the JWKS (`Cache-Control: max-age`).
     pub jwks_max_age: u32,
     /// Log format: `text` or `json`.
     pub log_format: String,
     /// Log filter in `tracing` syntax, e.g. `info` or `brandstream=debug`.
     pub log_level: String,
+    /// Take the caller's address from the last `X-Forwarded-For` entry (set this only when
+    /// every request arrives through your own reverse proxy or load balancer).
+    pub trust_forwarded_for: bool,
     /// Rate limits of `/oauth/token`.
     pub rate_limits: RateLimitSettings,
     /// Seconds to wait for in-flight requests on shutdown.
@@ -66,8 +71,10 @@ impl std::fmt::Debug for Settings {
             .field("audiences", &self.audiences)
             .field("signing_alg", &self.signing_alg)
             .field("key_rotation_days", &self.key_rotation_days)
+            .field("audit_retention_days", &self.audit_retention_days)
             .field("jwks_max_age", &self.jwks_max_age)
             .field("log_format", &self.log_format)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("rate_limits", &self.rate_limits)
             .finish()
     }
@@ -95,9 +102,11 @@ impl Default for Settings {
             audiences: vec![DEFAULT_AUDIENCE.into()],
             signing_alg: "RS256".into(),
             key_rotation_days: 30,
+            audit_retention_days: 90,
             jwks_max_age: 300,
             log_format: "text".into(),
             log_level: "info".into(),
+            trust_forwarded_for: false,
             rate_limits: RateLimitSettings::default(),
             shutdown_grace_seconds: 30,
         }

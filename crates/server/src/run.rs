@@ -203,7 +203,8 @@ impl Server {
     }
 }
 
-/// Background upkeep: revocation sync (1 s), key reload (5 s), rotation and pruning (60 s).
+/// Background upkeep: revocation sync (1 s), key reload (5 s), rotation and pruning of keys,
+/// revocations and old audit events (60 s).
 fn spawn_upkeep(state: Arc<AppState>) -> Vec<JoinHandle<()>> {
     let sync_state = Arc::clone(&state);
     let sync = tokio::spawn(async move {
@@ -234,6 +235,15 @@ fn spawn_upkeep(state: Arc<AppState>) -> Vec<JoinHandle<()>> {
                 }
                 if let Err(error) = key_state.tokens.prune().await {
                     tracing::warn!(%error, "pruning expired revocations failed");
+                }
+                let retention = i64::from(key_state.settings.audit_retention_days) * 86_400;
+                if retention > 0 {
+                    let before = brandstream_domain::now_unix() - retention;
+                    match key_state.store.prune_audit_events(before).await {
+                        Ok(0) => {}
+                        Ok(pruned) => tracing::info!(pruned, "pruned old audit events"),
+                        Err(error) => tracing::warn!(%error, "pruning audit events failed"),
+                    }
                 }
             }
         }

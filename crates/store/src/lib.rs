@@ -130,6 +130,8 @@ pub trait RevocationStore {
 pub trait AuditStore {
     /// Appends events in one transaction.
     async fn append_audit_events(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    /// Deletes events older than `before`. Returns how many.
+    async fn prune_audit_events(&self, before: UnixSeconds) -> StoreResult<u64>;
     /// The newest events, newest first, optionally for one organisation.
     async fn list_audit_events(
         &self,

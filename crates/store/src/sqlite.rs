@@ -124,8 +124,11 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock up front, so a
+    /// transaction that reads before it writes cannot fail with `SQLITE_BUSY` when another
+    /// process (the admin CLI) committed in between; it waits for the busy timeout instead.
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin().await?)
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
@@ -296,25 +299,37 @@ impl ClientStore for SqliteStore {
     }
 
     async fn get_client(&self, id: &ClientId) -> StoreResult<Option<ClientRecord>> {
-        let query = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?");
-        let Some(row) = sqlx::query(&query)
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let mut client = client_from_row(&row)?;
-        client.secrets = sqlx::query(
-            "SELECT id, secret_hash, hint, created_at FROM client_secrets \
-             WHERE client_id = ? AND retired_at IS NULL ORDER BY id",
+        // One statement (a round trip to the connection's worker) on the token hot path: the
+        // credential joined with its active secrets.
+        let rows = sqlx::query(
+            "SELECT c.client_id, c.org_id, c.label, c.description, c.scopes, c.token_lifetime, \
+             c.status, c.created_at, c.last_used_at, c.revoked_at, \
+             s.id, s.secret_hash, s.hint, s.created_at AS secret_created_at \
+             FROM clients c LEFT JOIN client_secrets s \
+               ON s.client_id = c.client_id AND s.retired_at IS NULL \
+             WHERE c.client_id = ? ORDER BY s.id",
         )
         .bind(id.as_str())
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(secret_from_row)
-        .collect::<StoreResult<_>>()?;
+        .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let mut client = client_from_row(first)?;
+        for row in &rows {
+            let Some(secret_id) = row.try_get::<Option<i64>, _>("id")? else {
+                continue;
+            };
+            let hash: Vec<u8> = row.try_get("secret_hash")?;
+            client.secrets.push(SecretRecord {
+                id: secret_id,
+                hash: hash
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("secret hash length".into()))?,
+                hint: row.try_get("hint")?,
+                created_at: row.try_get("secret_created_at")?,
+            });
+        }
         Ok(Some(client))
     }
 
@@ -657,6 +672,14 @@ impl AuditStore for SqliteStore {
         }
         transaction.commit().await?;
         Ok(())
+    }
+
+    async fn prune_audit_events(&self, before: UnixSeconds) -> StoreResult<u64> {
+        let result = sqlx::query("DELETE FROM audit_events WHERE at < ?")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
     }
 
     async fn list_audit_events(

@@ -9,7 +9,7 @@ use axum::Json;
 use brandstream_auth::service::Introspection;
 use brandstream_auth::AuthError;
 
-use super::{client_credentials, read_params, State};
+use super::{client_credentials, read_params, source_address, State};
 use crate::error::OAuthError;
 
 /// Describes a token (RFC 7662). The caller authenticates as a credential; tokens of other
@@ -20,12 +20,13 @@ pub async fn introspect(
     request: Request<Body>,
 ) -> Result<Json<Introspection>, OAuthError> {
     let (headers, mut params) = read_params(request).await?;
+    let source = source_address(&state.settings, &headers, peer);
     let credentials =
         client_credentials(&headers, &mut params)?.ok_or(AuthError::InvalidClient {
             reason: "no_credentials",
             basic: false,
         })?;
-    let caller = state.tokens.authenticate(&credentials, peer.ip()).await?;
+    let caller = state.tokens.authenticate(&credentials, source).await?;
     let token = params
         .get("token")
         .filter(|token| !token.is_empty())

@@ -8,7 +8,7 @@ use axum::http::Request;
 use axum::Json;
 use brandstream_auth::{IssuedToken, TokenRequest};
 
-use super::{client_credentials, read_params, State};
+use super::{client_credentials, read_params, source_address, State};
 use crate::error::OAuthError;
 
 /// Exchanges client credentials for an access token (RFC 6749 §4.4).
@@ -22,6 +22,7 @@ pub async fn issue_token(
     request: Request<Body>,
 ) -> Result<Json<IssuedToken>, OAuthError> {
     let (headers, mut params) = read_params(request).await?;
+    let source = source_address(&state.settings, &headers, peer);
     let credentials = client_credentials(&headers, &mut params)?;
     let token = state
         .tokens
@@ -30,7 +31,7 @@ pub async fn issue_token(
             credentials,
             audience: params.remove("audience"),
             scope: params.remove("scope"),
-            source: peer.ip(),
+            source,
         })
         .await?;
     Ok(Json(token))

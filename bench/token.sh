@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Token-issuance benchmark, loopback only, bounded in time.
+#
+# For RS256, ES256 and EdDSA: starts a release build pinned to CPU 0 on a fresh data dir,
+# drives the documented POST /oauth/token with wrk pinned to CPU 1 for DURATION seconds,
+# then at half that rate with hey to read the p99 latency, reads the server's peak RSS, and
+# prints tokens/s next to the single-core in-process signing rate of the same algorithm
+# (crates/auth/examples/sign_rate.rs, same library). Finally measures start-to-ready on an
+# existing data dir.
+#
+#   bench/token.sh            # DURATION=10 by default
+#   DURATION=5 bench/token.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-10}"
+PORT="${PORT:-18181}"
+CONNECTIONS="${CONNECTIONS:-32}"
+for tool in wrk hey taskset curl; do
+  command -v "$tool" >/dev/null || { echo "bench needs $tool (apt-get install wrk hey util-linux curl)" >&2; exit 2; }
+done
+[ "$(nproc)" -ge 2 ] || echo "warning: fewer than 2 CPUs; server and load generator share a core" >&2
+
+cargo build --release -q -p brandstream -p brandstream-auth --example sign_rate
+BIN=target/release/brandstream
+SIGN=target/release/examples/sign_rate
+WORK=$(mktemp -d)
+SERVER_PID=
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+start_server() { # data_dir alg
+  BRANDSTREAM_SIGNING_ALG="$2" BRANDSTREAM_LOG_LEVEL=warn \
+  BRANDSTREAM_RATE_LIMITS__PER_CLIENT_PER_SECOND=0 BRANDSTREAM_RATE_LIMITS__PER_ADDRESS_PER_SECOND=0 \
+    taskset -c 0 "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$1" 2>>"$WORK/server.log" &
+  SERVER_PID=$!
+  for _ in $(seq 1 500); do
+    curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return 0
+    sleep 0.01
+  done
+  echo "server did not start" >&2; cat "$WORK/server.log" >&2; exit 1
+}
+stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+
+printf '%-6s %12s %12s %8s %10s %12s %10s\n' alg tokens/s sign/s ratio p50_ms p99@half_ms rss_MB
+for alg in RS256 ES256 EdDSA; do
+  dir="$WORK/$alg"
+  start_server "$dir" "$alg"
+  org=$("$BIN" admin --data-dir "$dir" orgs list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+  cred=$("$BIN" admin --data-dir "$dir" credentials create --org "$org" --label bench --json 2>/dev/null)
+  export CLIENT_ID=$(echo "$cred" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
+  export CLIENT_SECRET=$(echo "$cred" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+  # Warm up, then measure peak throughput.
+  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s -s bench/token.lua "http://127.0.0.1:$PORT/oauth/token" >/dev/null
+  out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/token.lua "http://127.0.0.1:$PORT/oauth/token")
+  if echo "$out" | grep -q "Non-2xx"; then echo "$out" >&2; echo "non-2xx responses under load" >&2; exit 1; fi
+  rate=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  # Half of peak, open-loop-ish: 8 workers at a fixed rate each.
+  half=$(python3 -c "print(max(1, int(float('$rate') / 2 / 8)))")
+  body="client_id=$CLIENT_ID&client_secret=$CLIENT_SECRET&grant_type=client_credentials&audience=https%3A%2F%2Fapi.sitecorecloud.io"
+  p99=$(taskset -c 1 hey -z "${DURATION}s" -c 8 -q "$half" -m POST -T application/x-www-form-urlencoded -d "$body" \
+        "http://127.0.0.1:$PORT/oauth/token" | awk '/99%% in/ || /99% in/ {print $3 * 1000}')
+  rss=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$SERVER_PID/status")
+  stop_server
+  sign=$(taskset -c 0 "$SIGN" "$alg" 3 | awk '{print $2}')
+  ratio=$(python3 -c "print(f'{float(\"$rate\") / float(\"$sign\") * 100:.0f}%')")
+  printf '%-6s %12.0f %12.0f %8s %10s %12s %10s\n' "$alg" "$rate" "$sign" "$ratio" "$p50" "$p99" "$rss"
+done
+
+# Start to ready on an existing data dir (the RS256 one), median of 5.
+times=()
+for _ in 1 2 3 4 5; do
+  t0=$(date +%s%N)
+  start_server "$WORK/RS256" RS256
+  t1=$(date +%s%N)
+  times+=($(( (t1 - t0) / 1000000 )))
+  stop_server
+done
+echo "start to ready (existing data dir), ms: ${times[*]} (median $(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p))"
