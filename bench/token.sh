@@ -21,7 +21,8 @@ for tool in wrk hey taskset curl; do
 done
 [ "$(nproc)" -ge 2 ] || echo "warning: fewer than 2 CPUs; server and load generator share a core" >&2
 
-cargo build --release -q -p brandstream -p brandstream-auth --example sign_rate
+cargo build --release -q -p brandstream
+cargo build --release -q -p brandstream-auth --example sign_rate
 BIN=target/release/brandstream
 SIGN=target/release/examples/sign_rate
 WORK=$(mktemp -d)

@@ -469,6 +469,14 @@ impl Keyring {
     /// key of the configured algorithm signs at once instead. Returns the new active key id.
     pub async fn rotate(&self) -> Result<String, AuthError> {
         self.reload().await?;
+        let active = self.snapshot().active.kid.clone();
+        Ok(self.rotate_from(&active).await?.0)
+    }
+
+    /// Rotates only if `expected_active` is still the active key in the store (compare and
+    /// swap), so processes racing to rotate the same key rotate it once. Returns the active key
+    /// id afterwards and whether this call rotated.
+    async fn rotate_from(&self, expected_active: &str) -> Result<(String, bool), AuthError> {
         let snapshot = self.snapshot();
         let now = brandstream_domain::now_unix();
         let next_matches = snapshot
@@ -488,7 +496,7 @@ impl Keyring {
         let new_next = generate_key_record(self.algorithm, KeyState::Next, &self.encryptor, now)?;
         let rotated = self
             .store
-            .rotate_signing_keys(&snapshot.active.kid, new_active.as_ref(), &new_next, now)
+            .rotate_signing_keys(expected_active, new_active.as_ref(), &new_next, now)
             .await?;
         if !rotated {
             tracing::info!("another process rotated the signing keys first");
@@ -498,7 +506,7 @@ impl Keyring {
         if rotated {
             tracing::info!(kid = %active, "signing keys rotated");
         }
-        Ok(active)
+        Ok((active, rotated))
     }
 
     /// Periodic upkeep: rotates when the active key is older than `rotation_period` seconds
@@ -513,14 +521,20 @@ impl Keyring {
         if pruned > 0 {
             tracing::info!(pruned, "pruned retired signing keys");
         }
-        let due =
-            rotation_period > 0 && self.snapshot().active.activated_at + rotation_period <= now;
-        if due {
-            self.rotate().await?;
-        } else if pruned > 0 {
-            self.reload().await?;
+        if rotation_period <= 0 {
+            if pruned > 0 {
+                self.reload().await?;
+            }
+            return Ok(false);
         }
-        Ok(due)
+        // Decide on the store's current state, so a rotation another process just made is
+        // not repeated.
+        self.reload().await?;
+        let snapshot = self.snapshot();
+        if snapshot.active.activated_at + rotation_period > now {
+            return Ok(false);
+        }
+        Ok(self.rotate_from(&snapshot.active.kid).await?.1)
     }
 }
 
@@ -711,8 +725,16 @@ mod keyring_tests {
             .await
             .unwrap();
         let before = keyring.snapshot().active.kid.clone();
-        let (a, b) = tokio::join!(keyring.rotate(), other.rotate());
-        let (a, b) = (a.unwrap(), b.unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        // Two processes find the key due at the same moment: one rotation happens.
+        let (a, b) = tokio::join!(keyring.maintain(1), other.maintain(1));
+        assert!(a.unwrap() ^ b.unwrap(), "exactly one of them rotates");
+        keyring.reload().await.unwrap();
+        other.reload().await.unwrap();
+        let (a, b) = (
+            keyring.snapshot().active.kid.clone(),
+            other.snapshot().active.kid.clone(),
+        );
         assert_ne!(a, before);
         assert_eq!(a, b, "both keyrings must end on the same active key");
         let keys = store.list_signing_keys().await.unwrap();

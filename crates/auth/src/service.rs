@@ -151,8 +151,49 @@ struct RevocationCache {
     tokens: RwLock<HashMap<String, UnixSeconds>>,
     /// Revoked credentials.
     clients: RwLock<HashSet<String>>,
-    /// Progress of the incremental refresh: last token sequence and client revocation time.
+    /// Progress of the incremental refresh: last token sequence and credential change time.
     cursor: Mutex<(i64, UnixSeconds)>,
+}
+
+/// Credentials recently read from the store, so a token request normally costs no database
+/// round trip. Entries are dropped when the store reports a change to the credential (checked
+/// every second, so changes by another process apply within about a second; changes made
+/// through this process apply at once) and after [`CLIENT_CACHE_MAX_AGE`] in any case. A
+/// presented secret that does not match the cached entry is re-checked against the store,
+/// so a freshly rotated secret works immediately.
+#[derive(Default)]
+struct ClientCache {
+    entries: RwLock<HashMap<ClientId, (Arc<ClientRecord>, Instant)>>,
+}
+
+/// Longest time a cached credential is trusted without a re-read.
+const CLIENT_CACHE_MAX_AGE: Duration = Duration::from_secs(60);
+/// Bound on cached credentials (memory limit).
+const CLIENT_CACHE_CAPACITY: usize = 10_000;
+/// Rows fetched per incremental refresh query.
+const SYNC_PAGE: usize = 10_000;
+
+impl ClientCache {
+    fn get(&self, id: &ClientId) -> Option<Arc<ClientRecord>> {
+        let entries = read(&self.entries);
+        let (record, fetched) = entries.get(id)?;
+        (fetched.elapsed() < CLIENT_CACHE_MAX_AGE).then(|| Arc::clone(record))
+    }
+
+    fn put(&self, record: Arc<ClientRecord>) {
+        let mut entries = write(&self.entries);
+        if entries.len() >= CLIENT_CACHE_CAPACITY {
+            entries.retain(|_, (_, fetched)| fetched.elapsed() < CLIENT_CACHE_MAX_AGE);
+            if entries.len() >= CLIENT_CACHE_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(record.client_id.clone(), (record, Instant::now()));
+    }
+
+    fn forget(&self, id: &ClientId) {
+        write(&self.entries).remove(id);
+    }
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -172,6 +213,7 @@ pub struct TokenService {
     limits: RateLimits,
     audit: AuditSink,
     revocations: RevocationCache,
+    clients: ClientCache,
     settings: TokenSettings,
     last_key_reload: Mutex<Instant>,
 }
@@ -205,6 +247,7 @@ impl TokenService {
             keyring,
             audit,
             revocations: RevocationCache::default(),
+            clients: ClientCache::default(),
             settings,
             last_key_reload: Mutex::new(Instant::now()),
         };
@@ -255,7 +298,7 @@ impl TokenService {
         &self,
         credentials: &ClientCredentials,
         source: IpAddr,
-    ) -> Result<ClientRecord, AuthError> {
+    ) -> Result<Arc<ClientRecord>, AuthError> {
         self.limits.check_blocked(source).map_err(Self::too_many)?;
         let basic = credentials.method == AuthMethod::Basic;
         let outcome = self.check_credentials(credentials).await;
@@ -284,17 +327,28 @@ impl TokenService {
     async fn check_credentials(
         &self,
         credentials: &ClientCredentials,
-    ) -> Result<ClientRecord, Result<&'static str, AuthError>> {
+    ) -> Result<Arc<ClientRecord>, Result<&'static str, AuthError>> {
         let client_id =
             ClientId::parse(&credentials.client_id).map_err(|_| Ok("malformed_client_id"))?;
         let secret = ClientSecret::parse(credentials.secret.expose_secret())
             .map_err(|_| Ok("malformed_secret"))?;
-        let client = self
-            .store
-            .get_client(&client_id)
-            .await
-            .map_err(|e| Err(AuthError::from(e)))?
-            .ok_or(Ok("unknown_client"))?;
+        if let Some(client) = self.clients.get(&client_id) {
+            if client.status == ClientStatus::Active
+                && self
+                    .hasher
+                    .matches(&secret, client.secrets.iter().map(|s| &s.hash))
+            {
+                return Ok(client);
+            }
+        }
+        let client = Arc::new(
+            self.store
+                .get_client(&client_id)
+                .await
+                .map_err(|e| Err(AuthError::from(e)))?
+                .ok_or(Ok("unknown_client"))?,
+        );
+        self.clients.put(Arc::clone(&client));
         if client.status != ClientStatus::Active {
             return Err(Ok("revoked_client"));
         }
@@ -513,9 +567,13 @@ impl TokenService {
         Ok(())
     }
 
-    /// Marks a credential revoked in this process at once (the store is already updated).
-    pub fn note_client_revoked(&self, client_id: &ClientId) {
-        write(&self.revocations.clients).insert(client_id.to_string());
+    /// Applies a credential change made through this process at once (the store is already
+    /// updated): drops the cached credential and, if it was revoked, rejects its tokens.
+    pub fn note_client_changed(&self, client_id: &ClientId, revoked: bool) {
+        self.clients.forget(client_id);
+        if revoked {
+            write(&self.revocations.clients).insert(client_id.to_string());
+        }
     }
 
     /// Pulls revocations made since the last call (by this or any other process), forgets
@@ -536,23 +594,31 @@ impl TokenService {
                 sequence = sequence.max(*seq);
                 tokens.insert(revocation.jti.clone(), revocation.expires_at);
             }
-            if batch.len() < 10_000 {
+            if batch.len() < SYNC_PAGE {
                 break;
             }
         }
         let now = now_unix();
         write(&self.revocations.tokens).retain(|_, exp| *exp + jwt::LEEWAY_SECONDS >= now);
-        // Revocation times have one-second resolution: re-read the last second so a revocation
-        // committed later within it is not missed (inserting twice is harmless).
-        let revoked = self
-            .store
-            .revoked_clients_since(clients_since.saturating_sub(1))
-            .await?;
-        if !revoked.is_empty() {
-            let mut clients = write(&self.revocations.clients);
-            for (client_id, at) in revoked {
+        // Change times have one-second resolution: re-read the last second so a change
+        // committed later within it is not missed (applying one twice is harmless).
+        loop {
+            let from = clients_since.saturating_sub(1);
+            let changed = self.store.clients_changed_since(from).await?;
+            let full_page = changed.len() >= SYNC_PAGE;
+            let mut revoked = Vec::new();
+            for (client_id, status, at) in changed {
                 clients_since = clients_since.max(at);
-                clients.insert(client_id.to_string());
+                self.clients.forget(&client_id);
+                if status == ClientStatus::Revoked {
+                    revoked.push(client_id.to_string());
+                }
+            }
+            if !revoked.is_empty() {
+                write(&self.revocations.clients).extend(revoked);
+            }
+            if !full_page || clients_since.saturating_sub(1) <= from {
+                break;
             }
         }
         *self

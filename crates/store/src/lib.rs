@@ -79,12 +79,13 @@ pub trait ClientStore {
     async fn retire_oldest_secret(&self, id: &ClientId, now: UnixSeconds) -> StoreResult<bool>;
     /// Records last-use times, batched.
     async fn touch_clients(&self, uses: &[(ClientId, UnixSeconds)]) -> StoreResult<()>;
-    /// Credentials revoked at or after `since`, with their revocation time (for the
-    /// verifier's revocation cache, refreshed incrementally).
-    async fn revoked_clients_since(
+    /// Credentials changed (created, revoked, secrets added or retired) at or after `since`:
+    /// their id, status and change time, oldest change first. Servers refresh their credential
+    /// caches and revocation lists from this.
+    async fn clients_changed_since(
         &self,
         since: UnixSeconds,
-    ) -> StoreResult<Vec<(ClientId, UnixSeconds)>>;
+    ) -> StoreResult<Vec<(ClientId, ClientStatus, UnixSeconds)>>;
 }
 
 /// The signing keyring.

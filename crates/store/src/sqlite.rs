@@ -199,6 +199,19 @@ fn key_from_row(row: &SqliteRow) -> StoreResult<SigningKeyRecord> {
 const CLIENT_COLUMNS: &str = "client_id, org_id, label, description, scopes, token_lifetime, \
      status, created_at, last_used_at, revoked_at";
 
+async fn mark_client_updated(
+    transaction: &mut Transaction<'static, Sqlite>,
+    id: &ClientId,
+    now: UnixSeconds,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE clients SET updated_at = MAX(updated_at, ?) WHERE client_id = ?")
+        .bind(now)
+        .bind(id.as_str())
+        .execute(&mut **transaction)
+        .await?;
+    Ok(())
+}
+
 async fn insert_key(
     transaction: &mut Transaction<'static, Sqlite>,
     key: &SigningKeyRecord,
@@ -274,7 +287,7 @@ impl ClientStore for SqliteStore {
         let mut transaction = self.begin().await?;
         sqlx::query(
             "INSERT INTO clients (client_id, org_id, label, description, scopes, token_lifetime, \
-             status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'active', ?)",
+             status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?)",
         )
         .bind(client.client_id.as_str())
         .bind(client.org_id.as_str())
@@ -282,6 +295,7 @@ impl ClientStore for SqliteStore {
         .bind(&client.description)
         .bind(client.scopes.to_scope_string())
         .bind(client.token_lifetime)
+        .bind(client.created_at)
         .bind(client.created_at)
         .execute(&mut *transaction)
         .await?;
@@ -373,9 +387,12 @@ impl ClientStore for SqliteStore {
             Some("revoked") => return Ok(false),
             _ => {}
         }
-        sqlx::query("UPDATE clients SET status = 'revoked', revoked_at = ? WHERE client_id = ?")
-            .bind(now)
-            .bind(id.as_str())
+        sqlx::query(
+            "UPDATE clients SET status = 'revoked', revoked_at = ?, updated_at = ? WHERE client_id = ?",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(id.as_str())
             .execute(&mut *transaction)
             .await?;
         sqlx::query(
@@ -431,6 +448,7 @@ impl ClientStore for SqliteStore {
         .bind(secret.created_at)
         .execute(&mut *transaction)
         .await?;
+        mark_client_updated(&mut transaction, id, secret.created_at).await?;
         transaction.commit().await?;
         Ok(())
     }
@@ -459,6 +477,7 @@ impl ClientStore for SqliteStore {
             .bind(active[0])
             .execute(&mut *transaction)
             .await?;
+        mark_client_updated(&mut transaction, id, now).await?;
         transaction.commit().await?;
         Ok(true)
     }
@@ -483,13 +502,13 @@ impl ClientStore for SqliteStore {
         Ok(())
     }
 
-    async fn revoked_clients_since(
+    async fn clients_changed_since(
         &self,
         since: UnixSeconds,
-    ) -> StoreResult<Vec<(ClientId, UnixSeconds)>> {
+    ) -> StoreResult<Vec<(ClientId, ClientStatus, UnixSeconds)>> {
         sqlx::query(
-            "SELECT client_id, revoked_at FROM clients \
-             WHERE status = 'revoked' AND revoked_at >= ? ORDER BY revoked_at",
+            "SELECT client_id, status, updated_at FROM clients \
+             WHERE updated_at >= ? ORDER BY updated_at LIMIT 10000",
         )
         .bind(since)
         .fetch_all(&self.pool)
@@ -498,7 +517,8 @@ impl ClientStore for SqliteStore {
         .map(|row| {
             let id = ClientId::parse(row.try_get::<&str, _>("client_id")?)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            Ok((id, row.try_get("revoked_at")?))
+            let status = status_from_str(row.try_get::<&str, _>("status")?)?;
+            Ok((id, status, row.try_get("updated_at")?))
         })
         .collect()
     }
@@ -655,20 +675,25 @@ impl AuditStore for SqliteStore {
             return Ok(());
         }
         let mut transaction = self.begin().await?;
-        for event in events {
-            sqlx::query(
+        // Multi-row statements: one round trip per 100 events, not per event.
+        for chunk in events.chunks(100) {
+            let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
                 "INSERT INTO audit_events (at, org_id, kind, client_id, actor, source_address, detail) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(event.at)
-            .bind(&event.org_id)
-            .bind(&event.kind)
-            .bind(&event.client_id)
-            .bind(&event.actor)
-            .bind(&event.source_address)
-            .bind(event.detail.to_string())
-            .execute(&mut *transaction)
-            .await?;
+                 VALUES {rows}"
+            );
+            let mut statement = sqlx::query(&sql);
+            for event in chunk {
+                statement = statement
+                    .bind(event.at)
+                    .bind(&event.org_id)
+                    .bind(&event.kind)
+                    .bind(&event.client_id)
+                    .bind(&event.actor)
+                    .bind(&event.source_address)
+                    .bind(event.detail.to_string());
+            }
+            statement.execute(&mut *transaction).await?;
         }
         transaction.commit().await?;
         Ok(())

@@ -309,3 +309,16 @@ where
 pub fn path_bytes(path: &PathBuf) -> Vec<u8> {
     std::fs::read(path).unwrap_or_default()
 }
+
+/// Waits (up to 5 s) until a token request with `credential` answers `status`: changes made by
+/// the admin CLI (another process) reach the server's credential cache within about a second.
+pub async fn token_status_becomes(
+    server: &TestServer,
+    credential: &Credential,
+    status: u16,
+) -> bool {
+    eventually(Duration::from_secs(5), || async {
+        server.token_response(credential).await.status() == status
+    })
+    .await
+}

@@ -19,9 +19,13 @@ CREATE TABLE clients (
     status          TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
     created_at      INTEGER NOT NULL,
     last_used_at    INTEGER,
-    revoked_at      INTEGER
+    revoked_at      INTEGER,
+    -- Set by every change to the credential or its secrets (not by last-use updates), so
+    -- servers can refresh their credential caches incrementally.
+    updated_at      INTEGER NOT NULL
 );
 CREATE INDEX clients_by_org ON clients (org_id, created_at);
+CREATE INDEX clients_by_update ON clients (updated_at);
 
 -- Only keyed hashes of secrets are stored. At most two rows per client have retired_at NULL.
 CREATE TABLE client_secrets (
