@@ -577,3 +577,13 @@ async fn forwarded_addresses_are_used_only_when_trusted() {
         429
     );
 }
+
+#[tokio::test]
+async fn oauth_endpoints_accept_only_post() {
+    let server = TestServer::start();
+    for path in ["/oauth/token", "/oauth/introspect", "/oauth/revoke"] {
+        let response = server.http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.headers()["allow"], "POST");
+        expect_error(response, 405, "invalid_request").await;
+    }
+}

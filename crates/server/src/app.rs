@@ -16,10 +16,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
-use crate::error::ApiError;
+use crate::error::{ApiError, OAuthError};
 use crate::routes::{oauth, ops, wellknown};
 
 /// State shared by every handler.
@@ -34,15 +35,27 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
 }
 
+/// Longest time one request may take, body included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the router. Callable from tests without a socket (but the OAuth handlers need
 /// `ConnectInfo`, which `axum::serve` with `into_make_service_with_connect_info` provides).
 pub fn router(state: Arc<AppState>) -> Router {
     let oauth_routes = Router::new()
-        .route("/oauth/token", post(oauth::token::issue_token))
-        .route("/oauth/introspect", post(oauth::introspect::introspect))
-        .route("/oauth/revoke", post(oauth::revoke::revoke))
+        .route(
+            "/oauth/token",
+            post(oauth::token::issue_token).fallback(oauth_method_not_allowed),
+        )
+        .route(
+            "/oauth/introspect",
+            post(oauth::introspect::introspect).fallback(oauth_method_not_allowed),
+        )
+        .route(
+            "/oauth/revoke",
+            post(oauth::revoke::revoke).fallback(oauth_method_not_allowed),
+        )
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -63,6 +76,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
         .layer(middleware::from_fn(record_metrics))
+        // No request may hold a connection and a task forever (slow bodies, stuck handlers).
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 let matched = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
@@ -82,6 +100,15 @@ pub fn router(state: Arc<AppState>) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+}
+
+/// The OAuth endpoints accept only POST (RFC 6749 §3.2); other methods get an RFC 6749 error.
+async fn oauth_method_not_allowed() -> Response {
+    let mut response = OAuthError::method_not_allowed().into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
 }
 
 /// Counts requests and their latency by method, matched route and status.

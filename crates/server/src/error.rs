@@ -33,6 +33,15 @@ impl OAuthError {
         )
     }
 
+    /// `405 invalid_request` for a method other than POST.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            "this endpoint accepts only POST",
+        )
+    }
+
     fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
         Self {
             status,
