@@ -665,3 +665,22 @@ async fn configuration_layers_apply_in_order() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("signing_alg"));
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let server = TestServer::start_with(&[("BRANDSTREAM_LOG_FORMAT", "json")]);
+    let credential = server.create_credential(&[]);
+    server.token(&credential).await;
+    let logs = server.logs();
+    let mut lines = 0;
+    for line in logs.lines().filter(|line| !line.trim().is_empty()) {
+        let entry: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            entry["level"].is_string() && entry["timestamp"].is_string(),
+            "{line}"
+        );
+        lines += 1;
+    }
+    assert!(lines >= 3, "{logs}");
+    assert!(logs.contains("\"org_id\""));
+}
