@@ -2,6 +2,7 @@
 //! satisfy. Everything here is pure (no I/O besides drawing random identifiers from the OS
 //! CSPRNG), so every other crate can depend on it.
 
+pub mod brand;
 pub mod credential;
 pub mod ids;
 pub mod scope;
