@@ -31,6 +31,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Effective configuration.
     pub settings: Arc<Settings>,
+    /// Brand kits, sections and subsections.
+    pub brands: crate::services::brands::BrandService,
     /// Prometheus handle, when this process installed the recorder.
     pub metrics: Option<PrometheusHandle>,
 }
@@ -65,8 +67,17 @@ pub fn router(state: Arc<AppState>) -> Router {
             HeaderValue::from_static("no-cache"),
         ));
 
+    // The APIs answer on our paths and under the hosted service's prefixes, so a script
+    // configured with a hosted base URL needs only its host changed.
+    let brand_routes = crate::routes::brands::router();
+    let api_routes = Router::new()
+        .merge(brand_routes.clone())
+        .nest("/stream/ai-brands-api", brand_routes.clone())
+        .nest("/ai/ai-brands-api", brand_routes);
+
     Router::new()
         .merge(oauth_routes)
+        .merge(api_routes)
         .route("/.well-known/jwks.json", get(wellknown::jwks))
         .route("/.well-known/openid-configuration", get(wellknown::openid_configuration))
         .route("/.well-known/oauth-authorization-server", get(wellknown::oauth_metadata))

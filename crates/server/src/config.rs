@@ -47,6 +47,8 @@ pub struct Settings {
     /// Take the caller's address from the last `X-Forwarded-For` entry (set this only when
     /// every request arrives through your own reverse proxy or load balancer).
     pub trust_forwarded_for: bool,
+    /// Largest JSON body the REST APIs accept, in bytes.
+    pub api_body_limit: usize,
     /// Rate limits of `/oauth/token`.
     pub rate_limits: RateLimitSettings,
     /// Seconds to wait for in-flight requests on shutdown.
@@ -107,6 +109,7 @@ impl Default for Settings {
             log_format: "text".into(),
             log_level: "info".into(),
             trust_forwarded_for: false,
+            api_body_limit: 1024 * 1024,
             rate_limits: RateLimitSettings::default(),
             shutdown_grace_seconds: 30,
         }

@@ -128,11 +128,40 @@ impl IntoResponse for OAuthError {
     }
 }
 
-/// A Stream-API error: `{"detail": "…"}` with a status.
+/// One entry of a FastAPI 422 `detail` list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldIssue {
+    /// Where: `["body", "name"]`, `["path", "brandkitId"]`, `["query", "pageSize"]`.
+    pub loc: Vec<serde_json::Value>,
+    /// What is wrong.
+    pub msg: String,
+    /// Machine-readable type, in pydantic's vocabulary.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl FieldIssue {
+    /// An issue at `loc`.
+    pub fn new(
+        loc: Vec<serde_json::Value>,
+        msg: impl Into<String>,
+        kind: impl Into<String>,
+    ) -> Self {
+        Self {
+            loc,
+            msg: msg.into(),
+            kind: kind.into(),
+        }
+    }
+}
+
+/// A Stream-API error in the hosted service's FastAPI shapes: `{"detail": "…"}`, or a
+/// `detail` list for validation (422) and duplicate-name (400) errors.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    detail: String,
+    body: serde_json::Value,
+    challenge: Option<String>,
 }
 
 impl ApiError {
@@ -140,7 +169,8 @@ impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
         Self {
             status,
-            detail: detail.into(),
+            body: json!({"detail": detail.into()}),
+            challenge: None,
         }
     }
 
@@ -148,10 +178,94 @@ impl ApiError {
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "Not Found")
     }
+
+    /// `404` for a missing resource.
+    pub fn missing(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, format!("{what} not found"))
+    }
+
+    /// `422` with a FastAPI `detail` list.
+    pub fn validation(issues: Vec<FieldIssue>) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            body: json!({"detail": issues}),
+            challenge: None,
+        }
+    }
+
+    /// `401` with `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750).
+    pub fn invalid_token(description: &str) -> Self {
+        Self {
+            challenge: Some(format!(
+                r#"Bearer realm="brandstream", error="invalid_token", error_description="{description}""#
+            )),
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                format!("Not authenticated: {description}"),
+            )
+        }
+    }
+
+    /// `403` with `WWW-Authenticate: Bearer error="insufficient_scope"` naming the scope.
+    pub fn insufficient_scope(scope: &str) -> Self {
+        Self {
+            challenge: Some(format!(
+                r#"Bearer realm="brandstream", error="insufficient_scope", scope="{scope}""#
+            )),
+            ..Self::new(
+                StatusCode::FORBIDDEN,
+                format!("The token lacks the scope {scope}"),
+            )
+        }
+    }
+
+    /// `400` for a duplicate brand-kit name, in the hosted DuplicateHTTPError shape.
+    pub fn duplicate_name() -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            body: json!({"detail": [{
+                "detail": "Duplicate brand kit name",
+                "loc": ["body", "name"],
+                "msg": "Brand name already exists.",
+                "type": "value_error.duplicate",
+            }]}),
+            challenge: None,
+        }
+    }
+
+    /// `413` for a body over the limit.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The request body exceeds {limit} bytes"),
+        )
+    }
+
+    /// `500`; the cause is logged, never sent.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "request failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"detail": self.detail}))).into_response()
+        let mut response = (self.status, Json(self.body)).into_response();
+        if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     }
 }

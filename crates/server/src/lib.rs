@@ -1,11 +1,13 @@
 //! The Brandstream HTTP application: configuration, routes, middleware, start-up and
 //! background upkeep. `brandstream serve` is a thin wrapper around [`run::Server`].
 
+pub mod api;
 pub mod app;
 pub mod config;
 pub mod error;
 pub mod routes;
 pub mod run;
+pub mod services;
 pub mod telemetry;
 
 pub use app::{router, AppState};

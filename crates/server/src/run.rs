@@ -141,6 +141,7 @@ impl Server {
         );
         let state = Arc::new(AppState {
             tokens,
+            brands: crate::services::brands::BrandService::new(Arc::clone(&store)),
             store,
             settings: Arc::new(settings),
             metrics: metrics_handle(),

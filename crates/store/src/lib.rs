@@ -4,12 +4,15 @@
 //! The traits are split by area (organisations, credentials, keys, revocations, audit) and
 //! gathered in [`Store`], which the server holds as `Arc<dyn Store>`.
 
+pub mod brand;
 mod model;
 mod sqlite;
+mod sqlite_brand;
 
 use async_trait::async_trait;
 use brandstream_domain::{ClientId, OrgId, UnixSeconds};
 
+pub use brand::{BrandStore, FieldRecord, KitQuery, KitRecord, SectionRecord};
 pub use model::*;
 pub use sqlite::SqliteStore;
 
@@ -28,6 +31,9 @@ pub enum StoreError {
     /// The change conflicts with the current state (for example a revoked credential).
     #[error("{0}")]
     Conflict(String),
+    /// A uniqueness rule was violated (the named value already exists).
+    #[error("duplicate {0}")]
+    Duplicate(&'static str),
     /// A stored value could not be decoded.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
@@ -144,7 +150,15 @@ pub trait AuditStore {
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
-    OrgStore + ClientStore + KeyStore + RevocationStore + AuditStore + Send + Sync + 'static
+    OrgStore
+    + ClientStore
+    + KeyStore
+    + RevocationStore
+    + AuditStore
+    + BrandStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -23,16 +23,23 @@ use crate::{
 };
 
 /// Embedded migrations, applied in order; each runs once, in its own transaction.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "token_service",
-    include_str!("../migrations/sqlite/0001_token_service.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "token_service",
+        include_str!("../migrations/sqlite/0001_token_service.sql"),
+    ),
+    (
+        2,
+        "brand_kits",
+        include_str!("../migrations/sqlite/0002_brand_kits.sql"),
+    ),
+];
 
 /// The SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 impl SqliteStore {
@@ -127,7 +134,7 @@ impl SqliteStore {
     /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock up front, so a
     /// transaction that reads before it writes cannot fail with `SQLITE_BUSY` when another
     /// process (the admin CLI) committed in between; it waits for the busy timeout instead.
-    async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+    pub(crate) async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 }

@@ -27,8 +27,16 @@ pub struct SectionTemplate {
     pub subsections: &'static [SubsectionTemplate],
 }
 
-const fn field(name: &'static str, field_type: FieldType, intent: &'static str) -> SubsectionTemplate {
-    SubsectionTemplate { name, field_type, intent }
+const fn field(
+    name: &'static str,
+    field_type: FieldType,
+    intent: &'static str,
+) -> SubsectionTemplate {
+    SubsectionTemplate {
+        name,
+        field_type,
+        intent,
+    }
 }
 
 /// Name of the section whose subsections are glossary terms.

@@ -32,8 +32,12 @@ pub enum KitStatus {
 
 impl KitStatus {
     /// Every status.
-    pub const ALL: [KitStatus; 4] =
-        [KitStatus::Draft, KitStatus::Inprocess, KitStatus::Published, KitStatus::Failed];
+    pub const ALL: [KitStatus; 4] = [
+        KitStatus::Draft,
+        KitStatus::Inprocess,
+        KitStatus::Published,
+        KitStatus::Failed,
+    ];
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {
@@ -47,7 +51,9 @@ impl KitStatus {
 
     /// Parses a wire name (case-insensitive: the hosted docs show `Draft` too).
     pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str().eq_ignore_ascii_case(value))
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str().eq_ignore_ascii_case(value))
     }
 }
 

@@ -34,11 +34,21 @@ struct Checker {
 impl Checker {
     fn fail(&mut self, loc: Vec<Value>, msg: impl Into<String>, kind: &'static str) {
         if self.errors.len() < 50 {
-            self.errors.push(ValueError { loc, msg: msg.into(), kind });
+            self.errors.push(ValueError {
+                loc,
+                msg: msg.into(),
+                kind,
+            });
         }
     }
 
-    fn string(&mut self, loc: Vec<Value>, value: Option<&Value>, required: bool, max: usize) -> Option<String> {
+    fn string(
+        &mut self,
+        loc: Vec<Value>,
+        value: Option<&Value>,
+        required: bool,
+        max: usize,
+    ) -> Option<String> {
         match value {
             None | Some(Value::Null) if !required => None,
             None => {
@@ -46,7 +56,11 @@ impl Checker {
                 None
             }
             Some(Value::String(text)) if text.chars().count() > max => {
-                self.fail(loc, format!("String should have at most {max} characters"), "string_too_long");
+                self.fail(
+                    loc,
+                    format!("String should have at most {max} characters"),
+                    "string_too_long",
+                );
                 None
             }
             Some(Value::String(text)) => Some(text.clone()),
@@ -70,7 +84,11 @@ fn new_id() -> String {
 
 /// Validates `value` for a subsection of `field_type` (`glossary`: in the glossary section).
 /// `null` becomes the type's empty value.
-pub fn validate_value(field_type: FieldType, glossary: bool, value: &Value) -> Result<Value, Vec<ValueError>> {
+pub fn validate_value(
+    field_type: FieldType,
+    glossary: bool,
+    value: &Value,
+) -> Result<Value, Vec<ValueError>> {
     let mut checker = Checker { errors: Vec::new() };
     let normalized = match (field_type, value) {
         (_, Value::Null) => field_type.empty_value(),
@@ -79,14 +97,20 @@ pub fn validate_value(field_type: FieldType, glossary: bool, value: &Value) -> R
             None => Value::Null,
         },
         (_, Value::Array(entries)) if entries.len() > ENTRIES_MAX => {
-            checker.fail(Vec::new(), format!("List should have at most {ENTRIES_MAX} items"), "too_long");
+            checker.fail(
+                Vec::new(),
+                format!("List should have at most {ENTRIES_MAX} items"),
+                "too_long",
+            );
             Value::Null
         }
         (_, Value::Array(entries)) => Value::Array(
             entries
                 .iter()
                 .enumerate()
-                .filter_map(|(index, entry)| entry_value(&mut checker, field_type, glossary, index, entry))
+                .filter_map(|(index, entry)| {
+                    entry_value(&mut checker, field_type, glossary, index, entry)
+                })
                 .collect(),
         ),
         (_, _) => {
@@ -110,7 +134,11 @@ fn entry_value(
 ) -> Option<Value> {
     let base = vec![Value::from(index)];
     let Value::Object(object) = entry else {
-        checker.fail(base, "Input should be a valid dictionary or object", "dict_type");
+        checker.fail(
+            base,
+            "Input should be a valid dictionary or object",
+            "dict_type",
+        );
         return None;
     };
     let mut out = Map::new();
@@ -120,49 +148,90 @@ fn entry_value(
         }
     };
     if glossary && field_type == FieldType::Array {
-        put("term", checker.string(at(&base, "term"), object.get("term"), true, NAME_MAX));
+        put(
+            "term",
+            checker.string(at(&base, "term"), object.get("term"), true, NAME_MAX),
+        );
         let locale = checker.string(at(&base, "locale"), object.get("locale"), true, 35);
         if let Some(locale) = &locale {
             let valid = locale.len() >= 2
-                && locale.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                && locale
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !valid {
-                checker.fail(at(&base, "locale"), "Input should be a language tag such as fr-FR", "value_error");
+                checker.fail(
+                    at(&base, "locale"),
+                    "Input should be a language tag such as fr-FR",
+                    "value_error",
+                );
             }
         }
         put("locale", locale);
-        let display = checker.string(at(&base, "displayName"), object.get("displayName"), false, NAME_MAX);
-        out.insert("displayName".into(), display.map_or(Value::Null, Value::String));
+        let display = checker.string(
+            at(&base, "displayName"),
+            object.get("displayName"),
+            false,
+            NAME_MAX,
+        );
+        out.insert(
+            "displayName".into(),
+            display.map_or(Value::Null, Value::String),
+        );
     } else {
-        put("name", checker.string(at(&base, "name"), object.get("name"), true, TEXT_MAX));
+        put(
+            "name",
+            checker.string(at(&base, "name"), object.get("name"), true, TEXT_MAX),
+        );
         if field_type == FieldType::RichArray {
             let tags = match object.get("tags") {
                 None | Some(Value::Null) => Vec::new(),
                 Some(Value::Array(tags)) if tags.len() > TAGS_MAX => {
-                    checker.fail(at(&base, "tags"), format!("List should have at most {TAGS_MAX} items"), "too_long");
+                    checker.fail(
+                        at(&base, "tags"),
+                        format!("List should have at most {TAGS_MAX} items"),
+                        "too_long",
+                    );
                     Vec::new()
                 }
                 Some(Value::Array(tags)) => tags
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, tag)| checker.string(at(&at(&base, "tags"), i), Some(tag), true, NAME_MAX))
+                    .filter_map(|(i, tag)| {
+                        checker.string(at(&at(&base, "tags"), i), Some(tag), true, NAME_MAX)
+                    })
                     .map(Value::String)
                     .collect(),
                 Some(_) => {
-                    checker.fail(at(&base, "tags"), "Input should be a valid list", "list_type");
+                    checker.fail(
+                        at(&base, "tags"),
+                        "Input should be a valid list",
+                        "list_type",
+                    );
                     Vec::new()
                 }
             };
             out.insert("tags".into(), Value::Array(tags));
-            let restrictions =
-                checker.string(at(&base, "restrictions"), object.get("restrictions"), false, TEXT_MAX);
-            out.insert("restrictions".into(), restrictions.map_or(Value::Null, Value::String));
+            let restrictions = checker.string(
+                at(&base, "restrictions"),
+                object.get("restrictions"),
+                false,
+                TEXT_MAX,
+            );
+            out.insert(
+                "restrictions".into(),
+                restrictions.map_or(Value::Null, Value::String),
+            );
         }
     }
     let id = match object.get("id") {
         None | Some(Value::Null) => new_id(),
         Some(Value::String(id)) if !id.is_empty() && id.len() <= ID_MAX => id.clone(),
         Some(_) => {
-            checker.fail(at(&base, "id"), format!("Input should be a string of 1 to {ID_MAX} characters"), "string_type");
+            checker.fail(
+                at(&base, "id"),
+                format!("Input should be a string of 1 to {ID_MAX} characters"),
+                "string_type",
+            );
             String::new()
         }
     };
@@ -178,28 +247,63 @@ mod tests {
 
     #[test]
     fn shapes_by_type() {
-        assert_eq!(validate_value(FieldType::Text, false, &json!("hi")).unwrap(), json!("hi"));
-        assert_eq!(validate_value(FieldType::Text, false, &Value::Null).unwrap(), json!(""));
+        assert_eq!(
+            validate_value(FieldType::Text, false, &json!("hi")).unwrap(),
+            json!("hi")
+        );
+        assert_eq!(
+            validate_value(FieldType::Text, false, &Value::Null).unwrap(),
+            json!("")
+        );
         let errors = validate_value(FieldType::Text, false, &json!(["x"])).unwrap_err();
         assert_eq!(errors[0].kind, "string_type");
 
-        let array = validate_value(FieldType::Array, false, &json!([{"name": "a"}, {"name": "b", "id": "keep"}])).unwrap();
+        let array = validate_value(
+            FieldType::Array,
+            false,
+            &json!([{"name": "a"}, {"name": "b", "id": "keep"}]),
+        )
+        .unwrap();
         assert_eq!(array[1]["id"], "keep");
         assert_eq!(array[0]["id"].as_str().unwrap().len(), 36);
 
-        let errors = validate_value(FieldType::Array, false, &json!(["bare string", {"nam": "typo"}])).unwrap_err();
+        let errors = validate_value(
+            FieldType::Array,
+            false,
+            &json!(["bare string", {"nam": "typo"}]),
+        )
+        .unwrap_err();
         assert_eq!(errors[0].loc, vec![json!(0)]);
         assert_eq!(errors[1].loc, vec![json!(1), json!("name")]);
         assert_eq!(errors[1].kind, "missing");
 
-        let rich = validate_value(FieldType::RichArray, false, &json!([{"name": "n", "tags": ["Marketing"]}])).unwrap();
+        let rich = validate_value(
+            FieldType::RichArray,
+            false,
+            &json!([{"name": "n", "tags": ["Marketing"]}]),
+        )
+        .unwrap();
         assert_eq!(rich[0]["tags"], json!(["Marketing"]));
         assert_eq!(rich[0]["restrictions"], Value::Null);
 
-        let terms = validate_value(FieldType::Array, true, &json!([{"term": "produit", "locale": "fr-FR"}])).unwrap();
+        let terms = validate_value(
+            FieldType::Array,
+            true,
+            &json!([{"term": "produit", "locale": "fr-FR"}]),
+        )
+        .unwrap();
         assert_eq!(terms[0]["term"], "produit");
-        assert!(validate_value(FieldType::Array, true, &json!([])).unwrap().as_array().unwrap().is_empty());
-        assert!(validate_value(FieldType::Array, true, &json!([{"term": "x", "locale": "not a tag"}])).is_err());
+        assert!(validate_value(FieldType::Array, true, &json!([]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .is_empty());
+        assert!(validate_value(
+            FieldType::Array,
+            true,
+            &json!([{"term": "x", "locale": "not a tag"}])
+        )
+        .is_err());
     }
 
     fn arbitrary_json() -> impl Strategy<Value = Value> {
@@ -212,8 +316,12 @@ mod tests {
         leaf.prop_recursive(3, 32, 6, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                proptest::collection::hash_map("(name|tags|id|term|locale|restrictions|x)", inner, 0..5)
-                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+                proptest::collection::hash_map(
+                    "(name|tags|id|term|locale|restrictions|x)",
+                    inner,
+                    0..5
+                )
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
             ]
         })
     }

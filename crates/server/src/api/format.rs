@@ -1,0 +1,63 @@
+//! Response formatting shared by the APIs: timestamps, ETags and paged lists.
+
+use serde::Serialize;
+
+/// RFC 3339 UTC with microseconds, as the hosted service writes times
+/// (`2025-06-18T12:46:12.718310Z`).
+pub fn timestamp(micros: i64) -> String {
+    let nanos = i128::from(micros) * 1_000;
+    match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
+        Ok(at) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second(),
+            at.microsecond()
+        ),
+        Err(_) => String::new(),
+    }
+}
+
+/// The current time in Unix microseconds.
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// The strong ETag of a versioned resource.
+pub fn etag(id: &str, version: i64) -> String {
+    format!("\"{}-{version}\"", &id[..id.len().min(8)])
+}
+
+/// A page of a paginated list: `{totalCount, pageSize, pageNumber, data}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    /// Items matching the filters, over all pages.
+    pub total_count: i64,
+    /// Requested page size.
+    pub page_size: i64,
+    /// Requested page number (1-based).
+    pub page_number: i64,
+    /// This page.
+    pub data: Vec<T>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_have_microseconds_and_z() {
+        assert_eq!(
+            timestamp(1_750_250_772_718_310),
+            "2025-06-18T12:46:12.718310Z"
+        );
+        assert_eq!(etag("8271dec7-0c30", 3), "\"8271dec7-3\"");
+    }
+}

@@ -1,0 +1,228 @@
+//! Brand-kit sections: list, create, get, update, delete.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use brandstream_domain::Scope;
+use brandstream_store::SectionRecord;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::present;
+use crate::api::{etag, timestamp, ApiJson, Caller, IfMatch, PathIds, QueryParams};
+use crate::error::ApiError;
+use crate::services::brands::{Issues, NewSection, SectionChanges};
+use crate::AppState;
+
+/// `POST …/sections` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateSectionRequest {
+    /// Section name.
+    pub name: String,
+    /// Position (default: after the last section).
+    #[serde(default)]
+    pub order: Option<i64>,
+    /// Whether it may be deleted (default true).
+    #[serde(default)]
+    pub deletable: Option<bool>,
+    /// Free-form properties object.
+    #[serde(default)]
+    pub properties: Option<Value>,
+}
+
+/// `PATCH …/sections/{id}` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateSectionRequest {
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    order: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    deletable: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present")]
+    properties: Option<Option<Value>>,
+}
+
+/// A section as the section endpoints return it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SectionResponse {
+    id: String,
+    name: String,
+    order: i64,
+    deletable: bool,
+    created_on: String,
+    created_by: String,
+    updated_on: String,
+    updated_by: String,
+    deleted_at: Option<String>,
+    properties: Value,
+}
+
+impl From<&SectionRecord> for SectionResponse {
+    fn from(section: &SectionRecord) -> Self {
+        Self {
+            id: section.id.clone(),
+            name: section.name.clone(),
+            order: section.order,
+            deletable: section.deletable,
+            created_on: timestamp(section.created_at),
+            created_by: section.created_by.clone(),
+            updated_on: timestamp(section.updated_at),
+            updated_by: section.updated_by.clone(),
+            deleted_at: section.deleted_at.map(timestamp),
+            properties: section.properties.clone(),
+        }
+    }
+}
+
+fn with_etag(status: StatusCode, section: &SectionRecord) -> Response {
+    let mut response = (status, Json(SectionResponse::from(section))).into_response();
+    if let Ok(value) = HeaderValue::from_str(&etag(&section.id, section.version)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+fn check_properties(issues: &mut Issues, properties: &Option<Value>) {
+    if let Some(value) = properties {
+        if !value.is_object() {
+            issues.add(
+                "properties",
+                "Input should be a valid dictionary",
+                "dict_type",
+            );
+        } else if value.to_string().len() > 64 * 1024 {
+            issues.add(
+                "properties",
+                "Properties should be at most 64 KiB",
+                "too_long",
+            );
+        }
+    }
+}
+
+fn check_order(issues: &mut Issues, order: Option<i64>) {
+    if order.is_some_and(|order| !(0..=100_000).contains(&order)) {
+        issues.add(
+            "order",
+            "Input should be between 0 and 100000",
+            "less_than_equal",
+        );
+    }
+}
+
+/// Lists a kit's sections as a bare array (optionally only `sectionIds`).
+pub async fn list_sections(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+    mut query: QueryParams,
+) -> Result<Json<Vec<SectionResponse>>, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
+    let [kit_id] = path.uuids(["brandkitId"])?;
+    let ids = query.uuid_list("sectionIds", 100);
+    let include_deleted = query.bool("includeDeleted", false);
+    query.finish()?;
+    let sections = state
+        .brands
+        .list_sections(&org, &kit_id, &ids, include_deleted)
+        .await?;
+    Ok(Json(sections.iter().map(SectionResponse::from).collect()))
+}
+
+/// Adds a custom section to a kit.
+pub async fn create_section(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+    ApiJson(request): ApiJson<CreateSectionRequest>,
+) -> Result<Response, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
+    let [kit_id] = path.uuids(["brandkitId"])?;
+    let mut issues = Issues::default();
+    let name = issues.name("name", &request.name);
+    check_order(&mut issues, request.order);
+    check_properties(&mut issues, &request.properties);
+    issues.finish()?;
+    let new = NewSection {
+        name,
+        order: request.order,
+        deletable: request.deletable,
+        properties: request.properties,
+    };
+    let section = state
+        .brands
+        .create_section(&org, &kit_id, caller.subject(), new)
+        .await?;
+    Ok(with_etag(StatusCode::CREATED, &section))
+}
+
+/// Retrieves one section.
+pub async fn get_section(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+) -> Result<Response, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
+    let [kit_id, section_id] = path.uuids(["brandkitId", "sectionId"])?;
+    let section = state.brands.get_section(&org, &kit_id, &section_id).await?;
+    Ok(with_etag(StatusCode::OK, &section))
+}
+
+/// Partially updates a section.
+pub async fn update_section(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+    precondition: IfMatch,
+    ApiJson(request): ApiJson<UpdateSectionRequest>,
+) -> Result<Response, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
+    let [kit_id, section_id] = path.uuids(["brandkitId", "sectionId"])?;
+    let mut issues = Issues::default();
+    let name = request
+        .name
+        .map(|name| name.map(|name| issues.name("name", &name)));
+    check_order(&mut issues, request.order.flatten());
+    check_properties(&mut issues, &request.properties.clone().flatten());
+    issues.finish()?;
+    let changes = SectionChanges {
+        name,
+        order: request.order,
+        deletable: request.deletable,
+        properties: request.properties,
+    };
+    let section = state
+        .brands
+        .update_section(
+            &org,
+            &kit_id,
+            &section_id,
+            caller.subject(),
+            changes,
+            &precondition,
+        )
+        .await?;
+    Ok(with_etag(StatusCode::OK, &section))
+}
+
+/// Deletes a custom section (`204`); predefined sections answer `400`.
+pub async fn delete_section(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+) -> Result<StatusCode, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
+    let [kit_id, section_id] = path.uuids(["brandkitId", "sectionId"])?;
+    state
+        .brands
+        .delete_section(&org, &kit_id, &section_id, caller.subject())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
