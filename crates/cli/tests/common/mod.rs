@@ -324,3 +324,144 @@ pub async fn token_status_becomes(
     })
     .await
 }
+
+/// A Stream-API client bound to one credential's token.
+pub struct Api<'a> {
+    pub server: &'a TestServer,
+    pub token: String,
+    pub org: String,
+}
+
+impl<'a> Api<'a> {
+    /// Creates a credential with `extra` admin arguments and fetches its token.
+    pub async fn new(server: &'a TestServer, extra: &[&str]) -> Api<'a> {
+        let credential = server.create_credential(extra);
+        let token = server.token(&credential).await;
+        Api {
+            server,
+            token,
+            org: credential.org_id,
+        }
+    }
+
+    /// `/api/brands/v1/organizations/{org}` + `rest`.
+    pub fn brands(&self, version: u8, rest: &str) -> String {
+        self.server.url(&format!(
+            "/api/brands/v{version}/organizations/{}{rest}",
+            self.org
+        ))
+    }
+
+    pub fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        self.server
+            .http
+            .request(method, url)
+            .bearer_auth(&self.token)
+    }
+
+    pub async fn get(&self, url: &str) -> reqwest::Response {
+        self.request(reqwest::Method::GET, url)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.request(method, url).json(body).send().await.unwrap()
+    }
+
+    pub async fn post(&self, url: &str, body: Value) -> reqwest::Response {
+        self.send_json(reqwest::Method::POST, url, &body).await
+    }
+
+    pub async fn patch(&self, url: &str, body: Value) -> reqwest::Response {
+        self.send_json(reqwest::Method::PATCH, url, &body).await
+    }
+
+    pub async fn delete(&self, url: &str) -> reqwest::Response {
+        self.request(reqwest::Method::DELETE, url)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a kit and returns its body.
+    pub async fn create_kit(&self, name: &str) -> Value {
+        let response = self
+            .post(
+                &self.brands(1, "/brandkits"),
+                serde_json::json!({"name": name}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "create kit {name}");
+        response.json().await.unwrap()
+    }
+
+    /// The kit's sections.
+    pub async fn sections(&self, kit: &str) -> Vec<Value> {
+        let response = self
+            .get(&self.brands(1, &format!("/brandkits/{kit}/sections")))
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json::<Vec<Value>>().await.unwrap()
+    }
+
+    /// The section of `kit` named `name`.
+    pub async fn section(&self, kit: &str, name: &str) -> Value {
+        self.sections(kit)
+            .await
+            .into_iter()
+            .find(|s| s["name"] == name)
+            .unwrap()
+    }
+
+    /// URL of a section's v2 fields.
+    pub fn fields_url(&self, kit: &str, section: &str) -> String {
+        self.brands(2, &format!("/brandkits/{kit}/sections/{section}/fields"))
+    }
+}
+
+/// Asserts a FastAPI 422 whose first issue is at `loc`.
+pub async fn expect_422(response: reqwest::Response, loc: &[&str]) -> Value {
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    let issues = body["detail"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"));
+    let expected: Vec<Value> = loc
+        .iter()
+        .map(|part| {
+            part.parse::<u64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::from(*part))
+        })
+        .collect();
+    assert!(
+        issues
+            .iter()
+            .any(|issue| issue["loc"].as_array().unwrap() == &expected),
+        "no issue at {loc:?}: {body}"
+    );
+    for issue in issues {
+        assert!(
+            issue["msg"].is_string() && issue["type"].is_string(),
+            "{issue}"
+        );
+    }
+    body
+}
+
+/// Asserts a `{"detail": "…"}` error with `status`.
+pub async fn expect_detail(response: reqwest::Response, status: u16) -> String {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.unwrap();
+    body["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned()
+}

@@ -18,6 +18,20 @@ pub struct ApiJson<T>(pub T);
 
 fn body_issue(path: &serde_path_to_error::Path, error: &serde_json::Error) -> FieldIssue {
     let mut loc = vec![Value::from("body")];
+    let syntax = matches!(
+        error.classify(),
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+    );
+    if syntax {
+        return FieldIssue::new(
+            loc,
+            format!(
+                "JSON decode error: {}",
+                error.to_string().split(" at line ").next().unwrap_or("")
+            ),
+            "json_invalid",
+        );
+    }
     for segment in path.iter() {
         match segment {
             serde_path_to_error::Segment::Seq { index } => loc.push(Value::from(*index)),
