@@ -742,3 +742,68 @@ mod keyring_tests {
         assert_eq!(retired, 1, "two concurrent rotations must rotate once");
     }
 }
+
+#[cfg(test)]
+mod verification_tests {
+    use super::*;
+    use crate::jwt::{decode, encode, AccessTokenClaims, TokenError};
+    use brandstream_store::SqliteStore;
+
+    fn claims(now: i64) -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: "https://issuer.example/".into(),
+            sub: "client@clients".into(),
+            aud: "https://api.sitecorecloud.io".into(),
+            iat: now,
+            exp: now + 3600,
+            jti: "jti-1".into(),
+            azp: "client".into(),
+            client_id: "client".into(),
+            gty: "client-credentials".into(),
+            scope: "ai.org.brd:r".into(),
+            org_id: "org_AAAAAAAAAAAAAAAA".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn validly_signed_tokens_are_still_checked_for_time_issuer_and_audience() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("db")).await.unwrap());
+        let keyring = Keyring::open(
+            store,
+            &MasterKey::generate().unwrap(),
+            SigningAlgorithm::Es256,
+        )
+        .await
+        .unwrap();
+        let snapshot = keyring.snapshot();
+        let now = brandstream_domain::now_unix();
+        let audiences = vec!["https://api.sitecorecloud.io".to_owned()];
+        let check = |claims: &AccessTokenClaims| {
+            let token = encode(&snapshot.active, claims).unwrap();
+            decode(
+                &snapshot,
+                &token,
+                "https://issuer.example/",
+                &audiences,
+                now,
+            )
+            .map(|_| ())
+        };
+        assert_eq!(check(&claims(now)), Ok(()));
+        let mut expired = claims(now - 7200);
+        expired.exp = now - 61;
+        assert_eq!(check(&expired), Err(TokenError::Expired));
+        let mut within_leeway = claims(now - 7200);
+        within_leeway.exp = now - 30;
+        assert_eq!(check(&within_leeway), Ok(()));
+        assert_eq!(check(&claims(now + 600)), Err(TokenError::NotYetValid));
+        let mut issuer = claims(now);
+        issuer.iss = "https://other.example/".into();
+        assert_eq!(check(&issuer), Err(TokenError::WrongIssuer));
+        let mut audience = claims(now);
+        audience.aud = "https://other.example".into();
+        assert_eq!(check(&audience), Err(TokenError::WrongAudience));
+    }
+}
