@@ -166,6 +166,20 @@ struct ClientCache {
     entries: RwLock<HashMap<ClientId, (Arc<ClientRecord>, Instant)>>,
 }
 
+/// Tokens whose signature already verified, so a client that sends the same token on every
+/// request pays for signature verification and claim parsing once. A hit is still checked for
+/// expiry, audience, its key still being published, and revocation, on every request.
+#[derive(Default)]
+struct VerifiedCache {
+    entries: RwLock<HashMap<Box<str>, VerifiedEntry>>,
+}
+
+/// A verified token, its key id (it must still be published) and its `nbf`.
+type VerifiedEntry = (VerifiedToken, String, Option<i64>);
+
+/// Bound on remembered verified tokens (memory limit).
+const VERIFIED_CACHE_CAPACITY: usize = 10_000;
+
 /// Longest time a cached credential is trusted without a re-read.
 const CLIENT_CACHE_MAX_AGE: Duration = Duration::from_secs(60);
 /// Bound on cached credentials (memory limit).
@@ -214,6 +228,7 @@ pub struct TokenService {
     audit: AuditSink,
     revocations: RevocationCache,
     clients: ClientCache,
+    verified: VerifiedCache,
     settings: TokenSettings,
     last_key_reload: Mutex<Instant>,
 }
@@ -248,6 +263,7 @@ impl TokenService {
             audit,
             revocations: RevocationCache::default(),
             clients: ClientCache::default(),
+            verified: VerifiedCache::default(),
             settings,
             last_key_reload: Mutex::new(Instant::now()),
         };
@@ -460,6 +476,25 @@ impl TokenService {
         audiences: &[String],
     ) -> Result<VerifiedToken, TokenError> {
         let now = now_unix();
+        if token.len() > jwt::MAX_TOKEN_LENGTH {
+            return Err(TokenError::Malformed);
+        }
+        let cached = read(&self.verified.entries).get(token).cloned();
+        if let Some((verified, kid, not_before)) = cached {
+            if audiences.contains(&verified.claims.aud)
+                && self.keyring.snapshot().verifiers.contains_key(&kid)
+            {
+                let claims = &verified.claims;
+                if claims.exp + jwt::LEEWAY_SECONDS <= now {
+                    return Err(TokenError::Expired);
+                }
+                if not_before.is_some_and(|nbf| nbf > now + jwt::LEEWAY_SECONDS) {
+                    return Err(TokenError::NotYetValid);
+                }
+                self.check_revocation(claims)?;
+                return Ok(verified);
+            }
+        }
         let decoded = match jwt::decode(
             &self.keyring.snapshot(),
             token,
@@ -480,19 +515,36 @@ impl TokenService {
             }
             other => other?,
         };
+        let kid = decoded.kid;
+        let not_before = decoded.not_before;
         let claims = decoded.claims;
+        self.check_revocation(&claims)?;
+        let scopes = ScopeSet::parse(&claims.scope).map_err(|_| TokenError::Malformed)?;
+        let org_id = OrgId::parse(&claims.org_id).map_err(|_| TokenError::Malformed)?;
+        let verified = VerifiedToken {
+            claims,
+            scopes,
+            org_id,
+        };
+        let mut entries = write(&self.verified.entries);
+        if entries.len() >= VERIFIED_CACHE_CAPACITY {
+            entries.retain(|_, (token, _, _)| token.claims.exp + jwt::LEEWAY_SECONDS > now);
+            if entries.len() >= VERIFIED_CACHE_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(token.into(), (verified.clone(), kid, not_before));
+        Ok(verified)
+    }
+
+    /// Rejects revoked tokens and tokens of revoked credentials.
+    fn check_revocation(&self, claims: &AccessTokenClaims) -> Result<(), TokenError> {
         if read(&self.revocations.tokens).contains_key(&claims.jti)
             || read(&self.revocations.clients).contains(&claims.client_id)
         {
             return Err(TokenError::Revoked);
         }
-        let scopes = ScopeSet::parse(&claims.scope).map_err(|_| TokenError::Malformed)?;
-        let org_id = OrgId::parse(&claims.org_id).map_err(|_| TokenError::Malformed)?;
-        Ok(VerifiedToken {
-            claims,
-            scopes,
-            org_id,
-        })
+        Ok(())
     }
 
     fn may_reload_keys(&self) -> bool {
