@@ -118,6 +118,18 @@ async fn forged_malformed_and_revoked_tokens_get_401() {
 
     // A revoked token, and a token of a revoked credential.
     let revoked = server.token(&credential).await;
+    // Used once first, so the verifier has it cached: revocation must still win.
+    assert_eq!(
+        server
+            .http
+            .get(&url)
+            .bearer_auth(&revoked)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     server
         .post_form(
             "/oauth/revoke",
@@ -130,6 +142,21 @@ async fn forged_malformed_and_revoked_tokens_get_401() {
         .await;
     let doomed_credential = server.create_credential(&[]);
     let doomed = server.token(&doomed_credential).await;
+    let doomed_url = server.url(&format!(
+        "/api/brands/v1/organizations/{}/brandkits",
+        doomed_credential.org_id
+    ));
+    assert_eq!(
+        server
+            .http
+            .get(&doomed_url)
+            .bearer_auth(&doomed)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     server.admin(&["credentials", "revoke", &doomed_credential.client_id]);
 
     let mut expired_claims = claims.clone();
