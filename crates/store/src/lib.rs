@@ -39,12 +39,6 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-impl From<sqlx::Error> for StoreError {
-    fn from(error: sqlx::Error) -> Self {
-        StoreError::Database(error.to_string())
-    }
-}
-
 /// Result alias for storage calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 

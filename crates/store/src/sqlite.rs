@@ -1,20 +1,23 @@
-//! The embedded backend: one SQLite file in WAL mode.
+//! The embedded backend: one SQLite file in WAL mode, through rusqlite.
 //!
-//! WAL lets readers (token requests) proceed while a writer (the audit batcher, the admin CLI
-//! in another process) commits; `busy_timeout` makes concurrent writers wait instead of
-//! failing; foreign keys are enforced.
+//! SQLite answers a cached point read in microseconds, so reads run inline on the calling
+//! task with a connection from a small pool: no hand-off to another thread, which would cost
+//! more than the query. Writes go through one writer connection behind an async mutex, so
+//! writers in this process queue without blocking runtime threads, and `BEGIN IMMEDIATE`
+//! with a busy timeout orders them against other processes (the admin CLI). WAL lets readers
+//! proceed while a writer commits; foreign keys are enforced.
 
-use std::path::Path;
-use std::str::FromStr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use brandstream_domain::{ClientId, OrgId, ScopeSet, UnixSeconds};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{
+    params, params_from_iter, Connection, OpenFlags, OptionalExtension, Params, Row,
+    TransactionBehavior,
 };
-use sqlx::{Row, Sqlite, Transaction};
 
 use crate::{
     AuditEvent, AuditStore, ClientRecord, ClientStatus, ClientStore, KeyState, KeyStore, NewClient,
@@ -36,116 +39,199 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// Idle reader connections kept for reuse.
+const IDLE_READERS: usize = 16;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+/// Whether an error is a UNIQUE (or PRIMARY KEY) constraint violation.
+pub(crate) fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+struct Inner {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    writer: tokio::sync::Mutex<Connection>,
+}
+
 /// The SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
-    pub(crate) pool: SqlitePool,
+    inner: Arc<Inner>,
+}
+
+fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(Duration::from_secs(10))?;
+    connection.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    connection.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    connection.set_prepared_statement_cache_capacity(128);
+    Ok(connection)
 }
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file and applies pending migrations.
     pub async fn open(path: &Path) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            .statement_cache_capacity(128);
-        Self::connect(options).await
-    }
-
-    /// Opens a database from a `sqlite:` URL.
-    pub async fn open_url(url: &str) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        Self::connect(options).await
-    }
-
-    async fn connect(options: SqliteConnectOptions) -> StoreResult<Self> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .min_connections(1)
-            .connect_with(options)
-            .await?;
-        let store = Self { pool };
+        let writer = open_connection(path)?;
+        let store = Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                readers: Mutex::new(Vec::new()),
+                writer: tokio::sync::Mutex::new(writer),
+            }),
+        };
         store.migrate().await?;
         Ok(store)
     }
 
-    async fn migrate(&self) -> StoreResult<()> {
-        sqlx::raw_sql(
-            "CREATE TABLE IF NOT EXISTS brandstream_migrations (
-                 version INTEGER PRIMARY KEY NOT NULL,
-                 name TEXT NOT NULL,
-                 applied_at INTEGER NOT NULL)",
-        )
-        .execute(&self.pool)
-        .await
-        .map_err(|e| StoreError::Migration(e.to_string()))?;
-        for (version, name, sql) in MIGRATIONS {
-            // BEGIN IMMEDIATE takes the write lock first, so two processes starting together
-            // cannot both apply the same migration.
-            let mut connection = self.pool.acquire().await?;
-            sqlx::raw_sql("BEGIN IMMEDIATE")
-                .execute(&mut *connection)
-                .await
-                .map_err(|e| StoreError::Migration(e.to_string()))?;
-            let applied: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM brandstream_migrations WHERE version = ?")
-                    .bind(version)
-                    .fetch_optional(&mut *connection)
-                    .await?;
-            let outcome = if applied.is_some() {
-                Ok(())
-            } else {
-                let result = sqlx::raw_sql(sql).execute(&mut *connection).await;
-                match result {
-                    Ok(_) => sqlx::query(
-                        "INSERT INTO brandstream_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    )
-                    .bind(version)
-                    .bind(name)
-                    .bind(brandstream_domain::now_unix())
-                    .execute(&mut *connection)
-                    .await
-                    .map(|_| ()),
-                    Err(error) => Err(error),
-                }
-            };
-            match outcome {
-                Ok(()) => {
-                    sqlx::raw_sql("COMMIT").execute(&mut *connection).await?;
-                }
-                Err(error) => {
-                    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
-                    return Err(StoreError::Migration(format!("{version} {name}: {error}")));
-                }
-            }
-        }
-        Ok(())
+    /// Opens a database from a `sqlite:PATH` or `sqlite://PATH` URL.
+    pub async fn open_url(url: &str) -> StoreResult<Self> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .map(|rest| rest.split('?').next().unwrap_or(rest))
+            .filter(|path| !path.is_empty() && !path.contains(":memory:"))
+            .ok_or_else(|| {
+                StoreError::Database("the database URL must be sqlite:PATH to a file".into())
+            })?;
+        Self::open(Path::new(path)).await
     }
 
-    /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock up front, so a
-    /// transaction that reads before it writes cannot fail with `SQLITE_BUSY` when another
-    /// process (the admin CLI) committed in between; it waits for the busy timeout instead.
-    pub(crate) async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    async fn migrate(&self) -> StoreResult<()> {
+        self.write(|connection| {
+            connection
+                .execute_batch(
+                    "CREATE TABLE IF NOT EXISTS brandstream_migrations (
+                         version INTEGER PRIMARY KEY NOT NULL,
+                         name TEXT NOT NULL,
+                         applied_at INTEGER NOT NULL)",
+                )
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            for (version, name, sql) in MIGRATIONS {
+                // IMMEDIATE takes the write lock first, so two processes starting together
+                // cannot both apply the same migration.
+                let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let applied: Option<i64> = transaction
+                    .query_row("SELECT version FROM brandstream_migrations WHERE version = ?1", [version], |row| row.get(0))
+                    .optional()?;
+                if applied.is_none() {
+                    transaction
+                        .execute_batch(sql)
+                        .map_err(|e| StoreError::Migration(format!("{version} {name}: {e}")))?;
+                    transaction.execute(
+                        "INSERT INTO brandstream_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                        params![version, name, brandstream_domain::now_unix()],
+                    )?;
+                }
+                transaction.commit()?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Runs `work` inline with a pooled reader connection.
+    pub(crate) fn read<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let pooled = self
+            .inner
+            .readers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        let connection = match pooled {
+            Some(connection) => connection,
+            None => open_connection(&self.inner.path)?,
+        };
+        let result = work(&connection);
+        let mut readers = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if readers.len() < IDLE_READERS {
+            readers.push(connection);
+        }
+        result
+    }
+
+    /// Runs `work` with the writer connection, after the writers queued before it.
+    pub(crate) async fn write<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut connection = self.inner.writer.lock().await;
+        work(&mut connection)
+    }
+
+    /// Runs `work` in an IMMEDIATE transaction on the writer; commits if it returns `Ok`.
+    pub(crate) async fn transact<T>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        self.write(|connection| {
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = work(&transaction)?;
+            transaction.commit()?;
+            Ok(value)
+        })
+        .await
     }
 }
 
-fn org_from_row(row: &SqliteRow) -> StoreResult<Org> {
+/// Every row of a query, mapped.
+pub(crate) fn query_all<T, P: Params>(
+    connection: &Connection,
+    sql: &str,
+    params: P,
+    map: impl Fn(&Row<'_>) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let mut statement = connection.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(map(row)?);
+    }
+    Ok(out)
+}
+
+/// The first row of a query, mapped.
+pub(crate) fn query_one<T, P: Params>(
+    connection: &Connection,
+    sql: &str,
+    params: P,
+    map: impl Fn(&Row<'_>) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    let mut statement = connection.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    match rows.next()? {
+        Some(row) => Ok(Some(map(row)?)),
+        None => Ok(None),
+    }
+}
+
+fn corrupt(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(error.to_string())
+}
+
+fn org_from_row(row: &Row<'_>) -> StoreResult<Org> {
     Ok(Org {
-        id: OrgId::parse(row.try_get::<&str, _>("id")?)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        name: row.try_get("name")?,
-        is_default: row.try_get::<i64, _>("is_default")? != 0,
-        created_at: row.try_get("created_at")?,
+        id: OrgId::parse(&row.get::<_, String>("id")?).map_err(corrupt)?,
+        name: row.get("name")?,
+        is_default: row.get::<_, i64>("is_default")? != 0,
+        created_at: row.get("created_at")?,
     })
 }
 
@@ -157,260 +243,268 @@ fn status_from_str(value: &str) -> StoreResult<ClientStatus> {
     }
 }
 
-fn client_from_row(row: &SqliteRow) -> StoreResult<ClientRecord> {
+fn client_from_row(row: &Row<'_>) -> StoreResult<ClientRecord> {
     Ok(ClientRecord {
-        client_id: ClientId::parse(row.try_get::<&str, _>("client_id")?)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        org_id: OrgId::parse(row.try_get::<&str, _>("org_id")?)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        label: row.try_get("label")?,
-        description: row.try_get("description")?,
-        scopes: ScopeSet::parse(row.try_get::<&str, _>("scopes")?)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        token_lifetime: row.try_get("token_lifetime")?,
-        status: status_from_str(row.try_get::<&str, _>("status")?)?,
-        created_at: row.try_get("created_at")?,
-        last_used_at: row.try_get("last_used_at")?,
-        revoked_at: row.try_get("revoked_at")?,
+        client_id: ClientId::parse(&row.get::<_, String>("client_id")?).map_err(corrupt)?,
+        org_id: OrgId::parse(&row.get::<_, String>("org_id")?).map_err(corrupt)?,
+        label: row.get("label")?,
+        description: row.get("description")?,
+        scopes: ScopeSet::parse(&row.get::<_, String>("scopes")?).map_err(corrupt)?,
+        token_lifetime: row.get("token_lifetime")?,
+        status: status_from_str(&row.get::<_, String>("status")?)?,
+        created_at: row.get("created_at")?,
+        last_used_at: row.get("last_used_at")?,
+        revoked_at: row.get("revoked_at")?,
         secrets: Vec::new(),
     })
 }
 
-fn secret_from_row(row: &SqliteRow) -> StoreResult<SecretRecord> {
-    let hash: Vec<u8> = row.try_get("secret_hash")?;
+fn secret_hash(row: &Row<'_>, column: &str) -> StoreResult<[u8; 32]> {
+    row.get::<_, Vec<u8>>(column)?
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("secret hash length".into()))
+}
+
+fn secret_from_row(row: &Row<'_>) -> StoreResult<SecretRecord> {
     Ok(SecretRecord {
-        id: row.try_get("id")?,
-        hash: hash
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("secret hash length".into()))?,
-        hint: row.try_get("hint")?,
-        created_at: row.try_get("created_at")?,
+        id: row.get("id")?,
+        hash: secret_hash(row, "secret_hash")?,
+        hint: row.get("hint")?,
+        created_at: row.get("created_at")?,
     })
 }
 
-fn key_from_row(row: &SqliteRow) -> StoreResult<SigningKeyRecord> {
-    let state: &str = row.try_get("state")?;
+fn key_from_row(row: &Row<'_>) -> StoreResult<SigningKeyRecord> {
+    let state: String = row.get("state")?;
     Ok(SigningKeyRecord {
-        kid: row.try_get("kid")?,
-        alg: row.try_get("alg")?,
-        state: KeyState::parse(state)
+        kid: row.get("kid")?,
+        alg: row.get("alg")?,
+        state: KeyState::parse(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("key state {state}")))?,
-        private_key_encrypted: row.try_get("private_key_enc")?,
-        public_jwk: row.try_get("public_jwk")?,
-        created_at: row.try_get("created_at")?,
-        activated_at: row.try_get("activated_at")?,
-        retired_at: row.try_get("retired_at")?,
+        private_key_encrypted: row.get("private_key_enc")?,
+        public_jwk: row.get("public_jwk")?,
+        created_at: row.get("created_at")?,
+        activated_at: row.get("activated_at")?,
+        retired_at: row.get("retired_at")?,
     })
 }
 
 const CLIENT_COLUMNS: &str = "client_id, org_id, label, description, scopes, token_lifetime, \
      status, created_at, last_used_at, revoked_at";
 
-async fn mark_client_updated(
-    transaction: &mut Transaction<'static, Sqlite>,
+fn mark_client_updated(
+    transaction: &Connection,
     id: &ClientId,
     now: UnixSeconds,
 ) -> StoreResult<()> {
-    sqlx::query("UPDATE clients SET updated_at = MAX(updated_at, ?) WHERE client_id = ?")
-        .bind(now)
-        .bind(id.as_str())
-        .execute(&mut **transaction)
-        .await?;
+    transaction.execute(
+        "UPDATE clients SET updated_at = MAX(updated_at, ?1) WHERE client_id = ?2",
+        params![now, id.as_str()],
+    )?;
     Ok(())
 }
 
-async fn insert_key(
-    transaction: &mut Transaction<'static, Sqlite>,
-    key: &SigningKeyRecord,
-) -> StoreResult<()> {
-    sqlx::query(
+fn insert_key(transaction: &Connection, key: &SigningKeyRecord) -> StoreResult<()> {
+    transaction.execute(
         "INSERT INTO signing_keys (kid, alg, state, private_key_enc, public_jwk, created_at, \
-         activated_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&key.kid)
-    .bind(&key.alg)
-    .bind(key.state.as_str())
-    .bind(&key.private_key_encrypted)
-    .bind(&key.public_jwk)
-    .bind(key.created_at)
-    .bind(key.activated_at)
-    .bind(key.retired_at)
-    .execute(&mut **transaction)
-    .await?;
+         activated_at, retired_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            key.kid,
+            key.alg,
+            key.state.as_str(),
+            key.private_key_encrypted,
+            key.public_jwk,
+            key.created_at,
+            key.activated_at,
+            key.retired_at
+        ],
+    )?;
     Ok(())
+}
+
+fn client_status(connection: &Connection, id: &ClientId) -> StoreResult<Option<String>> {
+    query_one(
+        connection,
+        "SELECT status FROM clients WHERE client_id = ?1",
+        [id.as_str()],
+        |row| Ok(row.get(0)?),
+    )
+}
+
+fn active_secret_ids(connection: &Connection, id: &ClientId) -> StoreResult<Vec<i64>> {
+    query_all(
+        connection,
+        "SELECT id FROM client_secrets WHERE client_id = ?1 AND retired_at IS NULL ORDER BY id",
+        [id.as_str()],
+        |row| Ok(row.get(0)?),
+    )
 }
 
 #[async_trait]
 impl OrgStore for SqliteStore {
     async fn create_org(&self, org: &Org) -> StoreResult<()> {
-        sqlx::query("INSERT INTO orgs (id, name, is_default, created_at) VALUES (?, ?, ?, ?)")
-            .bind(org.id.as_str())
-            .bind(&org.name)
-            .bind(i64::from(org.is_default))
-            .bind(org.created_at)
-            .execute(&self.pool)
-            .await
-            .map_err(|error| match &error {
-                sqlx::Error::Database(db) if db.is_unique_violation() => {
-                    StoreError::Conflict("the organisation already exists".into())
-                }
-                _ => error.into(),
-            })?;
-        Ok(())
+        self.write(|connection| {
+            connection
+                .execute(
+                    "INSERT INTO orgs (id, name, is_default, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        org.id.as_str(),
+                        org.name,
+                        i64::from(org.is_default),
+                        org.created_at
+                    ],
+                )
+                .map_err(|error| {
+                    if is_unique_violation(&error) {
+                        StoreError::Conflict("the organisation already exists".into())
+                    } else {
+                        error.into()
+                    }
+                })?;
+            Ok(())
+        })
+        .await
     }
 
     async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
-        sqlx::query("SELECT id, name, is_default, created_at FROM orgs ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(org_from_row)
-            .collect()
+        self.read(|c| {
+            query_all(
+                c,
+                "SELECT id, name, is_default, created_at FROM orgs ORDER BY created_at, id",
+                [],
+                org_from_row,
+            )
+        })
     }
 
     async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Org>> {
-        sqlx::query("SELECT id, name, is_default, created_at FROM orgs WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(org_from_row)
-            .transpose()
+        self.read(|c| {
+            query_one(
+                c,
+                "SELECT id, name, is_default, created_at FROM orgs WHERE id = ?1",
+                [id.as_str()],
+                org_from_row,
+            )
+        })
     }
 
     async fn default_org(&self) -> StoreResult<Option<Org>> {
-        sqlx::query("SELECT id, name, is_default, created_at FROM orgs WHERE is_default = 1")
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(org_from_row)
-            .transpose()
+        self.read(|c| {
+            query_one(
+                c,
+                "SELECT id, name, is_default, created_at FROM orgs WHERE is_default = 1",
+                [],
+                org_from_row,
+            )
+        })
     }
 }
 
 #[async_trait]
 impl ClientStore for SqliteStore {
     async fn create_client(&self, client: &NewClient, secret: &NewSecret) -> StoreResult<()> {
-        let mut transaction = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO clients (client_id, org_id, label, description, scopes, token_lifetime, \
-             status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?)",
-        )
-        .bind(client.client_id.as_str())
-        .bind(client.org_id.as_str())
-        .bind(&client.label)
-        .bind(&client.description)
-        .bind(client.scopes.to_scope_string())
-        .bind(client.token_lifetime)
-        .bind(client.created_at)
-        .bind(client.created_at)
-        .execute(&mut *transaction)
-        .await?;
-        sqlx::query(
-            "INSERT INTO client_secrets (client_id, secret_hash, hint, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(client.client_id.as_str())
-        .bind(&secret.hash[..])
-        .bind(&secret.hint)
-        .bind(secret.created_at)
-        .execute(&mut *transaction)
-        .await?;
-        transaction.commit().await?;
-        Ok(())
+        self.transact(|transaction| {
+            transaction.execute(
+                "INSERT INTO clients (client_id, org_id, label, description, scopes, token_lifetime, \
+                 status, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?7)",
+                params![
+                    client.client_id.as_str(),
+                    client.org_id.as_str(),
+                    client.label,
+                    client.description,
+                    client.scopes.to_scope_string(),
+                    client.token_lifetime,
+                    client.created_at
+                ],
+            )?;
+            transaction.execute(
+                "INSERT INTO client_secrets (client_id, secret_hash, hint, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![client.client_id.as_str(), &secret.hash[..], secret.hint, secret.created_at],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     async fn get_client(&self, id: &ClientId) -> StoreResult<Option<ClientRecord>> {
-        // One statement (a round trip to the connection's worker) on the token hot path: the
-        // credential joined with its active secrets.
-        let rows = sqlx::query(
-            "SELECT c.client_id, c.org_id, c.label, c.description, c.scopes, c.token_lifetime, \
-             c.status, c.created_at, c.last_used_at, c.revoked_at, \
-             s.id, s.secret_hash, s.hint, s.created_at AS secret_created_at \
-             FROM clients c LEFT JOIN client_secrets s \
-               ON s.client_id = c.client_id AND s.retired_at IS NULL \
-             WHERE c.client_id = ? ORDER BY s.id",
-        )
-        .bind(id.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        let Some(first) = rows.first() else {
+        // One statement on the token hot path: the credential joined with its active secrets.
+        let rows = self.read(|c| {
+            query_all(
+                c,
+                "SELECT c.client_id, c.org_id, c.label, c.description, c.scopes, c.token_lifetime, \
+                 c.status, c.created_at, c.last_used_at, c.revoked_at, \
+                 s.id AS secret_id, s.secret_hash, s.hint, s.created_at AS secret_created_at \
+                 FROM clients c LEFT JOIN client_secrets s \
+                   ON s.client_id = c.client_id AND s.retired_at IS NULL \
+                 WHERE c.client_id = ?1 ORDER BY s.id",
+                [id.as_str()],
+                |row| {
+                    let client = client_from_row(row)?;
+                    let secret = match row.get::<_, Option<i64>>("secret_id")? {
+                        Some(secret_id) => Some(SecretRecord {
+                            id: secret_id,
+                            hash: secret_hash(row, "secret_hash")?,
+                            hint: row.get("hint")?,
+                            created_at: row.get("secret_created_at")?,
+                        }),
+                        None => None,
+                    };
+                    Ok((client, secret))
+                },
+            )
+        })?;
+        let mut rows = rows.into_iter();
+        let Some((mut client, first_secret)) = rows.next() else {
             return Ok(None);
         };
-        let mut client = client_from_row(first)?;
-        for row in &rows {
-            let Some(secret_id) = row.try_get::<Option<i64>, _>("id")? else {
-                continue;
-            };
-            let hash: Vec<u8> = row.try_get("secret_hash")?;
-            client.secrets.push(SecretRecord {
-                id: secret_id,
-                hash: hash
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("secret hash length".into()))?,
-                hint: row.try_get("hint")?,
-                created_at: row.try_get("secret_created_at")?,
-            });
-        }
+        client.secrets.extend(first_secret);
+        client.secrets.extend(rows.filter_map(|(_, secret)| secret));
         Ok(Some(client))
     }
 
     async fn list_clients(&self, org: &OrgId) -> StoreResult<Vec<ClientRecord>> {
-        let query = format!(
-            "SELECT {CLIENT_COLUMNS} FROM clients WHERE org_id = ? ORDER BY created_at, client_id"
-        );
-        let mut clients = sqlx::query(&query)
-            .bind(org.as_str())
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(client_from_row)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let secrets = sqlx::query(
-            "SELECT s.client_id, s.id, s.secret_hash, s.hint, s.created_at FROM client_secrets s \
-             JOIN clients c ON c.client_id = s.client_id \
-             WHERE c.org_id = ? AND s.retired_at IS NULL ORDER BY s.id",
-        )
-        .bind(org.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        for row in &secrets {
-            let owner: &str = row.try_get("client_id")?;
-            if let Some(client) = clients.iter_mut().find(|c| c.client_id.as_str() == owner) {
-                client.secrets.push(secret_from_row(row)?);
+        self.read(|c| {
+            let mut clients = query_all(
+                c,
+                &format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE org_id = ?1 ORDER BY created_at, client_id"),
+                [org.as_str()],
+                client_from_row,
+            )?;
+            let secrets = query_all(
+                c,
+                "SELECT s.client_id, s.id, s.secret_hash, s.hint, s.created_at FROM client_secrets s \
+                 JOIN clients c ON c.client_id = s.client_id \
+                 WHERE c.org_id = ?1 AND s.retired_at IS NULL ORDER BY s.id",
+                [org.as_str()],
+                |row| Ok((row.get::<_, String>("client_id")?, secret_from_row(row)?)),
+            )?;
+            for (owner, secret) in secrets {
+                if let Some(client) = clients.iter_mut().find(|c| c.client_id.as_str() == owner) {
+                    client.secrets.push(secret);
+                }
             }
-        }
-        Ok(clients)
+            Ok(clients)
+        })
     }
 
     async fn revoke_client(&self, id: &ClientId, now: UnixSeconds) -> StoreResult<bool> {
-        let mut transaction = self.begin().await?;
-        let exists: Option<String> =
-            sqlx::query_scalar("SELECT status FROM clients WHERE client_id = ?")
-                .bind(id.as_str())
-                .fetch_optional(&mut *transaction)
-                .await?;
-        match exists.as_deref() {
-            None => return Err(StoreError::NotFound("credential")),
-            Some("revoked") => return Ok(false),
-            _ => {}
-        }
-        sqlx::query(
-            "UPDATE clients SET status = 'revoked', revoked_at = ?, updated_at = ? WHERE client_id = ?",
-        )
-        .bind(now)
-        .bind(now)
-        .bind(id.as_str())
-            .execute(&mut *transaction)
-            .await?;
-        sqlx::query(
-            "UPDATE client_secrets SET retired_at = ? WHERE client_id = ? AND retired_at IS NULL",
-        )
-        .bind(now)
-        .bind(id.as_str())
-        .execute(&mut *transaction)
-        .await?;
-        transaction.commit().await?;
-        Ok(true)
+        self.transact(|transaction| {
+            match client_status(transaction, id)?.as_deref() {
+                None => return Err(StoreError::NotFound("credential")),
+                Some("revoked") => return Ok(false),
+                _ => {}
+            }
+            transaction.execute(
+                "UPDATE clients SET status = 'revoked', revoked_at = ?1, updated_at = ?1 WHERE client_id = ?2",
+                params![now, id.as_str()],
+            )?;
+            transaction.execute(
+                "UPDATE client_secrets SET retired_at = ?1 WHERE client_id = ?2 AND retired_at IS NULL",
+                params![now, id.as_str()],
+            )?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn add_secret(
@@ -419,130 +513,98 @@ impl ClientStore for SqliteStore {
         secret: &NewSecret,
         max_active: usize,
     ) -> StoreResult<()> {
-        let mut transaction = self.begin().await?;
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM clients WHERE client_id = ?")
-                .bind(id.as_str())
-                .fetch_optional(&mut *transaction)
-                .await?;
-        match status.as_deref() {
-            None => return Err(StoreError::NotFound("credential")),
-            Some("revoked") => {
-                return Err(StoreError::Conflict("the credential is revoked".into()))
+        self.transact(|transaction| {
+            match client_status(transaction, id)?.as_deref() {
+                None => return Err(StoreError::NotFound("credential")),
+                Some("revoked") => return Err(StoreError::Conflict("the credential is revoked".into())),
+                _ => {}
             }
-            _ => {}
-        }
-        let active: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM client_secrets WHERE client_id = ? AND retired_at IS NULL ORDER BY id",
-        )
-        .bind(id.as_str())
-        .fetch_all(&mut *transaction)
-        .await?;
-        let excess = (active.len() + 1).saturating_sub(max_active);
-        for secret_id in active.iter().take(excess) {
-            sqlx::query("UPDATE client_secrets SET retired_at = ? WHERE id = ?")
-                .bind(secret.created_at)
-                .bind(secret_id)
-                .execute(&mut *transaction)
-                .await?;
-        }
-        sqlx::query(
-            "INSERT INTO client_secrets (client_id, secret_hash, hint, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(id.as_str())
-        .bind(&secret.hash[..])
-        .bind(&secret.hint)
-        .bind(secret.created_at)
-        .execute(&mut *transaction)
-        .await?;
-        mark_client_updated(&mut transaction, id, secret.created_at).await?;
-        transaction.commit().await?;
-        Ok(())
+            let active = active_secret_ids(transaction, id)?;
+            let excess = (active.len() + 1).saturating_sub(max_active);
+            for secret_id in active.iter().take(excess) {
+                transaction.execute(
+                    "UPDATE client_secrets SET retired_at = ?1 WHERE id = ?2",
+                    params![secret.created_at, secret_id],
+                )?;
+            }
+            transaction.execute(
+                "INSERT INTO client_secrets (client_id, secret_hash, hint, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id.as_str(), &secret.hash[..], secret.hint, secret.created_at],
+            )?;
+            mark_client_updated(transaction, id, secret.created_at)
+        })
+        .await
     }
 
     async fn retire_oldest_secret(&self, id: &ClientId, now: UnixSeconds) -> StoreResult<bool> {
-        let mut transaction = self.begin().await?;
-        let active: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM client_secrets WHERE client_id = ? AND retired_at IS NULL ORDER BY id",
-        )
-        .bind(id.as_str())
-        .fetch_all(&mut *transaction)
-        .await?;
-        if active.len() < 2 {
-            let known: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM clients WHERE client_id = ?")
-                    .bind(id.as_str())
-                    .fetch_optional(&mut *transaction)
-                    .await?;
-            return match known {
-                None => Err(StoreError::NotFound("credential")),
-                Some(_) => Ok(false),
-            };
-        }
-        sqlx::query("UPDATE client_secrets SET retired_at = ? WHERE id = ?")
-            .bind(now)
-            .bind(active[0])
-            .execute(&mut *transaction)
-            .await?;
-        mark_client_updated(&mut transaction, id, now).await?;
-        transaction.commit().await?;
-        Ok(true)
+        self.transact(|transaction| {
+            let active = active_secret_ids(transaction, id)?;
+            if active.len() < 2 {
+                return match client_status(transaction, id)? {
+                    None => Err(StoreError::NotFound("credential")),
+                    Some(_) => Ok(false),
+                };
+            }
+            transaction.execute(
+                "UPDATE client_secrets SET retired_at = ?1 WHERE id = ?2",
+                params![now, active[0]],
+            )?;
+            mark_client_updated(transaction, id, now)?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn touch_clients(&self, uses: &[(ClientId, UnixSeconds)]) -> StoreResult<()> {
         if uses.is_empty() {
             return Ok(());
         }
-        let mut transaction = self.begin().await?;
-        for (id, at) in uses {
-            sqlx::query(
-                "UPDATE clients SET last_used_at = ? WHERE client_id = ? \
-                 AND (last_used_at IS NULL OR last_used_at < ?)",
-            )
-            .bind(at)
-            .bind(id.as_str())
-            .bind(at)
-            .execute(&mut *transaction)
-            .await?;
-        }
-        transaction.commit().await?;
-        Ok(())
+        self.transact(|transaction| {
+            let mut statement = transaction.prepare_cached(
+                "UPDATE clients SET last_used_at = ?1 WHERE client_id = ?2 \
+                 AND (last_used_at IS NULL OR last_used_at < ?1)",
+            )?;
+            for (id, at) in uses {
+                statement.execute(params![at, id.as_str()])?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn clients_changed_since(
         &self,
         since: UnixSeconds,
     ) -> StoreResult<Vec<(ClientId, ClientStatus, UnixSeconds)>> {
-        sqlx::query(
-            "SELECT client_id, status, updated_at FROM clients \
-             WHERE updated_at >= ? ORDER BY updated_at LIMIT 10000",
-        )
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|row| {
-            let id = ClientId::parse(row.try_get::<&str, _>("client_id")?)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let status = status_from_str(row.try_get::<&str, _>("status")?)?;
-            Ok((id, status, row.try_get("updated_at")?))
+        self.read(|c| {
+            query_all(
+                c,
+                "SELECT client_id, status, updated_at FROM clients \
+                 WHERE updated_at >= ?1 ORDER BY updated_at LIMIT 10000",
+                [since],
+                |row| {
+                    let id =
+                        ClientId::parse(&row.get::<_, String>("client_id")?).map_err(corrupt)?;
+                    let status = status_from_str(&row.get::<_, String>("status")?)?;
+                    Ok((id, status, row.get("updated_at")?))
+                },
+            )
         })
-        .collect()
     }
 }
 
 #[async_trait]
 impl KeyStore for SqliteStore {
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        sqlx::query(
-            "SELECT kid, alg, state, private_key_enc, public_jwk, created_at, activated_at, \
-             retired_at FROM signing_keys ORDER BY created_at, kid",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(key_from_row)
-        .collect()
+        self.read(|c| {
+            query_all(
+                c,
+                "SELECT kid, alg, state, private_key_enc, public_jwk, created_at, activated_at, \
+                 retired_at FROM signing_keys ORDER BY created_at, kid",
+                [],
+                key_from_row,
+            )
+        })
     }
 
     async fn bootstrap_signing_keys(
@@ -550,21 +612,17 @@ impl KeyStore for SqliteStore {
         active: &SigningKeyRecord,
         next: &SigningKeyRecord,
     ) -> StoreResult<bool> {
-        let mut transaction = self.begin().await?;
-        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
-            .fetch_one(&mut *transaction)
-            .await?;
-        if existing > 0 {
-            return Ok(false);
-        }
-        insert_key(&mut transaction, active).await?;
-        insert_key(&mut transaction, next).await?;
-        match transaction.commit().await {
-            Ok(()) => Ok(true),
-            // Another process bootstrapped concurrently; theirs wins.
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(false),
-            Err(error) => Err(error.into()),
-        }
+        self.transact(|transaction| {
+            let existing: i64 =
+                transaction.query_row("SELECT COUNT(*) FROM signing_keys", [], |row| row.get(0))?;
+            if existing > 0 {
+                return Ok(false);
+            }
+            insert_key(transaction, active)?;
+            insert_key(transaction, next)?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn rotate_signing_keys(
@@ -574,104 +632,95 @@ impl KeyStore for SqliteStore {
         new_next: &SigningKeyRecord,
         now: UnixSeconds,
     ) -> StoreResult<bool> {
-        let mut transaction = self.begin().await?;
-        let retired = sqlx::query(
-            "UPDATE signing_keys SET state = 'retired', retired_at = ? \
-             WHERE kid = ? AND state = 'active'",
-        )
-        .bind(now)
-        .bind(expected_active)
-        .execute(&mut *transaction)
-        .await?;
-        if retired.rows_affected() != 1 {
-            return Ok(false);
-        }
-        match new_active {
-            Some(key) => {
-                sqlx::query(
-                    "UPDATE signing_keys SET state = 'retired', retired_at = ? WHERE state = 'next'",
-                )
-                .bind(now)
-                .execute(&mut *transaction)
-                .await?;
-                insert_key(&mut transaction, key).await?;
+        self.write(|connection| {
+            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let retired = transaction.execute(
+                "UPDATE signing_keys SET state = 'retired', retired_at = ?1 WHERE kid = ?2 AND state = 'active'",
+                params![now, expected_active],
+            )?;
+            if retired != 1 {
+                // Someone else rotated first; the transaction rolls back when dropped.
+                return Ok(false);
             }
-            None => {
-                let promoted = sqlx::query(
-                    "UPDATE signing_keys SET state = 'active', activated_at = ? \
-                     WHERE kid = (SELECT kid FROM signing_keys WHERE state = 'next' \
-                                  ORDER BY created_at LIMIT 1)",
-                )
-                .bind(now)
-                .execute(&mut *transaction)
-                .await?;
-                if promoted.rows_affected() != 1 {
-                    return Err(StoreError::Conflict(
-                        "no next signing key to promote".into(),
-                    ));
+            match new_active {
+                Some(key) => {
+                    transaction.execute(
+                        "UPDATE signing_keys SET state = 'retired', retired_at = ?1 WHERE state = 'next'",
+                        [now],
+                    )?;
+                    insert_key(&transaction, key)?;
+                }
+                None => {
+                    let promoted = transaction.execute(
+                        "UPDATE signing_keys SET state = 'active', activated_at = ?1 \
+                         WHERE kid = (SELECT kid FROM signing_keys WHERE state = 'next' \
+                                      ORDER BY created_at LIMIT 1)",
+                        [now],
+                    )?;
+                    if promoted != 1 {
+                        return Err(StoreError::Conflict("no next signing key to promote".into()));
+                    }
                 }
             }
-        }
-        insert_key(&mut transaction, new_next).await?;
-        transaction.commit().await?;
-        Ok(true)
+            insert_key(&transaction, new_next)?;
+            transaction.commit()?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn prune_signing_keys(&self, retired_before: UnixSeconds) -> StoreResult<u64> {
-        let result =
-            sqlx::query("DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < ?")
-                .bind(retired_before)
-                .execute(&self.pool)
-                .await?;
-        Ok(result.rows_affected())
+        self.write(|c| {
+            Ok(c.execute(
+                "DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < ?1",
+                [retired_before],
+            )? as u64)
+        })
+        .await
     }
 }
 
 #[async_trait]
 impl RevocationStore for SqliteStore {
     async fn revoke_token(&self, revocation: &TokenRevocation) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (jti) DO NOTHING",
-        )
-        .bind(&revocation.jti)
-        .bind(&revocation.client_id)
-        .bind(revocation.expires_at)
-        .bind(revocation.revoked_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (jti) DO NOTHING",
+                params![revocation.jti, revocation.client_id, revocation.expires_at, revocation.revoked_at],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     async fn revocations_after(&self, after: i64) -> StoreResult<Vec<(i64, TokenRevocation)>> {
-        sqlx::query(
-            "SELECT seq, jti, client_id, expires_at, revoked_at FROM revoked_tokens \
-             WHERE seq > ? ORDER BY seq LIMIT 10000",
-        )
-        .bind(after)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok((
-                row.try_get("seq")?,
-                TokenRevocation {
-                    jti: row.try_get("jti")?,
-                    client_id: row.try_get("client_id")?,
-                    expires_at: row.try_get("expires_at")?,
-                    revoked_at: row.try_get("revoked_at")?,
+        self.read(|c| {
+            query_all(
+                c,
+                "SELECT seq, jti, client_id, expires_at, revoked_at FROM revoked_tokens \
+                 WHERE seq > ?1 ORDER BY seq LIMIT 10000",
+                [after],
+                |row| {
+                    Ok((
+                        row.get("seq")?,
+                        TokenRevocation {
+                            jti: row.get("jti")?,
+                            client_id: row.get("client_id")?,
+                            expires_at: row.get("expires_at")?,
+                            revoked_at: row.get("revoked_at")?,
+                        },
+                    ))
                 },
-            ))
+            )
         })
-        .collect()
     }
 
     async fn prune_revocations(&self, now: UnixSeconds) -> StoreResult<u64> {
-        let result = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < ?")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected())
+        self.write(|c| {
+            Ok(c.execute("DELETE FROM revoked_tokens WHERE expires_at < ?1", [now])? as u64)
+        })
+        .await
     }
 }
 
@@ -681,37 +730,30 @@ impl AuditStore for SqliteStore {
         if events.is_empty() {
             return Ok(());
         }
-        let mut transaction = self.begin().await?;
-        // Multi-row statements: one round trip per 100 events, not per event.
-        for chunk in events.chunks(100) {
-            let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-            let sql = format!(
+        self.transact(|transaction| {
+            let mut statement = transaction.prepare_cached(
                 "INSERT INTO audit_events (at, org_id, kind, client_id, actor, source_address, detail) \
-                 VALUES {rows}"
-            );
-            let mut statement = sqlx::query(&sql);
-            for event in chunk {
-                statement = statement
-                    .bind(event.at)
-                    .bind(&event.org_id)
-                    .bind(&event.kind)
-                    .bind(&event.client_id)
-                    .bind(&event.actor)
-                    .bind(&event.source_address)
-                    .bind(event.detail.to_string());
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for event in events {
+                statement.execute(params![
+                    event.at,
+                    event.org_id,
+                    event.kind,
+                    event.client_id,
+                    event.actor,
+                    event.source_address,
+                    event.detail.to_string()
+                ])?;
             }
-            statement.execute(&mut *transaction).await?;
-        }
-        transaction.commit().await?;
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     async fn prune_audit_events(&self, before: UnixSeconds) -> StoreResult<u64> {
-        let result = sqlx::query("DELETE FROM audit_events WHERE at < ?")
-            .bind(before)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected())
+        self.write(|c| Ok(c.execute("DELETE FROM audit_events WHERE at < ?1", [before])? as u64))
+            .await
     }
 
     async fn list_audit_events(
@@ -719,51 +761,42 @@ impl AuditStore for SqliteStore {
         org: Option<&OrgId>,
         limit: u32,
     ) -> StoreResult<Vec<AuditEvent>> {
-        let rows = match org {
+        let mut values: Vec<SqlValue> = Vec::new();
+        let filter = match org {
             Some(org) => {
-                sqlx::query(
-                    "SELECT id, at, org_id, kind, client_id, actor, source_address, detail \
-                     FROM audit_events WHERE org_id = ? ORDER BY id DESC LIMIT ?",
-                )
-                .bind(org.as_str())
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?
+                values.push(SqlValue::Text(org.to_string()));
+                "WHERE org_id = ?1"
             }
-            None => {
-                sqlx::query(
-                    "SELECT id, at, org_id, kind, client_id, actor, source_address, detail \
-                     FROM audit_events ORDER BY id DESC LIMIT ?",
-                )
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?
-            }
+            None => "",
         };
-        rows.iter()
-            .map(|row| {
-                let detail: String = row.try_get("detail")?;
+        values.push(SqlValue::Integer(i64::from(limit)));
+        let sql = format!(
+            "SELECT id, at, org_id, kind, client_id, actor, source_address, detail \
+             FROM audit_events {filter} ORDER BY id DESC LIMIT ?{}",
+            values.len()
+        );
+        self.read(|c| {
+            query_all(c, &sql, params_from_iter(values.iter()), |row| {
+                let detail: String = row.get("detail")?;
                 Ok(AuditEvent {
-                    id: row.try_get("id")?,
-                    at: row.try_get("at")?,
-                    org_id: row.try_get("org_id")?,
-                    kind: row.try_get("kind")?,
-                    client_id: row.try_get("client_id")?,
-                    actor: row.try_get("actor")?,
-                    source_address: row.try_get("source_address")?,
-                    detail: serde_json::from_str(&detail)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    id: row.get("id")?,
+                    at: row.get("at")?,
+                    org_id: row.get("org_id")?,
+                    kind: row.get("kind")?,
+                    client_id: row.get("client_id")?,
+                    actor: row.get("actor")?,
+                    source_address: row.get("source_address")?,
+                    detail: serde_json::from_str(&detail).map_err(corrupt)?,
                 })
             })
-            .collect()
+        })
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
     }
 
     fn backend(&self) -> &'static str {
