@@ -175,6 +175,25 @@ impl SqliteStore {
         work(&mut connection)
     }
 
+    /// Runs a batch write (audit trail, last-use times) on a blocking thread, so a long batch
+    /// never holds a runtime thread: request handling stays responsive while it commits.
+    pub(crate) async fn transact_in_background<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let mut connection = inner.writer.blocking_lock();
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = work(&transaction)?;
+            transaction.commit()?;
+            Ok(value)
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("background write failed: {e}")))?
+    }
+
     /// Runs `work` in an IMMEDIATE transaction on the writer; commits if it returns `Ok`.
     pub(crate) async fn transact<T>(
         &self,
@@ -559,12 +578,13 @@ impl ClientStore for SqliteStore {
         if uses.is_empty() {
             return Ok(());
         }
-        self.transact(|transaction| {
+        let uses = uses.to_vec();
+        self.transact_in_background(move |transaction| {
             let mut statement = transaction.prepare_cached(
                 "UPDATE clients SET last_used_at = ?1 WHERE client_id = ?2 \
                  AND (last_used_at IS NULL OR last_used_at < ?1)",
             )?;
-            for (id, at) in uses {
+            for (id, at) in &uses {
                 statement.execute(params![at, id.as_str()])?;
             }
             Ok(())
@@ -730,12 +750,13 @@ impl AuditStore for SqliteStore {
         if events.is_empty() {
             return Ok(());
         }
-        self.transact(|transaction| {
+        let events = events.to_vec();
+        self.transact_in_background(move |transaction| {
             let mut statement = transaction.prepare_cached(
                 "INSERT INTO audit_events (at, org_id, kind, client_id, actor, source_address, detail) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
-            for event in events {
+            for event in &events {
                 statement.execute(params![
                     event.at,
                     event.org_id,
