@@ -21,7 +21,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
 use crate::error::{ApiError, OAuthError};
-use crate::routes::{oauth, ops, wellknown};
+use crate::routes::{docs, oauth, ops, wellknown};
 
 /// State shared by every handler.
 pub struct AppState {
@@ -33,6 +33,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Brand kits, sections and subsections.
     pub brands: crate::services::brands::BrandService,
+    /// The OpenAPI document, serialised once.
+    pub openapi: Arc<str>,
     /// Prometheus handle, when this process installed the recorder.
     pub metrics: Option<PrometheusHandle>,
 }
@@ -41,6 +43,15 @@ pub struct AppState {
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The OpenAPI document of every documented route.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    let (_, document) = utoipa_axum::router::OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
+        .merge(crate::routes::brands::router())
+        .split_for_parts();
+    document
+}
 
 /// Builds the router. Callable from tests without a socket (but the OAuth handlers need
 /// `ConnectInfo`, which `axum::serve` with `into_make_service_with_connect_info` provides).
@@ -69,7 +80,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 
     // The APIs answer on our paths and under the hosted service's prefixes, so a script
     // configured with a hosted base URL needs only its host changed.
-    let brand_routes = crate::routes::brands::router();
+    let (brand_routes, _) = crate::routes::brands::router().split_for_parts();
     let api_routes = Router::new()
         .merge(brand_routes.clone())
         .nest("/stream/ai-brands-api", brand_routes.clone())
@@ -81,6 +92,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/.well-known/jwks.json", get(wellknown::jwks))
         .route("/.well-known/openid-configuration", get(wellknown::openid_configuration))
         .route("/.well-known/oauth-authorization-server", get(wellknown::oauth_metadata))
+        .route("/api/docs", get(docs::page))
+        .route("/api/docs/openapi.json", get(docs::openapi))
+        .route("/api/docs/swagger-ui-bundle.js", get(docs::bundle))
+        .route("/api/docs/swagger-ui.css", get(docs::stylesheet))
+        .route("/api/docs/docs.js", get(docs::starter))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

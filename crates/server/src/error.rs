@@ -129,9 +129,10 @@ impl IntoResponse for OAuthError {
 }
 
 /// One entry of a FastAPI 422 `detail` list.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct FieldIssue {
     /// Where: `["body", "name"]`, `["path", "brandkitId"]`, `["query", "pageSize"]`.
+    #[schema(value_type = Vec<Object>)]
     pub loc: Vec<serde_json::Value>,
     /// What is wrong.
     pub msg: String,
@@ -268,4 +269,28 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// `{"detail": "…"}`: the body of 400, 401, 403, 404, 409, 412, 413 and 500 answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct HttpError {
+    /// What went wrong.
+    pub detail: String,
+}
+
+/// `{"detail": [{"loc", "msg", "type"}]}`: the body of 422 answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ValidationError {
+    /// One entry per problem.
+    pub detail: Vec<FieldIssue>,
+}
+
+/// RFC 6749 error body of the OAuth endpoints.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct OAuthErrorBody {
+    /// `invalid_request`, `invalid_client`, `unsupported_grant_type`, `invalid_scope`,
+    /// `access_denied`, `too_many_requests` or `server_error`.
+    pub error: String,
+    /// Human-readable explanation.
+    pub error_description: String,
 }

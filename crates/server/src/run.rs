@@ -144,6 +144,9 @@ impl Server {
             brands: crate::services::brands::BrandService::new(Arc::clone(&store)),
             store,
             settings: Arc::new(settings),
+            openapi: serde_json::to_string(&crate::app::openapi_document())
+                .map_err(|e| ServeError::Io(format!("OpenAPI document: {e}")))?
+                .into(),
             metrics: metrics_handle(),
         });
         Ok(Self {

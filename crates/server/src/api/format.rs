@@ -35,7 +35,7 @@ pub fn etag(id: &str, version: i64) -> String {
 }
 
 /// A page of a paginated list: `{totalCount, pageSize, pageNumber, data}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     /// Items matching the filters, over all pages.

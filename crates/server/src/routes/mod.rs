@@ -1,6 +1,7 @@
 //! HTTP routes, one module per area.
 
 pub mod brands;
+pub mod docs;
 pub mod oauth;
 pub mod ops;
 pub mod wellknown;

@@ -11,11 +11,13 @@ use serde_json::json;
 use crate::AppState;
 
 /// 200 once the server accepts requests.
+#[utoipa::path(get, path = "/healthz", tag = "Operations", responses((status = 200, description = "Accepting requests")))]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// 200 when the database answers, 503 otherwise.
+#[utoipa::path(get, path = "/readyz", tag = "Operations", responses((status = 200, description = "The database answers"), (status = 503, description = "The database does not answer")))]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     match state.store.ping().await {
         Ok(()) => Json(json!({"status": "ok", "database": state.store.backend()})).into_response(),
@@ -31,6 +33,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "Operations", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let body = state
         .metrics

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use crate::AppState;
 
 /// The public signing keys: next, active and retired-but-unexpired.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "OAuth", responses((status = 200, description = "JWK set: next, active and unexpired retired keys")))]
 pub async fn jwks(State(state): State<Arc<AppState>>) -> Response {
     let body = state.tokens.keyring().snapshot().jwks.to_string();
     let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
@@ -48,6 +49,7 @@ fn metadata(state: &AppState) -> Value {
 }
 
 /// RFC 8414 authorization-server metadata.
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "OAuth", responses((status = 200, description = "RFC 8414 metadata")))]
 pub async fn oauth_metadata(State(state): State<Arc<AppState>>) -> Json<Value> {
     let mut document = metadata(&state);
     if let Some(object) = document.as_object_mut() {
@@ -59,6 +61,7 @@ pub async fn oauth_metadata(State(state): State<Arc<AppState>>) -> Json<Value> {
 }
 
 /// OpenID Connect discovery document (for JWT libraries that only read this one).
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "OAuth", responses((status = 200, description = "Discovery document")))]
 pub async fn openid_configuration(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(metadata(&state))
 }

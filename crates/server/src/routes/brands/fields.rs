@@ -22,7 +22,7 @@ use crate::AppState;
 const REFERENCES_MAX: usize = 200;
 
 /// `POST …/fields` body (v2).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateFieldRequest {
     /// Subsection name (for glossary terms: the term).
@@ -35,12 +35,14 @@ pub struct CreateFieldRequest {
     pub order: Option<i64>,
     /// Value matching the type.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub value: Option<Value>,
     /// What belongs in this subsection (guides ingestion).
     #[serde(default)]
     pub intent: Option<String>,
     /// Sources: `[{"id", "path", "type": "documentChunk" | "webpage"}]`.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub references: Option<Value>,
     /// Whether it may be deleted (default false).
     #[serde(default)]
@@ -53,11 +55,12 @@ pub struct CreateFieldRequest {
     pub ai_editable: Option<bool>,
     /// Free-form properties object.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub properties: Option<Value>,
 }
 
 /// `PATCH …/fields/{id}` body (v2): only keys sent change.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateFieldRequest {
     #[serde(default, deserialize_with = "present")]
@@ -69,17 +72,19 @@ pub struct UpdateFieldRequest {
     #[serde(default, deserialize_with = "present")]
     order: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Object)]
     value: Option<Option<Value>>,
     #[serde(default, deserialize_with = "present")]
     intent: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     ai_editable: Option<Option<bool>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Object)]
     properties: Option<Option<Value>>,
 }
 
 /// A subsection as the field endpoints return it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FieldResponse {
     id: String,
@@ -87,8 +92,10 @@ pub struct FieldResponse {
     #[serde(rename = "type")]
     field_type: String,
     order: Option<i64>,
+    #[schema(value_type = Object)]
     value: Value,
     intent: Option<String>,
+    #[schema(value_type = Object)]
     references: Value,
     deletable: bool,
     verified: Option<bool>,
@@ -97,6 +104,7 @@ pub struct FieldResponse {
     created_by: String,
     updated_on: String,
     updated_by: String,
+    #[schema(value_type = Object)]
     properties: Value,
 }
 
@@ -214,6 +222,20 @@ fn check_common(
 }
 
 /// Lists a section's subsections with their values, as a bare array (v2).
+#[utoipa::path(
+    get,
+    path = "/api/brands/v2/organizations/{organizationId}/brandkits/{brandkitId}/sections/{sectionId}/fields",
+    tag = "Subsections",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionId" = uuid::Uuid, Path, description = "Section id")),
+    responses(
+        (status = 200, description = "Subsections with values", body = Vec<FieldResponse>),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Not found", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list_fields(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -226,6 +248,20 @@ pub async fn list_fields(
 }
 
 /// Lists a section's subsections, paginated (v3).
+#[utoipa::path(
+    get,
+    path = "/api/brands/v3/organizations/{organizationId}/brandkits/{brandkitId}/sections/{sectionId}/fields",
+    tag = "Subsections",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionId" = uuid::Uuid, Path, description = "Section id"), ("pageNumber" = Option<i64>, Query, description = "Page, from 1 (default 1)"), ("pageSize" = Option<i64>, Query, description = "Items per page, 1-100 (default 50)")),
+    responses(
+        (status = 200, description = "A page of subsections", body = Page<FieldResponse>),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Not found", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn page_fields(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -256,6 +292,23 @@ pub async fn page_fields(
 }
 
 /// Creates a custom subsection (or, in Glossary and Localization, a term).
+#[utoipa::path(
+    post,
+    path = "/api/brands/v2/organizations/{organizationId}/brandkits/{brandkitId}/sections/{sectionId}/fields",
+    tag = "Subsections",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionId" = uuid::Uuid, Path, description = "Section id")),
+    request_body = CreateFieldRequest,
+    responses(
+        (status = 201, description = "Created", body = FieldResponse),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Not found", body = crate::error::HttpError),
+        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
+        (status = 413, description = "Body too large", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn create_field(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -304,6 +357,20 @@ pub async fn create_field(
 }
 
 /// Retrieves one subsection, with its ETag.
+#[utoipa::path(
+    get,
+    path = "/api/brands/v2/organizations/{organizationId}/brandkits/{brandkitId}/sections/{sectionId}/fields/{fieldId}",
+    tag = "Subsections",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionId" = uuid::Uuid, Path, description = "Section id"), ("fieldId" = uuid::Uuid, Path, description = "Subsection id")),
+    responses(
+        (status = 200, description = "The subsection, with its ETag", body = FieldResponse),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Not found", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn get_field(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -320,6 +387,25 @@ pub async fn get_field(
 
 /// Partially updates a subsection: only the keys sent change. A `value` must match the
 /// subsection's type (422 otherwise); `If-Match` makes the update conditional (412).
+#[utoipa::path(
+    patch,
+    path = "/api/brands/v2/organizations/{organizationId}/brandkits/{brandkitId}/sections/{sectionId}/fields/{fieldId}",
+    tag = "Subsections",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionId" = uuid::Uuid, Path, description = "Section id"), ("fieldId" = uuid::Uuid, Path, description = "Subsection id"), ("If-Match" = Option<String>, Header, description = "ETag the update is conditional on")),
+    request_body = UpdateFieldRequest,
+    responses(
+        (status = 200, description = "Updated", body = FieldResponse),
+        (status = 400, description = "Invalid request", body = crate::error::HttpError),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Not found", body = crate::error::HttpError),
+        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
+        (status = 412, description = "If-Match precondition failed", body = crate::error::HttpError),
+        (status = 413, description = "Body too large", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn update_field(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -366,6 +452,22 @@ pub async fn update_field(
 }
 
 /// Deletes a custom subsection (`204`); predefined ones answer `400`.
+#[utoipa::path(
+    delete,
+    path = "/api/brands/v2/organizations/{organizationId}/brandkits/{brandkitId}/sections/{sectionId}/fields/{fieldId}",
+    tag = "Subsections",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionId" = uuid::Uuid, Path, description = "Section id"), ("fieldId" = uuid::Uuid, Path, description = "Subsection id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Invalid request", body = crate::error::HttpError),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Not found", body = crate::error::HttpError),
+        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn delete_field(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -22,7 +22,7 @@ use crate::AppState;
 const URL_MAX: usize = 2048;
 
 /// `POST …/brandkits` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateBrandKitRequest {
     /// Kit name, unique in the organisation.
@@ -45,7 +45,7 @@ pub struct CreateBrandKitRequest {
 }
 
 /// `PATCH …/brandkits/{id}` body: every key optional; only keys sent change.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateBrandKitRequest {
     #[serde(default, deserialize_with = "present")]
@@ -61,6 +61,7 @@ pub struct UpdateBrandKitRequest {
     #[serde(default, deserialize_with = "present")]
     industry: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Object)]
     tags: Option<Option<Value>>,
     #[serde(default, deserialize_with = "present")]
     brand_name: Option<Option<String>>,
@@ -73,7 +74,7 @@ pub struct UpdateBrandKitRequest {
 }
 
 /// A brand kit as every kit endpoint returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BrandKitResponse {
     organization_id: String,
@@ -87,7 +88,9 @@ pub struct BrandKitResponse {
     parent_id: Option<String>,
     parent_type: Option<String>,
     industry: Option<String>,
+    #[schema(value_type = Object)]
     tags: Value,
+    #[schema(value_type = Object)]
     references: Value,
     locked: bool,
     created_on: String,
@@ -142,6 +145,22 @@ fn check_optional(
 }
 
 /// Creates a brand kit with the predefined, empty sections and subsections of the catalogue.
+#[utoipa::path(
+    post,
+    path = "/api/brands/v1/organizations/{organizationId}/brandkits",
+    tag = "Brand kits",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456")),
+    request_body = CreateBrandKitRequest,
+    responses(
+        (status = 201, description = "Created, with the catalogue sections", body = BrandKitResponse),
+        (status = 400, description = "Invalid request", body = crate::error::HttpError),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 413, description = "Body too large", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn create_kit(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -164,6 +183,19 @@ pub async fn create_kit(
 }
 
 /// Lists the organisation's brand kits (metadata only), paginated.
+#[utoipa::path(
+    get,
+    path = "/api/brands/v1/organizations/{organizationId}/brandkits",
+    tag = "Brand kits",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("pageNumber" = Option<i64>, Query, description = "Page, from 1 (default 1)"), ("pageSize" = Option<i64>, Query, description = "Items per page, 1-100 (default 50)"), ("search" = Option<String>, Query, description = "Substring of name or description"), ("status" = Option<String>, Query, description = "draft, inprocess, published or failed"), ("parentId" = Option<String>, Query), ("sortBy" = Option<String>, Query, description = "createdOn (default) or updatedOn"), ("sortType" = Option<String>, Query, description = "desc (default) or asc"), ("includeDeleted" = Option<bool>, Query), ("brandkitIds" = Option<Vec<uuid::Uuid>>, Query, description = "At most 10")),
+    responses(
+        (status = 200, description = "A page of kits", body = Page<BrandKitResponse>),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list_kits(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -214,6 +246,20 @@ pub async fn list_kits(
 }
 
 /// Retrieves one brand kit (metadata only), with its ETag.
+#[utoipa::path(
+    get,
+    path = "/api/brands/v1/organizations/{organizationId}/brandkits/{brandkitId}",
+    tag = "Brand kits",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("includeDeleted" = Option<bool>, Query)),
+    responses(
+        (status = 200, description = "The kit, with its ETag", body = BrandKitResponse),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Not found", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn get_kit(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -230,6 +276,25 @@ pub async fn get_kit(
 
 /// Partially updates a brand kit (only the keys sent change). `If-Match` makes it
 /// conditional; a locked kit accepts only `locked`.
+#[utoipa::path(
+    patch,
+    path = "/api/brands/v1/organizations/{organizationId}/brandkits/{brandkitId}",
+    tag = "Brand kits",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("If-Match" = Option<String>, Header, description = "ETag the update is conditional on")),
+    request_body = UpdateBrandKitRequest,
+    responses(
+        (status = 200, description = "Updated", body = BrandKitResponse),
+        (status = 400, description = "Invalid request", body = crate::error::HttpError),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Not found", body = crate::error::HttpError),
+        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
+        (status = 412, description = "If-Match precondition failed", body = crate::error::HttpError),
+        (status = 413, description = "Body too large", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn update_kit(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -323,6 +388,21 @@ fn check_tags(issues: &mut Issues, tags: Value) -> Value {
 }
 
 /// Soft-deletes a brand kit (`204`). It is hidden from lists unless `includeDeleted=true`.
+#[utoipa::path(
+    delete,
+    path = "/api/brands/v1/organizations/{organizationId}/brandkits/{brandkitId}",
+    tag = "Brand kits",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id")),
+    responses(
+        (status = 204, description = "Deleted (soft)"),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Not found", body = crate::error::HttpError),
+        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn delete_kit(
     State(state): State<Arc<AppState>>,
     caller: Caller,

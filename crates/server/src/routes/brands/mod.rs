@@ -8,9 +8,9 @@ pub mod sections;
 
 use std::sync::Arc;
 
-use axum::routing::get;
-use axum::Router;
 use serde::{Deserialize, Deserializer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 
@@ -24,45 +24,22 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// The Brand Management routes, relative to the API base URL.
-pub fn router() -> Router<Arc<AppState>> {
-    let kits = "/api/brands/v1/organizations/{organizationId}/brandkits";
-    let kit = "/api/brands/v1/organizations/{organizationId}/brandkits/{brandkitId}";
-    let sections = "/api/brands/v1/organizations/{organizationId}/brandkits/{brandkitId}/sections";
-    let section =
-        "/api/brands/v1/organizations/{organizationId}/brandkits/{brandkitId}/sections/{sectionId}";
-    let fields_v2 =
-        "/api/brands/v2/organizations/{organizationId}/brandkits/{brandkitId}/sections/{sectionId}/fields";
-    let field_v2 = "/api/brands/v2/organizations/{organizationId}/brandkits/{brandkitId}/sections/{sectionId}/fields/{fieldId}";
-    let fields_v3 =
-        "/api/brands/v3/organizations/{organizationId}/brandkits/{brandkitId}/sections/{sectionId}/fields";
-    Router::new()
-        .route(kits, get(kits::list_kits).post(kits::create_kit))
-        .route(
-            kit,
-            get(kits::get_kit)
-                .patch(kits::update_kit)
-                .delete(kits::delete_kit),
-        )
-        .route(
-            sections,
-            get(sections::list_sections).post(sections::create_section),
-        )
-        .route(
-            section,
-            get(sections::get_section)
-                .patch(sections::update_section)
-                .delete(sections::delete_section),
-        )
-        .route(
-            fields_v2,
-            get(fields::list_fields).post(fields::create_field),
-        )
-        .route(
-            field_v2,
-            get(fields::get_field)
-                .patch(fields::update_field)
-                .delete(fields::delete_field),
-        )
-        .route(fields_v3, get(fields::page_fields))
+/// The Brand Management routes with their OpenAPI entries, relative to the API base URL.
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(kits::list_kits, kits::create_kit))
+        .routes(routes!(kits::get_kit, kits::update_kit, kits::delete_kit))
+        .routes(routes!(sections::list_sections, sections::create_section))
+        .routes(routes!(
+            sections::get_section,
+            sections::update_section,
+            sections::delete_section
+        ))
+        .routes(routes!(fields::list_fields, fields::create_field))
+        .routes(routes!(
+            fields::get_field,
+            fields::update_field,
+            fields::delete_field
+        ))
+        .routes(routes!(fields::page_fields))
 }

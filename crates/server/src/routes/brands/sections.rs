@@ -18,7 +18,7 @@ use crate::services::brands::{Issues, NewSection, SectionChanges};
 use crate::AppState;
 
 /// `POST …/sections` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateSectionRequest {
     /// Section name.
@@ -31,11 +31,12 @@ pub struct CreateSectionRequest {
     pub deletable: Option<bool>,
     /// Free-form properties object.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub properties: Option<Value>,
 }
 
 /// `PATCH …/sections/{id}` body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateSectionRequest {
     #[serde(default, deserialize_with = "present")]
@@ -45,11 +46,12 @@ pub struct UpdateSectionRequest {
     #[serde(default, deserialize_with = "present")]
     deletable: Option<Option<bool>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Object)]
     properties: Option<Option<Value>>,
 }
 
 /// A section as the section endpoints return it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SectionResponse {
     id: String,
@@ -61,6 +63,7 @@ pub struct SectionResponse {
     updated_on: String,
     updated_by: String,
     deleted_at: Option<String>,
+    #[schema(value_type = Object)]
     properties: Value,
 }
 
@@ -118,6 +121,20 @@ fn check_order(issues: &mut Issues, order: Option<i64>) {
 }
 
 /// Lists a kit's sections as a bare array (optionally only `sectionIds`).
+#[utoipa::path(
+    get,
+    path = "/api/brands/v1/organizations/{organizationId}/brandkits/{brandkitId}/sections",
+    tag = "Sections",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionIds" = Option<Vec<uuid::Uuid>>, Query), ("includeDeleted" = Option<bool>, Query)),
+    responses(
+        (status = 200, description = "Sections, by order", body = Vec<SectionResponse>),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Not found", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn list_sections(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -137,6 +154,23 @@ pub async fn list_sections(
 }
 
 /// Adds a custom section to a kit.
+#[utoipa::path(
+    post,
+    path = "/api/brands/v1/organizations/{organizationId}/brandkits/{brandkitId}/sections",
+    tag = "Sections",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id")),
+    request_body = CreateSectionRequest,
+    responses(
+        (status = 201, description = "Created", body = SectionResponse),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Not found", body = crate::error::HttpError),
+        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
+        (status = 413, description = "Body too large", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn create_section(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -164,6 +198,20 @@ pub async fn create_section(
 }
 
 /// Retrieves one section.
+#[utoipa::path(
+    get,
+    path = "/api/brands/v1/organizations/{organizationId}/brandkits/{brandkitId}/sections/{sectionId}",
+    tag = "Sections",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionId" = uuid::Uuid, Path, description = "Section id")),
+    responses(
+        (status = 200, description = "The section", body = SectionResponse),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Not found", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn get_section(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -176,6 +224,25 @@ pub async fn get_section(
 }
 
 /// Partially updates a section.
+#[utoipa::path(
+    patch,
+    path = "/api/brands/v1/organizations/{organizationId}/brandkits/{brandkitId}/sections/{sectionId}",
+    tag = "Sections",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionId" = uuid::Uuid, Path, description = "Section id"), ("If-Match" = Option<String>, Header, description = "ETag the update is conditional on")),
+    request_body = UpdateSectionRequest,
+    responses(
+        (status = 200, description = "Updated", body = SectionResponse),
+        (status = 400, description = "Invalid request", body = crate::error::HttpError),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Not found", body = crate::error::HttpError),
+        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
+        (status = 412, description = "If-Match precondition failed", body = crate::error::HttpError),
+        (status = 413, description = "Body too large", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn update_section(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -213,6 +280,22 @@ pub async fn update_section(
 }
 
 /// Deletes a custom section (`204`); predefined sections answer `400`.
+#[utoipa::path(
+    delete,
+    path = "/api/brands/v1/organizations/{organizationId}/brandkits/{brandkitId}/sections/{sectionId}",
+    tag = "Sections",
+    params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionId" = uuid::Uuid, Path, description = "Section id")),
+    responses(
+        (status = 204, description = "Deleted (soft)"),
+        (status = 400, description = "Invalid request", body = crate::error::HttpError),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Not found", body = crate::error::HttpError),
+        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn delete_section(
     State(state): State<Arc<AppState>>,
     caller: Caller,
