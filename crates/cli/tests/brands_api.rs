@@ -830,3 +830,58 @@ async fn bodies_are_bounded_and_must_be_json() {
     )
     .await;
 }
+
+/// Replaces ids, times and the caller's identity so a body can be compared with a snapshot.
+fn redact(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                let volatile = matches!(
+                    key.as_str(),
+                    "id" | "organizationId" | "createdOn" | "updatedOn" | "createdBy" | "updatedBy"
+                );
+                if volatile && item.is_string() {
+                    *item = Value::from(format!("<{key}>"));
+                } else {
+                    redact(item);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn a_new_kit_matches_its_snapshot() {
+    const SNAPSHOT: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/snapshots/new_brand_kit.json"
+    );
+    let server = TestServer::start();
+    let api = Api::new(&server, &[]).await;
+    let kit = api.create_kit("Snapshot kit").await;
+    let id = kit["id"].as_str().unwrap();
+    let mut sections = Vec::new();
+    for section in api.sections(id).await {
+        let fields: Value = api
+            .get(&api.fields_url(id, section["id"].as_str().unwrap()))
+            .await
+            .json()
+            .await
+            .unwrap();
+        sections.push(json!({"section": section, "fields": fields}));
+    }
+    let mut everything = json!({"kit": kit, "sections": sections});
+    redact(&mut everything);
+    let pretty = serde_json::to_string_pretty(&everything).unwrap() + "\n";
+    if std::env::var_os("BRANDSTREAM_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(SNAPSHOT, &pretty).unwrap();
+    }
+    let expected = std::fs::read_to_string(SNAPSHOT)
+        .expect("snapshot missing: run with BRANDSTREAM_UPDATE_SNAPSHOTS=1");
+    assert!(
+        expected == pretty,
+        "a new kit's body changed; review and update with BRANDSTREAM_UPDATE_SNAPSHOTS=1"
+    );
+}

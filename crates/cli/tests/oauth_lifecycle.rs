@@ -487,6 +487,13 @@ async fn operations_endpoints() {
     assert!(server
         .logs()
         .contains(&format!("default organisation {}", credential.org_id)));
+    // One access-log line per request, naming the matched route.
+    let logs = server.logs();
+    assert!(
+        logs.lines()
+            .any(|line| line.contains("path=/oauth/token") && line.contains("status=200")),
+        "no access log for the token request"
+    );
 }
 
 #[tokio::test]

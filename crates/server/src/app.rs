@@ -147,9 +147,26 @@ async fn record_metrics(request: Request, next: Next) -> Response {
         .map(|matched| matched.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = request.method().as_str().to_owned();
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     let elapsed: Duration = started.elapsed();
+    // The access log names the matched route, never the raw URI: query strings and paths can
+    // carry things that must not reach logs.
+    tracing::info!(
+        target: "access",
+        method = %method,
+        path = %path,
+        status = %status,
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        request_id = %request_id,
+        "request"
+    );
     metrics::counter!("brandstream_http_requests_total", "method" => method.clone(), "path" => path.clone(), "status" => status)
         .increment(1);
     metrics::histogram!("brandstream_http_request_duration_seconds", "method" => method, "path" => path)
