@@ -885,3 +885,100 @@ async fn a_new_kit_matches_its_snapshot() {
         "a new kit's body changed; review and update with BRANDSTREAM_UPDATE_SNAPSHOTS=1"
     );
 }
+
+/// Random subsection values over HTTP: every one is either stored (200) or refused with a
+/// located 422 — never a 500 — and what was stored reads back unchanged.
+#[test]
+fn random_subsection_values_are_stored_or_refused_with_422() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let server = TestServer::start();
+    let (api_token, org, targets) = runtime.block_on(async {
+        let api = Api::new(&server, &[]).await;
+        let kit = api.create_kit("Random values").await;
+        let id = kit["id"].as_str().unwrap().to_owned();
+        let mut targets = Vec::new();
+        for section_name in [
+            "Brand Context",
+            "Tone of Voice",
+            "Glossary and Localization",
+        ] {
+            let section = api.section(&id, section_name).await;
+            let url = api.fields_url(&id, section["id"].as_str().unwrap());
+            if section_name == "Glossary and Localization" {
+                let term: Value = api
+                    .post(&url, json!({"name": "term", "type": "array"}))
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
+                targets.push(format!("{url}/{}", term["id"].as_str().unwrap()));
+            } else {
+                let fields: Vec<Value> = api.get(&url).await.json().await.unwrap();
+                for field in fields.iter().filter(|f| {
+                    f["name"] == "Brand purpose"
+                        || f["name"] == "Brand concept"
+                        || f["name"] == "Tone scenarios"
+                }) {
+                    targets.push(format!("{url}/{}", field["id"].as_str().unwrap()));
+                }
+            }
+        }
+        (api.token.clone(), api.org.clone(), targets)
+    });
+    assert_eq!(targets.len(), 4);
+    let api = Api {
+        server: &server,
+        token: api_token,
+        org,
+    };
+
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i32>().prop_map(Value::from),
+        "\\PC{0,12}".prop_map(Value::String),
+    ];
+    let values = leaf.prop_recursive(3, 24, 5, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            proptest::collection::btree_map(
+                "(name|tags|id|term|locale|restrictions|displayName|x)",
+                inner,
+                0..5
+            )
+            .prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    });
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        ..Config::default()
+    });
+    runner
+        .run(&(values, 0..targets.len()), |(value, target)| {
+            let url = &targets[target];
+            let (status, body) = runtime.block_on(async {
+                let response = api.patch(url, json!({"value": value})).await;
+                let status = response.status().as_u16();
+                (status, response.json::<Value>().await.unwrap())
+            });
+            prop_assert!(
+                status == 200 || status == 422,
+                "status {} for {}: {}",
+                status,
+                value,
+                body
+            );
+            if status == 422 {
+                prop_assert_eq!(&body["detail"][0]["loc"][0], "body");
+            } else {
+                let read: Value =
+                    runtime.block_on(async { api.get(url).await.json().await.unwrap() });
+                prop_assert_eq!(&read["value"], &body["value"]);
+            }
+            Ok(())
+        })
+        .unwrap();
+}
