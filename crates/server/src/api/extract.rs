@@ -215,7 +215,8 @@ impl QueryParams {
             .map(|(_, value)| value.as_str())
     }
 
-    fn issue(&mut self, name: &str, msg: impl Into<String>, kind: &str) {
+    /// Records a problem with parameter `name` (for checks the typed getters do not cover).
+    pub fn issue(&mut self, name: &str, msg: impl Into<String>, kind: &str) {
         self.issues.push(FieldIssue::new(
             vec![Value::from("query"), Value::from(name)],
             msg,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use brandstream_domain::brand::{
-    validate_value, FieldType, KitStatus, CATALOGUE, GLOSSARY_SECTION, NAME_MAX, TEXT_MAX,
+    validate_value, FieldType, KitStatus, CATALOGUE, GLOSSARY_SECTION, NAME_MAX,
 };
 use brandstream_domain::OrgId;
 use brandstream_store::{FieldRecord, KitQuery, KitRecord, SectionRecord, Store, StoreError};
@@ -797,6 +797,3 @@ fn checked_value(field_type: FieldType, glossary: bool, value: &Value) -> Result
         )
     })
 }
-
-/// Keeps `TEXT_MAX` referenced for handlers validating free text.
-pub const FREE_TEXT_MAX: usize = TEXT_MAX;

@@ -206,30 +206,30 @@ pub async fn list_kits(
     let page_number = query.int("pageNumber", 1, 1, 1_000_000);
     let page_size = query.int("pageSize", 50, 1, 100);
     let search = query.text("search", NAME_MAX);
-    let status = query.text("status", 32);
-    let status_issue = status
-        .as_deref()
-        .is_some_and(|s| KitStatus::parse(s).is_none());
+    let status = query
+        .text("status", 32)
+        .and_then(|raw| match KitStatus::parse(&raw) {
+            Some(status) => Some(status),
+            None => {
+                query.issue(
+                    "status",
+                    "Input should be 'draft', 'inprocess', 'published' or 'failed'",
+                    "enum",
+                );
+                None
+            }
+        });
     let parent_id = query.text("parentId", 64);
     let sort_by = query.choice("sortBy", &["createdOn", "updatedOn"]);
     let sort_type = query.choice("sortType", &["asc", "desc"]);
     let include_deleted = query.bool("includeDeleted", false);
     let ids = query.uuid_list("brandkitIds", 10);
     query.finish()?;
-    if status_issue {
-        return Err(ApiError::validation(vec![crate::error::FieldIssue::new(
-            vec![Value::from("query"), Value::from("status")],
-            "Input should be 'draft', 'inprocess', 'published' or 'failed'",
-            "enum",
-        )]));
-    }
     let kit_query = KitQuery {
         offset: (page_number - 1) * page_size,
         limit: page_size,
         search,
-        status: status
-            .and_then(|s| KitStatus::parse(&s))
-            .map(|s| s.as_str().to_owned()),
+        status: status.map(|s| s.as_str().to_owned()),
         parent_id,
         ids,
         include_deleted,
