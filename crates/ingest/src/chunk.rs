@@ -1,0 +1,283 @@
+//! Cutting extracted text into knowledge chunks.
+//!
+//! Chunks follow the document's structure: a heading starts a new chunk, so every chunk has
+//! one heading path. Within a section, blocks are packed up to a target size; a block longer
+//! than the target is cut at sentence ends, else at spaces — never inside a word (a single
+//! word longer than the target becomes a chunk of its own). Consecutive chunks of one section
+//! share a small overlap, so a sentence that straddles a cut is findable from both sides.
+
+use crate::{BlockKind, Extracted};
+
+/// Sizes, in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkSettings {
+    /// Largest chunk (unless one word is longer).
+    pub target_chars: usize,
+    /// Text repeated from the end of the previous chunk of the same section.
+    pub overlap_chars: usize,
+}
+
+impl Default for ChunkSettings {
+    fn default() -> Self {
+        Self {
+            target_chars: 1000,
+            overlap_chars: 150,
+        }
+    }
+}
+
+/// A knowledge chunk with its provenance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    /// Position in the document, from 0.
+    pub ordinal: usize,
+    /// The text.
+    pub text: String,
+    /// First page it comes from.
+    pub page_start: u32,
+    /// Last page it comes from.
+    pub page_end: u32,
+    /// The headings it sits under, outermost first.
+    pub headings: Vec<String>,
+}
+
+struct Open {
+    text: String,
+    fresh: bool,
+    page_start: u32,
+    page_end: u32,
+    headings: Vec<String>,
+}
+
+fn char_len(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// The last at most `limit` characters of `text`, starting at a word.
+fn tail(text: &str, limit: usize) -> &str {
+    if limit == 0 {
+        return "";
+    }
+    let total = char_len(text);
+    if total <= limit {
+        return text;
+    }
+    let start = text
+        .char_indices()
+        .nth(total - limit)
+        .map_or(0, |(index, _)| index);
+    match text[start..].find(' ') {
+        Some(space) => &text[start + space + 1..],
+        None => "",
+    }
+}
+
+/// Cuts `text` into pieces of at most `limit` characters at sentence ends or spaces.
+fn pieces(text: &str, limit: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text.trim();
+    while char_len(rest) > limit {
+        let cut_at = rest
+            .char_indices()
+            .nth(limit)
+            .map_or(rest.len(), |(index, _)| index);
+        let window = &rest[..cut_at];
+        // Prefer the last sentence end in the second half of the window, else the last space.
+        let sentence = window
+            .match_indices(". ")
+            .chain(window.match_indices("! "))
+            .chain(window.match_indices("? "))
+            .map(|(index, _)| index + 1)
+            .filter(|index| *index > window.len() / 2)
+            .max();
+        let cut = sentence
+            .or_else(|| window.rfind(' '))
+            .filter(|cut| *cut > 0);
+        match cut {
+            Some(cut) => {
+                out.push(rest[..cut].trim_end());
+                rest = rest[cut..].trim_start();
+            }
+            None => {
+                // One word longer than the limit: keep it whole.
+                let end = rest.find(' ').unwrap_or(rest.len());
+                out.push(&rest[..end]);
+                rest = rest[end..].trim_start();
+            }
+        }
+    }
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+/// Chunks a document.
+pub fn chunk_document(document: &Extracted, settings: ChunkSettings) -> Vec<Chunk> {
+    let target = settings.target_chars.max(16);
+    let overlap = settings.overlap_chars.min(target / 4);
+    let mut chunks: Vec<Chunk> = Vec::new();
+    let mut open: Option<Open> = None;
+    let emit = |open: &mut Option<Open>, chunks: &mut Vec<Chunk>| {
+        if let Some(current) = open.take() {
+            if current.fresh && !current.text.is_empty() {
+                chunks.push(Chunk {
+                    ordinal: chunks.len(),
+                    text: current.text,
+                    page_start: current.page_start,
+                    page_end: current.page_end,
+                    headings: current.headings,
+                });
+            }
+        }
+    };
+    for page in &document.pages {
+        for block in &page.blocks {
+            if let BlockKind::Heading(_) = block.kind {
+                emit(&mut open, &mut chunks);
+                continue;
+            }
+            if open
+                .as_ref()
+                .is_some_and(|current| current.headings != block.headings)
+            {
+                emit(&mut open, &mut chunks);
+            }
+            // Pieces leave room for the overlap carried from the previous chunk.
+            for piece in pieces(&block.text, target - overlap - 1) {
+                let fits = open.as_ref().is_some_and(|current| {
+                    current.text.is_empty()
+                        || char_len(&current.text) + 1 + char_len(piece) <= target
+                });
+                if open.is_some() && !fits {
+                    let previous = open
+                        .as_ref()
+                        .map(|current| tail(&current.text, overlap).to_owned())
+                        .unwrap_or_default();
+                    let headings = block.headings.clone();
+                    emit(&mut open, &mut chunks);
+                    let carried = if char_len(&previous) + 1 + char_len(piece) <= target {
+                        previous
+                    } else {
+                        String::new()
+                    };
+                    open = Some(Open {
+                        text: carried,
+                        fresh: false,
+                        page_start: page.number,
+                        page_end: page.number,
+                        headings,
+                    });
+                }
+                let current = open.get_or_insert_with(|| Open {
+                    text: String::new(),
+                    fresh: false,
+                    page_start: page.number,
+                    page_end: page.number,
+                    headings: block.headings.clone(),
+                });
+                if !current.text.is_empty() {
+                    current.text.push(' ');
+                }
+                current.text.push_str(piece);
+                current.fresh = true;
+                current.page_end = page.number;
+            }
+        }
+    }
+    emit(&mut open, &mut chunks);
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Block, Page};
+    use proptest::prelude::*;
+
+    fn document(blocks: Vec<(u32, Vec<String>, String)>) -> Extracted {
+        let mut pages: Vec<Page> = Vec::new();
+        for (page, headings, text) in blocks {
+            if pages.last().map(|p| p.number) != Some(page) {
+                pages.push(Page {
+                    number: page,
+                    blocks: Vec::new(),
+                });
+            }
+            if let Some(last) = pages.last_mut() {
+                last.blocks.push(Block {
+                    kind: BlockKind::Paragraph,
+                    text,
+                    headings,
+                });
+            }
+        }
+        Extracted { title: None, pages }
+    }
+
+    #[test]
+    fn headings_split_chunks_and_overlap_repeats_the_tail() {
+        let sentence = "Harbour Blue is our primary colour. ";
+        let long = sentence.repeat(60);
+        let doc = document(vec![
+            (1, vec!["Visual".into()], long.trim().to_owned()),
+            (2, vec!["Tone".into()], "Be warm.".into()),
+        ]);
+        let chunks = chunk_document(
+            &doc,
+            ChunkSettings {
+                target_chars: 400,
+                overlap_chars: 60,
+            },
+        );
+        assert!(chunks.len() >= 6);
+        assert!(chunks.iter().all(|chunk| char_len(&chunk.text) <= 400));
+        let last = chunks.last().unwrap();
+        assert_eq!(last.text, "Be warm.");
+        assert_eq!(
+            (last.page_start, last.headings.clone()),
+            (2, vec!["Tone".to_owned()])
+        );
+        // The second chunk starts with the end of the first.
+        let end_of_first = tail(&chunks[0].text, 60);
+        assert!(!end_of_first.is_empty() && chunks[1].text.starts_with(end_of_first));
+    }
+
+    fn words() -> impl Strategy<Value = String> {
+        proptest::collection::vec("[a-zé]{1,12}[.!?]?|[A-Z]{1,40}", 1..120)
+            .prop_map(|words| words.join(" "))
+    }
+
+    proptest! {
+        #[test]
+        fn chunks_never_split_words_and_cover_everything(
+            blocks in proptest::collection::vec((1u32..4, 0usize..3, words()), 1..12),
+            target in 40usize..400,
+            overlap in 0usize..80,
+        ) {
+            let mut sorted = blocks;
+            sorted.sort_by_key(|(page, _, _)| *page);
+            let doc = document(sorted.iter().map(|(page, heading, text)| (*page, vec![format!("H{heading}")], text.clone())).collect());
+            let chunks = chunk_document(&doc, ChunkSettings { target_chars: target, overlap_chars: overlap });
+            let source: Vec<&str> = sorted.iter().flat_map(|(_, _, text)| text.split_whitespace()).collect();
+            let vocabulary: std::collections::HashSet<&str> = source.iter().copied().collect();
+            for chunk in &chunks {
+                for word in chunk.text.split_whitespace() {
+                    prop_assert!(vocabulary.contains(word), "split word {:?}", word);
+                }
+                let longest_word = chunk.text.split_whitespace().map(char_len).max().unwrap_or(0);
+                prop_assert!(char_len(&chunk.text) <= target.max(longest_word));
+                prop_assert!(chunk.page_start <= chunk.page_end);
+            }
+            // Every word of the source appears, in order, across the chunks.
+            let joined: Vec<&str> = chunks.iter().flat_map(|chunk| chunk.text.split_whitespace()).collect();
+            let mut position = 0;
+            for word in &source {
+                match joined[position..].iter().position(|candidate| candidate == word) {
+                    Some(found) => position += found + 1,
+                    None => prop_assert!(false, "lost word {:?}", word),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Text extraction, one module per format. Every extractor produces [`crate::Extracted`]:
+//! pages of blocks, each block with its heading path.
+
+pub mod html;
+pub mod markdown;
+pub mod text;
+
+use crate::{Block, BlockKind, ExtractError, Extracted, HeadingPath, Page};
+
+/// Collects blocks while tracking headings; shared by the extractors.
+#[derive(Default)]
+pub(crate) struct Builder {
+    headings: HeadingPath,
+    blocks: Vec<Block>,
+    title: Option<String>,
+}
+
+impl Builder {
+    pub(crate) fn heading(&mut self, level: u8, text: &str) {
+        let text = crate::normalise(text);
+        if text.is_empty() {
+            return;
+        }
+        if level == 1 && self.title.is_none() {
+            self.title = Some(text.clone());
+        }
+        self.blocks.push(Block {
+            kind: BlockKind::Heading(level),
+            text: text.clone(),
+            headings: self.headings.current(),
+        });
+        self.headings.enter(level, text);
+    }
+
+    pub(crate) fn block(&mut self, kind: BlockKind, text: &str) {
+        let text = crate::normalise(text);
+        if !text.is_empty() {
+            self.blocks.push(Block {
+                kind,
+                text,
+                headings: self.headings.current(),
+            });
+        }
+    }
+
+    pub(crate) fn finish(self) -> Result<Extracted, ExtractError> {
+        if self.blocks.is_empty() {
+            return Err(ExtractError::Empty);
+        }
+        Ok(Extracted {
+            title: self.title,
+            pages: vec![Page {
+                number: 1,
+                blocks: self.blocks,
+            }],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{chunk_document, ChunkSettings, Extracted};
+
+    const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/samples");
+
+    fn chunks_of(doc: &Extracted) -> Vec<crate::Chunk> {
+        chunk_document(doc, ChunkSettings::default())
+    }
+
+    #[test]
+    fn markdown_and_html_samples_keep_the_same_structure() {
+        let (Ok(markdown), Ok(html)) = (
+            std::fs::read(format!("{SAMPLES}/northwind-coffee-roasters.md")),
+            std::fs::read(format!("{SAMPLES}/northwind-coffee-roasters.html")),
+        ) else {
+            eprintln!("skipped: ../shared/samples not found");
+            return;
+        };
+        for doc in [
+            super::markdown::extract_markdown(&markdown).unwrap(),
+            super::html::extract_html(&html).unwrap(),
+        ] {
+            let chunks = chunks_of(&doc);
+            let palette = chunks
+                .iter()
+                .find(|chunk| {
+                    chunk
+                        .headings
+                        .last()
+                        .is_some_and(|h| h == "Colour palettes")
+                })
+                .expect("a chunk under Colour palettes");
+            assert!(
+                palette.headings.iter().any(|h| h == "Visual Guidelines"),
+                "{:?}",
+                palette.headings
+            );
+            assert!(
+                palette.text.contains('#'),
+                "colour codes in the palette chunk: {}",
+                palette.text
+            );
+            let purpose = chunks
+                .iter()
+                .find(|chunk| chunk.headings.last().is_some_and(|h| h == "Brand purpose"))
+                .unwrap();
+            assert!(purpose.text.contains("fair trade"));
+            assert!(chunks
+                .iter()
+                .all(|chunk| chunk.text.chars().count() <= 1000));
+        }
+    }
+}

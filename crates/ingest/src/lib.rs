@@ -1,0 +1,90 @@
+//! The ingestion engine, without HTTP: recognise a document's type from its bytes, extract its
+//! text page by page with the heading path of every block, and cut it into knowledge chunks
+//! that keep their page and heading provenance.
+//!
+//! Extractors for Markdown, HTML and plain text live here; PDF and DOCX follow (see the
+//! project notes).
+
+pub mod chunk;
+pub mod detect;
+pub mod extract;
+
+pub use chunk::{chunk_document, Chunk, ChunkSettings};
+pub use detect::{detect_kind, FileKind};
+
+/// What a block of text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockKind {
+    /// A heading of the given level (1 = title).
+    Heading(u8),
+    /// A paragraph.
+    Paragraph,
+    /// One item of a list.
+    ListItem,
+    /// One row of a table, cells joined with " | ".
+    TableRow,
+}
+
+/// A block of text with the headings it sits under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// Its kind.
+    pub kind: BlockKind,
+    /// Its text, whitespace-normalised.
+    pub text: String,
+    /// The headings above it, outermost first (a heading block's own path excludes itself).
+    pub headings: Vec<String>,
+}
+
+/// One page of a document (formats without pages have one).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Page {
+    /// 1-based page number.
+    pub number: u32,
+    /// Its blocks, in reading order.
+    pub blocks: Vec<Block>,
+}
+
+/// A document's extracted text.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Extracted {
+    /// The document's title, if it states one.
+    pub title: Option<String>,
+    /// Its pages.
+    pub pages: Vec<Page>,
+}
+
+/// Why extraction failed. The text is shown to people (run messages, document status).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    /// The bytes are not text in a supported encoding.
+    #[error("the document is not valid UTF-8 text")]
+    NotText,
+    /// The document holds no text at all.
+    #[error("the document contains no text")]
+    Empty,
+}
+
+/// Collapses runs of whitespace into single spaces and trims.
+pub(crate) fn normalise(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Tracks the heading path while walking a document.
+#[derive(Default)]
+pub(crate) struct HeadingPath {
+    levels: Vec<(u8, String)>,
+}
+
+impl HeadingPath {
+    /// Enters a heading of `level`, closing deeper or equal ones.
+    pub(crate) fn enter(&mut self, level: u8, text: String) {
+        self.levels.retain(|(existing, _)| *existing < level);
+        self.levels.push((level, text));
+    }
+
+    /// The current path, outermost first.
+    pub(crate) fn current(&self) -> Vec<String> {
+        self.levels.iter().map(|(_, text)| text.clone()).collect()
+    }
+}
