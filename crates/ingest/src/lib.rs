@@ -63,6 +63,12 @@ pub enum ExtractError {
     /// The document holds no text at all.
     #[error("the document contains no text")]
     Empty,
+    /// The file is damaged or not what it claims to be.
+    #[error("{0}")]
+    Corrupt(String),
+    /// A part inflates beyond the limit (a zip bomb, or simply too big).
+    #[error("the document inflates beyond {0} bytes")]
+    TooLarge(u64),
 }
 
 /// Collapses runs of whitespace into single spaces and trims.

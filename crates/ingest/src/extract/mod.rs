@@ -1,6 +1,7 @@
 //! Text extraction, one module per format. Every extractor produces [`crate::Extracted`]:
 //! pages of blocks, each block with its heading path.
 
+pub mod docx;
 pub mod html;
 pub mod markdown;
 pub mod text;
@@ -41,6 +42,19 @@ impl Builder {
                 headings: self.headings.current(),
             });
         }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.blocks.is_empty()
+    }
+
+    /// Hands over the blocks collected so far (one page's worth), keeping the heading path,
+    /// and records the title if one was seen.
+    pub(crate) fn take_blocks(&mut self, title: &mut Option<String>) -> Vec<Block> {
+        if title.is_none() {
+            *title = self.title.clone();
+        }
+        std::mem::take(&mut self.blocks)
     }
 
     pub(crate) fn finish(self) -> Result<Extracted, ExtractError> {
