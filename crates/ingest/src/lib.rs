@@ -2,8 +2,7 @@
 //! text page by page with the heading path of every block, and cut it into knowledge chunks
 //! that keep their page and heading provenance.
 //!
-//! Extractors for Markdown, HTML and plain text live here; PDF and DOCX follow (see the
-//! project notes).
+//! Extractors: PDF (text layer), DOCX, HTML, Markdown and plain text.
 
 pub mod chunk;
 pub mod detect;
@@ -66,6 +65,9 @@ pub enum ExtractError {
     /// The file is damaged or not what it claims to be.
     #[error("{0}")]
     Corrupt(String),
+    /// The PDF is encrypted.
+    #[error("the PDF is encrypted; upload a copy without a password")]
+    Encrypted,
     /// A part inflates beyond the limit (a zip bomb, or simply too big).
     #[error("the document inflates beyond {0} bytes")]
     TooLarge(u64),

@@ -4,6 +4,7 @@
 pub mod docx;
 pub mod html;
 pub mod markdown;
+pub mod pdf;
 pub mod text;
 
 use crate::{Block, BlockKind, ExtractError, Extracted, HeadingPath, Page};
