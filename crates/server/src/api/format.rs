@@ -34,6 +34,23 @@ pub fn etag(id: &str, version: i64) -> String {
     format!("\"{}-{version}\"", &id[..id.len().min(8)])
 }
 
+/// A JSON response carrying the ETag of the resource it represents.
+pub fn json_with_etag<T: Serialize>(
+    status: axum::http::StatusCode,
+    body: T,
+    id: &str,
+    version: i64,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&etag(id, version)) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::ETAG, value);
+    }
+    response
+}
+
 /// A page of a paginated list: `{totalCount, pageSize, pageNumber, data}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

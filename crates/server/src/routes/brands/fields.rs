@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use brandstream_domain::brand::{FieldType, TEXT_MAX};
 use brandstream_domain::Scope;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::present;
-use crate::api::{etag, timestamp, ApiJson, Caller, IfMatch, Page, PathIds, QueryParams};
+use crate::api::{timestamp, ApiJson, Caller, IfMatch, Page, PathIds, QueryParams};
 use crate::error::ApiError;
 use crate::services::brands::{FieldChanges, Issues, NewField};
 use crate::AppState;
@@ -131,11 +131,7 @@ impl From<&FieldRecord> for FieldResponse {
 }
 
 fn with_etag(status: StatusCode, field: &FieldRecord) -> Response {
-    let mut response = (status, Json(FieldResponse::from(field))).into_response();
-    if let Ok(value) = HeaderValue::from_str(&etag(&field.id, field.version)) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    response
+    crate::api::format::json_with_etag(status, FieldResponse::from(field), &field.id, field.version)
 }
 
 /// Checks `[{"id", "path", "type"}]` references.

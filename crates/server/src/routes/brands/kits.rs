@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use brandstream_domain::brand::{KitStatus, NAME_MAX, TEXT_MAX};
 use brandstream_domain::Scope;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::present;
-use crate::api::{etag, timestamp, ApiJson, Caller, IfMatch, Page, PathIds, QueryParams};
+use crate::api::{timestamp, ApiJson, Caller, IfMatch, Page, PathIds, QueryParams};
 use crate::error::ApiError;
 use crate::services::brands::{Issues, KitChanges, NewKit};
 use crate::AppState;
@@ -128,11 +128,7 @@ impl From<&KitRecord> for BrandKitResponse {
 
 /// The kit as JSON with its ETag.
 fn with_etag(status: StatusCode, kit: &KitRecord) -> Response {
-    let mut response = (status, Json(BrandKitResponse::from(kit))).into_response();
-    if let Ok(value) = HeaderValue::from_str(&etag(&kit.id, kit.version)) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    response
+    crate::api::format::json_with_etag(status, BrandKitResponse::from(kit), &kit.id, kit.version)
 }
 
 fn check_optional(

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use brandstream_domain::Scope;
 use brandstream_store::SectionRecord;
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::present;
-use crate::api::{etag, timestamp, ApiJson, Caller, IfMatch, PathIds, QueryParams};
+use crate::api::{timestamp, ApiJson, Caller, IfMatch, PathIds, QueryParams};
 use crate::error::ApiError;
 use crate::services::brands::{Issues, NewSection, SectionChanges};
 use crate::AppState;
@@ -85,11 +85,12 @@ impl From<&SectionRecord> for SectionResponse {
 }
 
 fn with_etag(status: StatusCode, section: &SectionRecord) -> Response {
-    let mut response = (status, Json(SectionResponse::from(section))).into_response();
-    if let Ok(value) = HeaderValue::from_str(&etag(&section.id, section.version)) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    response
+    crate::api::format::json_with_etag(
+        status,
+        SectionResponse::from(section),
+        &section.id,
+        section.version,
+    )
 }
 
 fn check_properties(issues: &mut Issues, properties: &Option<Value>) {
