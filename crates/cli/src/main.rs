@@ -2,6 +2,7 @@
 //! Parsing and output only; the work happens in the library crates.
 
 mod admin;
+mod extract;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +27,25 @@ enum Command {
     /// Administer organisations, credentials, keys and the audit trail directly on the data
     /// dir or database (also while the server runs).
     Admin(admin::AdminArgs),
+    /// Internal: extract a document's text in a sandboxed child process (used by the server).
+    #[command(name = "__extract", hide = true)]
+    Extract(ExtractArgs),
+}
+
+#[derive(clap::Args)]
+struct ExtractArgs {
+    /// pdf | docx | html | markdown | text.
+    #[arg(long)]
+    kind: String,
+    /// Largest decompressed DOCX part, in bytes.
+    #[arg(long, default_value_t = 200 * 1024 * 1024)]
+    docx_part_bytes: u64,
+    /// Most pages.
+    #[arg(long, default_value_t = 2000)]
+    max_pages: u32,
+    /// Address-space limit in MiB (0: none).
+    #[arg(long, default_value_t = 1024)]
+    memory_mb: u64,
 }
 
 #[derive(clap::Args)]
@@ -52,6 +72,15 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The extraction sandbox runs without an async runtime: one thread, bounded memory.
+    if let Command::Extract(args) = &cli.command {
+        return ExitCode::from(extract::run(
+            &args.kind,
+            args.docx_part_bytes,
+            args.max_pages,
+            args.memory_mb,
+        ));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -65,6 +94,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Admin(args) => runtime.block_on(admin::run(args)),
+        Command::Extract(_) => Ok(()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -30,6 +30,18 @@ impl FileKind {
         }
     }
 
+    /// A short name (`pdf`, `docx`, `html`, `markdown`, `text`), also accepted by
+    /// [`FileKind::from_declared`].
+    pub fn short_name(self) -> &'static str {
+        match self {
+            FileKind::Pdf => "pdf",
+            FileKind::Docx => "docx",
+            FileKind::Html => "html",
+            FileKind::Markdown => "markdown",
+            FileKind::Text => "text",
+        }
+    }
+
     /// The kind a declared MIME type, short name or file extension stands for, if known.
     pub fn from_declared(declared: &str) -> Option<Self> {
         let value = declared

@@ -7,12 +7,14 @@
 pub mod chunk;
 pub mod detect;
 pub mod extract;
+pub mod summary;
 
 pub use chunk::{chunk_document, Chunk, ChunkSettings};
 pub use detect::{detect_kind, FileKind};
+pub use extract::{extract, ExtractLimits};
 
 /// What a block of text is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BlockKind {
     /// A heading of the given level (1 = title).
     Heading(u8),
@@ -25,7 +27,7 @@ pub enum BlockKind {
 }
 
 /// A block of text with the headings it sits under.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Block {
     /// Its kind.
     pub kind: BlockKind,
@@ -36,7 +38,7 @@ pub struct Block {
 }
 
 /// One page of a document (formats without pages have one).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Page {
     /// 1-based page number.
     pub number: u32,
@@ -45,7 +47,7 @@ pub struct Page {
 }
 
 /// A document's extracted text.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Extracted {
     /// The document's title, if it states one.
     pub title: Option<String>,
@@ -54,7 +56,7 @@ pub struct Extracted {
 }
 
 /// Why extraction failed. The text is shown to people (run messages, document status).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum ExtractError {
     /// The bytes are not text in a supported encoding.
     #[error("the document is not valid UTF-8 text")]
@@ -71,6 +73,14 @@ pub enum ExtractError {
     /// A part inflates beyond the limit (a zip bomb, or simply too big).
     #[error("the document inflates beyond {0} bytes")]
     TooLarge(u64),
+    /// More pages than allowed.
+    #[error("the document has {pages} pages; the limit is {limit}")]
+    TooManyPages {
+        /// Pages found.
+        pages: usize,
+        /// The limit.
+        limit: u32,
+    },
 }
 
 /// Collapses runs of whitespace into single spaces and trims.

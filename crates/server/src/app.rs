@@ -37,6 +37,10 @@ pub struct AppState {
     pub openapi: Arc<str>,
     /// Prometheus handle, when this process installed the recorder.
     pub metrics: Option<PrometheusHandle>,
+    /// Original document files.
+    pub blobs: brandstream_store::Blobs,
+    /// The ingestion workers (to wake them when a run is queued).
+    pub pipeline: Arc<crate::ingestion::Pipeline>,
 }
 
 /// Longest time one request may take, body included.
@@ -49,6 +53,8 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi;
     let (_, document) = utoipa_axum::router::OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .merge(crate::routes::brands::router())
+        .merge(crate::routes::documents::router())
+        .merge(crate::routes::pipeline::router())
         .split_for_parts();
     document
 }
@@ -81,10 +87,31 @@ pub fn router(state: Arc<AppState>) -> Router {
     // The APIs answer on our paths and under the hosted service's prefixes, so a script
     // configured with a hosted base URL needs only its host changed.
     let (brand_routes, _) = crate::routes::brands::router().split_for_parts();
-    let api_routes = Router::new()
+    let (document_routes, _) = crate::routes::documents::router().split_for_parts();
+    // Uploads carry whole files: the body limit is the file limit plus room for the form.
+    let upload_limit = usize::try_from(state.settings.documents.max_file_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1024 * 1024);
+    let document_routes = document_routes.layer(axum::extract::DefaultBodyLimit::max(upload_limit));
+    let (pipeline_routes, _) = crate::routes::pipeline::router().split_for_parts();
+    let mut api_routes = Router::new()
         .merge(brand_routes.clone())
-        .nest("/stream/ai-brands-api", brand_routes.clone())
-        .nest("/ai/ai-brands-api", brand_routes);
+        .merge(document_routes.clone())
+        .merge(pipeline_routes.clone());
+    for prefix in ["/stream/ai-brands-api", "/ai/ai-brands-api"] {
+        api_routes = api_routes.nest(prefix, brand_routes.clone());
+    }
+    for prefix in [
+        "/stream/ai-document-api",
+        "/stream/ai-documents-api",
+        "/ai/ai-document-api",
+        "/ai/ai-documents-api",
+    ] {
+        api_routes = api_routes.nest(prefix, document_routes.clone());
+    }
+    for prefix in ["/stream/ai-pipeline-api", "/ai/ai-pipeline-api"] {
+        api_routes = api_routes.nest(prefix, pipeline_routes.clone());
+    }
 
     Router::new()
         .merge(oauth_routes)

@@ -53,6 +53,67 @@ pub struct Settings {
     pub rate_limits: RateLimitSettings,
     /// Seconds to wait for in-flight requests on shutdown.
     pub shutdown_grace_seconds: u64,
+    /// Document upload limits and URL fetching.
+    pub documents: DocumentSettings,
+    /// Ingestion workers and the extraction sandbox.
+    pub pipeline: PipelineSettings,
+}
+
+/// Limits of the Document Management API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DocumentSettings {
+    /// Largest file accepted, in bytes (default 100 MiB).
+    pub max_file_bytes: u64,
+    /// Most pages a document may have (default 2,000).
+    pub max_pages: u32,
+    /// Largest decompressed part of a DOCX, in bytes (default 200 MiB).
+    pub max_docx_inflated_bytes: u64,
+    /// Seconds a URL fetch may take.
+    pub fetch_timeout_seconds: u64,
+    /// Allow fetching from loopback, private and link-local addresses (off: SSRF protection).
+    pub allow_private_urls: bool,
+}
+
+impl Default for DocumentSettings {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 100 * 1024 * 1024,
+            max_pages: 2_000,
+            max_docx_inflated_bytes: 200 * 1024 * 1024,
+            fetch_timeout_seconds: 30,
+            allow_private_urls: false,
+        }
+    }
+}
+
+/// Ingestion workers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PipelineSettings {
+    /// Runs executed at once by this process (0: this node runs no pipelines).
+    pub workers: usize,
+    /// Seconds a worker's claim on a run lasts without a heartbeat; a run whose node died is
+    /// picked up again after this.
+    pub lease_seconds: u64,
+    /// Seconds one document's text extraction may take.
+    pub extract_timeout_seconds: u64,
+    /// Address-space limit of the extraction process, in MiB.
+    pub extract_memory_mb: u64,
+    /// Extract in a child process (the default); `false` extracts in the server process.
+    pub sandbox: bool,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            lease_seconds: 30,
+            extract_timeout_seconds: 120,
+            extract_memory_mb: 1024,
+            sandbox: true,
+        }
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -78,6 +139,8 @@ impl std::fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("rate_limits", &self.rate_limits)
+            .field("documents", &self.documents)
+            .field("pipeline", &self.pipeline)
             .finish()
     }
 }
@@ -112,6 +175,8 @@ impl Default for Settings {
             api_body_limit: 1024 * 1024,
             rate_limits: RateLimitSettings::default(),
             shutdown_grace_seconds: 30,
+            documents: DocumentSettings::default(),
+            pipeline: PipelineSettings::default(),
         }
     }
 }
@@ -204,6 +269,11 @@ impl Settings {
             }
         }
         self.listen_address()?;
+        if self.pipeline.lease_seconds < 2 {
+            return Err(ConfigError(
+                "pipeline.lease_seconds must be at least 2".into(),
+            ));
+        }
         Ok(())
     }
 

@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod ingestion;
 pub mod routes;
 pub mod run;
 pub mod services;

@@ -139,7 +139,38 @@ impl Server {
             )
             .await?,
         );
+        let blobs = match &settings.blob_url {
+            Some(url) => brandstream_store::Blobs::open_url(url)?,
+            None => brandstream_store::Blobs::local(&settings.data_dir.join("blobs"))?,
+        };
+        let extractor = if settings.pipeline.sandbox {
+            let program = std::env::current_exe().map_err(|e| {
+                ServeError::Io(format!(
+                    "cannot find this program for the extraction sandbox: {e}"
+                ))
+            })?;
+            crate::ingestion::Extractor::Sandboxed {
+                program,
+                timeout: Duration::from_secs(settings.pipeline.extract_timeout_seconds),
+                memory_mb: settings.pipeline.extract_memory_mb,
+            }
+        } else {
+            crate::ingestion::Extractor::InProcess
+        };
+        let pipeline = Arc::new(crate::ingestion::Pipeline::new(
+            Arc::clone(&store),
+            blobs.clone(),
+            extractor,
+            brandstream_ingest::ExtractLimits {
+                docx_part_bytes: settings.documents.max_docx_inflated_bytes,
+                max_pages: settings.documents.max_pages,
+            },
+            Duration::from_secs(settings.pipeline.lease_seconds),
+            settings.pipeline.workers,
+        ));
         let state = Arc::new(AppState {
+            blobs,
+            pipeline,
             tokens,
             brands: crate::services::brands::BrandService::new(Arc::clone(&store)),
             store,
@@ -177,6 +208,8 @@ impl Server {
             audit_writer,
         } = self;
         let upkeep = spawn_upkeep(Arc::clone(&state));
+        let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
+        let workers = state.pipeline.spawn(workers_stopped);
         let grace = Duration::from_secs(state.settings.shutdown_grace_seconds);
         let (fired_sender, fired) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
@@ -196,6 +229,11 @@ impl Server {
         };
         for task in upkeep {
             task.abort();
+        }
+        // Workers hand their runs back to the queue; another start (or node) resumes them.
+        let _ = stop_workers.send(true);
+        for worker in workers {
+            let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
         }
         audit.flush().await;
         drop(audit);

@@ -4,15 +4,23 @@
 //! The traits are split by area (organisations, credentials, keys, revocations, audit) and
 //! gathered in [`Store`], which the server holds as `Arc<dyn Store>`.
 
+mod blobs;
 pub mod brand;
+pub mod documents;
 mod model;
 mod sqlite;
 mod sqlite_brand;
+mod sqlite_documents;
 
 use async_trait::async_trait;
 use brandstream_domain::{ClientId, OrgId, UnixSeconds};
 
+pub use blobs::Blobs;
 pub use brand::{BrandStore, FieldRecord, KitQuery, KitRecord, SectionRecord};
+pub use documents::{
+    run_status, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStore,
+    FieldChange, RunQuery, RunRecord,
+};
 pub use model::*;
 pub use sqlite::SqliteStore;
 
@@ -150,6 +158,7 @@ pub trait Store:
     + RevocationStore
     + AuditStore
     + BrandStore
+    + DocumentStore
     + Send
     + Sync
     + 'static

@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "brand_kits",
         include_str!("../migrations/sqlite/0002_brand_kits.sql"),
     ),
+    (
+        3,
+        "documents_and_runs",
+        include_str!("../migrations/sqlite/0003_documents_and_runs.sql"),
+    ),
 ];
 
 /// Idle reader connections kept for reuse.

@@ -17,12 +17,12 @@ const KIT_COLUMNS: &str =
 const SECTION_COLUMNS: &str =
     "id, kit_id, name, position, deletable, predefined, properties, version, \
      created_at, created_by, updated_at, updated_by, deleted_at";
-const FIELD_COLUMNS: &str =
+pub(crate) const FIELD_COLUMNS: &str =
     "id, section_id, kit_id, name, field_type, position, value, intent, refs, \
      deletable, verified, ai_editable, predefined, properties, version, created_at, created_by, \
      updated_at, updated_by";
 
-fn json(row: &Row<'_>, column: &str) -> StoreResult<Value> {
+pub(crate) fn json(row: &Row<'_>, column: &str) -> StoreResult<Value> {
     let text: String = row.get(column)?;
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
 }
@@ -71,7 +71,7 @@ fn section_from_row(row: &Row<'_>) -> StoreResult<SectionRecord> {
     })
 }
 
-fn field_from_row(row: &Row<'_>) -> StoreResult<FieldRecord> {
+pub(crate) fn field_from_row(row: &Row<'_>) -> StoreResult<FieldRecord> {
     Ok(FieldRecord {
         id: row.get("id")?,
         section_id: row.get("section_id")?,
@@ -125,7 +125,7 @@ fn insert_section_in(connection: &Connection, section: &SectionRecord) -> StoreR
     Ok(())
 }
 
-fn insert_field_in(connection: &Connection, field: &FieldRecord) -> StoreResult<()> {
+pub(crate) fn insert_field_in(connection: &Connection, field: &FieldRecord) -> StoreResult<()> {
     connection.execute(
         &format!(
             "INSERT INTO brand_fields ({FIELD_COLUMNS}) VALUES \
@@ -157,7 +157,7 @@ fn insert_field_in(connection: &Connection, field: &FieldRecord) -> StoreResult<
 }
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
-fn like_pattern(search: &str) -> String {
+pub(crate) fn like_pattern(search: &str) -> String {
     let mut pattern = String::with_capacity(search.len() + 2);
     pattern.push('%');
     for c in search.chars() {

@@ -14,6 +14,22 @@ use serde_json::Value;
 pub const AUDIENCE: &str = "https://api.sitecorecloud.io";
 pub const ALL_SCOPES: &str = "ai.org.brd:w ai.org.brd:r ai.org.docs:w ai.org.docs:r ai.org:admin";
 
+/// The shared sample documents (`../shared/samples`).
+pub fn samples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples")
+}
+
+/// Whether the samples are present; prints why a test is skipped when not.
+pub fn have_samples() -> bool {
+    let present = samples_dir()
+        .join("northwind-coffee-roasters.pdf")
+        .is_file();
+    if !present {
+        eprintln!("skipped: ../shared/samples not found");
+    }
+    present
+}
+
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_brandstream")
 }
@@ -248,6 +264,26 @@ impl TestServer {
         }
     }
 
+    /// Kills the server (SIGKILL: no shutdown work at all) and hands back its data dir.
+    pub fn kill_keep_dir(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    /// Peak resident memory of the server process so far, in KiB (Linux `VmHWM`).
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find(|line| line.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
     /// Stops the server and hands back its data dir, for a restart.
     pub fn stop_keep_dir(mut self) -> tempfile::TempDir {
         self.terminate();
@@ -418,6 +454,106 @@ impl<'a> Api<'a> {
             .into_iter()
             .find(|s| s["name"] == name)
             .unwrap()
+    }
+
+    /// `/api/documents/v{version}/organizations/{org}` + `rest`.
+    pub fn docs(&self, version: u8, rest: &str) -> String {
+        self.server.url(&format!(
+            "/api/documents/v{version}/organizations/{}{rest}",
+            self.org
+        ))
+    }
+
+    /// `/api/data/v1/organizations/{org}/pipeline` + `rest`.
+    pub fn pipeline(&self, rest: &str) -> String {
+        self.server.url(&format!(
+            "/api/data/v1/organizations/{}/pipeline{rest}",
+            self.org
+        ))
+    }
+
+    /// Uploads `bytes` as a multipart `file` part named `name` with `create_request`.
+    pub async fn upload_bytes(
+        &self,
+        bytes: Vec<u8>,
+        name: &str,
+        create_request: Value,
+    ) -> reqwest::Response {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+            )
+            .text("create_request", create_request.to_string());
+        self.request(reqwest::Method::POST, &self.docs(2, "/documents"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Uploads a file from the samples folder for `kit`; returns the document.
+    pub async fn upload_sample(&self, file: &str, kit: &str) -> Value {
+        let bytes = std::fs::read(samples_dir().join(file)).unwrap();
+        let name = file.rsplit('/').next().unwrap();
+        let response = self
+            .upload_bytes(
+                bytes,
+                name,
+                serde_json::json!({"type": "brand guidelines", "title": name, "tags": [],
+                                   "references": [{"type": "brandkit", "id": kit}]}),
+            )
+            .await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "upload {file}: {body}");
+        body
+    }
+
+    /// Starts a pipeline; returns the run.
+    pub async fn start_pipeline(&self, pipeline: &str, parameters: Value) -> Value {
+        let response = self
+            .post(
+                &self.pipeline(&format!("/{pipeline}")),
+                serde_json::json!({ "parameters": parameters }),
+            )
+            .await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "start {pipeline}: {body}");
+        body
+    }
+
+    /// Polls a run until it is finished (Succeeded, Failed or Cancelled); returns it.
+    pub async fn wait_run(&self, run: &str, timeout: Duration) -> Value {
+        let started = Instant::now();
+        loop {
+            let response = self.get(&self.pipeline(&format!("/runs/{run}"))).await;
+            assert_eq!(response.status(), 200);
+            let body: Value = response.json().await.unwrap();
+            if matches!(
+                body["status"].as_str(),
+                Some("Succeeded" | "Failed" | "Cancelled")
+            ) {
+                return body;
+            }
+            assert!(started.elapsed() < timeout, "run did not finish: {body}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every subsection of a kit as (section name, field).
+    pub async fn all_fields(&self, kit: &str) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        for section in self.sections(kit).await {
+            let id = section["id"].as_str().unwrap();
+            let response = self.get(&self.fields_url(kit, id)).await;
+            assert_eq!(response.status(), 200);
+            for field in response.json::<Vec<Value>>().await.unwrap() {
+                out.push((section["name"].as_str().unwrap().to_owned(), field));
+            }
+        }
+        out
     }
 
     /// URL of a section's v2 fields.

@@ -7,7 +7,48 @@ pub mod markdown;
 pub mod pdf;
 pub mod text;
 
-use crate::{Block, BlockKind, ExtractError, Extracted, HeadingPath, Page};
+use crate::{Block, BlockKind, ExtractError, Extracted, FileKind, HeadingPath, Page};
+
+/// Limits applied while extracting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtractLimits {
+    /// Largest decompressed part of a DOCX, in bytes.
+    pub docx_part_bytes: u64,
+    /// Most pages.
+    pub max_pages: u32,
+}
+
+impl Default for ExtractLimits {
+    fn default() -> Self {
+        Self {
+            docx_part_bytes: 200 * 1024 * 1024,
+            max_pages: 2_000,
+        }
+    }
+}
+
+/// Extracts a document of a known kind, then enforces the page limit.
+pub fn extract(
+    kind: FileKind,
+    bytes: &[u8],
+    limits: ExtractLimits,
+) -> Result<Extracted, ExtractError> {
+    let extracted = match kind {
+        FileKind::Pdf => pdf::extract_pdf(bytes),
+        FileKind::Docx => docx::extract_docx(bytes, limits.docx_part_bytes),
+        FileKind::Html => html::extract_html(bytes),
+        FileKind::Markdown => markdown::extract_markdown(bytes),
+        FileKind::Text => text::extract_text(bytes),
+    }?;
+    let pages = extracted.pages.len();
+    if pages > limits.max_pages as usize {
+        return Err(ExtractError::TooManyPages {
+            pages,
+            limit: limits.max_pages,
+        });
+    }
+    Ok(extracted)
+}
 
 /// Collects blocks while tracking headings; shared by the extractors.
 #[derive(Default)]

@@ -306,6 +306,35 @@ impl QueryParams {
         }
     }
 
+    /// Every value of a repeatable parameter (not split on commas: values may contain them),
+    /// at most `max` items of at most `item_max` characters.
+    pub fn text_list(&mut self, name: &str, max: usize, item_max: usize) -> Vec<String> {
+        let values: Vec<String> = self
+            .pairs
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.trim().to_owned())
+            .filter(|item| !item.is_empty())
+            .collect();
+        if values.len() > max {
+            self.issue(
+                name,
+                format!("List should have at most {max} items"),
+                "too_long",
+            );
+            return Vec::new();
+        }
+        if values.iter().any(|value| value.chars().count() > item_max) {
+            self.issue(
+                name,
+                format!("String should have at most {item_max} characters"),
+                "string_too_long",
+            );
+            return Vec::new();
+        }
+        values
+    }
+
     /// Every value of a repeatable parameter (also comma-separated), at most `max` items, each
     /// a UUID.
     pub fn uuid_list(&mut self, name: &str, max: usize) -> Vec<String> {

@@ -7,4 +7,4 @@ pub mod format;
 
 pub use auth::Caller;
 pub use extract::{ApiJson, IfMatch, PathIds, QueryParams};
-pub use format::{etag, timestamp, Page};
+pub use format::{etag, now_micros, timestamp, Page};

@@ -83,7 +83,7 @@ impl Issues {
     }
 }
 
-fn store_error(error: StoreError) -> ApiError {
+pub(crate) fn store_error(error: StoreError) -> ApiError {
     match error {
         StoreError::Duplicate(_) => ApiError::duplicate_name(),
         StoreError::NotFound(what) => ApiError::missing(what),

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Ingestion benchmark, loopback only, bounded (a few runs of fixed work).
+#
+# Starts a release build on a fresh data dir and measures:
+#   1. big-100-pages.pdf from upload to `processed` (BrandIngestionPipeline, sandboxed
+#      extraction, chunking, indexing), as pages/s, against `pdftotext` (poppler-utils) on the
+#      same file in the same run (target: ≥ 50 % of pdftotext's pages/s);
+#   2. the Northwind sample kit in four formats (PDF, DOCX, HTML, Markdown) from upload to a
+#      filled kit (target: under 5 s);
+#   3. the server's peak RSS over both (target: ≤ 300 MB).
+#
+#   bench/ingest.sh              # RUNS=3
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS="${RUNS:-3}"
+PORT="${PORT:-18184}"
+SAMPLES="${SAMPLES:-../shared/samples}"
+for tool in curl python3 pdftotext; do
+  command -v "$tool" >/dev/null || { echo "bench needs $tool (apt-get install poppler-utils for pdftotext)" >&2; exit 2; }
+done
+[ -f "$SAMPLES/big-100-pages.pdf" ] || { echo "samples not found at $SAMPLES" >&2; exit 2; }
+cargo build --release -q -p brandstream
+BIN=target/release/brandstream
+WORK=$(mktemp -d)
+SERVER_PID=
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+BRANDSTREAM_LOG_LEVEL=warn "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" 2>"$WORK/server.log" &
+SERVER_PID=$!
+for _ in $(seq 1 500); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.01; done
+BASE="http://127.0.0.1:$PORT"
+org=$("$BIN" admin --data-dir "$WORK/data" orgs list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+cred=$("$BIN" admin --data-dir "$WORK/data" credentials create --org "$org" --label bench --json 2>/dev/null)
+id=$(echo "$cred" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
+secret=$(echo "$cred" | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+token=$(curl -s -X POST "$BASE/oauth/token" --data-urlencode "client_id=$id" --data-urlencode "client_secret=$secret" \
+  --data-urlencode grant_type=client_credentials | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+
+export BASE org token SAMPLES RUNS
+python3 - <<'PY'
+import json, os, subprocess, time, urllib.request, uuid
+
+BASE, ORG, TOKEN, SAMPLES, RUNS = (os.environ[k] for k in ("BASE", "org", "token", "SAMPLES", "RUNS"))
+RUNS = int(RUNS)
+
+def call(method, path, body=None, content_type="application/json"):
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    request = urllib.request.Request(BASE + path, data=data, method=method)
+    request.add_header("Authorization", "Bearer " + TOKEN)
+    if data is not None:
+        request.add_header("Content-Type", content_type)
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)
+
+def kit(name):
+    return call("POST", f"/api/brands/v1/organizations/{ORG}/brandkits", {"name": name})["id"]
+
+def upload(path, kit_id):
+    boundary = uuid.uuid4().hex
+    with open(path, "rb") as f:
+        content = f.read()
+    create = json.dumps({"title": os.path.basename(path), "tags": [],
+                         "references": [{"type": "brandkit", "id": kit_id}]})
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"create_request\"\r\n\r\n{create}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{os.path.basename(path)}\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    return call("POST", f"/api/documents/v2/organizations/{ORG}/documents", body,
+                f"multipart/form-data; boundary={boundary}")["id"]
+
+def ingest(kit_id, populate):
+    run = call("POST", f"/api/data/v1/organizations/{ORG}/pipeline/BrandIngestionPipeline",
+               {"parameters": {"brand_kit_id": kit_id, "populateSections": populate}})
+    while True:
+        run = call("GET", f"/api/data/v1/organizations/{ORG}/pipeline/runs/{run['id']}")
+        if run["status"] in ("Succeeded", "Failed", "Cancelled"):
+            assert run["status"] == "Succeeded", run
+            return
+        time.sleep(0.005)
+
+big = os.path.join(SAMPLES, "big-100-pages.pdf")
+ours = []
+for index in range(RUNS):
+    k = kit(f"big run {index}")
+    started = time.perf_counter()
+    upload(big, k)
+    ingest(k, False)
+    ours.append(time.perf_counter() - started)
+poppler = []
+for _ in range(RUNS):
+    started = time.perf_counter()
+    subprocess.run(["pdftotext", big, "/dev/null"], check=True)
+    poppler.append(time.perf_counter() - started)
+ours_rate, poppler_rate = 100 / min(ours), 100 / min(poppler)
+print(f"big-100-pages.pdf  upload → processed  best {min(ours)*1000:7.0f} ms  {ours_rate:7.0f} pages/s")
+print(f"big-100-pages.pdf  pdftotext           best {min(poppler)*1000:7.0f} ms  {poppler_rate:7.0f} pages/s")
+print(f"ratio                                        {ours_rate / poppler_rate * 100:7.0f} %  (target ≥ 50 %)")
+
+kit_times = []
+for index in range(RUNS):
+    k = kit(f"northwind {index}")
+    started = time.perf_counter()
+    for extension in ("pdf", "docx", "html", "md"):
+        upload(os.path.join(SAMPLES, f"northwind-coffee-roasters.{extension}"), k)
+    ingest(k, True)
+    kit_times.append(time.perf_counter() - started)
+print(f"sample kit, 4 formats, upload → filled  best {min(kit_times)*1000:5.0f} ms  worst {max(kit_times)*1000:5.0f} ms  (target < 5 s)")
+PY
+rss=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$SERVER_PID/status")
+echo "server peak RSS $rss MB (target ≤ 300 MB; extraction runs in a child process)"

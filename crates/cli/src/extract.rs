@@ -1,0 +1,49 @@
+//! The hidden `__extract` subcommand: the sandbox in which the server reads untrusted
+//! documents. It limits its own address space, reads the file from stdin, and writes the
+//! extracted text (or the reason it failed) as JSON to stdout. A hostile file that makes the
+//! parser loop, panic or exhaust memory takes down only this process; the server notices the
+//! timeout, the signal or the missing answer and marks the document failed.
+
+use std::io::{Read, Write};
+
+use brandstream_ingest::{ExtractLimits, FileKind};
+
+/// Runs the sandboxed extraction; returns the process exit code.
+pub fn run(kind: &str, docx_part_bytes: u64, max_pages: u32, memory_mb: u64) -> u8 {
+    if memory_mb > 0 {
+        let bytes = memory_mb.saturating_mul(1024 * 1024);
+        if let Err(error) = rlimit::setrlimit(rlimit::Resource::AS, bytes, bytes) {
+            eprintln!("cannot limit memory: {error}");
+            return 3;
+        }
+    }
+    let Some(kind) = FileKind::from_declared(kind) else {
+        eprintln!("unknown kind {kind}");
+        return 2;
+    };
+    let mut input = Vec::new();
+    if let Err(error) = std::io::stdin().lock().read_to_end(&mut input) {
+        eprintln!("cannot read the document: {error}");
+        return 3;
+    }
+    let limits = ExtractLimits {
+        docx_part_bytes,
+        max_pages,
+    };
+    let answer = match brandstream_ingest::extract(kind, &input, limits) {
+        Ok(extracted) => serde_json::json!({ "ok": extracted }),
+        Err(error) => serde_json::json!({ "err": error }),
+    };
+    drop(input);
+    let mut out = std::io::stdout().lock();
+    let written = serde_json::to_writer(&mut out, &answer)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.flush());
+    match written {
+        Ok(()) => 0,
+        Err(error) => {
+            eprintln!("cannot write the result: {error}");
+            3
+        }
+    }
+}

@@ -1,0 +1,681 @@
+//! Black-box tests of the Pipeline API and the ingestion engine behind it: both pipelines end
+//! to end on the sample brand books (with the quality figures printed), knowledge search,
+//! cancellation, runs that survive restarts and crashes, and subsections ingestion must not
+//! touch.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+const BRANDS: [&str; 2] = ["northwind-coffee-roasters", "tidewater-outdoor-gear"];
+const FORMATS: [&str; 4] = ["pdf", "docx", "html", "md"];
+
+fn collapse(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// All the text of a subsection value.
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(value_text)
+            .collect::<Vec<_>>()
+            .join(" \n "),
+        Value::Object(map) => map
+            .iter()
+            .filter(|(key, _)| key.as_str() != "id")
+            .map(|(_, v)| value_text(v))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+struct Score {
+    facts: (usize, usize),
+    search: (usize, usize),
+    missed: Vec<String>,
+}
+
+/// Ingests one file into a fresh kit and scores facts and search against expected.json.
+async fn score(api: &Api<'_>, brand: &str, format: &str) -> Score {
+    let expected: Value = serde_json::from_slice(
+        &std::fs::read(samples_dir().join(format!("{brand}.expected.json"))).unwrap(),
+    )
+    .unwrap();
+    let kit = api.create_kit(&format!("{brand} {format}")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let document = api.upload_sample(&format!("{brand}.{format}"), &kit).await;
+    let run = api
+        .start_pipeline(
+            "BrandIngestionPipeline",
+            json!({"brand_kit_id": kit, "populateSections": true,
+                   "documentIdsList": document["id"]}),
+        )
+        .await;
+    let run = api
+        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(run["status"], "Succeeded", "{run}");
+    let fields = api.all_fields(&kit).await;
+    let mut missed = Vec::new();
+    let facts = expected["facts"].as_array().unwrap();
+    let mut found = 0;
+    for fact in facts {
+        let text = fields
+            .iter()
+            .filter(|(section, field)| {
+                *section == fact["section"].as_str().unwrap()
+                    && field["name"]
+                        .as_str()
+                        .unwrap()
+                        .eq_ignore_ascii_case(fact["subsection"].as_str().unwrap())
+            })
+            .map(|(_, field)| collapse(&value_text(&field["value"])))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let ok = fact["must_contain"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|needle| text.contains(&collapse(needle.as_str().unwrap())));
+        if ok {
+            found += 1;
+        } else {
+            missed.push(format!("fact {} / {}", fact["section"], fact["subsection"]));
+        }
+    }
+    let probes = expected["search"].as_array().unwrap();
+    let mut hits = 0;
+    for probe in probes {
+        let query = probe["query"].as_str().unwrap();
+        let url = api.docs(
+            2,
+            &format!(
+                "/chunks?search={}&referenceId={kit}&pageSize=5",
+                form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
+            ),
+        );
+        let page: Value = api.get(&url).await.json().await.unwrap();
+        let needle = collapse(probe["expect"].as_str().unwrap());
+        if page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|chunk| collapse(chunk["text"].as_str().unwrap()).contains(&needle))
+        {
+            hits += 1;
+        } else {
+            missed.push(format!("search {query:?}"));
+        }
+    }
+    // Every filled subsection cites the chunks it came from, and they resolve.
+    for (_, field) in &fields {
+        if value_text(&field["value"]).trim().is_empty() {
+            continue;
+        }
+        let references = field["references"].as_array().unwrap();
+        assert!(!references.is_empty(), "no references on {}", field["name"]);
+        assert_eq!(references[0]["type"], "documentChunk");
+    }
+    Score {
+        facts: (found, facts.len()),
+        search: (hits, probes.len()),
+        missed,
+    }
+}
+
+#[tokio::test]
+async fn ingestion_fills_the_kit_and_finds_passages_in_every_format() {
+    if !have_samples() {
+        return;
+    }
+    let server = TestServer::start();
+    let api = Api::new(&server, &[]).await;
+    let mut failures = Vec::new();
+    eprintln!(
+        "{:<28} {:<5} {:>12} {:>12}",
+        "brand", "fmt", "facts", "search top5"
+    );
+    for brand in BRANDS {
+        for format in FORMATS {
+            let score = score(&api, brand, format).await;
+            let facts = score.facts.0 as f64 / score.facts.1 as f64;
+            let search = score.search.0 as f64 / score.search.1 as f64;
+            eprintln!(
+                "{brand:<28} {format:<5} {:>4}/{:<2} {:>4.0}% {:>4}/{:<2} {:>4.0}%",
+                score.facts.0,
+                score.facts.1,
+                facts * 100.0,
+                score.search.0,
+                score.search.1,
+                search * 100.0
+            );
+            for miss in &score.missed {
+                eprintln!("    missed {miss}");
+            }
+            if facts < 0.9 || search < 0.9 {
+                failures.push(format!("{brand}.{format}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "below 90 %: {failures:?}");
+}
+
+#[tokio::test]
+async fn the_sample_kit_in_four_formats_ingests_quickly_and_documents_are_processed() {
+    if !have_samples() {
+        return;
+    }
+    let server = TestServer::start();
+    let api = Api::new(&server, &[]).await;
+    let kit = api.create_kit("Northwind all formats").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut ids = Vec::new();
+    for format in FORMATS {
+        let document = api
+            .upload_sample(&format!("northwind-coffee-roasters.{format}"), &kit)
+            .await;
+        ids.push(document["id"].as_str().unwrap().to_owned());
+    }
+    let started = Instant::now();
+    // documentIdsList omitted: every unprocessed document of the kit.
+    let run = api
+        .start_pipeline("BrandIngestionPipeline", json!({"brand_kit_id": kit}))
+        .await;
+    assert_eq!(run["status"], "Queued");
+    assert_eq!(run["pipelineId"], "BrandIngestionPipeline");
+    assert_eq!(run["parameters"]["brand_kit_id"], kit.as_str());
+    assert_eq!(run["parameters"]["org_id"], api.org.as_str());
+    for key in [
+        "id",
+        "runStart",
+        "runEnd",
+        "durationInMs",
+        "message",
+        "createdOn",
+        "createdBy",
+        "updatedOn",
+        "updatedBy",
+    ] {
+        assert!(run.get(key).is_some(), "{key} missing in {run}");
+    }
+    let run = api
+        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    eprintln!(
+        "four formats ingested and filled in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(run["status"], "Succeeded", "{run}");
+    assert!(run["runEnd"].is_string() && run["durationInMs"].as_i64().unwrap() >= 0);
+    assert_eq!(run["progress"]["documentsDone"], 4);
+    for id in &ids {
+        let document: Value = api
+            .get(&api.docs(2, &format!("/documents/{id}")))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(document["status"], "processed", "{document}");
+        assert_eq!(document["chunked"], true);
+        assert_eq!(document["summarized"], true);
+        assert!(document["summary"].as_str().unwrap().len() > 40);
+        assert!(document["numberOfPages"].as_i64().unwrap() >= 1);
+        if document["fileType"] == "application/pdf" {
+            assert_eq!(document["numberOfPages"], 9);
+        }
+    }
+    // A chunk fetched by id carries its provenance.
+    let page: Value = api
+        .get(&api.docs(
+            2,
+            &format!("/chunks?search=roast%20green&referenceId={kit}"),
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let top = &page["data"][0];
+    assert!(top["snippet"].as_str().unwrap().contains("<mark>"), "{top}");
+    assert!(top["score"].as_f64().unwrap() > 0.0);
+    let chunk: Value = api
+        .get(&api.docs(2, &format!("/chunks/{}", top["id"].as_str().unwrap())))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(chunk["id"], top["id"]);
+    assert!(ids.contains(&chunk["documentId"].as_str().unwrap().to_owned()));
+    assert!(chunk["page"].as_i64().unwrap() >= 1);
+    // Runs are listed and filtered.
+    let list: Value = api
+        .get(&api.pipeline(&format!("/runs?brand_kit_id={kit}&status=Succeeded")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["totalCount"], 1);
+    // Nothing left to ingest is still a valid run that re-fills the sections.
+    let run = api
+        .start_pipeline("BrandIngestionPipeline", json!({"brand_kit_id": kit}))
+        .await;
+    assert_eq!(run["parameters"]["documentIdsList"], "");
+}
+
+#[tokio::test]
+async fn enrichment_respects_scope_locks_and_people_edits() {
+    if !have_samples() {
+        return;
+    }
+    let server = TestServer::start();
+    let api = Api::new(&server, &[]).await;
+    let kit = api.create_kit("Tidewater").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Enrichment needs knowledge first.
+    let response = api
+        .post(
+            &api.pipeline("/EnrichSectionsPipeline"),
+            json!({"parameters": {"brand_kit_id": kit}}),
+        )
+        .await;
+    assert!(expect_detail(response, 400)
+        .await
+        .starts_with("Invalid request"));
+    let document = api.upload_sample("tidewater-outdoor-gear.md", &kit).await;
+    let run = api
+        .start_pipeline(
+            "BrandIngestionPipeline",
+            json!({"brand_kit_id": kit, "populateSections": false, "documentIdsList": document["id"]}),
+        )
+        .await;
+    let run = api
+        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(run["status"], "Succeeded");
+    // populateSections false: knowledge indexed, nothing filled.
+    assert!(api
+        .all_fields(&kit)
+        .await
+        .iter()
+        .all(|(_, field)| value_text(&field["value"]).is_empty()));
+
+    // A person owns "Brand purpose": not AI-editable, with their value.
+    let context = api.section(&kit, "Brand Context").await;
+    let context_id = context["id"].as_str().unwrap();
+    let fields: Vec<Value> = api
+        .get(&api.fields_url(&kit, context_id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let purpose = fields
+        .iter()
+        .find(|f| f["name"] == "Brand purpose")
+        .unwrap();
+    let purpose_url = format!(
+        "{}/{}",
+        api.fields_url(&kit, context_id),
+        purpose["id"].as_str().unwrap()
+    );
+    let response = api
+        .patch(
+            &purpose_url,
+            json!({"value": "Written by a person.", "aiEditable": false}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+
+    // Enrich only the Visual Guidelines section.
+    let visual = api.section(&kit, "Visual Guidelines").await;
+    let visual_id = visual["id"].as_str().unwrap().to_owned();
+    let run = api
+        .start_pipeline(
+            "EnrichSectionsPipeline",
+            json!({"brand_kit_id": kit, "sectionId": visual_id}),
+        )
+        .await;
+    let run = api
+        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(run["status"], "Succeeded", "{run}");
+    for (section, field) in api.all_fields(&kit).await {
+        let text = value_text(&field["value"]);
+        if section == "Visual Guidelines" && field["name"] == "Colour palettes" {
+            assert!(text.contains('#'), "palette not filled: {field}");
+        } else if section != "Visual Guidelines" && field["name"] != "Brand purpose" {
+            assert!(
+                text.is_empty(),
+                "{section}/{} filled outside the scope",
+                field["name"]
+            );
+        }
+    }
+
+    // Enrich everything: the person's value stays.
+    let run = api
+        .start_pipeline("EnrichSectionsPipeline", json!({"brand_kit_id": kit}))
+        .await;
+    api.wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    let purpose: Value = api.get(&purpose_url).await.json().await.unwrap();
+    assert_eq!(purpose["value"], "Written by a person.");
+    let filled = api
+        .all_fields(&kit)
+        .await
+        .iter()
+        .filter(|(_, field)| !value_text(&field["value"]).is_empty())
+        .count();
+    assert!(filled > 15, "only {filled} subsections filled");
+
+    // A locked kit is left alone entirely.
+    let locked_kit = api.create_kit("Locked").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let document = api
+        .upload_sample("tidewater-outdoor-gear.md", &locked_kit)
+        .await;
+    let response = api
+        .patch(
+            &api.brands(1, &format!("/brandkits/{locked_kit}")),
+            json!({"locked": true}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let run = api
+        .start_pipeline(
+            "BrandIngestionPipeline",
+            json!({"brand_kit_id": locked_kit, "documentIdsList": document["id"]}),
+        )
+        .await;
+    let run = api
+        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(run["status"], "Succeeded");
+    assert!(run["message"].as_str().unwrap().contains("locked"), "{run}");
+    assert!(api
+        .all_fields(&locked_kit)
+        .await
+        .iter()
+        .all(|(_, field)| value_text(&field["value"]).is_empty()));
+
+    // Deleting the document removes its chunks and the references to them.
+    let response = api
+        .delete(&api.docs(1, &format!("/documents/{}", document_id(&api, &kit).await)))
+        .await;
+    assert_eq!(response.status(), 204);
+    let page: Value = api
+        .get(&api.docs(2, &format!("/chunks?search=colour&referenceId={kit}")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["totalCount"], 0, "{page}");
+    for (_, field) in api.all_fields(&kit).await {
+        assert!(
+            field["references"].as_array().unwrap().is_empty(),
+            "references left on {}",
+            field["name"]
+        );
+    }
+}
+
+async fn document_id(api: &Api<'_>, kit: &str) -> String {
+    let page: Value = api
+        .get(&api.docs(2, &format!("/documents?referenceId={kit}")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["data"][0]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn runs_are_validated_and_scoped() {
+    let server = TestServer::start();
+    let api = Api::new(&server, &[]).await;
+    let kit = api.create_kit("Scoped").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let url = api.pipeline("/BrandIngestionPipeline");
+    expect_422(api.post(&url, json!({})).await, &["body", "parameters"]).await;
+    expect_422(
+        api.post(&url, json!({"parameters": {}})).await,
+        &["body", "parameters", "brand_kit_id"],
+    )
+    .await;
+    expect_422(
+        api.post(&url, json!({"parameters": {"brand_kit_id": "nope"}}))
+            .await,
+        &["body", "parameters", "brand_kit_id"],
+    )
+    .await;
+    expect_422(
+        api.post(
+            &url,
+            json!({"parameters": {"brand_kit_id": kit, "documentIdsList": "x,y"}}),
+        )
+        .await,
+        &["body", "parameters", "documentIdsList"],
+    )
+    .await;
+    let response = api
+        .post(
+            &url,
+            json!({"parameters": {"brand_kit_id": "8f9a2a53-5a0e-4c3e-9d63-7f2b8d1c0a11"}}),
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    let response = api
+        .post(&url, json!({"parameters": {"brand_kit_id": kit, "documentIdsList": "8f9a2a53-5a0e-4c3e-9d63-7f2b8d1c0a11"}}))
+        .await;
+    assert!(expect_detail(response, 400).await.contains("not found"));
+    let response = api
+        .post(&url, json!({"parameters": {"brand_kit_id": kit}}))
+        .await;
+    assert!(expect_detail(response, 400).await.contains("no documents"));
+    let response = api
+        .get(&api.pipeline("/runs/8f9a2a53-5a0e-4c3e-9d63-7f2b8d1c0a11"))
+        .await;
+    assert_eq!(expect_detail(response, 404).await, "Run not found");
+
+    // Reading runs needs brd:r; starting them needs brd:w.
+    let reader = Api::new(&server, &["--scope", "ai.org.brd:r"]).await;
+    let response = reader
+        .post(
+            &reader.pipeline("/BrandIngestionPipeline"),
+            json!({"parameters": {"brand_kit_id": kit}}),
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(reader.get(&reader.pipeline("/runs")).await.status(), 200);
+    let docs_only = Api::new(&server, &["--scope", "ai.org.docs:r"]).await;
+    assert_eq!(
+        docs_only.get(&docs_only.pipeline("/runs")).await.status(),
+        403
+    );
+    // The hosted prefixes answer.
+    let hosted = server.url(&format!(
+        "/stream/ai-pipeline-api/api/data/v1/organizations/{}/pipeline/runs",
+        api.org
+    ));
+    assert_eq!(api.get(&hosted).await.status(), 200);
+}
+
+#[tokio::test]
+async fn queued_runs_cancel_and_resume_after_a_restart() {
+    if !have_samples() {
+        return;
+    }
+    // No workers: runs stay queued.
+    // A fixed issuer, so tokens stay valid across the restart (the port changes).
+    let issuer = ("BRANDSTREAM_ISSUER", "http://brandstream.test/");
+    let server = TestServer::start_with(&[("BRANDSTREAM_PIPELINE__WORKERS", "0"), issuer]);
+    let api = Api::new(&server, &[]).await;
+    let kit = api.create_kit("Queue").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let document = api
+        .upload_sample("northwind-coffee-roasters.md", &kit)
+        .await;
+    let parameters = json!({"brand_kit_id": kit, "documentIdsList": document["id"]});
+    let cancelled = api
+        .start_pipeline("BrandIngestionPipeline", parameters.clone())
+        .await;
+    let kept = api
+        .start_pipeline("BrandIngestionPipeline", parameters)
+        .await;
+    let response = api
+        .post(
+            &api.pipeline(&format!(
+                "/runs/{}/cancel",
+                cancelled["id"].as_str().unwrap()
+            )),
+            json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "Cancelled");
+    let token = api.token.clone();
+    let org = api.org.clone();
+    let dir = server.stop_keep_dir();
+
+    // Restarted with workers: the queued run is picked up and completes.
+    let server = TestServer::start_in(dir, &[issuer]);
+    let api = Api {
+        server: &server,
+        token,
+        org,
+    };
+    let run = api
+        .wait_run(kept["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(run["status"], "Succeeded", "{run}");
+    let run: Value = api
+        .get(&api.pipeline(&format!("/runs/{}", cancelled["id"].as_str().unwrap())))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["status"], "Cancelled");
+}
+
+#[tokio::test]
+async fn a_run_interrupted_by_a_crash_or_a_stop_is_finished_after_restart() {
+    if !have_samples() {
+        return;
+    }
+    let env = [
+        ("BRANDSTREAM_PIPELINE__LEASE_SECONDS", "2"),
+        ("BRANDSTREAM_ISSUER", "http://brandstream.test/"),
+    ];
+    let server = TestServer::start_with(&env);
+    let api = Api::new(&server, &[]).await;
+    let kit = api.create_kit("Crash").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(
+            api.upload_sample("big-100-pages.pdf", &kit).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let run = api
+        .start_pipeline(
+            "BrandIngestionPipeline",
+            json!({"brand_kit_id": kit, "populateSections": false}),
+        )
+        .await;
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    // Wait until it is running, then kill the server without warning.
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            let run: Value = api
+                .get(&api.pipeline(&format!("/runs/{run_id}")))
+                .await
+                .json()
+                .await
+                .unwrap();
+            run["status"] == "InProgress"
+        })
+        .await
+    );
+    let token = api.token.clone();
+    let org = api.org.clone();
+    let dir = server.kill_keep_dir();
+
+    // After the lease expires, the restarted server resumes and finishes the run.
+    let server = TestServer::start_in(dir, &env);
+    let api = Api {
+        server: &server,
+        token,
+        org,
+    };
+    let run = api.wait_run(&run_id, Duration::from_secs(120)).await;
+    assert_eq!(run["status"], "Succeeded", "{run}");
+    for id in &ids {
+        let document: Value = api
+            .get(&api.docs(2, &format!("/documents/{id}")))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(document["status"], "processed");
+        assert_eq!(document["numberOfPages"], 100);
+    }
+
+    // Cancel a running run: Canceling, then Cancelled.
+    let run = api
+        .start_pipeline(
+            "BrandIngestionPipeline",
+            json!({"brand_kit_id": kit, "populateSections": false, "documentIdsList": ids.join(",")}),
+        )
+        .await;
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            let run: Value = api
+                .get(&api.pipeline(&format!("/runs/{run_id}")))
+                .await
+                .json()
+                .await
+                .unwrap();
+            run["status"] == "InProgress"
+        })
+        .await
+    );
+    let response = api
+        .post(&api.pipeline(&format!("/runs/{run_id}/cancel")), json!({}))
+        .await;
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        matches!(body["status"].as_str(), Some("Canceling" | "Cancelled")),
+        "{body}"
+    );
+    let run = api.wait_run(&run_id, Duration::from_secs(60)).await;
+    assert_eq!(run["status"], "Cancelled", "{run}");
+}

@@ -1,0 +1,440 @@
+//! The worker loop: claim a run, keep its lease alive, execute it step by step (checking for
+//! cancellation and shutdown between steps), and record the outcome.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use brandstream_domain::OrgId;
+use brandstream_ingest::summary::summarize;
+use brandstream_ingest::{chunk_document, detect_kind, ChunkSettings};
+use brandstream_store::{run_status, ChunkRecord, DocumentRecord, RunRecord, StoreError};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use super::Pipeline;
+use crate::api::now_micros;
+use crate::routes::pipeline::{BRAND_INGESTION, ENRICH_SECTIONS};
+
+/// How a run ended, from the worker's point of view.
+enum Outcome {
+    /// Finished with a status and message.
+    Finished(&'static str, String),
+    /// Stopped on request.
+    Cancelled(String),
+    /// Another worker took the run over (this one lost its lease).
+    Lost,
+}
+
+/// State shared between a run and its heartbeat.
+struct Tracker {
+    progress: Mutex<Value>,
+    cancel: AtomicBool,
+    lost: AtomicBool,
+}
+
+impl Tracker {
+    fn set(&self, progress: Value) {
+        *self.progress.lock().unwrap_or_else(|p| p.into_inner()) = progress;
+    }
+
+    fn snapshot(&self) -> Value {
+        self.progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn stopped(&self) -> Option<Outcome> {
+        if self.lost.load(Ordering::SeqCst) {
+            Some(Outcome::Lost)
+        } else if self.cancel.load(Ordering::SeqCst) {
+            Some(Outcome::Cancelled("Cancelled on request".into()))
+        } else {
+            None
+        }
+    }
+}
+
+fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+impl Pipeline {
+    pub(super) async fn work(self: Arc<Self>, index: usize, mut shutdown: watch::Receiver<bool>) {
+        let owner = format!("{}-w{index}", self.owner);
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let now = now_micros();
+            match self
+                .store
+                .claim_run(&owner, now, now + micros(self.lease))
+                .await
+            {
+                Ok(Some(run)) => self.execute(&owner, run, &mut shutdown).await,
+                Ok(None) => {
+                    tokio::select! {
+                        () = self.wake.notified() => {}
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "claiming a pipeline run failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    async fn execute(&self, owner: &str, run: RunRecord, shutdown: &mut watch::Receiver<bool>) {
+        let started = std::time::Instant::now();
+        tracing::info!(run = %run.id, pipeline = %run.pipeline_id, attempt = run.attempts, "pipeline run started");
+        let tracker = Arc::new(Tracker {
+            progress: Mutex::new(run.progress.clone()),
+            cancel: AtomicBool::new(run.status == run_status::CANCELING),
+            lost: AtomicBool::new(false),
+        });
+        let heartbeat = {
+            let store = Arc::clone(&self.store);
+            let tracker = Arc::clone(&tracker);
+            let id = run.id.clone();
+            let owner = owner.to_owned();
+            let lease = self.lease;
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(lease / 3);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let now = now_micros();
+                    match store
+                        .heartbeat_run(&id, &owner, &tracker.snapshot(), now, now + micros(lease))
+                        .await
+                    {
+                        Ok(Some(status)) if status == run_status::CANCELING => {
+                            tracker.cancel.store(true, Ordering::SeqCst);
+                        }
+                        Ok(Some(_)) => {}
+                        Ok(None) => {
+                            tracker.lost.store(true, Ordering::SeqCst);
+                            break;
+                        }
+                        Err(error) => tracing::warn!(%error, "pipeline heartbeat failed"),
+                    }
+                }
+            })
+        };
+        let outcome = tokio::select! {
+            outcome = self.run_pipeline(&run, &tracker) => Some(outcome),
+            _ = shutdown.wait_for(|stop| *stop) => None,
+        };
+        heartbeat.abort();
+        let now = now_micros();
+        let progress = tracker.snapshot();
+        let (status, message) = match outcome {
+            None => {
+                // Shutting down: hand the run back so this or another node resumes it.
+                match self.store.release_run(&run.id, owner, now).await {
+                    Ok(_) => tracing::info!(run = %run.id, "pipeline run handed back for later"),
+                    Err(error) => {
+                        tracing::warn!(%error, run = %run.id, "handing a run back failed; its lease will expire")
+                    }
+                }
+                return;
+            }
+            Some(Outcome::Lost) => {
+                tracing::warn!(run = %run.id, "lost the lease on a pipeline run; another worker continues it");
+                return;
+            }
+            Some(Outcome::Cancelled(message)) => (run_status::CANCELLED, message),
+            Some(Outcome::Finished(status, message)) => (status, message),
+        };
+        match self
+            .store
+            .finish_run(&run.id, owner, status, &message, &progress, now)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(run = %run.id, "a pipeline run was taken over before it finished")
+            }
+            Err(error) => {
+                tracing::error!(%error, run = %run.id, "recording a pipeline run's end failed")
+            }
+        }
+        metrics::counter!("brandstream_pipeline_runs_finished_total", "status" => status)
+            .increment(1);
+        tracing::info!(run = %run.id, status, elapsed_ms = started.elapsed().as_millis() as u64, "pipeline run ended");
+    }
+
+    async fn run_pipeline(&self, run: &RunRecord, tracker: &Tracker) -> Outcome {
+        let kit = match self.store.get_kit(&run.org_id, &run.kit_id).await {
+            Ok(Some(kit)) if kit.deleted_at.is_none() => kit,
+            Ok(_) => {
+                return Outcome::Finished(
+                    run_status::FAILED,
+                    "The brand kit no longer exists".into(),
+                )
+            }
+            Err(error) => return internal_failure(&error),
+        };
+        let parameter = |name: &str| run.parameters.get(name);
+        let mut notes: Vec<String> = Vec::new();
+        let mut failures: Vec<String> = Vec::new();
+        let mut documents_total = 0;
+        if run.pipeline_id == BRAND_INGESTION {
+            let ids: Vec<String> = parameter("documentIdsList")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned)
+                .collect();
+            documents_total = ids.len();
+            for (done, id) in ids.iter().enumerate() {
+                self.refresh(run, tracker).await;
+                if let Some(stop) = tracker.stopped() {
+                    return stop;
+                }
+                tracker.set(json!({
+                    "stage": "reading", "documentsDone": done, "documentsTotal": ids.len(), "documentId": id,
+                }));
+                if let Err(reason) = self
+                    .process_document(&run.org_id, id, &kit.id, &run.created_by)
+                    .await
+                {
+                    tracing::info!(run = %run.id, document = %id, %reason, "a document could not be ingested");
+                    failures.push(format!("{id}: {reason}"));
+                }
+            }
+            notes.push(format!(
+                "Ingested {} of {} documents",
+                ids.len() - failures.len(),
+                ids.len()
+            ));
+        }
+        let populate = run.pipeline_id == ENRICH_SECTIONS
+            || parameter("populateSections")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+        if populate {
+            self.refresh(run, tracker).await;
+            if let Some(stop) = tracker.stopped() {
+                return stop;
+            }
+            tracker.set(json!({
+                "stage": "filling", "documentsDone": documents_total, "documentsTotal": documents_total,
+            }));
+            if kit.locked {
+                notes.push("the brand kit is locked, so no subsection was changed".into());
+            } else {
+                let scope = super::filling::Scope {
+                    section_id: parameter("sectionId")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    field_id: parameter("fieldId")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                };
+                match super::filling::fill_kit(self.store.as_ref(), &kit, &scope, &run.created_by)
+                    .await
+                {
+                    Ok(filled) => notes.push(format!("filled {filled} subsections")),
+                    Err(error) => return internal_failure(&error),
+                }
+            }
+        }
+        tracker.set(json!({
+            "stage": "done", "documentsDone": documents_total, "documentsTotal": documents_total,
+        }));
+        let mut message = notes.join("; ");
+        if !failures.is_empty() {
+            message.push_str(&format!(
+                ". {} document(s) failed: {}",
+                failures.len(),
+                failures.join("; ")
+            ));
+        }
+        let status = if documents_total > 0 && failures.len() == documents_total {
+            run_status::FAILED
+        } else {
+            run_status::SUCCEEDED
+        };
+        Outcome::Finished(status, message)
+    }
+
+    /// Notices a cancellation between steps, without waiting for the next heartbeat.
+    async fn refresh(&self, run: &RunRecord, tracker: &Tracker) {
+        if let Ok(Some(current)) = self.store.get_run(&run.org_id, &run.id).await {
+            if current.status == run_status::CANCELING {
+                tracker.cancel.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Reads, chunks and indexes one document. The error is the reason, for people; the
+    /// document is marked failed with it.
+    async fn process_document(
+        &self,
+        org: &OrgId,
+        id: &str,
+        kit_id: &str,
+        actor: &str,
+    ) -> Result<(), String> {
+        let document = match self.store.get_document(org, id).await {
+            Ok(Some(document)) if document.deleted_at.is_none() => document,
+            Ok(_) => return Err("the document no longer exists".into()),
+            Err(error) => return Err(internal(&error)),
+        };
+        match self.read_document(&document).await {
+            Ok((extracted, pages, chunks)) => {
+                self.store_chunks(org, id, kit_id, actor, &extracted, pages, chunks)
+                    .await
+            }
+            Err(reason) => {
+                self.mark_failed(org, id, actor, &reason).await;
+                Err(reason)
+            }
+        }
+    }
+
+    async fn read_document(
+        &self,
+        document: &DocumentRecord,
+    ) -> Result<
+        (
+            brandstream_ingest::Extracted,
+            usize,
+            Vec<brandstream_ingest::Chunk>,
+        ),
+        String,
+    > {
+        let bytes = self
+            .blobs
+            .get(&document.file_id)
+            .await
+            .map_err(|error| internal(&error))?;
+        let kind = detect_kind(&bytes).ok_or("the file is not a supported type")?;
+        let mut extracted = self.extractor.extract(kind, bytes, self.limits).await?;
+        let from = document.page_range_from.unwrap_or(1);
+        let to = document.page_range_to.unwrap_or(i64::MAX);
+        let total_pages = extracted.pages.len();
+        if document.page_range_from.is_some() || document.page_range_to.is_some() {
+            extracted
+                .pages
+                .retain(|page| (from..=to).contains(&i64::from(page.number)));
+        }
+        let chunks = chunk_document(&extracted, ChunkSettings::default());
+        if chunks.is_empty() {
+            return Err(if total_pages == extracted.pages.len() {
+                "the document contains no text".into()
+            } else {
+                format!("pages {from} to {to} contain no text (the document has {total_pages})")
+            });
+        }
+        Ok((extracted, total_pages, chunks))
+    }
+
+    async fn store_chunks(
+        &self,
+        org: &OrgId,
+        id: &str,
+        kit_id: &str,
+        actor: &str,
+        extracted: &brandstream_ingest::Extracted,
+        pages: usize,
+        chunks: Vec<brandstream_ingest::Chunk>,
+    ) -> Result<(), String> {
+        let now = now_micros();
+        let records: Vec<ChunkRecord> = chunks
+            .into_iter()
+            .map(|chunk| ChunkRecord {
+                id: uuid::Uuid::new_v4().to_string(),
+                document_id: id.to_owned(),
+                org_id: org.clone(),
+                ordinal: chunk.ordinal as i64,
+                headings: chunk.headings,
+                text: chunk.text,
+                page_start: i64::from(chunk.page_start),
+                page_end: i64::from(chunk.page_end),
+                created_at: now,
+            })
+            .collect();
+        let summary = summarize(extracted, 3, 1000);
+        for _ in 0..3 {
+            let mut document = match self.store.get_document(org, id).await {
+                Ok(Some(document)) if document.deleted_at.is_none() => document,
+                Ok(_) => return Err("the document was deleted while it was read".into()),
+                Err(error) => return Err(internal(&error)),
+            };
+            if let Some(title) = extracted.title.as_ref().filter(|_| {
+                document.file_name.as_deref() == Some(document.title.as_str())
+                    || document.title == "Untitled document"
+            }) {
+                document.title = title.chars().take(500).collect();
+            }
+            document.status = "processed".into();
+            document.message = String::new();
+            document.number_of_pages = pages as i64;
+            document.chunked = true;
+            if document.summary.is_none() || !document.summarized {
+                document.summary = summary.clone().or(document.summary);
+            }
+            document.summarized = document.summary.is_some();
+            if let Some(references) = document.references.as_array_mut() {
+                let linked = references
+                    .iter()
+                    .any(|r| r.get("id").and_then(Value::as_str) == Some(kit_id));
+                if !linked {
+                    references.push(json!({
+                        "type": "brandkit", "id": kit_id,
+                        "path": format!("/api/brands/v1/organizations/{org}/brandkits/{kit_id}/references"),
+                    }));
+                }
+            }
+            document.version += 1;
+            document.updated_at = now_micros();
+            document.updated_by = actor.to_owned();
+            match self.store.replace_chunks(&document, &records).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(error) => return Err(internal(&error)),
+            }
+        }
+        Err("the document kept changing while it was indexed".into())
+    }
+
+    async fn mark_failed(&self, org: &OrgId, id: &str, actor: &str, reason: &str) {
+        for _ in 0..3 {
+            let Ok(Some(mut document)) = self.store.get_document(org, id).await else {
+                return;
+            };
+            let expected = document.version;
+            document.status = "failed".into();
+            document.message = reason.chars().take(2000).collect();
+            document.version += 1;
+            document.updated_at = now_micros();
+            document.updated_by = actor.to_owned();
+            match self.store.update_document(&document, expected).await {
+                Ok(false) => continue,
+                Ok(true) => return,
+                Err(error) => {
+                    tracing::warn!(%error, document = id, "marking a document failed did not work");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn internal(error: &dyn std::fmt::Display) -> String {
+    tracing::error!(%error, "pipeline storage error");
+    "an internal error occurred (see the server log)".into()
+}
+
+fn internal_failure(error: &dyn std::fmt::Display) -> Outcome {
+    Outcome::Finished(run_status::FAILED, internal(error))
+}

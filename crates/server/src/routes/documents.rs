@@ -1,0 +1,1173 @@
+//! The Document Management API (reference §2B): upload (multipart or URL), list, get, update,
+//! delete and download brand documents, and search their knowledge chunks.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use brandstream_domain::Scope;
+use brandstream_ingest::{detect_kind, FileKind};
+use brandstream_store::{ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::brands::present;
+use crate::api::{now_micros, timestamp, ApiJson, Caller, Page, PathIds, QueryParams};
+use crate::error::{ApiError, FieldIssue};
+use crate::services::brands::store_error;
+use crate::AppState;
+
+/// Longest title.
+const TITLE_MAX: usize = 500;
+/// Longest type, tag or reference field.
+const SHORT_MAX: usize = 200;
+/// Most tags or references.
+const LIST_MAX: usize = 100;
+/// Longest summary a client may set.
+const SUMMARY_MAX: usize = 20_000;
+/// Longest URL.
+const URL_MAX: usize = 2048;
+/// Longest `create_request` JSON.
+const CREATE_REQUEST_MAX: usize = 64 * 1024;
+
+/// Document statuses (reference §2B).
+pub const STATUSES: &[&str] = &[
+    "pending",
+    "processed",
+    "draft",
+    "active",
+    "archived",
+    "edited",
+    "failed",
+];
+
+/// The `create_request` part: a JSON string describing the document.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateDocumentRequest {
+    /// URL to fetch the file from when no `file` part is sent.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Ignored: new documents start `pending`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Kind of document, e.g. `brand guidelines`.
+    #[serde(default, rename = "type")]
+    pub doc_type: Option<String>,
+    /// Declared MIME type; must agree with the content.
+    #[serde(default)]
+    pub file_type: Option<String>,
+    /// Ignored (the server measures it).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub size: Option<Value>,
+    /// Ignored (the server counts pages).
+    #[serde(default)]
+    pub number_of_pages: Option<i64>,
+    /// First page to process (1-based).
+    #[serde(default)]
+    pub page_range_from: Option<i64>,
+    /// Last page to process.
+    #[serde(default)]
+    pub page_range_to: Option<i64>,
+    /// Title (default: the document's own title or file name).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Summary (default: computed during ingestion).
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// References to brand kits: `{"type": "brandkit", "id", "path"}`.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub references: Option<Vec<Value>>,
+    /// Let the server fill title and page count from the document.
+    #[serde(default)]
+    pub set_metadata: Option<bool>,
+}
+
+/// `PATCH …/documents/{id}` body; only keys sent change.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateDocumentRequest {
+    #[serde(default, deserialize_with = "present")]
+    title: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present", rename = "type")]
+    doc_type: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    summary: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    status: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    tags: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    references: Option<Option<Vec<Value>>>,
+}
+
+/// A document as every document endpoint returns it (DocumentModel_v2).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentResponse {
+    organization_id: String,
+    id: String,
+    status: String,
+    chunked: bool,
+    summarized: bool,
+    url: String,
+    file_id: String,
+    #[serde(rename = "type")]
+    doc_type: String,
+    file_type: String,
+    /// Bytes, as a string (as the hosted service sends it).
+    size: String,
+    number_of_pages: i64,
+    page_range_from: Option<i64>,
+    page_range_to: Option<i64>,
+    title: String,
+    summary: Option<String>,
+    tags: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    references: Value,
+    /// Why processing failed, if it did.
+    message: String,
+    created_on: String,
+    created_by: String,
+    updated_on: String,
+    updated_by: String,
+    deleted_at: Option<String>,
+    search_score: Option<f64>,
+    record_type: &'static str,
+}
+
+impl DocumentResponse {
+    fn from_record(document: &DocumentRecord) -> Self {
+        let tags = document
+            .tags
+            .as_array()
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(|tag| tag.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            organization_id: document.org_id.to_string(),
+            id: document.id.clone(),
+            status: document.status.clone(),
+            chunked: document.chunked,
+            summarized: document.summarized,
+            url: if document.url.is_empty() {
+                format!(
+                    "/api/documents/v2/organizations/{}/documents/{}/file",
+                    document.org_id, document.id
+                )
+            } else {
+                document.url.clone()
+            },
+            file_id: document.id.clone(),
+            doc_type: document.doc_type.clone(),
+            file_type: document.file_type.clone(),
+            size: document.size.to_string(),
+            number_of_pages: document.number_of_pages,
+            page_range_from: document.page_range_from,
+            page_range_to: document.page_range_to,
+            title: document.title.clone(),
+            summary: document.summary.clone(),
+            tags,
+            references: document.references.clone(),
+            message: document.message.clone(),
+            created_on: timestamp(document.created_at),
+            created_by: document.created_by.clone(),
+            updated_on: timestamp(document.updated_at),
+            updated_by: document.updated_by.clone(),
+            deleted_at: document.deleted_at.map(timestamp),
+            search_score: None,
+            record_type: "document",
+        }
+    }
+}
+
+/// A knowledge chunk.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChunkResponse {
+    id: String,
+    organization_id: String,
+    document_id: String,
+    /// Position in the document, from 0.
+    ordinal: i64,
+    /// First page the text comes from.
+    page: i64,
+    /// Last page.
+    page_end: i64,
+    /// The innermost heading.
+    heading: String,
+    /// Every heading above the text, outermost first.
+    headings: Vec<String>,
+    text: String,
+    /// Relevance (searches only; higher is better).
+    score: Option<f64>,
+    /// The text around the matches, with matches in `<mark>` (searches only).
+    snippet: Option<String>,
+    created_on: String,
+}
+
+impl ChunkResponse {
+    fn from_record(chunk: &ChunkRecord, score: Option<f64>, snippet: Option<String>) -> Self {
+        Self {
+            id: chunk.id.clone(),
+            organization_id: chunk.org_id.to_string(),
+            document_id: chunk.document_id.clone(),
+            ordinal: chunk.ordinal,
+            page: chunk.page_start,
+            page_end: chunk.page_end,
+            heading: chunk.headings.last().cloned().unwrap_or_default(),
+            headings: chunk.headings.clone(),
+            text: chunk.text.clone(),
+            score,
+            snippet,
+            created_on: timestamp(chunk.created_at),
+        }
+    }
+}
+
+fn invalid_file_type(why: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, format!("Invalid file type: {why}"))
+}
+
+fn create_request_issue(msg: impl Into<String>, kind: &str) -> ApiError {
+    ApiError::validation(vec![FieldIssue::new(
+        vec![Value::from("body"), Value::from("create_request")],
+        msg,
+        kind,
+    )])
+}
+
+/// The file and metadata of an upload, whichever form it came in.
+struct Upload {
+    create: CreateDocumentRequest,
+    file: Option<(Bytes, Option<String>, Option<String>)>,
+}
+
+async fn read_upload(request: Request, state: &Arc<AppState>) -> Result<Upload, ApiError> {
+    let limit = state.settings.documents.max_file_bytes;
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut create_json: Option<String> = None;
+    let mut file = None;
+    if content_type.starts_with("multipart/form-data") {
+        let mut multipart = Multipart::from_request(request, state)
+            .await
+            .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.body_text()))?;
+        loop {
+            let field = match multipart.next_field().await {
+                Ok(Some(field)) => field,
+                Ok(None) => break,
+                Err(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    return Err(too_large(limit))
+                }
+                Err(error) => {
+                    return Err(ApiError::new(StatusCode::BAD_REQUEST, error.body_text()))
+                }
+            };
+            match field.name() {
+                Some("create_request") => {
+                    let text = field.text().await.map_err(|error| {
+                        create_request_issue(
+                            format!("cannot read the part: {}", error.body_text()),
+                            "value_error",
+                        )
+                    })?;
+                    create_json = Some(text);
+                }
+                Some("file") => {
+                    let name = field.file_name().map(str::to_owned);
+                    let declared = field.content_type().map(str::to_owned);
+                    let bytes = field.bytes().await.map_err(|error| {
+                        if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                            too_large(limit)
+                        } else {
+                            ApiError::new(StatusCode::BAD_REQUEST, error.body_text())
+                        }
+                    })?;
+                    file = Some((bytes, name, declared));
+                }
+                _ => {}
+            }
+        }
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        let body = axum::body::to_bytes(request.into_body(), CREATE_REQUEST_MAX * 4)
+            .await
+            .map_err(|_| ApiError::too_large(CREATE_REQUEST_MAX * 4))?;
+        create_json = form_urlencoded::parse(&body)
+            .find(|(key, _)| key == "create_request")
+            .map(|(_, value)| value.into_owned());
+    } else {
+        return Err(ApiError::validation(vec![FieldIssue::new(
+            vec![Value::from("body")],
+            "The body must be multipart/form-data or application/x-www-form-urlencoded",
+            "model_attributes_type",
+        )]));
+    }
+    if file
+        .as_ref()
+        .is_some_and(|(bytes, _, _)| bytes.len() as u64 > limit)
+    {
+        return Err(too_large(limit));
+    }
+    let Some(create_json) = create_json else {
+        return Err(create_request_issue("Field required", "missing"));
+    };
+    if create_json.len() > CREATE_REQUEST_MAX {
+        return Err(create_request_issue(
+            format!("create_request should be at most {CREATE_REQUEST_MAX} bytes"),
+            "string_too_long",
+        ));
+    }
+    let create: CreateDocumentRequest = serde_json::from_str(&create_json).map_err(|error| {
+        let message = error.to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message);
+        create_request_issue(format!("Invalid JSON: {message}"), "json_invalid")
+    })?;
+    Ok(Upload { create, file })
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("The file exceeds the limit of {limit} bytes"),
+    )
+}
+
+/// Checks every declared type against the detected one.
+fn check_declared(kind: FileKind, declared: &[(&str, Option<&str>)]) -> Result<(), ApiError> {
+    for (what, value) in declared {
+        let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let generic = value.starts_with("application/octet-stream");
+        if generic && *what != "fileType" {
+            continue;
+        }
+        match FileKind::from_declared(value) {
+            Some(declared_kind) if kind.agrees_with(declared_kind) => {}
+            Some(declared_kind) => {
+                return Err(invalid_file_type(&format!(
+                    "the content is {} but the {what} says {}",
+                    kind.mime(),
+                    declared_kind.mime()
+                )))
+            }
+            None if *what == "file name" => {}
+            None => {
+                return Err(invalid_file_type(&format!(
+                    "the content is {} but the {what} says {value}",
+                    kind.mime()
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The extension of a file name, if it has one.
+fn extension(name: &str) -> Option<&str> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    base.rsplit_once('.')
+        .map(|(_, extension)| extension)
+        .filter(|e| !e.is_empty())
+}
+
+fn check_text(issues: &mut Vec<FieldIssue>, field: &str, value: Option<&str>, max: usize) {
+    if value.is_some_and(|value| value.chars().count() > max) {
+        issues.push(FieldIssue::new(
+            vec![json!("body"), json!(field)],
+            format!("String should have at most {max} characters"),
+            "string_too_long",
+        ));
+    }
+}
+
+fn check_tags(issues: &mut Vec<FieldIssue>, tags: &[String]) {
+    if tags.len() > LIST_MAX {
+        issues.push(FieldIssue::new(
+            vec![json!("body"), json!("tags")],
+            format!("List should have at most {LIST_MAX} items"),
+            "too_long",
+        ));
+    }
+    for (index, tag) in tags.iter().enumerate() {
+        if tag.chars().count() > SHORT_MAX {
+            issues.push(FieldIssue::new(
+                vec![json!("body"), json!("tags"), json!(index)],
+                format!("String should have at most {SHORT_MAX} characters"),
+                "string_too_long",
+            ));
+        }
+    }
+}
+
+/// Validates references and checks that referenced kits exist; returns them normalised.
+async fn references(
+    state: &AppState,
+    org: &brandstream_domain::OrgId,
+    references: &[Value],
+) -> Result<Value, ApiError> {
+    if references.len() > LIST_MAX {
+        return Err(ApiError::validation(vec![FieldIssue::new(
+            vec![json!("body"), json!("references")],
+            format!("List should have at most {LIST_MAX} items"),
+            "too_long",
+        )]));
+    }
+    let mut normalised = Vec::with_capacity(references.len());
+    for (index, reference) in references.iter().enumerate() {
+        let at = |key: &str| vec![json!("body"), json!("references"), json!(index), json!(key)];
+        let text = |key: &str| reference.get(key).and_then(Value::as_str).map(str::trim);
+        let kind = text("type").unwrap_or("brandkit").to_owned();
+        let Some(id) = text("id").filter(|id| !id.is_empty()) else {
+            return Err(ApiError::validation(vec![FieldIssue::new(
+                at("id"),
+                "Field required",
+                "missing",
+            )]));
+        };
+        if kind.chars().count() > SHORT_MAX || id.chars().count() > SHORT_MAX {
+            return Err(ApiError::validation(vec![FieldIssue::new(
+                at("id"),
+                format!("String should have at most {SHORT_MAX} characters"),
+                "string_too_long",
+            )]));
+        }
+        let mut id = id.to_owned();
+        if kind == "brandkit" {
+            let Ok(parsed) = uuid::Uuid::try_parse(&id) else {
+                return Err(ApiError::validation(vec![FieldIssue::new(
+                    at("id"),
+                    "Input should be a valid UUID",
+                    "uuid_parsing",
+                )]));
+            };
+            id = parsed.hyphenated().to_string();
+            state.brands.get_kit(org, &id, false).await?;
+        }
+        let path = text("path")
+            .filter(|path| !path.is_empty() && path.len() <= URL_MAX)
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                if kind == "brandkit" {
+                    format!("/api/brands/v1/organizations/{org}/brandkits/{id}/references")
+                } else {
+                    String::new()
+                }
+            });
+        normalised.push(json!({"type": kind, "id": id, "path": path}));
+    }
+    Ok(Value::Array(normalised))
+}
+
+/// Uploads a brand document: `multipart/form-data` with `file` and `create_request`, or the
+/// URL form (`create_request` with a `url`, multipart or form-urlencoded). The type is
+/// recognised from the bytes; a declared type that contradicts them is refused.
+#[utoipa::path(
+    post,
+    path = "/api/documents/v2/organizations/{organizationId}/documents",
+    tag = "Documents",
+    params(("organizationId" = String, Path, description = "Organization id")),
+    request_body(content_type = "multipart/form-data", description = "`file` (binary) and `create_request` (a JSON string: url, type, fileType, title, tags, references, pageRangeFrom, pageRangeTo, setMetadata)"),
+    responses(
+        (status = 201, description = "Stored; status pending until a pipeline processes it", body = DocumentResponse),
+        (status = 400, description = "Invalid file type, or the URL cannot be fetched", body = crate::error::HttpError),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "A referenced brand kit does not exist", body = crate::error::HttpError),
+        (status = 413, description = "The file exceeds the size limit", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        (status = 500, description = "File upload failed", body = crate::error::HttpError),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn upload_document(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::DocumentsWrite)?;
+    let Upload { create, file } = read_upload(request, &state).await?;
+    let mut issues = Vec::new();
+    check_text(&mut issues, "title", create.title.as_deref(), TITLE_MAX);
+    check_text(&mut issues, "type", create.doc_type.as_deref(), SHORT_MAX);
+    check_text(
+        &mut issues,
+        "summary",
+        create.summary.as_deref(),
+        SUMMARY_MAX,
+    );
+    check_text(&mut issues, "url", create.url.as_deref(), URL_MAX);
+    check_text(
+        &mut issues,
+        "fileType",
+        create.file_type.as_deref(),
+        SHORT_MAX,
+    );
+    let tags = create.tags.clone().unwrap_or_default();
+    check_tags(&mut issues, &tags);
+    for (name, value) in [
+        ("pageRangeFrom", create.page_range_from),
+        ("pageRangeTo", create.page_range_to),
+    ] {
+        if value.is_some_and(|page| page < 1) {
+            issues.push(FieldIssue::new(
+                vec![json!("body"), json!(name)],
+                "Input should be greater than or equal to 1",
+                "greater_than_equal",
+            ));
+        }
+    }
+    if let (Some(from), Some(to)) = (create.page_range_from, create.page_range_to) {
+        if from > to {
+            issues.push(FieldIssue::new(
+                vec![json!("body"), json!("pageRangeTo")],
+                "pageRangeTo should not be before pageRangeFrom",
+                "value_error",
+            ));
+        }
+    }
+    if !issues.is_empty() {
+        return Err(ApiError::validation(issues));
+    }
+    let references = references(&state, &org, create.references.as_deref().unwrap_or(&[])).await?;
+
+    let settings = &state.settings.documents;
+    let source_url = create
+        .url
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or("")
+        .to_owned();
+    let (bytes, file_name, part_type, url) = match file {
+        Some((bytes, name, declared)) => (bytes, name, declared, String::new()),
+        None if !source_url.is_empty() => {
+            let fetched = crate::ingestion::fetch::fetch(
+                &source_url,
+                settings.max_file_bytes,
+                std::time::Duration::from_secs(settings.fetch_timeout_seconds),
+                settings.allow_private_urls,
+            )
+            .await
+            .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, error.0))?;
+            (
+                fetched.bytes,
+                fetched.file_name,
+                fetched.content_type,
+                source_url,
+            )
+        }
+        None => {
+            return Err(ApiError::validation(vec![FieldIssue::new(
+                vec![json!("body"), json!("file")],
+                "Send a file part, or a url in create_request",
+                "missing",
+            )]))
+        }
+    };
+    if bytes.is_empty() {
+        return Err(invalid_file_type("the file is empty"));
+    }
+    let Some(kind) = detect_kind(&bytes) else {
+        return Err(invalid_file_type(
+            "the content is not PDF, DOCX, HTML, Markdown or plain text",
+        ));
+    };
+    let declared = [
+        ("fileType", create.file_type.as_deref()),
+        ("file name", file_name.as_deref().and_then(extension)),
+        ("Content-Type", part_type.as_deref()),
+    ];
+    check_declared(kind, &declared)?;
+    // Markdown and plain text cannot always be told apart from the bytes: a textual file
+    // keeps the textual type its sender declared.
+    let kind = declared
+        .iter()
+        .filter_map(|(_, value)| value.and_then(FileKind::from_declared))
+        .find(|declared| kind.agrees_with(*declared))
+        .unwrap_or(kind);
+
+    let now = now_micros();
+    let id = uuid::Uuid::new_v4().to_string();
+    let file_id = format!("{org}/{id}/original");
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let size = bytes.len() as i64;
+    state.blobs.put(&file_id, bytes).await.map_err(|error| {
+        tracing::error!(%error, "storing an uploaded file failed");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "File upload failed")
+    })?;
+    let title = create
+        .title
+        .as_deref()
+        .map(str::trim)
+        .filter(|title| !title.is_empty())
+        .map(str::to_owned)
+        .or_else(|| file_name.clone())
+        .unwrap_or_else(|| "Untitled document".to_owned());
+    let document = DocumentRecord {
+        id,
+        org_id: org.clone(),
+        status: "pending".into(),
+        doc_type: create
+            .doc_type
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| "brand guidelines".into()),
+        title,
+        summary: create.summary.filter(|s| !s.trim().is_empty()),
+        url,
+        file_id,
+        file_type: kind.mime().into(),
+        file_name,
+        size,
+        sha256,
+        number_of_pages: 0,
+        page_range_from: create.page_range_from,
+        page_range_to: create.page_range_to,
+        tags: json!(tags),
+        references,
+        chunked: false,
+        summarized: false,
+        message: String::new(),
+        version: 1,
+        created_at: now,
+        created_by: caller.subject().to_owned(),
+        updated_at: now,
+        updated_by: caller.subject().to_owned(),
+        deleted_at: None,
+    };
+    if let Err(error) = state.store.insert_document(&document).await {
+        let _ = state.blobs.delete(&document.file_id).await;
+        return Err(store_error(error));
+    }
+    metrics::counter!("brandstream_documents_uploaded_total", "type" => kind.short_name())
+        .increment(1);
+    Ok(document_response(StatusCode::CREATED, &document))
+}
+
+fn document_response(status: StatusCode, document: &DocumentRecord) -> Response {
+    crate::api::format::json_with_etag(
+        status,
+        DocumentResponse::from_record(document),
+        &document.id,
+        document.version,
+    )
+}
+
+/// Lists and searches documents (v2).
+#[utoipa::path(
+    get,
+    path = "/api/documents/v2/organizations/{organizationId}/documents",
+    tag = "Documents",
+    params(
+        ("organizationId" = String, Path, description = "Organization id"),
+        ("pageNumber" = Option<i64>, Query, description = "≥ 1, default 1"),
+        ("pageSize" = Option<i64>, Query, description = "1–100, default 50"),
+        ("search" = Option<String>, Query, description = "Case-insensitive substring of title, summary or tags"),
+        ("searchType" = Option<String>, Query, description = "fulltext (default); vector, hybrid and semantic are not supported"),
+        ("type" = Option<String>, Query), ("status" = Option<String>, Query), ("createdBy" = Option<String>, Query),
+        ("referenceType" = Option<String>, Query), ("referenceId" = Option<String>, Query),
+        ("brandkitId" = Option<String>, Query, description = "Same as referenceId"),
+        ("fileType" = Option<String>, Query), ("tags" = Option<Vec<String>>, Query), ("includeDeleted" = Option<bool>, Query),
+    ),
+    responses(
+        (status = 200, description = "A page of documents", body = Page<DocumentResponse>),
+        (status = 400, description = "Unsupported search type", body = crate::error::HttpError),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn list_documents(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+    mut query: QueryParams,
+) -> Result<Json<Page<DocumentResponse>>, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::DocumentsRead)?;
+    let page_number = query.int("pageNumber", 1, 1, 1_000_000);
+    let page_size = query.int("pageSize", 50, 1, 100);
+    let search_type = query.choice("searchType", &["fulltext", "vector", "hybrid", "semantic"]);
+    let filters = DocumentQuery {
+        offset: (page_number - 1) * page_size,
+        limit: page_size,
+        search: query.text("search", SHORT_MAX),
+        doc_type: query.text("type", SHORT_MAX),
+        status: query.choice("status", STATUSES).map(str::to_owned),
+        created_by: query.text("createdBy", SHORT_MAX),
+        reference_type: query.text("referenceType", SHORT_MAX),
+        reference_id: query
+            .text("referenceId", SHORT_MAX)
+            .or_else(|| query.text("brandkitId", SHORT_MAX)),
+        file_type: query.text("fileType", SHORT_MAX),
+        tags: query.text_list("tags", 20, SHORT_MAX),
+        include_deleted: query.bool("includeDeleted", false),
+    };
+    query.finish()?;
+    if search_type.is_some_and(|kind| kind != "fulltext") {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Unsupported search type",
+        ));
+    }
+    let (total, documents) = state
+        .store
+        .list_documents(&org, &filters)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(Page {
+        total_count: total,
+        page_size,
+        page_number,
+        data: documents
+            .iter()
+            .map(DocumentResponse::from_record)
+            .collect(),
+    }))
+}
+
+async fn live_document(
+    state: &AppState,
+    org: &brandstream_domain::OrgId,
+    id: &str,
+    include_deleted: bool,
+) -> Result<DocumentRecord, ApiError> {
+    match state
+        .store
+        .get_document(org, id)
+        .await
+        .map_err(store_error)?
+    {
+        Some(document) if include_deleted || document.deleted_at.is_none() => Ok(document),
+        _ => Err(ApiError::new(StatusCode::NOT_FOUND, "Document not found")),
+    }
+}
+
+/// One document (v2), to follow its `status`, `chunked` and `summarized`.
+#[utoipa::path(
+    get,
+    path = "/api/documents/v2/organizations/{organizationId}/documents/{documentId}",
+    tag = "Documents",
+    params(("organizationId" = String, Path), ("documentId" = uuid::Uuid, Path), ("includeDeleted" = Option<bool>, Query)),
+    responses(
+        (status = 200, description = "The document", body = DocumentResponse),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Document not found", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn get_document(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+    mut query: QueryParams,
+) -> Result<Response, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::DocumentsRead)?;
+    let [id] = path.uuids(["documentId"])?;
+    let include_deleted = query.bool("includeDeleted", false);
+    query.finish()?;
+    let document = live_document(&state, &org, &id, include_deleted).await?;
+    Ok(document_response(StatusCode::OK, &document))
+}
+
+/// Updates a document's metadata (v2): title, type, summary, status, tags, references.
+#[utoipa::path(
+    patch,
+    path = "/api/documents/v2/organizations/{organizationId}/documents/{documentId}",
+    tag = "Documents",
+    params(("organizationId" = String, Path), ("documentId" = uuid::Uuid, Path)),
+    request_body = UpdateDocumentRequest,
+    responses(
+        (status = 200, description = "The updated document", body = DocumentResponse),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Document not found", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn update_document(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+    ApiJson(request): ApiJson<UpdateDocumentRequest>,
+) -> Result<Response, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::DocumentsWrite)?;
+    let [id] = path.uuids(["documentId"])?;
+    let mut issues = Vec::new();
+    let flat = |value: &Option<Option<String>>| value.clone().flatten();
+    check_text(
+        &mut issues,
+        "title",
+        flat(&request.title).as_deref(),
+        TITLE_MAX,
+    );
+    check_text(
+        &mut issues,
+        "type",
+        flat(&request.doc_type).as_deref(),
+        SHORT_MAX,
+    );
+    check_text(
+        &mut issues,
+        "summary",
+        flat(&request.summary).as_deref(),
+        SUMMARY_MAX,
+    );
+    if let Some(Some(tags)) = &request.tags {
+        check_tags(&mut issues, tags);
+    }
+    if let Some(status) = flat(&request.status) {
+        if !STATUSES.contains(&status.as_str()) {
+            issues.push(FieldIssue::new(
+                vec![json!("body"), json!("status")],
+                format!("Input should be one of {}", STATUSES.join(", ")),
+                "enum",
+            ));
+        }
+    }
+    if matches!(request.title, Some(None))
+        || flat(&request.title).is_some_and(|t| t.trim().is_empty())
+    {
+        issues.push(FieldIssue::new(
+            vec![json!("body"), json!("title")],
+            "String should have at least 1 character",
+            "string_too_short",
+        ));
+    }
+    if !issues.is_empty() {
+        return Err(ApiError::validation(issues));
+    }
+    let new_references = match &request.references {
+        Some(references_value) => {
+            Some(references(&state, &org, references_value.as_deref().unwrap_or(&[])).await?)
+        }
+        None => None,
+    };
+    for _ in 0..3 {
+        let current = live_document(&state, &org, &id, false).await?;
+        let mut document = current.clone();
+        if let Some(Some(title)) = &request.title {
+            document.title = title.trim().to_owned();
+        }
+        if let Some(doc_type) = &request.doc_type {
+            document.doc_type = doc_type
+                .clone()
+                .unwrap_or_else(|| "brand guidelines".into());
+        }
+        if let Some(summary) = &request.summary {
+            document.summary = summary.clone();
+        }
+        if let Some(status) = &request.status {
+            document.status = status.clone().unwrap_or_else(|| current.status.clone());
+        }
+        if let Some(tags) = &request.tags {
+            document.tags = json!(tags.clone().unwrap_or_default());
+        }
+        if let Some(references) = &new_references {
+            document.references = references.clone();
+        }
+        document.version += 1;
+        document.updated_at = now_micros();
+        document.updated_by = caller.subject().to_owned();
+        if state
+            .store
+            .update_document(&document, current.version)
+            .await
+            .map_err(store_error)?
+        {
+            return Ok(document_response(StatusCode::OK, &document));
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "The document is being changed by another request; try again",
+    ))
+}
+
+/// Deletes a document irreversibly: its file, its chunks and subsection references to them.
+#[utoipa::path(
+    delete,
+    path = "/api/documents/v1/organizations/{organizationId}/documents/{documentId}",
+    tag = "Documents",
+    params(("organizationId" = String, Path), ("documentId" = uuid::Uuid, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Document not found", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        (status = 500, description = "Failed to delete document", body = crate::error::HttpError),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn delete_document(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+) -> Result<StatusCode, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::DocumentsWrite)?;
+    let [id] = path.uuids(["documentId"])?;
+    let deleted = state
+        .store
+        .delete_document(&org, &id, now_micros(), caller.subject())
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "deleting a document failed");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Failed to delete document",
+            )
+        })?;
+    let Some(document) = deleted else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "Document not found"));
+    };
+    if let Err(error) = state.blobs.delete(&document.file_id).await {
+        // The row is gone; an orphaned file is logged for the operator, not failed.
+        tracing::warn!(%error, document = %document.id, "deleting a document's file failed");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Downloads the original file.
+#[utoipa::path(
+    get,
+    path = "/api/documents/v2/organizations/{organizationId}/documents/{documentId}/file",
+    tag = "Documents",
+    params(("organizationId" = String, Path), ("documentId" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, description = "The original bytes with their detected type"),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Document not found", body = crate::error::HttpError),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn download_document(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+) -> Result<Response, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::DocumentsRead)?;
+    let [id] = path.uuids(["documentId"])?;
+    let document = live_document(&state, &org, &id, false).await?;
+    let bytes = state
+        .blobs
+        .get(&document.file_id)
+        .await
+        .map_err(store_error)?;
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&document.file_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    let name: String = document
+        .file_name
+        .as_deref()
+        .unwrap_or("document")
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '/') || *c == ' ')
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// The words of a search, lower-cased, without words too common to rank by.
+pub fn search_terms(search: &str) -> Vec<String> {
+    const STOP: &[&str] = &[
+        "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how",
+        "i", "in", "is", "it", "of", "on", "or", "our", "should", "the", "to", "we", "what",
+        "when", "which", "who", "with", "you", "your",
+    ];
+    let mut terms: Vec<String> = search
+        .split(|c: char| !c.is_alphanumeric() && c != '#')
+        .map(|word| word.trim_matches('#').to_lowercase())
+        .filter(|word| !word.is_empty() && !STOP.contains(&word.as_str()))
+        .collect();
+    terms.dedup();
+    terms.truncate(32);
+    terms
+}
+
+/// Searches an organisation's knowledge chunks, ranked, with highlighted snippets; without
+/// `search`, lists chunks in document order.
+#[utoipa::path(
+    get,
+    path = "/api/documents/v2/organizations/{organizationId}/chunks",
+    tag = "Knowledge",
+    params(
+        ("organizationId" = String, Path),
+        ("search" = Option<String>, Query, description = "Words to look for (ranked full-text search)"),
+        ("referenceId" = Option<String>, Query, description = "Only documents of this brand kit"),
+        ("documentId" = Option<String>, Query, description = "Only this document"),
+        ("pageNumber" = Option<i64>, Query), ("pageSize" = Option<i64>, Query, description = "1–100, default 10"),
+    ),
+    responses(
+        (status = 200, description = "Chunks, best first", body = Page<ChunkResponse>),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn search_chunks(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+    mut query: QueryParams,
+) -> Result<Json<Page<ChunkResponse>>, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::DocumentsRead)?;
+    let search = query.text("search", 1000);
+    let reference_id = query
+        .text("referenceId", SHORT_MAX)
+        .or_else(|| query.text("brandkitId", SHORT_MAX));
+    let document_id = query.uuid_list("documentId", 1).into_iter().next();
+    let page_number = query.int("pageNumber", 1, 1, 100_000);
+    let page_size = query.int("pageSize", 10, 1, 100);
+    query.finish()?;
+    let scope = ChunkQuery {
+        reference_id,
+        document_id,
+        offset: (page_number - 1) * page_size,
+        limit: page_size,
+    };
+    let (total, data) = match search {
+        Some(search) => {
+            let terms = search_terms(&search);
+            let (total, hits) = state
+                .store
+                .search_chunks(&org, &terms, &scope)
+                .await
+                .map_err(store_error)?;
+            let data = hits
+                .iter()
+                .map(|hit| {
+                    ChunkResponse::from_record(
+                        &hit.chunk,
+                        Some(hit.score),
+                        Some(hit.snippet.clone()),
+                    )
+                })
+                .collect();
+            (total, data)
+        }
+        None => {
+            let (total, chunks) = state
+                .store
+                .list_chunks(&org, &scope)
+                .await
+                .map_err(store_error)?;
+            let data = chunks
+                .iter()
+                .map(|chunk| ChunkResponse::from_record(chunk, None, None))
+                .collect();
+            (total, data)
+        }
+    };
+    Ok(Json(Page {
+        total_count: total,
+        page_size,
+        page_number,
+        data,
+    }))
+}
+
+/// One knowledge chunk.
+#[utoipa::path(
+    get,
+    path = "/api/documents/v2/organizations/{organizationId}/chunks/{chunkId}",
+    tag = "Knowledge",
+    params(("organizationId" = String, Path), ("chunkId" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, description = "The chunk", body = ChunkResponse),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Chunk not found", body = crate::error::HttpError),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn get_chunk(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+) -> Result<Json<ChunkResponse>, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::DocumentsRead)?;
+    let [id] = path.uuids(["chunkId"])?;
+    match state
+        .store
+        .get_chunk(&org, &id)
+        .await
+        .map_err(store_error)?
+    {
+        Some(chunk) => Ok(Json(ChunkResponse::from_record(&chunk, None, None))),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "Chunk not found")),
+    }
+}
+
+/// The Document Management routes with their OpenAPI entries.
+pub fn router() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_documents, upload_document))
+        .routes(routes!(get_document, update_document))
+        .routes(routes!(delete_document))
+        .routes(routes!(download_document))
+        .routes(routes!(search_chunks))
+        .routes(routes!(get_chunk))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_terms_drop_stop_words_and_punctuation() {
+        assert_eq!(
+            search_terms("What is the minimum logo width on screen?"),
+            vec!["minimum", "logo", "width", "screen"]
+        );
+        assert_eq!(search_terms("#1B4D3E"), vec!["1b4d3e"]);
+        assert!(search_terms("\"); DROP TABLE --")
+            .iter()
+            .all(|t| t.chars().all(char::is_alphanumeric)));
+    }
+
+    #[test]
+    fn declared_types_must_agree() {
+        assert!(check_declared(FileKind::Pdf, &[("fileType", Some("application/pdf"))]).is_ok());
+        assert!(check_declared(FileKind::Text, &[("file name", Some("pdf"))]).is_err());
+        assert!(
+            check_declared(FileKind::Markdown, &[("Content-Type", Some("text/plain"))]).is_ok()
+        );
+        assert!(check_declared(
+            FileKind::Pdf,
+            &[("Content-Type", Some("application/octet-stream"))]
+        )
+        .is_ok());
+        assert!(check_declared(FileKind::Pdf, &[("fileType", Some("image/png"))]).is_err());
+        assert!(check_declared(FileKind::Pdf, &[("file name", Some("bin"))]).is_ok());
+    }
+}

@@ -1,0 +1,486 @@
+//! The Pipeline API (reference §2C): start brand ingestion and section enrichment runs, and —
+//! beyond the hosted service — follow, list and cancel them.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use brandstream_domain::Scope;
+use brandstream_store::{run_status, DocumentQuery, RunQuery, RunRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::api::{now_micros, timestamp, ApiJson, Caller, Page, PathIds, QueryParams};
+use crate::error::{ApiError, FieldIssue};
+use crate::services::brands::store_error;
+use crate::AppState;
+
+/// The ingestion pipeline's id.
+pub const BRAND_INGESTION: &str = "BrandIngestionPipeline";
+/// The enrichment pipeline's id.
+pub const ENRICH_SECTIONS: &str = "EnrichSectionsPipeline";
+/// Most documents one ingestion run may name.
+const DOCUMENTS_MAX: usize = 500;
+
+/// `POST …/pipeline/{pipelineId}` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PipelineRequest {
+    /// The run's parameters: `brand_kit_id` (required); for ingestion `populateSections`
+    /// (default true) and `documentIdsList` (comma-separated ids; default every unprocessed
+    /// document of the kit); for enrichment `sectionId` and `fieldId`.
+    #[schema(value_type = Object)]
+    pub parameters: Map<String, Value>,
+}
+
+/// A pipeline run (CreatePipelineRunResponse, plus progress).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunResponse {
+    id: String,
+    pipeline_id: String,
+    #[schema(value_type = Object)]
+    parameters: Value,
+    /// Queued, InProgress, Canceling, Cancelled, Succeeded or Failed.
+    status: String,
+    message: String,
+    /// `{stage, documentsDone, documentsTotal}` while it runs and after.
+    #[schema(value_type = Object)]
+    progress: Value,
+    run_start: Option<String>,
+    run_end: Option<String>,
+    duration_in_ms: i64,
+    created_on: String,
+    created_by: String,
+    updated_on: String,
+    updated_by: String,
+}
+
+impl From<&RunRecord> for RunResponse {
+    fn from(run: &RunRecord) -> Self {
+        Self {
+            id: run.id.clone(),
+            pipeline_id: run.pipeline_id.clone(),
+            parameters: run.parameters.clone(),
+            status: run.status.clone(),
+            message: run.message.clone(),
+            progress: run.progress.clone(),
+            run_start: run.run_start.map(timestamp),
+            run_end: run.run_end.map(timestamp),
+            duration_in_ms: run.duration_ms,
+            created_on: timestamp(run.created_at),
+            created_by: run.created_by.clone(),
+            updated_on: timestamp(run.updated_at),
+            updated_by: run.updated_by.clone(),
+        }
+    }
+}
+
+fn issue(name: &str, msg: impl Into<String>, kind: &str) -> ApiError {
+    ApiError::validation(vec![FieldIssue::new(
+        vec![json!("body"), json!("parameters"), json!(name)],
+        msg,
+        kind,
+    )])
+}
+
+fn uuid_parameter(
+    parameters: &Map<String, Value>,
+    name: &str,
+    required: bool,
+) -> Result<Option<String>, ApiError> {
+    match parameters.get(name) {
+        None | Some(Value::Null) if !required => Ok(None),
+        None | Some(Value::Null) => Err(issue(name, "Field required", "missing")),
+        Some(Value::String(text)) if text.trim().is_empty() && !required => Ok(None),
+        Some(Value::String(text)) => uuid::Uuid::try_parse(text.trim())
+            .map(|id| Some(id.hyphenated().to_string()))
+            .map_err(|_| issue(name, "Input should be a valid UUID", "uuid_parsing")),
+        Some(_) => Err(issue(name, "Input should be a valid string", "string_type")),
+    }
+}
+
+fn invalid_request(why: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, format!("Invalid request: {why}"))
+}
+
+async fn insert_run(
+    state: &AppState,
+    caller: &Caller,
+    org: &brandstream_domain::OrgId,
+    pipeline_id: &str,
+    kit_id: &str,
+    mut parameters: Map<String, Value>,
+) -> Result<Response, ApiError> {
+    parameters.insert("org_id".into(), json!(org.as_str()));
+    let now = now_micros();
+    let run = RunRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        org_id: org.clone(),
+        pipeline_id: pipeline_id.into(),
+        kit_id: kit_id.into(),
+        parameters: Value::Object(parameters),
+        status: run_status::QUEUED.into(),
+        message: String::new(),
+        progress: json!({"stage": "queued", "documentsDone": 0, "documentsTotal": 0}),
+        run_start: None,
+        run_end: None,
+        duration_ms: 0,
+        attempts: 0,
+        lease_owner: None,
+        lease_until: None,
+        created_at: now,
+        created_by: caller.subject().into(),
+        updated_at: now,
+        updated_by: caller.subject().into(),
+    };
+    state.store.insert_run(&run).await.map_err(store_error)?;
+    state.pipeline.wake();
+    metrics::counter!("brandstream_pipeline_runs_total", "pipeline" => pipeline_id.to_owned())
+        .increment(1);
+    Ok((StatusCode::CREATED, Json(RunResponse::from(&run))).into_response())
+}
+
+/// Starts brand ingestion: read, chunk and index the kit's documents, then (unless
+/// `populateSections` is false) fill its subsections.
+#[utoipa::path(
+    post,
+    path = "/api/data/v1/organizations/{organizationId}/pipeline/BrandIngestionPipeline",
+    tag = "Pipeline",
+    params(("organizationId" = String, Path)),
+    request_body(content = PipelineRequest, example = json!({"parameters": {"brand_kit_id": "98689dd5-1684-48cb-a339-d9610dbd7986", "populateSections": true, "documentIdsList": "30e73070-8d4f-4b1c-9a34-2d1f0c4b5e6a"}})),
+    responses(
+        (status = 201, description = "Queued", body = RunResponse),
+        (status = 400, description = "Invalid request (unknown documents, nothing to ingest)", body = crate::error::HttpError),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Brand kit not found", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn start_ingestion(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+    ApiJson(request): ApiJson<PipelineRequest>,
+) -> Result<Response, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
+    let mut parameters = request.parameters;
+    let Some(kit_id) = uuid_parameter(&parameters, "brand_kit_id", true)? else {
+        return Err(issue("brand_kit_id", "Field required", "missing"));
+    };
+    let populate = match parameters.get("populateSections") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(flag)) => *flag,
+        Some(_) => {
+            return Err(issue(
+                "populateSections",
+                "Input should be a valid boolean",
+                "bool_type",
+            ))
+        }
+    };
+    let listed: Option<Vec<String>> = match parameters.get("documentIdsList") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) if text.trim().is_empty() => None,
+        Some(Value::String(text)) => {
+            let mut ids = Vec::new();
+            for item in text
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+            {
+                let id = uuid::Uuid::try_parse(item).map_err(|_| {
+                    issue(
+                        "documentIdsList",
+                        "Each item should be a valid UUID",
+                        "uuid_parsing",
+                    )
+                })?;
+                let id = id.hyphenated().to_string();
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            if ids.len() > DOCUMENTS_MAX {
+                return Err(issue(
+                    "documentIdsList",
+                    format!("List should have at most {DOCUMENTS_MAX} items"),
+                    "too_long",
+                ));
+            }
+            Some(ids)
+        }
+        Some(_) => {
+            return Err(issue(
+                "documentIdsList",
+                "Input should be a comma-separated string of document ids",
+                "string_type",
+            ))
+        }
+    };
+    state.brands.get_kit(&org, &kit_id, false).await?;
+    let documents = match listed {
+        Some(ids) => {
+            for id in &ids {
+                match state
+                    .store
+                    .get_document(&org, id)
+                    .await
+                    .map_err(store_error)?
+                {
+                    Some(document) if document.deleted_at.is_none() => {}
+                    _ => return Err(invalid_request(&format!("document {id} not found"))),
+                }
+            }
+            ids
+        }
+        None => {
+            let (_, documents) = state
+                .store
+                .list_documents(
+                    &org,
+                    &DocumentQuery {
+                        limit: DOCUMENTS_MAX as i64,
+                        reference_id: Some(kit_id.clone()),
+                        ..DocumentQuery::default()
+                    },
+                )
+                .await
+                .map_err(store_error)?;
+            if documents.is_empty() {
+                return Err(invalid_request(
+                    "the brand kit has no documents; upload documents that reference it first",
+                ));
+            }
+            documents
+                .into_iter()
+                .filter(|document| document.status != "processed")
+                .map(|document| document.id)
+                .collect()
+        }
+    };
+    parameters.insert("brand_kit_id".into(), json!(kit_id));
+    parameters.insert("populateSections".into(), json!(populate));
+    parameters.insert("documentIdsList".into(), json!(documents.join(",")));
+    insert_run(&state, &caller, &org, BRAND_INGESTION, &kit_id, parameters).await
+}
+
+/// Starts section enrichment: fill the kit's unlocked, AI-editable subsections (all, one
+/// section's, or one) from the knowledge already ingested.
+#[utoipa::path(
+    post,
+    path = "/api/data/v1/organizations/{organizationId}/pipeline/EnrichSectionsPipeline",
+    tag = "Pipeline",
+    params(("organizationId" = String, Path)),
+    request_body(content = PipelineRequest, example = json!({"parameters": {"brand_kit_id": "98689dd5-1684-48cb-a339-d9610dbd7986", "sectionId": "b2f2e1a1-4a3b-4c5d-8e9f-0a1b2c3d4e5f"}})),
+    responses(
+        (status = 201, description = "Queued", body = RunResponse),
+        (status = 400, description = "Invalid request (no brand knowledge yet)", body = crate::error::HttpError),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Brand kit, section or subsection not found", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn start_enrichment(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+    ApiJson(request): ApiJson<PipelineRequest>,
+) -> Result<Response, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
+    let mut parameters = request.parameters;
+    let Some(kit_id) = uuid_parameter(&parameters, "brand_kit_id", true)? else {
+        return Err(issue("brand_kit_id", "Field required", "missing"));
+    };
+    let section_id = uuid_parameter(&parameters, "sectionId", false)?;
+    let field_id = uuid_parameter(&parameters, "fieldId", false)?;
+    state.brands.get_kit(&org, &kit_id, false).await?;
+    match (&section_id, &field_id) {
+        (None, Some(_)) => {
+            return Err(issue(
+                "sectionId",
+                "sectionId is required with fieldId",
+                "missing",
+            ))
+        }
+        (Some(section), field) => {
+            let section_record = state.brands.get_section(&org, &kit_id, section).await?;
+            if let Some(field) = field {
+                state
+                    .brands
+                    .get_field(&org, &kit_id, &section_record.id, field)
+                    .await?;
+            }
+        }
+        (None, None) => {}
+    }
+    let (processed, _) = state
+        .store
+        .list_documents(
+            &org,
+            &DocumentQuery {
+                limit: 1,
+                reference_id: Some(kit_id.clone()),
+                status: Some("processed".into()),
+                ..DocumentQuery::default()
+            },
+        )
+        .await
+        .map_err(store_error)?;
+    if processed == 0 {
+        return Err(invalid_request(
+            "the brand kit has no brand knowledge yet; run BrandIngestionPipeline first",
+        ));
+    }
+    parameters.insert("brand_kit_id".into(), json!(kit_id));
+    for (name, value) in [("sectionId", section_id), ("fieldId", field_id)] {
+        match value {
+            Some(id) => parameters.insert(name.into(), json!(id)),
+            None => parameters.remove(name),
+        };
+    }
+    insert_run(&state, &caller, &org, ENRICH_SECTIONS, &kit_id, parameters).await
+}
+
+/// One run, with its progress.
+#[utoipa::path(
+    get,
+    path = "/api/data/v1/organizations/{organizationId}/pipeline/runs/{runId}",
+    tag = "Pipeline",
+    params(("organizationId" = String, Path), ("runId" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, description = "The run", body = RunResponse),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Run not found", body = crate::error::HttpError),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn get_run(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+) -> Result<Json<RunResponse>, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
+    let [id] = path.uuids(["runId"])?;
+    match state.store.get_run(&org, &id).await.map_err(store_error)? {
+        Some(run) => Ok(Json(RunResponse::from(&run))),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "Run not found")),
+    }
+}
+
+/// Runs, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/data/v1/organizations/{organizationId}/pipeline/runs",
+    tag = "Pipeline",
+    params(
+        ("organizationId" = String, Path),
+        ("brand_kit_id" = Option<uuid::Uuid>, Query), ("status" = Option<String>, Query), ("pipelineId" = Option<String>, Query),
+        ("pageNumber" = Option<i64>, Query), ("pageSize" = Option<i64>, Query, description = "1–100, default 50"),
+    ),
+    responses(
+        (status = 200, description = "A page of runs", body = Page<RunResponse>),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn list_runs(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+    mut query: QueryParams,
+) -> Result<Json<Page<RunResponse>>, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
+    let kit_id = query.uuid_list("brand_kit_id", 1).into_iter().next();
+    let status = query
+        .choice(
+            "status",
+            &[
+                run_status::QUEUED,
+                run_status::IN_PROGRESS,
+                run_status::CANCELING,
+                run_status::CANCELLED,
+                run_status::SUCCEEDED,
+                run_status::FAILED,
+            ],
+        )
+        .map(str::to_owned);
+    let pipeline_id = query
+        .choice("pipelineId", &[BRAND_INGESTION, ENRICH_SECTIONS])
+        .map(str::to_owned);
+    let page_number = query.int("pageNumber", 1, 1, 100_000);
+    let page_size = query.int("pageSize", 50, 1, 100);
+    query.finish()?;
+    let (total, runs) = state
+        .store
+        .list_runs(
+            &org,
+            &RunQuery {
+                kit_id,
+                status,
+                pipeline_id,
+                offset: (page_number - 1) * page_size,
+                limit: page_size,
+            },
+        )
+        .await
+        .map_err(store_error)?;
+    Ok(Json(Page {
+        total_count: total,
+        page_size,
+        page_number,
+        data: runs.iter().map(RunResponse::from).collect(),
+    }))
+}
+
+/// Cancels a run: a queued run is Cancelled at once; a running one becomes Canceling and stops
+/// (Cancelled) at its next step. Finished runs are returned unchanged.
+#[utoipa::path(
+    post,
+    path = "/api/data/v1/organizations/{organizationId}/pipeline/runs/{runId}/cancel",
+    tag = "Pipeline",
+    params(("organizationId" = String, Path), ("runId" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, description = "The run after the request", body = RunResponse),
+        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
+        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        (status = 404, description = "Run not found", body = crate::error::HttpError),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn cancel_run(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: PathIds,
+) -> Result<Json<RunResponse>, ApiError> {
+    let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
+    let [id] = path.uuids(["runId"])?;
+    match state
+        .store
+        .cancel_run(&org, &id, now_micros(), caller.subject())
+        .await
+        .map_err(store_error)?
+    {
+        Some(run) => Ok(Json(RunResponse::from(&run))),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "Run not found")),
+    }
+}
+
+/// The Pipeline routes with their OpenAPI entries.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<Arc<AppState>> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(start_ingestion))
+        .routes(routes!(start_enrichment))
+        .routes(routes!(list_runs))
+        .routes(routes!(get_run))
+        .routes(routes!(cancel_run))
+}

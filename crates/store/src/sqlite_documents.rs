@@ -1,0 +1,750 @@
+//! The SQLite implementation of [`DocumentStore`]: documents, chunks with an FTS5 index, and
+//! pipeline runs used as a durable job queue.
+
+use async_trait::async_trait;
+use brandstream_domain::OrgId;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, Row};
+use serde_json::Value;
+
+use crate::documents::{
+    run_status, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStore,
+    FieldChange, RunQuery, RunRecord,
+};
+use crate::sqlite::{query_all, query_one};
+use crate::sqlite_brand::{insert_field_in, json, like_pattern};
+use crate::{SqliteStore, StoreError, StoreResult};
+
+const DOCUMENT_COLUMNS: &str =
+    "id, org_id, status, doc_type, title, summary, url, file_id, file_type, file_name, size, sha256, \
+     number_of_pages, page_range_from, page_range_to, tags, refs, chunked, summarized, message, \
+     version, created_at, created_by, updated_at, updated_by, deleted_at";
+const CHUNK_COLUMNS: &str =
+    "c.id, c.document_id, c.org_id, c.ordinal, c.headings, c.text, c.page_start, c.page_end, c.created_at";
+const RUN_COLUMNS: &str =
+    "id, org_id, pipeline_id, kit_id, parameters, status, message, progress, run_start, run_end, \
+     duration_ms, attempts, lease_owner, lease_until, created_at, created_by, updated_at, updated_by";
+
+fn org(row: &Row<'_>) -> StoreResult<OrgId> {
+    OrgId::parse(&row.get::<_, String>("org_id")?).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn document_from_row(row: &Row<'_>) -> StoreResult<DocumentRecord> {
+    Ok(DocumentRecord {
+        id: row.get("id")?,
+        org_id: org(row)?,
+        status: row.get("status")?,
+        doc_type: row.get("doc_type")?,
+        title: row.get("title")?,
+        summary: row.get("summary")?,
+        url: row.get("url")?,
+        file_id: row.get("file_id")?,
+        file_type: row.get("file_type")?,
+        file_name: row.get("file_name")?,
+        size: row.get("size")?,
+        sha256: row.get("sha256")?,
+        number_of_pages: row.get("number_of_pages")?,
+        page_range_from: row.get("page_range_from")?,
+        page_range_to: row.get("page_range_to")?,
+        tags: json(row, "tags")?,
+        references: json(row, "refs")?,
+        chunked: row.get::<_, i64>("chunked")? != 0,
+        summarized: row.get::<_, i64>("summarized")? != 0,
+        message: row.get("message")?,
+        version: row.get("version")?,
+        created_at: row.get("created_at")?,
+        created_by: row.get("created_by")?,
+        updated_at: row.get("updated_at")?,
+        updated_by: row.get("updated_by")?,
+        deleted_at: row.get("deleted_at")?,
+    })
+}
+
+fn chunk_from_row(row: &Row<'_>) -> StoreResult<ChunkRecord> {
+    let headings: String = row.get("headings")?;
+    Ok(ChunkRecord {
+        id: row.get("id")?,
+        document_id: row.get("document_id")?,
+        org_id: org(row)?,
+        ordinal: row.get("ordinal")?,
+        headings: serde_json::from_str(&headings)
+            .map_err(|e| StoreError::Corrupt(format!("headings: {e}")))?,
+        text: row.get("text")?,
+        page_start: row.get("page_start")?,
+        page_end: row.get("page_end")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+fn run_from_row(row: &Row<'_>) -> StoreResult<RunRecord> {
+    Ok(RunRecord {
+        id: row.get("id")?,
+        org_id: org(row)?,
+        pipeline_id: row.get("pipeline_id")?,
+        kit_id: row.get("kit_id")?,
+        parameters: json(row, "parameters")?,
+        status: row.get("status")?,
+        message: row.get("message")?,
+        progress: json(row, "progress")?,
+        run_start: row.get("run_start")?,
+        run_end: row.get("run_end")?,
+        duration_ms: row.get("duration_ms")?,
+        attempts: row.get("attempts")?,
+        lease_owner: row.get("lease_owner")?,
+        lease_until: row.get("lease_until")?,
+        created_at: row.get("created_at")?,
+        created_by: row.get("created_by")?,
+        updated_at: row.get("updated_at")?,
+        updated_by: row.get("updated_by")?,
+    })
+}
+
+/// The WHERE clause and parameters of a chunk scope (organisation, kit, document).
+fn chunk_scope(org: &OrgId, query: &ChunkQuery) -> (String, Vec<SqlValue>) {
+    let mut clause = String::from("c.org_id = ? AND d.deleted_at IS NULL AND d.id = c.document_id");
+    let mut values = vec![SqlValue::Text(org.as_str().to_owned())];
+    if let Some(kit) = &query.reference_id {
+        clause.push_str(
+            " AND EXISTS (SELECT 1 FROM json_each(d.refs) r WHERE json_extract(r.value, '$.id') = ?)",
+        );
+        values.push(SqlValue::Text(kit.clone()));
+    }
+    if let Some(document) = &query.document_id {
+        clause.push_str(" AND c.document_id = ?");
+        values.push(SqlValue::Text(document.clone()));
+    }
+    (clause, values)
+}
+
+/// An FTS5 query matching any of `terms`, each quoted so nothing in it is syntax.
+fn match_expression(terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|term| format!("\"{}\"", term.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// Removes `chunk_ids` from the references of every field of the organisation that cites them.
+fn drop_chunk_references(
+    connection: &Connection,
+    org: &OrgId,
+    document_id: &str,
+    now: i64,
+    by: &str,
+) -> StoreResult<()> {
+    connection.execute(
+        "UPDATE brand_fields SET \
+           refs = (SELECT COALESCE(json_group_array(json(r.value)), '[]') FROM json_each(brand_fields.refs) r \
+                   WHERE COALESCE(json_extract(r.value, '$.id'), '') NOT IN (SELECT id FROM chunks WHERE document_id = ?1)), \
+           version = version + 1, updated_at = ?3, updated_by = ?4 \
+         WHERE kit_id IN (SELECT id FROM brand_kits WHERE org_id = ?2) \
+           AND EXISTS (SELECT 1 FROM json_each(brand_fields.refs) r \
+                       WHERE json_extract(r.value, '$.id') IN (SELECT id FROM chunks WHERE document_id = ?1))",
+        params![document_id, org.as_str(), now, by],
+    )?;
+    Ok(())
+}
+
+fn update_document_in(
+    connection: &Connection,
+    document: &DocumentRecord,
+    expected_version: i64,
+) -> StoreResult<bool> {
+    let changed = connection.execute(
+        "UPDATE documents SET status = ?1, doc_type = ?2, title = ?3, summary = ?4, number_of_pages = ?5, \
+         page_range_from = ?6, page_range_to = ?7, tags = ?8, refs = ?9, chunked = ?10, summarized = ?11, \
+         message = ?12, version = ?13, updated_at = ?14, updated_by = ?15, deleted_at = ?16 \
+         WHERE org_id = ?17 AND id = ?18 AND version = ?19",
+        params![
+            document.status,
+            document.doc_type,
+            document.title,
+            document.summary,
+            document.number_of_pages,
+            document.page_range_from,
+            document.page_range_to,
+            document.tags.to_string(),
+            document.references.to_string(),
+            i64::from(document.chunked),
+            i64::from(document.summarized),
+            document.message,
+            document.version,
+            document.updated_at,
+            document.updated_by,
+            document.deleted_at,
+            document.org_id.as_str(),
+            document.id,
+            expected_version
+        ],
+    )?;
+    Ok(changed == 1)
+}
+
+#[async_trait]
+impl DocumentStore for SqliteStore {
+    async fn insert_document(&self, document: &DocumentRecord) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
+                ),
+                params![
+                    document.id,
+                    document.org_id.as_str(),
+                    document.status,
+                    document.doc_type,
+                    document.title,
+                    document.summary,
+                    document.url,
+                    document.file_id,
+                    document.file_type,
+                    document.file_name,
+                    document.size,
+                    document.sha256,
+                    document.number_of_pages,
+                    document.page_range_from,
+                    document.page_range_to,
+                    document.tags.to_string(),
+                    document.references.to_string(),
+                    i64::from(document.chunked),
+                    i64::from(document.summarized),
+                    document.message,
+                    document.version,
+                    document.created_at,
+                    document.created_by,
+                    document.updated_at,
+                    document.updated_by,
+                    document.deleted_at
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_document(&self, org: &OrgId, id: &str) -> StoreResult<Option<DocumentRecord>> {
+        self.read(|c| {
+            query_one(
+                c,
+                &format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE org_id = ?1 AND id = ?2"),
+                params![org.as_str(), id],
+                document_from_row,
+            )
+        })
+    }
+
+    async fn list_documents(
+        &self,
+        org: &OrgId,
+        query: &DocumentQuery,
+    ) -> StoreResult<(i64, Vec<DocumentRecord>)> {
+        let mut clause = String::from("org_id = ?");
+        let mut values = vec![SqlValue::Text(org.as_str().to_owned())];
+        if !query.include_deleted {
+            clause.push_str(" AND deleted_at IS NULL");
+        }
+        if let Some(search) = &query.search {
+            clause.push_str(
+                " AND (title LIKE ? ESCAPE '\\' OR COALESCE(summary, '') LIKE ? ESCAPE '\\' OR tags LIKE ? ESCAPE '\\')",
+            );
+            let pattern = like_pattern(search);
+            values.extend(std::iter::repeat_n(SqlValue::Text(pattern), 3));
+        }
+        for (column, value) in [
+            ("doc_type", &query.doc_type),
+            ("status", &query.status),
+            ("created_by", &query.created_by),
+            ("file_type", &query.file_type),
+        ] {
+            if let Some(value) = value {
+                clause.push_str(&format!(" AND {column} = ?"));
+                values.push(SqlValue::Text(value.clone()));
+            }
+        }
+        if query.reference_type.is_some() || query.reference_id.is_some() {
+            clause.push_str(" AND EXISTS (SELECT 1 FROM json_each(refs) r WHERE 1 = 1");
+            if let Some(kind) = &query.reference_type {
+                clause.push_str(" AND json_extract(r.value, '$.type') = ?");
+                values.push(SqlValue::Text(kind.clone()));
+            }
+            if let Some(id) = &query.reference_id {
+                clause.push_str(" AND json_extract(r.value, '$.id') = ?");
+                values.push(SqlValue::Text(id.clone()));
+            }
+            clause.push(')');
+        }
+        for tag in &query.tags {
+            clause.push_str(
+                " AND EXISTS (SELECT 1 FROM json_each(tags) t WHERE lower(t.value) = lower(?))",
+            );
+            values.push(SqlValue::Text(tag.clone()));
+        }
+        self.read(|c| {
+            let total: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM documents WHERE {clause}"),
+                params_from_iter(values.iter()),
+                |row| row.get(0),
+            )?;
+            let mut page_values = values.clone();
+            page_values.push(SqlValue::Integer(query.limit));
+            page_values.push(SqlValue::Integer(query.offset));
+            let documents = query_all(
+                c,
+                &format!(
+                    "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE {clause} \
+                     ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+                ),
+                params_from_iter(page_values.iter()),
+                document_from_row,
+            )?;
+            Ok((total, documents))
+        })
+    }
+
+    async fn update_document(
+        &self,
+        document: &DocumentRecord,
+        expected_version: i64,
+    ) -> StoreResult<bool> {
+        self.write(|c| update_document_in(c, document, expected_version))
+            .await
+    }
+
+    async fn delete_document(
+        &self,
+        org: &OrgId,
+        id: &str,
+        now: i64,
+        by: &str,
+    ) -> StoreResult<Option<DocumentRecord>> {
+        self.transact(|t| {
+            let Some(document) = query_one(
+                t,
+                &format!(
+                    "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL"
+                ),
+                params![org.as_str(), id],
+                document_from_row,
+            )?
+            else {
+                return Ok(None);
+            };
+            drop_chunk_references(t, org, id, now, by)?;
+            t.execute("DELETE FROM chunks WHERE document_id = ?1", [id])?;
+            t.execute(
+                "UPDATE documents SET deleted_at = ?1, chunked = 0, version = version + 1, updated_at = ?1, \
+                 updated_by = ?2 WHERE id = ?3",
+                params![now, by, id],
+            )?;
+            Ok(Some(document))
+        })
+        .await
+    }
+
+    async fn replace_chunks(
+        &self,
+        document: &DocumentRecord,
+        chunks: &[ChunkRecord],
+    ) -> StoreResult<()> {
+        let document = document.clone();
+        let chunks = chunks.to_vec();
+        let id = document.id.clone();
+        let org_id = document.org_id.clone();
+        // A large document's chunks are many rows: commit them off the runtime threads.
+        self.transact_in_background(move |t| {
+            drop_chunk_references(t, &org_id, &id, document.updated_at, &document.updated_by)?;
+            t.execute("DELETE FROM chunks WHERE document_id = ?1", [&id])?;
+            {
+                let mut insert = t.prepare_cached(
+                    "INSERT INTO chunks (id, document_id, org_id, ordinal, heading, headings, text, page_start, page_end, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?;
+                for chunk in &chunks {
+                    let headings = serde_json::to_string(&chunk.headings)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    insert.execute(params![
+                        chunk.id,
+                        chunk.document_id,
+                        chunk.org_id.as_str(),
+                        chunk.ordinal,
+                        chunk.headings.join(" / "),
+                        headings,
+                        chunk.text,
+                        chunk.page_start,
+                        chunk.page_end,
+                        chunk.created_at
+                    ])?;
+                }
+            }
+            let version = document.version - 1;
+            if !update_document_in(t, &document, version)? {
+                return Err(StoreError::Conflict(
+                    "the document changed while it was processed".to_owned(),
+                ));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn search_chunks(
+        &self,
+        org: &OrgId,
+        terms: &[String],
+        query: &ChunkQuery,
+    ) -> StoreResult<(i64, Vec<ChunkHit>)> {
+        if terms.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        let (scope, scope_values) = chunk_scope(org, query);
+        let mut values = vec![SqlValue::Text(match_expression(terms))];
+        values.extend(scope_values);
+        self.read(|c| {
+            let from = format!(
+                "FROM chunks_fts f JOIN chunks c ON c.seq = f.rowid, documents d \
+                 WHERE chunks_fts MATCH ? AND {scope}"
+            );
+            let total: i64 = c.query_row(
+                &format!("SELECT COUNT(*) {from}"),
+                params_from_iter(values.iter()),
+                |row| row.get(0),
+            )?;
+            let mut page_values = values.clone();
+            page_values.push(SqlValue::Integer(query.limit));
+            page_values.push(SqlValue::Integer(query.offset));
+            // Headings weigh three times the body: a passage under a heading that names the
+            // topic is usually the answer.
+            let hits = query_all(
+                c,
+                &format!(
+                    "SELECT {CHUNK_COLUMNS}, bm25(chunks_fts, 3.0, 1.0) AS rank, \
+                     snippet(chunks_fts, 1, '<mark>', '</mark>', '…', 24) AS snippet \
+                     {from} ORDER BY rank, c.seq LIMIT ? OFFSET ?"
+                ),
+                params_from_iter(page_values.iter()),
+                |row| {
+                    let rank: f64 = row.get("rank")?;
+                    Ok(ChunkHit {
+                        chunk: chunk_from_row(row)?,
+                        score: -rank,
+                        snippet: row.get("snippet")?,
+                    })
+                },
+            )?;
+            Ok((total, hits))
+        })
+    }
+
+    async fn list_chunks(
+        &self,
+        org: &OrgId,
+        query: &ChunkQuery,
+    ) -> StoreResult<(i64, Vec<ChunkRecord>)> {
+        let (scope, values) = chunk_scope(org, query);
+        self.read(|c| {
+            let total: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM chunks c, documents d WHERE {scope}"),
+                params_from_iter(values.iter()),
+                |row| row.get(0),
+            )?;
+            let mut page_values = values.clone();
+            page_values.push(SqlValue::Integer(query.limit));
+            page_values.push(SqlValue::Integer(query.offset));
+            let chunks = query_all(
+                c,
+                &format!(
+                    "SELECT {CHUNK_COLUMNS} FROM chunks c, documents d WHERE {scope} \
+                     ORDER BY d.created_at, c.document_id, c.ordinal LIMIT ? OFFSET ?"
+                ),
+                params_from_iter(page_values.iter()),
+                chunk_from_row,
+            )?;
+            Ok((total, chunks))
+        })
+    }
+
+    async fn get_chunk(&self, org: &OrgId, id: &str) -> StoreResult<Option<ChunkRecord>> {
+        self.read(|c| {
+            query_one(
+                c,
+                &format!("SELECT {CHUNK_COLUMNS} FROM chunks c WHERE c.org_id = ?1 AND c.id = ?2"),
+                params![org.as_str(), id],
+                chunk_from_row,
+            )
+        })
+    }
+
+    async fn insert_run(&self, run: &RunRecord) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                &format!(
+                    "INSERT INTO pipeline_runs ({RUN_COLUMNS}) VALUES \
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                ),
+                params![
+                    run.id,
+                    run.org_id.as_str(),
+                    run.pipeline_id,
+                    run.kit_id,
+                    run.parameters.to_string(),
+                    run.status,
+                    run.message,
+                    run.progress.to_string(),
+                    run.run_start,
+                    run.run_end,
+                    run.duration_ms,
+                    run.attempts,
+                    run.lease_owner,
+                    run.lease_until,
+                    run.created_at,
+                    run.created_by,
+                    run.updated_at,
+                    run.updated_by
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_run(&self, org: &OrgId, id: &str) -> StoreResult<Option<RunRecord>> {
+        self.read(|c| {
+            query_one(
+                c,
+                &format!("SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE org_id = ?1 AND id = ?2"),
+                params![org.as_str(), id],
+                run_from_row,
+            )
+        })
+    }
+
+    async fn list_runs(&self, org: &OrgId, query: &RunQuery) -> StoreResult<(i64, Vec<RunRecord>)> {
+        let mut clause = String::from("org_id = ?");
+        let mut values = vec![SqlValue::Text(org.as_str().to_owned())];
+        for (column, value) in [
+            ("kit_id", &query.kit_id),
+            ("status", &query.status),
+            ("pipeline_id", &query.pipeline_id),
+        ] {
+            if let Some(value) = value {
+                clause.push_str(&format!(" AND {column} = ?"));
+                values.push(SqlValue::Text(value.clone()));
+            }
+        }
+        self.read(|c| {
+            let total: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM pipeline_runs WHERE {clause}"),
+                params_from_iter(values.iter()),
+                |row| row.get(0),
+            )?;
+            let mut page_values = values.clone();
+            page_values.push(SqlValue::Integer(query.limit));
+            page_values.push(SqlValue::Integer(query.offset));
+            let runs = query_all(
+                c,
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE {clause} \
+                     ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+                ),
+                params_from_iter(page_values.iter()),
+                run_from_row,
+            )?;
+            Ok((total, runs))
+        })
+    }
+
+    async fn claim_run(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> StoreResult<Option<RunRecord>> {
+        // One writer at a time: the select and update below cannot interleave with another
+        // claim, so a run is never handed to two workers.
+        self.transact(|t| {
+            let candidate: Option<String> = query_one(
+                t,
+                "SELECT id FROM pipeline_runs \
+                 WHERE status = ?1 OR (status IN (?2, ?3) AND lease_until < ?4) \
+                 ORDER BY created_at, id LIMIT 1",
+                params![
+                    run_status::QUEUED,
+                    run_status::IN_PROGRESS,
+                    run_status::CANCELING,
+                    now
+                ],
+                |row| Ok(row.get(0)?),
+            )?;
+            let Some(id) = candidate else {
+                return Ok(None);
+            };
+            t.execute(
+                "UPDATE pipeline_runs SET \
+                   status = CASE status WHEN ?1 THEN ?2 ELSE status END, \
+                   run_start = COALESCE(run_start, ?3), attempts = attempts + 1, lease_owner = ?4, \
+                   lease_until = ?5, updated_at = ?3 WHERE id = ?6",
+                params![
+                    run_status::QUEUED,
+                    run_status::IN_PROGRESS,
+                    now,
+                    owner,
+                    lease_until,
+                    id
+                ],
+            )?;
+            query_one(
+                t,
+                &format!("SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE id = ?1"),
+                [&id],
+                run_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn heartbeat_run(
+        &self,
+        id: &str,
+        owner: &str,
+        progress: &Value,
+        now: i64,
+        lease_until: i64,
+    ) -> StoreResult<Option<String>> {
+        self.transact(|t| {
+            let changed = t.execute(
+                "UPDATE pipeline_runs SET progress = ?1, lease_until = ?2, updated_at = ?3 \
+                 WHERE id = ?4 AND lease_owner = ?5",
+                params![progress.to_string(), lease_until, now, id, owner],
+            )?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            query_one(
+                t,
+                "SELECT status FROM pipeline_runs WHERE id = ?1",
+                [id],
+                |row| Ok(row.get(0)?),
+            )
+        })
+        .await
+    }
+
+    async fn finish_run(
+        &self,
+        id: &str,
+        owner: &str,
+        status: &str,
+        message: &str,
+        progress: &Value,
+        now: i64,
+    ) -> StoreResult<bool> {
+        self.write(|c| {
+            let changed = c.execute(
+                "UPDATE pipeline_runs SET status = ?1, message = ?2, progress = ?3, run_end = ?4, \
+                 duration_ms = (?4 - COALESCE(run_start, ?4)) / 1000, lease_owner = NULL, lease_until = NULL, \
+                 updated_at = ?4 WHERE id = ?5 AND lease_owner = ?6",
+                params![status, message, progress.to_string(), now, id, owner],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn release_run(&self, id: &str, owner: &str, now: i64) -> StoreResult<bool> {
+        self.write(|c| {
+            let changed = c.execute(
+                "UPDATE pipeline_runs SET status = CASE status WHEN ?1 THEN ?2 ELSE status END, \
+                 lease_owner = NULL, lease_until = 0, updated_at = ?3 WHERE id = ?4 AND lease_owner = ?5",
+                params![
+                    run_status::IN_PROGRESS,
+                    run_status::QUEUED,
+                    now,
+                    id,
+                    owner
+                ],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn cancel_run(
+        &self,
+        org: &OrgId,
+        id: &str,
+        now: i64,
+        by: &str,
+    ) -> StoreResult<Option<RunRecord>> {
+        self.transact(|t| {
+            t.execute(
+                "UPDATE pipeline_runs SET \
+                   status = CASE status WHEN ?1 THEN ?2 ELSE ?3 END, \
+                   run_end = CASE status WHEN ?1 THEN ?4 ELSE run_end END, \
+                   message = CASE status WHEN ?1 THEN 'Cancelled before it started' ELSE message END, \
+                   updated_at = ?4, updated_by = ?5 \
+                 WHERE org_id = ?6 AND id = ?7 AND status IN (?1, ?8)",
+                params![
+                    run_status::QUEUED,
+                    run_status::CANCELLED,
+                    run_status::CANCELING,
+                    now,
+                    by,
+                    org.as_str(),
+                    id,
+                    run_status::IN_PROGRESS
+                ],
+            )?;
+            query_one(
+                t,
+                &format!("SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE org_id = ?1 AND id = ?2"),
+                params![org.as_str(), id],
+                run_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn apply_field_changes(&self, changes: &[FieldChange]) -> StoreResult<usize> {
+        let changes = changes.to_vec();
+        self.transact_in_background(move |t| {
+            let mut applied = 0;
+            for change in &changes {
+                let field = &change.field;
+                let locked: Option<i64> = query_one(
+                    t,
+                    "SELECT locked FROM brand_kits WHERE id = ?1",
+                    [&field.kit_id],
+                    |row| Ok(row.get(0)?),
+                )?;
+                if locked != Some(0) {
+                    continue;
+                }
+                match change.expected_version {
+                    None => {
+                        insert_field_in(t, field)?;
+                        applied += 1;
+                    }
+                    Some(expected) => {
+                        applied += t.execute(
+                            "UPDATE brand_fields SET value = ?1, refs = ?2, version = ?3, updated_at = ?4, \
+                             updated_by = ?5 WHERE id = ?6 AND version = ?7 AND ai_editable = 1",
+                            params![
+                                field.value.to_string(),
+                                field.references.to_string(),
+                                field.version,
+                                field.updated_at,
+                                field.updated_by,
+                                field.id,
+                                expected
+                            ],
+                        )?;
+                    }
+                }
+            }
+            Ok(applied)
+        })
+        .await
+    }
+}
