@@ -144,7 +144,10 @@ pub fn chunk_document(document: &Extracted, settings: ChunkSettings) -> Vec<Chun
                 emit(&mut open, &mut chunks);
             }
             // Pieces leave room for the overlap carried from the previous chunk.
-            for piece in pieces(&block.text, target - overlap - 1) {
+            for (index, piece) in pieces(&block.text, target - overlap - 1)
+                .into_iter()
+                .enumerate()
+            {
                 let fits = open.as_ref().is_some_and(|current| {
                     current.text.is_empty()
                         || char_len(&current.text) + 1 + char_len(piece) <= target
@@ -176,8 +179,10 @@ pub fn chunk_document(document: &Extracted, settings: ChunkSettings) -> Vec<Chun
                     page_end: page.number,
                     headings: block.headings.clone(),
                 });
+                // Blocks (paragraphs, list items, table rows) stay on lines of their own, so
+                // readers of a chunk can still tell its items apart.
                 if !current.text.is_empty() {
-                    current.text.push(' ');
+                    current.text.push(if index == 0 { '\n' } else { ' ' });
                 }
                 current.text.push_str(piece);
                 current.fresh = true;

@@ -7,11 +7,13 @@
 pub mod chunk;
 pub mod detect;
 pub mod extract;
+pub mod fill;
 pub mod summary;
 
 pub use chunk::{chunk_document, Chunk, ChunkSettings};
 pub use detect::{detect_kind, FileKind};
 pub use extract::{extract, ExtractLimits};
+pub use fill::{fill_fields, glossary_terms, FieldTarget, Filled, GlossaryTerm, KnowledgeChunk};
 
 /// What a block of text is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -52,14 +52,114 @@ fn looks_like_heading(line: &str) -> bool {
         && is_bullet(line).is_none()
 }
 
+/// Lays out one page's characters as lines of text. Like a plain-text rendering, but a gap
+/// wider than a column gutter on the same line becomes ` | `, so table cells stay apart.
+#[derive(Default)]
+struct Layout {
+    text: String,
+    height: f64,
+    last_end: f64,
+    last_y: f64,
+    word_start: bool,
+}
+
+impl pdf_extract::OutputDev for Layout {
+    fn begin_page(
+        &mut self,
+        _page: u32,
+        media_box: &pdf_extract::MediaBox,
+        _art_box: Option<(f64, f64, f64, f64)>,
+    ) -> Result<(), pdf_extract::OutputError> {
+        self.height = media_box.ury - media_box.lly;
+        Ok(())
+    }
+
+    fn end_page(&mut self) -> Result<(), pdf_extract::OutputError> {
+        Ok(())
+    }
+
+    fn output_character(
+        &mut self,
+        trm: &pdf_extract::Transform,
+        width: f64,
+        _spacing: f64,
+        font_size: f64,
+        text: &str,
+    ) -> Result<(), pdf_extract::OutputError> {
+        let (x, y) = (trm.m31, self.height - trm.m32);
+        let size_x = font_size * (trm.m11 + trm.m21);
+        let size_y = font_size * (trm.m12 + trm.m22);
+        let size = (size_x * size_y).abs().sqrt();
+        if self.word_start && !self.text.is_empty() {
+            let dy = (y - self.last_y).abs();
+            if dy > size * 1.5 {
+                self.text.push_str("\n\n");
+            } else if dy > size * 0.5 || x < self.last_end - size {
+                self.text.push('\n');
+            } else if x > self.last_end + size * 1.2 {
+                self.text.push_str(" | ");
+            } else if x > self.last_end + size * 0.1 {
+                self.text.push(' ');
+            }
+        }
+        self.text.push_str(text);
+        self.word_start = false;
+        self.last_y = y;
+        self.last_end = x + width * size;
+        Ok(())
+    }
+
+    fn begin_word(&mut self) -> Result<(), pdf_extract::OutputError> {
+        self.word_start = true;
+        Ok(())
+    }
+
+    fn end_word(&mut self) -> Result<(), pdf_extract::OutputError> {
+        Ok(())
+    }
+
+    fn end_line(&mut self) -> Result<(), pdf_extract::OutputError> {
+        Ok(())
+    }
+}
+
+/// The text of every page. A page the parser fails on (an error or a panic) is left empty and
+/// the others are still read; only a document that cannot be opened at all is an error.
+fn read_pages(bytes: &[u8]) -> Result<Vec<String>, ExtractError> {
+    let opened = std::panic::catch_unwind(|| {
+        let mut document = pdf_extract::Document::load_mem(bytes)?;
+        if document.is_encrypted() {
+            // An empty user password still opens documents that only restrict permissions.
+            document.decrypt("")?;
+        }
+        Ok::<_, pdf_extract::Error>(document)
+    })
+    .map_err(|_| ExtractError::Corrupt("the PDF cannot be read (the parser failed)".into()))?;
+    let document = match opened {
+        Ok(document) => document,
+        Err(error) => return Err(classify(&pdf_extract::OutputError::PdfError(error))),
+    };
+    let numbers: Vec<u32> = document.get_pages().keys().copied().collect();
+    let mut pages = Vec::with_capacity(numbers.len());
+    for number in numbers {
+        let page = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut layout = Layout::default();
+            pdf_extract::output_doc_page(&document, &mut layout, number).map(|()| layout.text)
+        }));
+        pages.push(match page {
+            Ok(Ok(text)) => text,
+            _ => String::new(),
+        });
+    }
+    Ok(pages)
+}
+
 /// Extracts a PDF's text layer.
 pub fn extract_pdf(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     if bytes.is_empty() {
         return Err(ExtractError::Corrupt("the PDF is empty".into()));
     }
-    let pages = std::panic::catch_unwind(|| pdf_extract::extract_text_from_mem_by_pages(bytes))
-        .map_err(|_| ExtractError::Corrupt("the PDF cannot be read (the parser failed)".into()))?
-        .map_err(|error| classify(&error))?;
+    let pages = read_pages(bytes)?;
     if pages.iter().all(|page| page.trim().is_empty()) {
         return Err(ExtractError::Empty);
     }
@@ -101,6 +201,18 @@ pub fn extract_pdf(bytes: &[u8]) -> Result<Extracted, ExtractError> {
         }
         paragraphs.retain(|lines| !lines.is_empty());
         for (position, lines) in paragraphs.iter().enumerate() {
+            // Lines with column gaps are table rows; the rest of their paragraph stays as is.
+            if lines.iter().any(|line| line.contains(" | ")) {
+                for line in lines {
+                    let kind = if line.contains(" | ") {
+                        BlockKind::TableRow
+                    } else {
+                        BlockKind::Paragraph
+                    };
+                    builder.block(kind, line);
+                }
+                continue;
+            }
             let next_is_body = paragraphs
                 .get(position + 1)
                 .is_some_and(|next| !(next.len() == 1 && looks_like_heading(next[0])));

@@ -6,41 +6,7 @@ use std::collections::HashMap;
 
 use brandstream_domain::brand::catalogue::GLOSSARY_SECTION;
 use brandstream_domain::brand::{validate_value, FieldType};
-use shim::{fill_fields, glossary_terms, FieldTarget, KnowledgeChunk};
-#[allow(dead_code, clippy::all)]
-mod shim {
-    pub struct FieldTarget {
-        pub id: String,
-        pub section: String,
-        pub name: String,
-        pub field_type: brandstream_domain::brand::FieldType,
-        pub intent: Option<String>,
-    }
-    pub struct KnowledgeChunk {
-        pub id: String,
-        pub document_id: String,
-        pub text: String,
-        pub headings: Vec<String>,
-        pub page_start: u32,
-        pub page_end: u32,
-    }
-    pub struct Filled {
-        pub field_id: String,
-        pub value: serde_json::Value,
-        pub chunk_ids: Vec<String>,
-    }
-    pub struct GlossaryTerm {
-        pub term: String,
-        pub translations: Vec<(String, String)>,
-        pub chunk_ids: Vec<String>,
-    }
-    pub fn fill_fields(_: &[FieldTarget], _: &[KnowledgeChunk]) -> Vec<Filled> {
-        vec![]
-    }
-    pub fn glossary_terms(_: &[KnowledgeChunk]) -> Vec<GlossaryTerm> {
-        vec![]
-    }
-}
+use brandstream_ingest::fill::{fill_fields, glossary_terms, FieldTarget, KnowledgeChunk};
 use brandstream_store::{ChunkQuery, FieldChange, FieldRecord, KitRecord, Store, StoreError};
 use serde_json::{json, Value};
 

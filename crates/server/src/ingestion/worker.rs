@@ -26,6 +26,16 @@ enum Outcome {
     Lost,
 }
 
+/// A document read and cut into chunks, not yet stored.
+struct ReadDocument {
+    /// The extracted text (only the selected page range).
+    extracted: brandstream_ingest::Extracted,
+    /// Pages in the whole document.
+    pages: usize,
+    /// Its chunks.
+    chunks: Vec<brandstream_ingest::Chunk>,
+}
+
 /// State shared between a run and its heartbeat.
 struct Tracker {
     progress: Mutex<Value>,
@@ -290,10 +300,7 @@ impl Pipeline {
             Err(error) => return Err(internal(&error)),
         };
         match self.read_document(&document).await {
-            Ok((extracted, pages, chunks)) => {
-                self.store_chunks(org, id, kit_id, actor, &extracted, pages, chunks)
-                    .await
-            }
+            Ok(read) => self.store_chunks(org, id, kit_id, actor, read).await,
             Err(reason) => {
                 self.mark_failed(org, id, actor, &reason).await;
                 Err(reason)
@@ -301,17 +308,7 @@ impl Pipeline {
         }
     }
 
-    async fn read_document(
-        &self,
-        document: &DocumentRecord,
-    ) -> Result<
-        (
-            brandstream_ingest::Extracted,
-            usize,
-            Vec<brandstream_ingest::Chunk>,
-        ),
-        String,
-    > {
+    async fn read_document(&self, document: &DocumentRecord) -> Result<ReadDocument, String> {
         let bytes = self
             .blobs
             .get(&document.file_id)
@@ -335,7 +332,11 @@ impl Pipeline {
                 format!("pages {from} to {to} contain no text (the document has {total_pages})")
             });
         }
-        Ok((extracted, total_pages, chunks))
+        Ok(ReadDocument {
+            extracted,
+            pages: total_pages,
+            chunks,
+        })
     }
 
     async fn store_chunks(
@@ -344,10 +345,13 @@ impl Pipeline {
         id: &str,
         kit_id: &str,
         actor: &str,
-        extracted: &brandstream_ingest::Extracted,
-        pages: usize,
-        chunks: Vec<brandstream_ingest::Chunk>,
+        read: ReadDocument,
     ) -> Result<(), String> {
+        let ReadDocument {
+            extracted,
+            pages,
+            chunks,
+        } = read;
         let now = now_micros();
         let records: Vec<ChunkRecord> = chunks
             .into_iter()
@@ -363,7 +367,7 @@ impl Pipeline {
                 created_at: now,
             })
             .collect();
-        let summary = summarize(extracted, 3, 1000);
+        let summary = summarize(&extracted, 3, 1000);
         for _ in 0..3 {
             let mut document = match self.store.get_document(org, id).await {
                 Ok(Some(document)) if document.deleted_at.is_none() => document,
