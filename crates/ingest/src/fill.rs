@@ -21,9 +21,12 @@
 //! the situation as tags and any constraint as restrictions. Glossary tables (a header row
 //! naming languages or locales) give [`GlossaryTerm`]s.
 //!
-//! Chunk text joins blocks with single spaces, so list-item and table-row boundaries are
-//! recovered heuristically: sentence ends, `N.` list markers, and for pipe tables the column
-//! count implied by the number of ` | ` separators plus the shape of the header row.
+//! Chunk text keeps each block (paragraph, list item, table row) on a line of its own, so
+//! items and table rows (cells joined by ` | `) are read line by line; a repeated table header
+//! (a table continued on a new page) is skipped. Text without line breaks (chunks stored before
+//! blocks kept their lines) is still handled heuristically: sentence ends, `N.` list markers,
+//! and for pipe tables the column count implied by the number of separators plus the shape of
+//! the header row.
 
 use std::collections::{HashMap, HashSet};
 
@@ -771,9 +774,9 @@ fn cap_text(text: &str, limit: usize) -> String {
         .nth(limit)
         .map_or(text.len(), |(index, _)| index);
     let window = &text[..cut];
-    let sentence = ['.', '!', '?']
+    let sentence = [". ", "! ", "? ", ".\n", "!\n", "?\n"]
         .iter()
-        .filter_map(|end| window.rfind(&format!("{end} ")))
+        .filter_map(|end| window.rfind(end))
         .max()
         .filter(|index| *index > cut / 2)
         .map(|index| index + 1);
@@ -934,9 +937,16 @@ fn cell_shaped(words: &[&str]) -> bool {
     sentence || title
 }
 
-/// Splits "last cell of a row" + " " + "first cell of the next" into the two.
-/// `None` when no split point is plausible (the previous row's last cell was then empty).
-fn split_merged(segment: &str) -> Option<(String, String)> {
+/// Splits "last cell of a row" + " " + "first cell of the next" into the two. A split point
+/// is a capitalised word or a number that starts a cell in sentence case or Title Case; among
+/// several, the one that gives both cells a length closest to the other cells of their rows
+/// (`before` and `after`, mean word counts) wins, else the earliest. `None` when no split point
+/// exists (the previous row's last cell was then empty).
+fn split_merged(
+    segment: &str,
+    before: Option<f32>,
+    after: Option<f32>,
+) -> Option<(String, String)> {
     let words: Vec<&str> = segment.split_whitespace().collect();
     // A short token after a number is its unit or suffix ("2965 C", "30 mm"), not a new cell.
     let candidates: Vec<usize> = (1..words.len())
@@ -949,12 +959,35 @@ fn split_merged(segment: &str) -> Option<(String, String)> {
                     .is_some_and(|c| c.is_ascii_digit()))
         })
         .collect();
-    let chosen = candidates
+    let valid: Vec<usize> = candidates
         .iter()
         .copied()
-        .find(|i| cell_shaped(&words[*i..]))
-        .or_else(|| candidates.last().copied())?;
+        .filter(|i| cell_shaped(&words[*i..]))
+        .collect();
+    let cost = |i: usize| {
+        let end = before.map_or(0.0, |mean| (i as f32 - mean).abs());
+        let start = after.map_or(0.0, |mean| ((words.len() - i) as f32 - mean).abs());
+        end + start
+    };
+    let chosen = if before.is_some() || after.is_some() {
+        valid
+            .iter()
+            .copied()
+            .min_by(|a, b| cost(*a).total_cmp(&cost(*b)).then(a.cmp(b)))
+    } else {
+        valid.first().copied()
+    }
+    .or_else(|| candidates.last().copied())?;
     Some((words[..chosen].join(" "), words[chosen..].join(" ")))
+}
+
+/// Mean word count of the given cells, if any.
+fn mean_words(cells: &[&str]) -> Option<f32> {
+    if cells.is_empty() {
+        return None;
+    }
+    let total: usize = cells.iter().map(|c| c.split_whitespace().count()).sum();
+    Some(total as f32 / cells.len() as f32)
 }
 
 /// Splits the last cell of a table from prose that follows it.
@@ -1014,29 +1047,44 @@ fn header_like(cell: &str) -> bool {
         && char_len(cell) <= 60
         && !cell.ends_with(['.', '!', '?', ';'])
         && !cell.contains('#')
+        && cell.chars().any(char::is_alphabetic)
 }
 
-/// Recovers a pipe table from chunk text. The column count is the smallest one that fits the
-/// number of separators and gives a plausible header row.
+/// Recovers a pipe table from chunk text. Rows are joined by a space, so the last cell of a
+/// row and the first of the next share a segment: the column count is the smallest one that
+/// fits the number of separators, splits every shared segment plausibly and gives a header row
+/// of short labels. A table whose first column is empty (colour swatches) has no shared
+/// segments; there the largest column count with a plausible header wins.
 fn parse_table(text: &str) -> Option<Table> {
     let segments: Vec<&str> = text.split('|').map(str::trim).collect();
     let pipes = segments.len().checked_sub(1)?;
     if pipes < 2 {
         return None;
     }
-    for columns in 2..=12usize {
-        let step = columns - 1;
-        if pipes % step != 0 || pipes / step < 2 {
-            continue;
-        }
-        if let Some(table) = build_table(&segments, columns) {
-            return Some(table);
-        }
+    let counts: Vec<usize> = (2..=12usize)
+        .filter(|columns| pipes % (columns - 1) == 0 && pipes / (columns - 1) >= 2)
+        .collect();
+    let (_, _, first_empty) = split_leading(segments[0]);
+    let merged = counts
+        .iter()
+        .find_map(|columns| build_table(&segments, *columns, false, first_empty));
+    if merged.is_some() || !first_empty {
+        return merged;
     }
-    None
+    counts
+        .iter()
+        .rev()
+        .find_map(|columns| build_table(&segments, *columns, true, first_empty))
 }
 
-fn build_table(segments: &[&str], columns: usize) -> Option<Table> {
+/// Builds a table of `columns` columns. `empty_first`: the first column is empty in every row,
+/// so no segment is shared. `strict`: every shared segment must split.
+fn build_table(
+    segments: &[&str],
+    columns: usize,
+    empty_first: bool,
+    strict: bool,
+) -> Option<Table> {
     let step = columns - 1;
     let (prefix, first, first_empty) = split_leading(segments[0]);
     let mut rows: Vec<Vec<String>> = Vec::new();
@@ -1050,10 +1098,16 @@ fn build_table(segments: &[&str], columns: usize) -> Option<Table> {
             rows.push(std::mem::take(&mut current));
             suffix = rest;
         } else if index % step == 0 {
-            let (end, start) = if first_empty {
+            let (end, start) = if empty_first {
                 ((*segment).to_owned(), String::new())
             } else {
-                split_merged(segment).unwrap_or_else(|| (String::new(), (*segment).to_owned()))
+                let before = mean_words(&segments[index + 1 - step..index]);
+                let after = mean_words(&segments[index + 1..(index + step).min(last)]);
+                match split_merged(segment, before, after) {
+                    Some(split) => split,
+                    None if strict => return None,
+                    None => (String::new(), (*segment).to_owned()),
+                }
             };
             current.push(end);
             rows.push(std::mem::replace(&mut current, vec![start]));
@@ -1093,24 +1147,144 @@ enum Item {
     },
 }
 
-fn items_of(text: &str) -> Vec<Item> {
-    if let Some(table) = parse_table(text) {
-        let mut out: Vec<Item> = sentences(&table.prefix)
-            .into_iter()
-            .map(Item::Line)
+/// Whether a line is (probably) one table row: cells joined by " | ".
+fn is_row_line(line: &str) -> bool {
+    line.contains(" | ") || (line.starts_with("| ") && line.len() > 2)
+}
+
+fn row_cells(line: &str) -> Vec<String> {
+    line.split('|').map(|cell| cell.trim().to_owned()).collect()
+}
+
+/// Tables whose rows are lines of their own (two or more consecutive row lines); the first
+/// row is the header when all its cells are short labels. Returns (first line, end line,
+/// table) for each, so callers can walk the prose around them.
+fn line_tables(lines: &[&str]) -> Vec<(usize, usize, Table)> {
+    let mut out = Vec::new();
+    let mut index = 0;
+    while index < lines.len() {
+        if !is_row_line(lines[index]) {
+            index += 1;
+            continue;
+        }
+        let start = index;
+        while index < lines.len() && is_row_line(lines[index]) {
+            index += 1;
+        }
+        if index - start < 2 {
+            continue;
+        }
+        let first = row_cells(lines[start]);
+        let header_row = first
+            .iter()
+            .enumerate()
+            .all(|(i, cell)| (i == 0 && cell.is_empty()) || header_like(cell))
+            && first.iter().any(|cell| !cell.is_empty());
+        let (header, body_start) = if header_row {
+            (first, start + 1)
+        } else {
+            (Vec::new(), start)
+        };
+        let rows: Vec<Vec<String>> = lines[body_start..index]
+            .iter()
+            .map(|line| {
+                let mut cells = row_cells(line);
+                // Empty trailing cells may have been trimmed away.
+                while cells.len() < header.len() {
+                    cells.push(String::new());
+                }
+                cells
+            })
+            // A header repeated on a new page is not a row.
+            .filter(|cells| header.is_empty() || *cells != header)
             .collect();
-        out.extend(table.rows.into_iter().map(|cells| Item::Row {
-            header: table.header.clone(),
-            cells,
-        }));
-        out.extend(sentences(&table.suffix).into_iter().map(Item::Line));
-        return out;
+        out.push((
+            start,
+            index,
+            Table {
+                prefix: String::new(),
+                header,
+                rows,
+                suffix: String::new(),
+            },
+        ));
     }
+    out
+}
+
+/// The tables in a passage: rows on lines of their own, or, for text that lost its line
+/// breaks, one table recovered from the joined rows.
+fn tables_of(text: &str) -> Vec<Table> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.len() > 1 {
+        return line_tables(&lines).into_iter().map(|(_, _, t)| t).collect();
+    }
+    parse_table(text).into_iter().collect()
+}
+
+/// Items of prose. `whole_line`: the text is one block (a list item or a paragraph), kept as
+/// one item unless it is long; otherwise it is cut into sentences.
+fn prose_items(text: &str, whole_line: bool) -> Vec<Item> {
     let hexes = text.split_whitespace().filter(|w| is_hex_code(w)).count();
     if hexes >= 2 {
         return colour_rows(text);
     }
-    sentences(text).into_iter().map(Item::Line).collect()
+    let pieces = if whole_line && char_len(text) <= 400 {
+        vec![strip_marker(text).to_owned()]
+    } else {
+        sentences(text)
+    };
+    pieces
+        .into_iter()
+        // "Use them as follows:" introduces items; it is not one.
+        .filter(|piece| !piece.ends_with(':'))
+        .map(Item::Line)
+        .collect()
+}
+
+fn table_items(table: Table) -> Vec<Item> {
+    let mut out: Vec<Item> = sentences(&table.prefix)
+        .into_iter()
+        .map(Item::Line)
+        .collect();
+    out.extend(table.rows.into_iter().map(|cells| Item::Row {
+        header: table.header.clone(),
+        cells,
+    }));
+    out.extend(sentences(&table.suffix).into_iter().map(Item::Line));
+    out
+}
+
+fn items_of(text: &str) -> Vec<Item> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.len() <= 1 {
+        // Text without line breaks (older chunks): recover what can be recovered.
+        if let Some(table) = parse_table(text) {
+            return table_items(table);
+        }
+        return prose_items(text, false);
+    }
+    let mut out = Vec::new();
+    let mut position = 0;
+    for (start, end, table) in line_tables(&lines) {
+        for line in &lines[position..start] {
+            out.extend(prose_items(line, true));
+        }
+        out.extend(table_items(table));
+        position = end;
+    }
+    for line in &lines[position..] {
+        out.extend(prose_items(line, true));
+    }
+    out
 }
 
 /// Cuts unseparated colour-table text ("Roast Green #1B4D3E 27, 77, 62 Primary … Crema
@@ -1199,7 +1373,8 @@ fn entry_names(item: &Item) -> Vec<String> {
     match item {
         Item::Line(line) => vec![line.clone()],
         Item::Row { header, cells } => {
-            let labelled = header.len() == cells.len()
+            let labelled = !header.is_empty()
+                && header.len() == cells.len()
                 && header
                     .iter()
                     .filter(|h| !h.is_empty())
@@ -1311,27 +1486,49 @@ struct Passage {
     dangling: Option<String>,
 }
 
+/// Collapses spaces within lines and drops empty lines; line breaks (block boundaries) stay.
+fn normalise_lines(text: &str) -> String {
+    text.lines()
+        .map(crate::normalise)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Appends `next` to `text`, dropping the overlap the chunker repeats from the end of `text`.
 fn append_without_overlap(text: &mut String, next: &str) {
-    let next = next.trim();
-    let mut skip = 0;
+    let next = normalise_lines(next);
+    if next.is_empty() || (next.len() >= 8 && text.ends_with(&next)) {
+        return;
+    }
+    // The longest start of `next`, ending before a space or line break, that ends `text`.
+    let mut cut: Option<usize> = None;
     for (index, c) in next.char_indices() {
         if index > 600 {
             break;
         }
-        if c == ' ' && index >= 8 && text.ends_with(&next[..index]) {
-            skip = index;
+        if c.is_whitespace() && index >= 8 && text.ends_with(&next[..index]) {
+            cut = Some(index);
         }
     }
-    if next.len() >= 8 && text.ends_with(next) {
-        return;
-    }
-    let rest = next[skip..].trim_start();
+    let (separator, rest) = match cut {
+        Some(index) => {
+            let separator = if next[index..].starts_with('\n') {
+                '\n'
+            } else {
+                ' '
+            };
+            (separator, next[index..].trim_start())
+        }
+        // No overlap: a new block if the text so far ends a sentence.
+        None if text.ends_with(['.', '!', '?', ':', '"']) => ('\n', next.as_str()),
+        None => (' ', next.as_str()),
+    };
     if rest.is_empty() {
         return;
     }
     if !text.is_empty() {
-        text.push(' ');
+        text.push(separator);
     }
     text.push_str(rest);
 }
@@ -1349,7 +1546,7 @@ fn build_passages(chunks: &[KnowledgeChunk]) -> Vec<Passage> {
         out.push(Passage {
             doc: chunk.document_id.clone(),
             headings: chunk.headings.clone(),
-            text: crate::normalise(&chunk.text),
+            text: normalise_lines(&chunk.text),
             chunk_ids: vec![chunk.id.clone()],
             dangling: None,
         });
@@ -1357,29 +1554,47 @@ fn build_passages(chunks: &[KnowledgeChunk]) -> Vec<Passage> {
     out
 }
 
-/// Removes a known heading left at the end of a passage's text and records it.
+/// Removes a known heading left at the end of a passage's text (a chapter title a PDF put at
+/// the foot of the previous page) and records it.
 fn strip_dangling(passage: &mut Passage, names: &[String]) {
-    let words: Vec<&str> = passage.text.split_whitespace().collect();
+    let text = passage.text.trim_end();
+    // Its own last line…
+    if let Some((before, last)) = text.rsplit_once('\n') {
+        let last_key = key(last);
+        if let Some(name) = names.iter().find(|name| key(name) == last_key) {
+            if starts_upper(last.trim()) {
+                passage.text = before.trim_end().to_owned();
+                passage.dangling = Some(name.clone());
+                return;
+            }
+        }
+    }
+    // …or the last words of a text without line breaks.
+    let words: Vec<(usize, &str)> = text
+        .split_whitespace()
+        .map(|word| (word.as_ptr() as usize - text.as_ptr() as usize, word))
+        .collect();
     let mut best: Option<(usize, &String)> = None;
     for name in names {
         let count = name.split_whitespace().count();
         if count == 0 || count > words.len() {
             continue;
         }
-        let tail = words[words.len() - count..].join(" ");
-        if key(&tail) != key(name) || !starts_upper(words[words.len() - count]) {
+        let first = words.len() - count;
+        let tail: Vec<&str> = words[first..].iter().map(|(_, w)| *w).collect();
+        if key(&tail.join(" ")) != key(name) || !starts_upper(words[first].1) {
             continue;
         }
-        let before = words.len() - count;
-        let separated = before == 0
-            || words[before - 1].ends_with(['.', '!', '?', ':', '"', ')'])
+        let separated = first == 0
+            || words[first - 1].1.ends_with(['.', '!', '?', ':', '"', ')'])
             || count >= 2;
         if separated && best.is_none_or(|(c, _)| count > c) {
             best = Some((count, name));
         }
     }
     if let Some((count, name)) = best {
-        passage.text = words[..words.len() - count].join(" ");
+        let offset = words[words.len() - count].0;
+        passage.text = text[..offset].trim_end().to_owned();
         passage.dangling = Some(name.clone());
     }
 }
@@ -1661,9 +1876,21 @@ fn attribute(matcher: &Matcher<'_>, passages: &[Passage]) -> Attribution {
             let heading_key = key(&path[index]);
             let is_double_here = index > 0 && key(&path[index - 1]) == heading_key
                 || path.get(index + 1).is_some_and(|h| key(h) == heading_key);
-            let section_level = m.sections.contains(section)
-                && doubles.contains(&(p.doc.clone(), heading_key))
-                && !is_double_here;
+            // A heading naming both a section and its same-named subsection ("Brand Context"
+            // and "Brand context"): where the document nests one in the other, a path with the
+            // name once is the section; elsewhere only the exact spelling can tell them apart.
+            let ambiguous = m.sections.contains(section);
+            let spelled_as_section = {
+                let heading = path[index].trim();
+                let target = matcher.targets[chosen].target;
+                heading == target.section.trim() && heading != target.name.trim()
+            };
+            let section_level = ambiguous
+                && if doubles.contains(&(p.doc.clone(), heading_key)) {
+                    !is_double_here
+                } else {
+                    spelled_as_section
+                };
             if !section_level {
                 return Some(chosen);
             }
@@ -1778,7 +2005,7 @@ fn body(passage: &Passage, sub: &[String]) -> String {
     let mut out = String::new();
     for heading in sub.iter().filter(|h| content_like(h)) {
         out.push_str(heading);
-        out.push(' ');
+        out.push('\n');
     }
     out.push_str(&passage.text);
     out.trim().to_owned()
@@ -1796,7 +2023,16 @@ fn text_value(parts: &[(&Passage, &[String])]) -> Option<Value> {
             piece.push_str(&label);
             piece.push('\n');
         }
-        piece.push_str(&body(passage, sub));
+        // Bullet glyphs a PDF left in are noise in prose; numbering ("1.") is kept.
+        for line in body(passage, sub).lines() {
+            let line = line.trim();
+            let line = ["• ", "▪ ", "· ", "◦ "]
+                .iter()
+                .find_map(|bullet| line.strip_prefix(bullet))
+                .unwrap_or(line);
+            piece.push_str(line);
+            piece.push('\n');
+        }
         let piece = piece.trim();
         if piece.is_empty() || out.contains(piece) {
             continue;
@@ -1810,7 +2046,7 @@ fn text_value(parts: &[(&Passage, &[String])]) -> Option<Value> {
         }
     }
     let out = cap_text(&out, TEXT_CAP);
-    (!out.trim().is_empty()).then(|| Value::String(out))
+    (!out.trim().is_empty()).then_some(Value::String(out))
 }
 
 fn push_entry(entries: &mut Vec<Value>, seen: &mut HashSet<String>, entry: Value, name: &str) {
@@ -1885,7 +2121,13 @@ fn rich_value(parts: &[(&Passage, &[String])]) -> Option<Value> {
             push_entry(&mut entries, &mut seen, entry, &name);
             continue;
         }
-        for item in items_of(&text) {
+        let items = items_of(&text);
+        // Where some items name their situation, the others are introductions.
+        let some_labelled = items.iter().any(|item| match item {
+            Item::Row { .. } => true,
+            Item::Line(line) => label_split(line).is_some(),
+        });
+        for item in items {
             let (name, tags, restrictions) = match &item {
                 Item::Row { header, cells } => {
                     let situation = cells.first().cloned().unwrap_or_default();
@@ -1918,7 +2160,7 @@ fn rich_value(parts: &[(&Passage, &[String])]) -> Option<Value> {
                         let restrictions = constraints(&rest);
                         (rest, vec![cap_tag(&label)], restrictions)
                     }
-                    None if any_labelled => continue,
+                    None if any_labelled || some_labelled => continue,
                     None => (line.clone(), Vec::new(), constraints(line)),
                 },
             };
@@ -2176,69 +2418,76 @@ fn no_translation(cell: &str) -> bool {
 pub fn glossary_terms(chunks: &[KnowledgeChunk]) -> Vec<GlossaryTerm> {
     let mut out: Vec<GlossaryTerm> = Vec::new();
     for passage in build_passages(chunks) {
-        let Some(table) = parse_table(&passage.text) else {
-            continue;
-        };
-        let locales: Vec<Option<String>> = table.header.iter().map(|h| header_locale(h)).collect();
-        let translated: Vec<usize> = (0..locales.len())
-            .filter(|i| locales[*i].as_deref().is_some_and(|l| !is_english(l)))
-            .collect();
-        if translated.is_empty() {
-            continue;
-        }
-        let source = (0..table.header.len())
-            .find(|i| locales[*i].as_deref().is_some_and(is_english))
-            .or_else(|| {
-                (0..table.header.len()).find(|i| {
-                    locales[*i].is_none() && !table.header[*i].trim().is_empty() && {
-                        let k = key(&table.header[*i]);
-                        [
-                            "term", "source", "word", "phrase", "english", "en", "original",
-                        ]
-                        .iter()
-                        .any(|w| k.split(' ').any(|x| x == *w || x == format!("{w}s")))
-                    }
-                })
-            })
-            .or_else(|| (0..table.header.len()).find(|i| locales[*i].is_none()));
-        let Some(source) = source else { continue };
-        for row in &table.rows {
-            let term = row[source].trim();
-            if term.is_empty() || char_len(term) > NAME_MAX {
-                continue;
-            }
-            let mut translations: Vec<(String, String)> = Vec::new();
-            for column in &translated {
-                let cell = row[*column].trim();
-                if no_translation(cell) || char_len(cell) > NAME_MAX {
-                    continue;
-                }
-                if let Some(locale) = &locales[*column] {
-                    translations.push((cell.to_owned(), locale.clone()));
-                }
-            }
-            let k = key(term);
-            if let Some(existing) = out.iter_mut().find(|g| key(&g.term) == k) {
-                for pair in translations {
-                    if !existing.translations.contains(&pair) {
-                        existing.translations.push(pair);
-                    }
-                }
-                for id in &passage.chunk_ids {
-                    if !existing.chunk_ids.contains(id) {
-                        existing.chunk_ids.push(id.clone());
-                    }
-                }
-            } else {
-                out.push(GlossaryTerm {
-                    term: term.to_owned(),
-                    translations,
-                    chunk_ids: passage.chunk_ids.clone(),
-                });
-            }
+        for table in tables_of(&passage.text) {
+            add_glossary_table(&mut out, &table, &passage.chunk_ids);
         }
     }
     out
+}
+
+/// Adds the rows of a table whose header names languages or locales.
+fn add_glossary_table(out: &mut Vec<GlossaryTerm>, table: &Table, chunk_ids: &[String]) {
+    let locales: Vec<Option<String>> = table.header.iter().map(|h| header_locale(h)).collect();
+    let translated: Vec<usize> = (0..locales.len())
+        .filter(|i| locales[*i].as_deref().is_some_and(|l| !is_english(l)))
+        .collect();
+    if translated.is_empty() {
+        return;
+    }
+    let columns = table.header.len();
+    let source = (0..columns)
+        .find(|i| locales[*i].as_deref().is_some_and(is_english))
+        .or_else(|| {
+            (0..columns).find(|i| {
+                locales[*i].is_none() && {
+                    let k = key(&table.header[*i]);
+                    [
+                        "term", "source", "word", "phrase", "english", "en", "original",
+                    ]
+                    .iter()
+                    .any(|w| k.split(' ').any(|x| x == *w || x == format!("{w}s")))
+                }
+            })
+        })
+        .or_else(|| (0..columns).find(|i| locales[*i].is_none() && !table.header[*i].is_empty()));
+    let Some(source) = source else { return };
+    for row in &table.rows {
+        let Some(term) = row.get(source).map(|t| t.trim()) else {
+            continue;
+        };
+        if term.is_empty() || char_len(term) > NAME_MAX {
+            continue;
+        }
+        let mut translations: Vec<(String, String)> = Vec::new();
+        for column in &translated {
+            let cell = row.get(*column).map_or("", |c| c.trim());
+            if no_translation(cell) || char_len(cell) > NAME_MAX {
+                continue;
+            }
+            if let Some(locale) = &locales[*column] {
+                translations.push((cell.to_owned(), locale.clone()));
+            }
+        }
+        let k = key(term);
+        if let Some(existing) = out.iter_mut().find(|g| key(&g.term) == k) {
+            for pair in translations {
+                if !existing.translations.contains(&pair) {
+                    existing.translations.push(pair);
+                }
+            }
+            for id in chunk_ids {
+                if !existing.chunk_ids.contains(id) {
+                    existing.chunk_ids.push(id.clone());
+                }
+            }
+        } else {
+            out.push(GlossaryTerm {
+                term: term.to_owned(),
+                translations,
+                chunk_ids: chunk_ids.to_vec(),
+            });
+        }
+    }
 }
 
 #[cfg(test)]
@@ -2325,6 +2574,23 @@ mod tests {
             .unwrap()
             .chunk_ids;
         assert_eq!(palette_ids, &["c1"]);
+
+        // The same with one block per line, as the chunker writes it.
+        let lines = vec![chunk(
+            "l1",
+            &["Our colours"],
+            "Two shades carry the identity.\nShade | HEX | Pantone\nOcean Night | #102030 | 2965 C\nCoral Pink | #FF7F7F | 1775 C",
+        )];
+        let filled = fill_fields(&targets, &lines);
+        let palette = value_of(&filled, "Visual Guidelines/Colour palettes").unwrap();
+        assert_eq!(
+            names(palette),
+            [
+                "Two shades carry the identity.",
+                "Ocean Night | #102030 | 2965 C",
+                "Coral Pink | #FF7F7F | 1775 C"
+            ]
+        );
     }
 
     #[test]
@@ -2427,6 +2693,63 @@ mod tests {
         );
         let grammar = value_of(&filled, "Grammar Guidelines/Grammar guidelines values").unwrap();
         assert!(names(grammar).contains(&"Use the Oxford comma.".to_owned()));
+    }
+
+    #[test]
+    fn blocks_on_lines_keep_items_rows_and_repeated_headers_apart() {
+        let targets = FieldTarget::catalogue();
+        let chunks = vec![
+            chunk("p1", &["Guide", "Voice rules"], "Follow these everywhere:\nDo | Avoid\nWrite like you talk | Corporate filler words\nLead with the benefit | Passive voice"),
+            // The chunker repeats the end of the previous chunk; a new page repeats the header.
+            chunk("p2", &["Guide", "Voice rules"], "Lead with the benefit | Passive voice\nDo | Avoid\nUse numbers | Vague claims such as \"best ever\""),
+            chunk("g1", &["Guide", "Words in other markets"], "EN | FR | DE | IT\nGift card | carte cadeau | Gutschein | —\nAcme Plus | do not translate | - |"),
+        ];
+        let filled = fill_fields(&targets, &chunks);
+        let dos = value_of(&filled, "Dos and Dont's/Dos and dont's").unwrap();
+        assert_eq!(
+            names(dos),
+            [
+                "Do: Write like you talk",
+                "Avoid: Corporate filler words",
+                "Do: Lead with the benefit",
+                "Avoid: Passive voice",
+                "Do: Use numbers",
+                "Avoid: Vague claims such as \"best ever\""
+            ]
+        );
+        let terms = glossary_terms(&chunks);
+        assert_eq!(terms.len(), 2, "{terms:?}");
+        assert_eq!(
+            terms[0].translations,
+            [
+                ("carte cadeau".to_owned(), "fr-FR".to_owned()),
+                ("Gutschein".to_owned(), "de-DE".to_owned())
+            ]
+        );
+        assert!(terms[1].translations.is_empty());
+    }
+
+    #[test]
+    fn a_chapter_title_left_at_the_foot_of_a_page_moves_on() {
+        let targets = FieldTarget::catalogue();
+        let chunks = vec![
+            chunk(
+                "a",
+                &["Talent guidance"],
+                "We cast real people.\nTone of Voice",
+            ),
+            chunk(
+                "b",
+                &["Talent guidance", "Tone scenarios"],
+                "Intro.\nWhen we are late: say sorry first; never blame the weather.",
+            ),
+        ];
+        let filled = fill_fields(&targets, &chunks);
+        let talent = value_of(&filled, "Brand Context/Talent guidance").unwrap();
+        assert_eq!(talent, "We cast real people.");
+        let scenarios = value_of(&filled, "Tone of Voice/Tone scenarios").unwrap();
+        assert_eq!(scenarios[0]["tags"][0], "When we are late");
+        assert_eq!(scenarios[0]["restrictions"], "never blame the weather");
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! Run with `cargo test -p brandstream-ingest --test fill_quality -- --nocapture` to see the
 //! figures and the missed facts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use brandstream_domain::brand::{FieldType, GLOSSARY_SECTION};
