@@ -588,8 +588,19 @@ async fn secrets_never_reach_logs_or_disk_in_clear() {
         assert!(!logs.contains(secret), "the {name} appears in the logs");
     }
     // Nothing in the data dir but the master key file holds a secret in clear.
-    for entry in std::fs::read_dir(server.data_dir()).unwrap() {
-        let path = entry.unwrap().path();
+    let mut pending = vec![server.data_dir().to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    for path in files {
         if path.file_name().unwrap() == "master.key" {
             continue;
         }
