@@ -748,3 +748,120 @@ impl DocumentStore for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{OrgStore, SqliteStore};
+
+    async fn store() -> (tempfile::TempDir, SqliteStore, OrgId) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite"))
+            .await
+            .unwrap();
+        let org = OrgId::parse("org_ABCDEFGHIJKLMNOP").unwrap();
+        store
+            .create_org(&crate::Org {
+                id: org.clone(),
+                name: "Test".into(),
+                is_default: false,
+                created_at: 0,
+            })
+            .await
+            .unwrap();
+        (dir, store, org)
+    }
+
+    fn run(org: &OrgId, id: &str, created_at: i64) -> RunRecord {
+        RunRecord {
+            id: id.into(),
+            org_id: org.clone(),
+            pipeline_id: "BrandIngestionPipeline".into(),
+            kit_id: "kit".into(),
+            parameters: serde_json::json!({}),
+            status: run_status::QUEUED.into(),
+            message: String::new(),
+            progress: serde_json::json!({}),
+            run_start: None,
+            run_end: None,
+            duration_ms: 0,
+            attempts: 0,
+            lease_owner: None,
+            lease_until: None,
+            created_at,
+            created_by: "test".into(),
+            updated_at: created_at,
+            updated_by: "test".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_is_claimed_once_and_reclaimed_only_after_its_lease() {
+        let (_dir, store, org) = store().await;
+        store.insert_run(&run(&org, "r1", 1)).await.unwrap();
+        let first = store.claim_run("a", 100, 200).await.unwrap().unwrap();
+        assert_eq!(first.status, run_status::IN_PROGRESS);
+        assert_eq!(first.attempts, 1);
+        // Held: nobody else gets it.
+        assert!(store.claim_run("b", 150, 250).await.unwrap().is_none());
+        assert!(store
+            .heartbeat_run("r1", "b", &serde_json::json!({}), 150, 250)
+            .await
+            .unwrap()
+            .is_none());
+        // The lease lapses (its holder died): another worker takes it over.
+        let second = store.claim_run("b", 201, 300).await.unwrap().unwrap();
+        assert_eq!(second.lease_owner.as_deref(), Some("b"));
+        assert_eq!(second.attempts, 2);
+        // The old holder can no longer finish it; the new one can.
+        assert!(!store
+            .finish_run(
+                "r1",
+                "a",
+                run_status::SUCCEEDED,
+                "",
+                &serde_json::json!({}),
+                210
+            )
+            .await
+            .unwrap());
+        assert!(store
+            .finish_run(
+                "r1",
+                "b",
+                run_status::SUCCEEDED,
+                "done",
+                &serde_json::json!({}),
+                220
+            )
+            .await
+            .unwrap());
+        assert!(store.claim_run("c", 1_000, 2_000).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_queued_run_ends_it_and_a_running_one_asks_it_to_stop() {
+        let (_dir, store, org) = store().await;
+        store.insert_run(&run(&org, "queued", 1)).await.unwrap();
+        let cancelled = store
+            .cancel_run(&org, "queued", 5, "me")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(cancelled.status, run_status::CANCELLED);
+        assert!(store.claim_run("a", 10, 20).await.unwrap().is_none());
+        store.insert_run(&run(&org, "running", 2)).await.unwrap();
+        store.claim_run("a", 10, 20).await.unwrap().unwrap();
+        let canceling = store
+            .cancel_run(&org, "running", 11, "me")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(canceling.status, run_status::CANCELING);
+        let seen = store
+            .heartbeat_run("running", "a", &serde_json::json!({}), 12, 22)
+            .await
+            .unwrap();
+        assert_eq!(seen.as_deref(), Some(run_status::CANCELING));
+    }
+}
