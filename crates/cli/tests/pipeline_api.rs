@@ -611,7 +611,7 @@ async fn a_run_interrupted_by_a_crash_or_a_stop_is_finished_after_restart() {
         )
         .await;
     let run_id = run["id"].as_str().unwrap().to_owned();
-    // Wait until it is running, then kill the server without warning.
+    // Wait until it is running and reports its progress, then kill the server without warning.
     assert!(
         eventually(Duration::from_secs(20), || async {
             let run: Value = api
@@ -621,6 +621,8 @@ async fn a_run_interrupted_by_a_crash_or_a_stop_is_finished_after_restart() {
                 .await
                 .unwrap();
             run["status"] == "InProgress"
+                && run["progress"]["stage"] == "reading"
+                && run["progress"]["documentsTotal"] == 6
         })
         .await
     );

@@ -137,7 +137,7 @@ impl Pipeline {
             })
         };
         let outcome = tokio::select! {
-            outcome = self.run_pipeline(&run, &tracker) => Some(outcome),
+            outcome = self.run_pipeline(&run, owner, &tracker) => Some(outcome),
             _ = shutdown.wait_for(|stop| *stop) => None,
         };
         heartbeat.abort();
@@ -179,7 +179,7 @@ impl Pipeline {
         tracing::info!(run = %run.id, status, elapsed_ms = started.elapsed().as_millis() as u64, "pipeline run ended");
     }
 
-    async fn run_pipeline(&self, run: &RunRecord, tracker: &Tracker) -> Outcome {
+    async fn run_pipeline(&self, run: &RunRecord, owner: &str, tracker: &Tracker) -> Outcome {
         let kit = match self.store.get_kit(&run.org_id, &run.kit_id).await {
             Ok(Some(kit)) if kit.deleted_at.is_none() => kit,
             Ok(_) => {
@@ -212,6 +212,7 @@ impl Pipeline {
                 tracker.set(json!({
                     "stage": "reading", "documentsDone": done, "documentsTotal": ids.len(), "documentId": id,
                 }));
+                self.report(run, owner, tracker).await;
                 if let Err(reason) = self
                     .process_document(&run.org_id, id, &kit.id, &run.created_by)
                     .await
@@ -238,6 +239,7 @@ impl Pipeline {
             tracker.set(json!({
                 "stage": "filling", "documentsDone": documents_total, "documentsTotal": documents_total,
             }));
+            self.report(run, owner, tracker).await;
             if kit.locked {
                 notes.push("the brand kit is locked, so no subsection was changed".into());
             } else {
@@ -274,6 +276,30 @@ impl Pipeline {
             run_status::SUCCEEDED
         };
         Outcome::Finished(status, message)
+    }
+
+    /// Publishes the run's progress (and extends its lease) at each step, so callers polling
+    /// the run see where it is without waiting for the next heartbeat.
+    async fn report(&self, run: &RunRecord, owner: &str, tracker: &Tracker) {
+        let now = now_micros();
+        match self
+            .store
+            .heartbeat_run(
+                &run.id,
+                owner,
+                &tracker.snapshot(),
+                now,
+                now + micros(self.lease),
+            )
+            .await
+        {
+            Ok(Some(status)) if status == run_status::CANCELING => {
+                tracker.cancel.store(true, Ordering::SeqCst);
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => tracker.lost.store(true, Ordering::SeqCst),
+            Err(error) => tracing::warn!(%error, "recording pipeline progress failed"),
+        }
     }
 
     /// Notices a cancellation between steps, without waiting for the next heartbeat.
