@@ -13,6 +13,7 @@ pub mod master;
 pub mod ratelimit;
 pub mod secret;
 pub mod service;
+pub mod users;
 
 use brandstream_store::StoreError;
 
@@ -27,6 +28,7 @@ pub use service::{
     AuthMethod, ClientCredentials, IssuedToken, TokenRequest, TokenService, TokenSettings,
     VerifiedToken,
 };
+pub use users::{Authenticated, Users};
 
 /// Why an authentication or administration call failed. Messages never contain secrets.
 #[derive(Debug, thiserror::Error)]

@@ -49,6 +49,9 @@ enum AdminCommand {
     /// Signing keys.
     #[command(subcommand)]
     Keys(KeyCommand),
+    /// Portal users.
+    #[command(subcommand)]
+    Users(UserCommand),
     /// Show the newest audit events.
     ///
     /// Example: brandstream admin audit --org org_… --limit 20
@@ -59,6 +62,30 @@ enum AdminCommand {
         /// How many events (1–10000).
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         limit: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a portal user with a role in an organisation; the password is read from stdin.
+    ///
+    /// Example: printf '%s' "$PASSWORD" | brandstream admin users create --username ada --org org_… --role admin --password-stdin
+    Create {
+        /// Sign-in name (3–64 letters, digits, . _ - @).
+        #[arg(long)]
+        username: String,
+        /// Organisation.
+        #[arg(long)]
+        org: String,
+        /// admin or member.
+        #[arg(long, default_value = "member", value_parser = ["admin", "member"])]
+        role: String,
+        /// Read the password from stdin (the only way: passwords never go on command lines).
+        #[arg(long, required = true)]
+        password_stdin: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -234,6 +261,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Orgs(command) => orgs(&context, command).await,
         AdminCommand::Credentials(command) => credentials(&context, command).await,
         AdminCommand::Keys(command) => keys(&context, command).await,
+        AdminCommand::Users(command) => users(&context, command).await,
         AdminCommand::Audit { org, limit, json } => audit(&context, org, limit, json).await,
     }
 }
@@ -498,4 +526,31 @@ async fn audit(
         }
     }
     Ok(())
+}
+
+async fn users(context: &AdminContext, command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Create {
+            username,
+            org,
+            role,
+            password_stdin: _,
+            json,
+        } => {
+            let org = parse_org(&org)?;
+            let mut password = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut password)?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let users = brandstream_auth::Users::new(std::sync::Arc::clone(&context.store))?;
+            let user = users.create(&username, password, &org, &role).await?;
+            if json {
+                print_json(
+                    &json!({"id": user.id, "username": user.username, "org_id": org, "role": role}),
+                );
+            } else {
+                println!("Created user {} ({role} of {org})", user.username);
+            }
+            Ok(())
+        }
+    }
 }

@@ -41,6 +41,12 @@ pub struct AppState {
     pub blobs: brandstream_store::Blobs,
     /// The ingestion workers (to wake them when a run is queued).
     pub pipeline: Arc<crate::ingestion::Pipeline>,
+    /// Organisation and credential administration (portal).
+    pub admin: Arc<brandstream_auth::CredentialAdmin>,
+    /// Portal users and password sign-in.
+    pub users: Arc<brandstream_auth::Users>,
+    /// Portal sign-in throttles.
+    pub login_limits: crate::portal::session::LoginLimits,
 }
 
 /// Longest time one request may take, body included.
@@ -115,6 +121,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 
     Router::new()
         .merge(oauth_routes)
+        .merge(crate::portal::router())
         .merge(api_routes)
         .route("/.well-known/jwks.json", get(wellknown::jwks))
         .route("/.well-known/openid-configuration", get(wellknown::openid_configuration))

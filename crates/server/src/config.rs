@@ -57,6 +57,36 @@ pub struct Settings {
     pub documents: DocumentSettings,
     /// Ingestion workers and the extraction sandbox.
     pub pipeline: PipelineSettings,
+    /// Portal sessions and sign-in limits.
+    pub portal: PortalSettings,
+    /// On first start with no user, creates the user `admin` in the default organisation with
+    /// this password (`BRANDSTREAM_ADMIN_PASSWORD`).
+    pub admin_password: Option<String>,
+}
+
+/// The portal's sessions and sign-in throttling.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortalSettings {
+    /// A session ends after this many minutes without a request.
+    pub idle_minutes: u64,
+    /// A session ends this many hours after sign-in, active or not.
+    pub absolute_hours: u64,
+    /// Failed sign-ins allowed per account per minute (burst the same).
+    pub attempts_per_account_per_minute: u32,
+    /// Sign-in attempts allowed per address per minute (burst the same).
+    pub attempts_per_address_per_minute: u32,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        Self {
+            idle_minutes: 30,
+            absolute_hours: 12,
+            attempts_per_account_per_minute: 5,
+            attempts_per_address_per_minute: 20,
+        }
+    }
 }
 
 /// Limits of the Document Management API.
@@ -141,6 +171,11 @@ impl std::fmt::Debug for Settings {
             .field("rate_limits", &self.rate_limits)
             .field("documents", &self.documents)
             .field("pipeline", &self.pipeline)
+            .field("portal", &self.portal)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -177,6 +212,8 @@ impl Default for Settings {
             shutdown_grace_seconds: 30,
             documents: DocumentSettings::default(),
             pipeline: PipelineSettings::default(),
+            portal: PortalSettings::default(),
+            admin_password: None,
         }
     }
 }

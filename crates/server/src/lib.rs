@@ -6,6 +6,7 @@ pub mod app;
 pub mod config;
 pub mod error;
 pub mod ingestion;
+pub mod portal;
 pub mod routes;
 pub mod run;
 pub mod services;

@@ -102,9 +102,11 @@ impl Server {
             );
         }
         let hasher = Arc::new(SecretHasher::new(&master));
-        let (org, created) = CredentialAdmin::new(Arc::clone(&store), Arc::clone(&hasher))
-            .ensure_default_org()
-            .await?;
+        let admin = Arc::new(CredentialAdmin::new(
+            Arc::clone(&store),
+            Arc::clone(&hasher),
+        ));
+        let (org, created) = admin.ensure_default_org().await?;
         if created {
             tracing::info!(org_id = %org.id, "created the default organisation {}", org.id);
         } else {
@@ -168,7 +170,21 @@ impl Server {
             Duration::from_secs(settings.pipeline.lease_seconds),
             settings.pipeline.workers,
         ));
+        let users = Arc::new(brandstream_auth::Users::new(Arc::clone(&store))?);
+        let login_limits = crate::portal::session::LoginLimits::new(
+            settings.portal.attempts_per_account_per_minute,
+            settings.portal.attempts_per_address_per_minute,
+        );
+        if let Some(password) = settings.admin_password.as_deref() {
+            if store.count_users().await? == 0 {
+                users.create("admin", password, &org.id, "admin").await?;
+                tracing::info!(org_id = %org.id, "created the portal user admin from BRANDSTREAM_ADMIN_PASSWORD");
+            }
+        }
         let state = Arc::new(AppState {
+            admin,
+            users,
+            login_limits,
             blobs,
             pipeline,
             tokens,

@@ -8,9 +8,11 @@ mod blobs;
 pub mod brand;
 pub mod documents;
 mod model;
+pub mod portal;
 mod sqlite;
 mod sqlite_brand;
 mod sqlite_documents;
+mod sqlite_portal;
 
 use async_trait::async_trait;
 use brandstream_domain::{ClientId, OrgId, UnixSeconds};
@@ -22,6 +24,7 @@ pub use documents::{
     FieldChange, RunQuery, RunRecord,
 };
 pub use model::*;
+pub use portal::{Membership, PortalStore, SessionRecord, UserRecord};
 pub use sqlite::SqliteStore;
 
 /// A storage failure.
@@ -159,6 +162,7 @@ pub trait Store:
     + AuditStore
     + BrandStore
     + DocumentStore
+    + PortalStore
     + Send
     + Sync
     + 'static

@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "documents_and_runs",
         include_str!("../migrations/sqlite/0003_documents_and_runs.sql"),
     ),
+    (
+        4,
+        "portal",
+        include_str!("../migrations/sqlite/0004_portal.sql"),
+    ),
 ];
 
 /// Idle reader connections kept for reuse.

@@ -1,0 +1,421 @@
+//! Server-side tests of the portal: sign-in, sessions, CSRF, throttling, roles, organisation
+//! isolation, security headers, and the Brand Kit keys flow (create, rotate, revoke) checked
+//! against `/oauth/token`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A browser-like client: keeps the portal cookies by hand, never follows redirects.
+struct Browser<'a> {
+    server: &'a TestServer,
+    http: reqwest::Client,
+    cookies: Vec<(String, String)>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(server: &'a TestServer) -> Self {
+        Self {
+            server,
+            http: reqwest::Client::builder()
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn remember(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all("set-cookie") {
+            let text = value.to_str().unwrap();
+            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(k, _)| k != name);
+            if !value.is_empty() && !text.contains("Max-Age=0") {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> reqwest::Response {
+        let response = self
+            .http
+            .get(self.server.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.remember(&response);
+        response
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let response = self
+            .http
+            .post(self.server.url(path))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.remember(&response);
+        response
+    }
+
+    /// The CSRF token of the page at `path`.
+    async fn csrf(&mut self, path: &str) -> String {
+        let page = self.get(path).await.text().await.unwrap();
+        hidden(&page, "csrf")
+    }
+
+    async fn sign_in(&mut self, username: &str, password: &str) -> reqwest::Response {
+        let csrf = self.csrf("/portal/login").await;
+        self.post(
+            "/portal/login",
+            &[
+                ("csrf", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+}
+
+/// The value of the first hidden input named `name`.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// The value of the input with id `id`.
+fn input_value(page: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no #{id}"));
+    let rest = &page[start..];
+    let value = rest.find("value=\"").unwrap() + 7;
+    rest[value..].split('"').next().unwrap().to_owned()
+}
+
+fn server_with_admin() -> TestServer {
+    TestServer::start_with(&[("BRANDSTREAM_ADMIN_PASSWORD", PASSWORD)])
+}
+
+async fn token_status(server: &TestServer, id: &str, secret: &str) -> u16 {
+    server
+        .post_form(
+            "/oauth/token",
+            &[
+                ("client_id", id),
+                ("client_secret", secret),
+                ("grant_type", "client_credentials"),
+                ("audience", AUDIENCE),
+            ],
+        )
+        .await
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn an_admin_signs_in_and_manages_brand_kit_keys() {
+    let server = server_with_admin();
+    let mut browser = Browser::new(&server);
+    assert_eq!(
+        browser.get("/portal/admin/keys").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let response = browser.sign_in("admin", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("bs_session="))
+        .unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+
+    let response = browser.get("/portal/admin/keys").await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "same-origin");
+    assert_eq!(headers["cache-control"], "no-store");
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Brand Kit keys") && page.contains("Create credential"));
+    assert!(!page.contains("<script>"), "no inline scripts");
+    let csrf = hidden(&page, "csrf");
+
+    // Create a credential: the one page that shows the secret.
+    let response = browser
+        .post(
+            "/portal/admin/keys",
+            &[
+                ("csrf", &csrf),
+                ("label", "Portal script"),
+                ("description", "made in the portal"),
+                ("scope", "ai.org.brd:r"),
+                ("scope", "ai.org.brd:w"),
+                ("expires_in", "3600"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("The Client Secret is displayed only once and cannot be retrieved later.")
+    );
+    let client_id = input_value(&page, "client-id");
+    let secret = input_value(&page, "client-secret");
+    assert!(secret.starts_with("bss_"));
+    assert_eq!(token_status(&server, &client_id, &secret).await, 200);
+
+    // The list shows it, never the secret.
+    let page = browser
+        .get("/portal/admin/keys")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&client_id) && page.contains("Portal script"));
+    let row = &page[page.find(&client_id).unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains("ai.org.brd:r") && row.contains("ai.org.brd:w") && !row.contains("docs"),
+        "{row}"
+    );
+    assert!(!page.contains(&secret));
+
+    // Rotate: a new secret, the old keeps working.
+    let response = browser
+        .post(
+            &format!("/portal/admin/keys/{client_id}/rotate"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    let page = response.text().await.unwrap();
+    let rotated = input_value(&page, "client-secret");
+    assert_ne!(rotated, secret);
+    assert_eq!(token_status(&server, &client_id, &rotated).await, 200);
+    assert_eq!(token_status(&server, &client_id, &secret).await, 200);
+
+    // Revoke: both stop working.
+    let response = browser
+        .post(
+            &format!("/portal/admin/keys/{client_id}/revoke"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(token_status(&server, &client_id, &rotated).await, 401);
+    let page = browser
+        .get("/portal/admin/keys")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Revoked"));
+
+    // The audit page records all three, by this user.
+    let page = browser
+        .get("/portal/admin/audit")
+        .await
+        .text()
+        .await
+        .unwrap();
+    for kind in [
+        "credential.created",
+        "credential.secret_rotated",
+        "credential.revoked",
+    ] {
+        assert!(page.contains(kind), "{kind} missing");
+    }
+    assert!(page.contains("user:admin"));
+
+    // Logout ends the session.
+    let response = browser.post("/portal/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.get("/portal/admin/keys").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // Nothing secret reached the logs.
+    let logs = server.logs();
+    assert!(!logs.contains(&secret) && !logs.contains(&rotated) && !logs.contains(PASSWORD));
+}
+
+#[tokio::test]
+async fn forms_need_the_session_csrf_token_and_our_origin() {
+    let server = server_with_admin();
+    let mut browser = Browser::new(&server);
+    browser.sign_in("admin", PASSWORD).await;
+    let csrf = browser.csrf("/portal/admin/keys").await;
+    let response = browser
+        .post(
+            "/portal/admin/keys",
+            &[
+                ("csrf", "forged"),
+                ("label", "x"),
+                ("scope", "ai.org.brd:r"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    let response = browser
+        .post(
+            "/portal/admin/keys",
+            &[("label", "x"), ("scope", "ai.org.brd:r")],
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    // Right token, another site's Origin.
+    let response = browser
+        .http
+        .post(server.url("/portal/admin/keys"))
+        .header("cookie", browser.cookie_header())
+        .header("origin", "https://evil.example")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&label=x&scope=ai.org.brd%3Ar"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    // The login form too: no matching pre-session cookie, no sign-in.
+    let mut stranger = Browser::new(&server);
+    let response = stranger
+        .post(
+            "/portal/login",
+            &[("csrf", "x"), ("username", "admin"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    // A validation error re-shows the form.
+    let response = browser
+        .post(
+            "/portal/admin/keys",
+            &[("csrf", &csrf), ("label", ""), ("scope", "ai.org.brd:r")],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_and_throttled() {
+    let server = server_with_admin();
+    let mut browser = Browser::new(&server);
+    let response = browser.sign_in("admin", "not the password").await;
+    assert_eq!(response.status(), 401);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("The username or password is wrong."));
+    let response = browser.sign_in("nobody", "not the password").await;
+    assert_eq!(response.status(), 401);
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(
+            browser
+                .sign_in("admin", "still wrong")
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // Even the right password waits until the account's budget refills.
+    assert_eq!(browser.sign_in("admin", PASSWORD).await.status(), 429);
+}
+
+#[tokio::test]
+async fn members_and_other_organisations_see_only_what_they_may() {
+    let server = server_with_admin();
+    let org = server.default_org();
+    let output = std::process::Command::new(binary())
+        .args(["admin", "--data-dir"])
+        .arg(server.data_dir())
+        .args([
+            "users",
+            "create",
+            "--username",
+            "maria",
+            "--org",
+            &org,
+            "--role",
+            "member",
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(PASSWORD.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+
+    let mut member = Browser::new(&server);
+    assert_eq!(
+        member.sign_in("maria", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let response = member.get("/portal").await;
+    assert_eq!(response.headers()["location"], "/portal/kits");
+    assert_eq!(member.get("/portal/kits").await.status(), 200);
+    assert_eq!(member.get("/portal/admin/keys").await.status(), 403);
+    assert_eq!(member.get("/portal/admin/audit").await.status(), 403);
+
+    // Another organisation's credential is neither listed nor reachable.
+    let other = server.admin_json(&["orgs", "create", "--name", "Other", "--json"]);
+    let foreign = server.create_credential_in(other["id"].as_str().unwrap(), &[]);
+    let mut admin = Browser::new(&server);
+    admin.sign_in("admin", PASSWORD).await;
+    let page = admin.get("/portal/admin/keys").await.text().await.unwrap();
+    assert!(!page.contains(&foreign.client_id));
+    let csrf = hidden(&page, "csrf");
+    let response = admin
+        .post(
+            &format!("/portal/admin/keys/{}/revoke", foreign.client_id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        token_status(&server, &foreign.client_id, &foreign.client_secret).await,
+        200
+    );
+}

@@ -1,0 +1,301 @@
+//! The portal's HTML, rendered on the server (maud escapes every value). Pages work without
+//! JavaScript; `portal.js` only adds the dialog, copy buttons and confirmations.
+
+use axum::response::Html;
+use brandstream_store::{AuditEvent, ClientRecord, ClientStatus, KitRecord};
+use maud::{html, Markup, DOCTYPE};
+
+use super::session::PortalUser;
+
+/// The warning shown with every new secret.
+pub const SECRET_WARNING: &str = "The Client Secret is displayed only once and cannot be retrieved later. If lost, you must generate a new authentication client.";
+
+fn date(seconds: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(seconds) {
+        Ok(at) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute()
+        ),
+        Err(_) => String::new(),
+    }
+}
+
+/// The page frame: head, navigation (when signed in), main content.
+pub fn layout(title: &str, user: Option<&PortalUser>, body: Markup) -> Html<String> {
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Brandstream" }
+                link rel="stylesheet" href="/portal/assets/portal.css";
+                script src="/portal/assets/portal.js" defer {}
+            }
+            body {
+                header.top {
+                    a.brand href="/portal" { "Brandstream" }
+                    @if let Some(user) = user {
+                        nav aria-label="Main" {
+                            @if user.is_admin() {
+                                a href="/portal/admin/keys" { "Brand Kit keys" }
+                                a href="/portal/admin/audit" { "Audit" }
+                            }
+                            a href="/portal/kits" { "Brand kits" }
+                        }
+                        div.account {
+                            @if user.memberships.len() > 1 {
+                                form method="post" action="/portal/org" {
+                                    input type="hidden" name="csrf" value=(user.csrf());
+                                    label for="org-switch" { "Organisation" }
+                                    select id="org-switch" name="org" data-autosubmit {
+                                        @for membership in &user.memberships {
+                                            option value=(membership.org_id.as_str()) selected[membership.org_id == user.org] {
+                                                (membership.org_id.as_str())
+                                            }
+                                        }
+                                    }
+                                    button type="submit" { "Switch" }
+                                }
+                            } @else {
+                                span.org { (user.org.as_str()) }
+                            }
+                            span.user { (user.user.username) " (" (user.role) ")" }
+                            form method="post" action="/portal/logout" {
+                                input type="hidden" name="csrf" value=(user.csrf());
+                                button type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    };
+    Html(page.into_string())
+}
+
+/// A page with a heading and one message.
+pub fn message_page(title: &str, message: &str) -> Html<String> {
+    layout(
+        title,
+        None,
+        html! { h1 { (title) } p { (message) } p { a href="/portal" { "Back to the portal" } } },
+    )
+}
+
+/// The sign-in form.
+pub fn login(csrf: &str, error: Option<&str>, username: &str) -> Html<String> {
+    layout(
+        "Sign in",
+        None,
+        html! {
+            section.card.narrow {
+                h1 { "Sign in" }
+                @if let Some(error) = error {
+                    p.error role="alert" { (error) }
+                }
+                form method="post" action="/portal/login" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label for="username" { "Username" }
+                    input id="username" name="username" autocomplete="username" required value=(username);
+                    label for="password" { "Password" }
+                    input id="password" name="password" type="password" autocomplete="current-password" required;
+                    button.primary type="submit" { "Sign in" }
+                }
+            }
+        },
+    )
+}
+
+fn status(client: &ClientRecord) -> &'static str {
+    match client.status {
+        ClientStatus::Active => "Active",
+        ClientStatus::Revoked => "Revoked",
+    }
+}
+
+/// The Create New Client form (inside the dialog, and as a page without JavaScript).
+pub fn create_form(user: &PortalUser, error: Option<&str>) -> Markup {
+    html! {
+        form.create method="post" action="/portal/admin/keys" {
+            input type="hidden" name="csrf" value=(user.csrf());
+            @if let Some(error) = error {
+                p.error role="alert" { (error) }
+            }
+            label for="label" { "Label" }
+            input id="label" name="label" required maxlength="100";
+            label for="description" { "Description (optional)" }
+            textarea id="description" name="description" maxlength="500" {}
+            fieldset {
+                legend { "Scopes" }
+                @for scope in ["ai.org.brd:r", "ai.org.brd:w", "ai.org.docs:r", "ai.org.docs:w", "ai.org:admin"] {
+                    label.check {
+                        input type="checkbox" name="scope" value=(scope) checked;
+                        " " (scope)
+                    }
+                }
+            }
+            label for="expires_in" { "Token lifetime (seconds)" }
+            input id="expires_in" name="expires_in" type="number" min="60" max="2592000" value="86400";
+            div.actions {
+                button.primary type="submit" { "Create" }
+                a.button href="/portal/admin/keys" data-close-dialog { "Cancel" }
+            }
+        }
+    }
+}
+
+/// Admin → Brand Kit keys.
+pub fn keys(user: &PortalUser, clients: &[ClientRecord]) -> Html<String> {
+    layout(
+        "Brand Kit keys",
+        Some(user),
+        html! {
+            div.heading {
+                h1 { "Brand Kit keys" }
+                a.button.primary href="/portal/admin/keys/new" data-open-dialog="create-dialog" { "Create credential" }
+            }
+            p { "Credentials let scripts and services call the Stream APIs: exchange the Client ID and Client Secret at " code { "/oauth/token" } " for an access token." }
+            @if clients.is_empty() {
+                p.empty { "No credentials yet." }
+            } @else {
+                div.table-wrap {
+                    table {
+                        thead { tr {
+                            th scope="col" { "Label" } th scope="col" { "Description" } th scope="col" { "Client ID" }
+                            th scope="col" { "Scopes" } th scope="col" { "Created" } th scope="col" { "Last used" }
+                            th scope="col" { "Status" } th scope="col" { span.visually-hidden { "Actions" } }
+                        } }
+                        tbody {
+                            @for client in clients {
+                                tr data-client-id=(client.client_id.as_str()) {
+                                    td { (client.label) }
+                                    td { (client.description) }
+                                    td { code { (client.client_id.as_str()) } }
+                                    td { (client.scopes.names().join(" ")) }
+                                    td { (date(client.created_at)) }
+                                    td { (client.last_used_at.map(date).unwrap_or_else(|| "never".into())) }
+                                    td { (status(client)) }
+                                    td.row-actions {
+                                        @if client.status == ClientStatus::Active {
+                                            form method="post" action={ "/portal/admin/keys/" (client.client_id.as_str()) "/rotate" } {
+                                                input type="hidden" name="csrf" value=(user.csrf());
+                                                button type="submit" data-confirm="Create a new secret for this credential? The current secret keeps working until you revoke the credential." { "Rotate secret" }
+                                            }
+                                            form method="post" action={ "/portal/admin/keys/" (client.client_id.as_str()) "/revoke" } {
+                                                input type="hidden" name="csrf" value=(user.csrf());
+                                                button.danger type="submit" data-confirm={ "Revoke " (client.label) "? Its secrets and tokens stop working at once. This cannot be undone." } { "Revoke" }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            dialog id="create-dialog" aria-labelledby="create-title" {
+                h2 id="create-title" { "Create New Client" }
+                (create_form(user, None))
+            }
+        },
+    )
+}
+
+/// The Create New Client form as its own page (no JavaScript, or after a validation error).
+pub fn new_key(user: &PortalUser, error: Option<&str>) -> Html<String> {
+    layout(
+        "Create New Client",
+        Some(user),
+        html! {
+            section.card.narrow {
+                h1 { "Create New Client" }
+                (create_form(user, error))
+            }
+        },
+    )
+}
+
+/// The one time a secret is shown.
+pub fn secret(user: &PortalUser, heading: &str, client_id: &str, secret: &str) -> Html<String> {
+    layout(
+        heading,
+        Some(user),
+        html! {
+            section.card.narrow.secret-card {
+                h1 { (heading) }
+                p.warning role="alert" { (SECRET_WARNING) }
+                label for="client-id" { "Client ID" }
+                div.copy-row {
+                    input id="client-id" readonly value=(client_id);
+                    button type="button" data-copy="client-id" { "Copy" }
+                }
+                label for="client-secret" { "Client Secret" }
+                div.copy-row {
+                    input id="client-secret" readonly value=(secret);
+                    button type="button" data-copy="client-secret" { "Copy" }
+                }
+                form method="get" action="/portal/admin/keys" {
+                    button.primary type="submit" { "Done" }
+                }
+            }
+        },
+    )
+}
+
+/// The audit trail of the organisation.
+pub fn audit(user: &PortalUser, events: &[AuditEvent]) -> Html<String> {
+    layout(
+        "Audit",
+        Some(user),
+        html! {
+            h1 { "Audit" }
+            div.table-wrap {
+                table {
+                    thead { tr { th scope="col" { "When" } th scope="col" { "Event" } th scope="col" { "Credential" } th scope="col" { "By" } th scope="col" { "From" } } }
+                    tbody {
+                        @for event in events {
+                            tr {
+                                td { (date(event.at)) }
+                                td { (event.kind) }
+                                td { code { (event.client_id.as_deref().unwrap_or("")) } }
+                                td { (event.actor) }
+                                td { (event.source_address.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// The organisation's brand kits.
+pub fn kits(user: &PortalUser, kits: &[KitRecord]) -> Html<String> {
+    layout(
+        "Brand kits",
+        Some(user),
+        html! {
+            h1 { "Brand kits" }
+            @if kits.is_empty() {
+                p.empty { "No brand kits yet. Create one with the Brand Management API or the CLI." }
+            } @else {
+                ul.kits {
+                    @for kit in kits {
+                        li {
+                            strong { (kit.name) }
+                            " — " (kit.status)
+                            @if kit.locked { " (locked)" }
+                            @if let Some(description) = &kit.description { p { (description) } }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}

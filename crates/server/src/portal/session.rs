@@ -1,0 +1,242 @@
+//! Portal sessions: random tokens in `HttpOnly; SameSite=Strict` cookies (stored only as a
+//! SHA-256 hash), idle and absolute expiry, a CSRF token per session, and sign-in throttling.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use brandstream_domain::{now_unix, OrgId};
+use brandstream_store::{Membership, SessionRecord, UserRecord};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use ring::rand::SecureRandom;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+
+/// The session cookie.
+pub const SESSION_COOKIE: &str = "bs_session";
+/// The pre-sign-in CSRF cookie (double submit on the login form).
+pub const LOGIN_CSRF_COOKIE: &str = "bs_login";
+
+/// A fresh random token: 32 bytes, base64url.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    // The OS generator does not fail on supported platforms; a zero token would still be
+    // unguessable per process start only, so fail loudly instead.
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        tracing::error!("the system random generator failed");
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// SHA-256 of a token, hex — what the database keeps.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Constant-time equality of two tokens.
+pub fn same_token(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// The value of cookie `name`, if sent.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// Whether the request arrived over HTTPS (directly or, with `trust_forwarded_for`, through
+/// our proxy), so cookies get `Secure`.
+pub fn is_https(state: &AppState, headers: &HeaderMap) -> bool {
+    let forwarded = state.settings.trust_forwarded_for
+        && headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    forwarded
+        || state
+            .settings
+            .issuer
+            .as_deref()
+            .is_some_and(|issuer| issuer.starts_with("https://"))
+}
+
+/// A `Set-Cookie` value for `name`; `max_age` 0 deletes it.
+pub fn set_cookie(name: &str, value: &str, max_age: u64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/portal; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// Sign-in throttles: attempts per account and per address.
+pub struct LoginLimits {
+    per_account: DefaultKeyedRateLimiter<String>,
+    per_address: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl LoginLimits {
+    /// Limits from the portal settings (0 is treated as 1).
+    pub fn new(per_account: u32, per_address: u32) -> Self {
+        let quota = |n: u32| {
+            let n = NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+            Quota::per_minute(n).allow_burst(n)
+        };
+        Self {
+            per_account: DefaultKeyedRateLimiter::keyed(quota(per_account)),
+            per_address: DefaultKeyedRateLimiter::keyed(quota(per_address)),
+        }
+    }
+
+    /// Counts an attempt from `address`; false when over the limit.
+    pub fn attempt_from(&self, address: IpAddr) -> bool {
+        self.per_address.check_key(&address).is_ok()
+    }
+
+    /// Counts a sign-in attempt for `username`; false when over the limit.
+    pub fn attempt_for(&self, username: &str) -> bool {
+        self.per_account.check_key(&username.to_lowercase()).is_ok()
+    }
+}
+
+/// A signed-in portal user in their current organisation.
+#[derive(Debug, Clone)]
+pub struct PortalUser {
+    /// The user.
+    pub user: UserRecord,
+    /// All their organisations.
+    pub memberships: Vec<Membership>,
+    /// The organisation being worked in.
+    pub org: OrgId,
+    /// Their role there.
+    pub role: String,
+    /// The session (for its CSRF token).
+    pub session: SessionRecord,
+}
+
+impl PortalUser {
+    /// Whether they administer the current organisation.
+    pub fn is_admin(&self) -> bool {
+        self.role == "admin"
+    }
+
+    /// Who did it, for the audit trail.
+    pub fn actor(&self) -> String {
+        format!("user:{}", self.user.username)
+    }
+
+    /// The CSRF token for forms.
+    pub fn csrf(&self) -> &str {
+        &self.session.csrf_token
+    }
+}
+
+/// Why a page needs the user to sign in first.
+pub struct SignInRequired;
+
+impl IntoResponse for SignInRequired {
+    fn into_response(self) -> Response {
+        Redirect::to("/portal/login").into_response()
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for PortalUser {
+    type Rejection = SignInRequired;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(SignInRequired)?;
+        let hash = token_hash(&token);
+        let session = state
+            .store
+            .get_session(&hash)
+            .await
+            .ok()
+            .flatten()
+            .ok_or(SignInRequired)?;
+        let now = now_unix();
+        let settings = &state.settings.portal;
+        let idle = i64::try_from(settings.idle_minutes * 60).unwrap_or(i64::MAX);
+        let absolute = i64::try_from(settings.absolute_hours * 3600).unwrap_or(i64::MAX);
+        if now - session.last_seen_at > idle || now - session.created_at > absolute {
+            let _ = state.store.delete_session(&hash).await;
+            return Err(SignInRequired);
+        }
+        let user = state
+            .store
+            .get_user(&session.user_id)
+            .await
+            .ok()
+            .flatten()
+            .ok_or(SignInRequired)?;
+        let memberships = state
+            .store
+            .memberships(&user.id)
+            .await
+            .map_err(|_| SignInRequired)?;
+        let membership = memberships
+            .iter()
+            .find(|m| m.org_id == session.org_id)
+            .or_else(|| memberships.first())
+            .cloned()
+            .ok_or(SignInRequired)?;
+        // Write activity at most once a minute.
+        if now - session.last_seen_at >= 60 || membership.org_id != session.org_id {
+            let _ = state
+                .store
+                .touch_session(&hash, &membership.org_id, now)
+                .await;
+        }
+        Ok(PortalUser {
+            user,
+            memberships,
+            org: membership.org_id.clone(),
+            role: membership.role.clone(),
+            session,
+        })
+    }
+}
+
+/// Rejects a state-changing request whose CSRF token does not match, or whose `Origin` is
+/// another site's.
+pub fn check_csrf(headers: &HeaderMap, expected: &str, sent: &str) -> Result<(), Box<Response>> {
+    if let (Some(origin), Some(host)) = (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) {
+        let origin_host = origin.split("://").nth(1).unwrap_or("");
+        if origin != "null" && origin_host != host {
+            return Err(Box::new(forbidden("The request came from another site.")));
+        }
+    }
+    if expected.is_empty() || !same_token(expected, sent) {
+        return Err(Box::new(forbidden(
+            "The form expired or did not come from this site. Go back, reload and try again.",
+        )));
+    }
+    Ok(())
+}
+
+/// A plain `403` page.
+pub fn forbidden(message: &str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        super::pages::message_page("Not allowed", message),
+    )
+        .into_response()
+}

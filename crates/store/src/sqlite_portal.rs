@@ -1,0 +1,198 @@
+//! The SQLite implementation of [`PortalStore`].
+
+use async_trait::async_trait;
+use brandstream_domain::{OrgId, UnixSeconds};
+use rusqlite::{params, Row};
+
+use crate::portal::{Membership, PortalStore, SessionRecord, UserRecord};
+use crate::sqlite::{is_unique_violation, query_all, query_one};
+use crate::{SqliteStore, StoreError, StoreResult};
+
+fn org(row: &Row<'_>) -> StoreResult<OrgId> {
+    OrgId::parse(&row.get::<_, String>("org_id")?).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn user_from_row(row: &Row<'_>) -> StoreResult<UserRecord> {
+    Ok(UserRecord {
+        id: row.get("id")?,
+        username: row.get("username")?,
+        password_hash: row.get("password_hash")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+fn session_from_row(row: &Row<'_>) -> StoreResult<SessionRecord> {
+    Ok(SessionRecord {
+        token_hash: row.get("token_hash")?,
+        user_id: row.get("user_id")?,
+        org_id: org(row)?,
+        csrf_token: row.get("csrf_token")?,
+        created_at: row.get("created_at")?,
+        last_seen_at: row.get("last_seen_at")?,
+    })
+}
+
+#[async_trait]
+impl PortalStore for SqliteStore {
+    async fn create_user(&self, user: &UserRecord, membership: &Membership) -> StoreResult<()> {
+        self.transact(|t| {
+            t.execute(
+                "INSERT INTO users (id, username, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![user.id, user.username, user.password_hash, user.created_at],
+            )
+            .map_err(|error| {
+                if is_unique_violation(&error) {
+                    StoreError::Duplicate("username")
+                } else {
+                    error.into()
+                }
+            })?;
+            t.execute(
+                "INSERT INTO memberships (user_id, org_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    membership.user_id,
+                    membership.org_id.as_str(),
+                    membership.role,
+                    membership.created_at
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRecord>> {
+        self.read(|c| {
+            query_one(
+                c,
+                "SELECT id, username, password_hash, created_at FROM users WHERE username = ?1",
+                [username],
+                user_from_row,
+            )
+        })
+    }
+
+    async fn get_user(&self, id: &str) -> StoreResult<Option<UserRecord>> {
+        self.read(|c| {
+            query_one(
+                c,
+                "SELECT id, username, password_hash, created_at FROM users WHERE id = ?1",
+                [id],
+                user_from_row,
+            )
+        })
+    }
+
+    async fn count_users(&self) -> StoreResult<i64> {
+        self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM users", [], |row| row.get(0))?))
+    }
+
+    async fn memberships(&self, user_id: &str) -> StoreResult<Vec<Membership>> {
+        self.read(|c| {
+            query_all(
+                c,
+                "SELECT user_id, org_id, role, created_at FROM memberships WHERE user_id = ?1 \
+                 ORDER BY created_at, org_id",
+                [user_id],
+                |row| {
+                    Ok(Membership {
+                        user_id: row.get("user_id")?,
+                        org_id: org(row)?,
+                        role: row.get("role")?,
+                        created_at: row.get("created_at")?,
+                    })
+                },
+            )
+        })
+    }
+
+    async fn set_membership(&self, membership: &Membership) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO memberships (user_id, org_id, role, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (user_id, org_id) DO UPDATE SET role = excluded.role",
+                params![
+                    membership.user_id,
+                    membership.org_id.as_str(),
+                    membership.role,
+                    membership.created_at
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO portal_sessions (token_hash, user_id, org_id, csrf_token, created_at, last_seen_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    session.token_hash,
+                    session.user_id,
+                    session.org_id.as_str(),
+                    session.csrf_token,
+                    session.created_at,
+                    session.last_seen_at
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
+        self.read(|c| {
+            query_one(
+                c,
+                "SELECT token_hash, user_id, org_id, csrf_token, created_at, last_seen_at \
+                 FROM portal_sessions WHERE token_hash = ?1",
+                [token_hash],
+                session_from_row,
+            )
+        })
+    }
+
+    async fn touch_session(
+        &self,
+        token_hash: &str,
+        org_id: &OrgId,
+        at: UnixSeconds,
+    ) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                "UPDATE portal_sessions SET last_seen_at = ?1, org_id = ?2 WHERE token_hash = ?3",
+                params![at, org_id.as_str(), token_hash],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                "DELETE FROM portal_sessions WHERE token_hash = ?1",
+                [token_hash],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn prune_sessions(
+        &self,
+        idle_before: UnixSeconds,
+        created_before: UnixSeconds,
+    ) -> StoreResult<u64> {
+        self.write(|c| {
+            let deleted = c.execute(
+                "DELETE FROM portal_sessions WHERE last_seen_at < ?1 OR created_at < ?2",
+                params![idle_before, created_before],
+            )?;
+            Ok(deleted as u64)
+        })
+        .await
+    }
+}
