@@ -121,7 +121,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 
     Router::new()
         .merge(oauth_routes)
-        .merge(crate::portal::router())
+        .merge(crate::portal::router(upload_limit))
         .merge(api_routes)
         .route("/.well-known/jwks.json", get(wellknown::jwks))
         .route("/.well-known/openid-configuration", get(wellknown::openid_configuration))

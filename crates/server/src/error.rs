@@ -252,6 +252,31 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// The error as one line for people (the `detail`, or the validation messages joined).
+    pub fn message(&self) -> String {
+        match &self.body["detail"] {
+            serde_json::Value::String(detail) => detail.clone(),
+            serde_json::Value::Array(issues) => issues
+                .iter()
+                .map(|issue| {
+                    let field = issue["loc"]
+                        .as_array()
+                        .and_then(|loc| loc.last())
+                        .map(|last| last.to_string().trim_matches('"').to_owned())
+                        .unwrap_or_default();
+                    let message = issue["msg"].as_str().unwrap_or("invalid");
+                    if field.is_empty() {
+                        message.to_owned()
+                    } else {
+                        format!("{field}: {message}")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            _ => self.status.to_string(),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {

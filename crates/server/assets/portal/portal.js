@@ -50,3 +50,28 @@ document.addEventListener("submit", (event) => {
 document.addEventListener("change", (event) => {
   if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
 });
+
+// Document uploads show their progress; without JavaScript the form posts normally.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!form.matches("form[data-upload]") || event.defaultPrevented) return;
+  event.preventDefault();
+  const bar = form.querySelector("progress");
+  const request = new XMLHttpRequest();
+  request.open("POST", form.action);
+  request.upload.addEventListener("progress", (progress) => {
+    if (bar && progress.lengthComputable) {
+      bar.hidden = false;
+      bar.value = Math.round((progress.loaded / progress.total) * 100);
+    }
+  });
+  request.addEventListener("load", () => {
+    // The server answers with the kit page (after its redirect) or the page with the error.
+    document.open();
+    document.write(request.responseText);
+    document.close();
+    if (request.responseURL) history.replaceState(null, "", request.responseURL);
+  });
+  request.addEventListener("error", () => form.submit());
+  request.send(new FormData(form));
+});

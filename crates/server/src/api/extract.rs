@@ -377,6 +377,13 @@ impl QueryParams {
 /// The `If-Match` precondition, if the request carries one.
 pub struct IfMatch(Option<Vec<String>>);
 
+impl IfMatch {
+    /// No precondition (internal callers such as the portal).
+    pub fn any() -> Self {
+        Self(None)
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = ApiError;
 

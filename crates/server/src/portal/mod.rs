@@ -17,7 +17,10 @@ use axum::routing::{get, post};
 use axum::Router;
 use brandstream_auth::{AuthError, CreateCredential};
 use brandstream_domain::{now_unix, ClientId, ScopeSet};
-use brandstream_store::{KitQuery, SessionRecord};
+use brandstream_store::{DocumentQuery, KitQuery, RunQuery, SessionRecord};
+
+use crate::api::IfMatch;
+use crate::services::brands::store_error;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -29,8 +32,8 @@ use session::{
 const CSS: &str = include_str!("../../assets/portal/portal.css");
 const JS: &str = include_str!("../../assets/portal/portal.js");
 
-/// The portal routes.
-pub fn router() -> Router<Arc<AppState>> {
+/// The portal routes; `upload_limit` bounds document uploads.
+pub fn router(upload_limit: usize) -> Router<Arc<AppState>> {
     Router::new()
         .route("/portal", get(home))
         .route("/portal/", get(home))
@@ -42,9 +45,18 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/portal/admin/keys/{client_id}/rotate", post(rotate_key))
         .route("/portal/admin/keys/{client_id}/revoke", post(revoke_key))
         .route("/portal/admin/audit", get(audit_page))
-        .route("/portal/kits", get(kits_page))
+        .route("/portal/kits", get(kits_page).post(create_kit))
+        .route("/portal/kits/{kit_id}", get(kit_page))
+        .route("/portal/kits/{kit_id}/lock", post(lock_kit))
+        .route("/portal/kits/{kit_id}/documents", post(upload_document))
+        .route("/portal/kits/{kit_id}/ingest", post(start_ingestion))
+        .route(
+            "/portal/kits/{kit_id}/sections/{section_id}/fields/{field_id}",
+            post(edit_field),
+        )
         .route("/portal/assets/portal.css", get(stylesheet))
         .route("/portal/assets/portal.js", get(script))
+        .layer(axum::extract::DefaultBodyLimit::max(upload_limit))
         .layer(middleware::from_fn(security_headers))
 }
 
@@ -463,13 +475,363 @@ async fn audit_page(State(state): State<Arc<AppState>>, user: PortalUser) -> Res
 }
 
 async fn kits_page(State(state): State<Arc<AppState>>, user: PortalUser) -> Response {
+    render_kits(&state, &user, None).await
+}
+
+async fn render_kits(state: &AppState, user: &PortalUser, error: Option<&str>) -> Response {
     let query = KitQuery {
         limit: 200,
         descending: true,
         ..KitQuery::default()
     };
     match state.store.list_kits(&user.org, &query).await {
-        Ok((_, kits)) => pages::kits(&user, &kits).into_response(),
+        Ok((_, kits)) => {
+            let status = if error.is_some() {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            };
+            (status, pages::kits(user, &kits, error)).into_response()
+        }
         Err(error) => failure(&error),
+    }
+}
+
+#[derive(Deserialize)]
+struct KitForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+async fn create_kit(
+    State(state): State<Arc<AppState>>,
+    user: PortalUser,
+    headers: HeaderMap,
+    Form(form): Form<KitForm>,
+) -> Response {
+    if let Err(response) = check_csrf(&headers, user.csrf(), &form.csrf) {
+        return *response;
+    }
+    let mut issues = crate::services::brands::Issues::default();
+    let name = issues.name("name", &form.name);
+    if let Err(error) = issues.finish() {
+        return render_kits(&state, &user, Some(&error.message())).await;
+    }
+    let new = crate::services::brands::NewKit {
+        name,
+        ..Default::default()
+    };
+    match state.brands.create_kit(&user.org, &user.actor(), new).await {
+        Ok(kit) => Redirect::to(&format!("/portal/kits/{}", kit.id)).into_response(),
+        Err(error) => render_kits(&state, &user, Some(&error.message())).await,
+    }
+}
+
+fn valid_uuid(id: &str) -> Option<String> {
+    uuid::Uuid::try_parse(id)
+        .ok()
+        .map(|id| id.hyphenated().to_string())
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        pages::message_page(
+            "Not found",
+            "There is no such brand kit in this organisation.",
+        ),
+    )
+        .into_response()
+}
+
+async fn kit_page(
+    State(state): State<Arc<AppState>>,
+    user: PortalUser,
+    Path(kit_id): Path<String>,
+) -> Response {
+    render_kit(&state, &user, &kit_id, None).await
+}
+
+async fn render_kit(
+    state: &AppState,
+    user: &PortalUser,
+    kit_id: &str,
+    error: Option<String>,
+) -> Response {
+    let Some(kit_id) = valid_uuid(kit_id) else {
+        return not_found();
+    };
+    let kit = match state.brands.get_kit(&user.org, &kit_id, false).await {
+        Ok(kit) => kit,
+        Err(_) => return not_found(),
+    };
+    let loaded = async {
+        let mut sections = Vec::new();
+        for section in state
+            .brands
+            .list_sections(&user.org, &kit.id, &[], false)
+            .await?
+        {
+            let mut fields = Vec::new();
+            for field in state
+                .store
+                .list_fields(&section.id)
+                .await
+                .map_err(store_error)?
+            {
+                let mut sources = Vec::new();
+                let ids = field.references.as_array().cloned().unwrap_or_default();
+                for reference in ids.iter().take(3) {
+                    let Some(id) = reference.get("id").and_then(serde_json::Value::as_str) else {
+                        continue;
+                    };
+                    if let Ok(Some(chunk)) = state.store.get_chunk(&user.org, id).await {
+                        let heading = chunk.headings.last().cloned().unwrap_or_default();
+                        sources.push((chunk.id, format!("p. {} — {heading}", chunk.page_start)));
+                    }
+                }
+                fields.push(pages::FieldView { field, sources });
+            }
+            sections.push((section, fields));
+        }
+        let (_, documents) = state
+            .store
+            .list_documents(
+                &user.org,
+                &DocumentQuery {
+                    limit: 100,
+                    reference_id: Some(kit.id.clone()),
+                    ..DocumentQuery::default()
+                },
+            )
+            .await
+            .map_err(store_error)?;
+        let (_, runs) = state
+            .store
+            .list_runs(
+                &user.org,
+                &RunQuery {
+                    kit_id: Some(kit.id.clone()),
+                    limit: 10,
+                    ..RunQuery::default()
+                },
+            )
+            .await
+            .map_err(store_error)?;
+        Ok::<_, crate::error::ApiError>((sections, documents, runs))
+    }
+    .await;
+    match loaded {
+        Ok((sections, documents, runs)) => {
+            let status = if error.is_some() {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            };
+            let view = pages::KitView {
+                kit: &kit,
+                sections,
+                documents,
+                runs,
+                error,
+            };
+            (status, pages::kit(user, &view)).into_response()
+        }
+        Err(error) => failure(&error.message()),
+    }
+}
+
+#[derive(Deserialize)]
+struct LockForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    locked: String,
+}
+
+async fn lock_kit(
+    State(state): State<Arc<AppState>>,
+    user: PortalUser,
+    headers: HeaderMap,
+    Path(kit_id): Path<String>,
+    Form(form): Form<LockForm>,
+) -> Response {
+    if let Err(response) = check_csrf(&headers, user.csrf(), &form.csrf) {
+        return *response;
+    }
+    let Some(kit_id) = valid_uuid(&kit_id) else {
+        return not_found();
+    };
+    let changes = crate::services::brands::KitChanges {
+        locked: Some(Some(form.locked == "true")),
+        ..Default::default()
+    };
+    match state
+        .brands
+        .update_kit(&user.org, &kit_id, &user.actor(), changes, &IfMatch::any())
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/portal/kits/{kit_id}")).into_response(),
+        Err(error) => render_kit(&state, &user, &kit_id, Some(error.message())).await,
+    }
+}
+
+async fn upload_document(
+    State(state): State<Arc<AppState>>,
+    user: PortalUser,
+    headers: HeaderMap,
+    Path(kit_id): Path<String>,
+    mut multipart: axum::extract::Multipart,
+) -> Response {
+    let Some(kit_id) = valid_uuid(&kit_id) else {
+        return not_found();
+    };
+    let mut csrf = String::new();
+    let mut file = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => match field.name() {
+                Some("csrf") => csrf = field.text().await.unwrap_or_default(),
+                Some("file") => {
+                    let name = field.file_name().map(str::to_owned);
+                    let declared = field.content_type().map(str::to_owned);
+                    match field.bytes().await {
+                        Ok(bytes) => file = Some((bytes, name, declared)),
+                        Err(error) => {
+                            return render_kit(&state, &user, &kit_id, Some(error.body_text()))
+                                .await
+                        }
+                    }
+                }
+                _ => {}
+            },
+            Ok(None) => break,
+            Err(error) => return render_kit(&state, &user, &kit_id, Some(error.body_text())).await,
+        }
+    }
+    if let Err(response) = check_csrf(&headers, user.csrf(), &csrf) {
+        return *response;
+    }
+    let title = file
+        .as_ref()
+        .and_then(|(_, name, _): &(_, Option<String>, _)| name.clone());
+    let create = crate::routes::documents::CreateDocumentRequest {
+        title,
+        references: Some(vec![serde_json::json!({"type": "brandkit", "id": kit_id})]),
+        ..Default::default()
+    };
+    match crate::routes::documents::create_document(&state, &user.org, &user.actor(), create, file)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/portal/kits/{kit_id}")).into_response(),
+        Err(error) => render_kit(&state, &user, &kit_id, Some(error.message())).await,
+    }
+}
+
+async fn start_ingestion(
+    State(state): State<Arc<AppState>>,
+    user: PortalUser,
+    headers: HeaderMap,
+    Path(kit_id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(response) = check_csrf(&headers, user.csrf(), &form.csrf) {
+        return *response;
+    }
+    let Some(kit_id) = valid_uuid(&kit_id) else {
+        return not_found();
+    };
+    let mut parameters = serde_json::Map::new();
+    parameters.insert("brand_kit_id".into(), serde_json::json!(kit_id));
+    parameters.insert("populateSections".into(), serde_json::json!(true));
+    match crate::routes::pipeline::queue_ingestion(&state, &user.org, &user.actor(), parameters)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/portal/kits/{kit_id}")).into_response(),
+        Err(error) => render_kit(&state, &user, &kit_id, Some(error.message())).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct ValueForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    value: String,
+}
+
+async fn edit_field(
+    State(state): State<Arc<AppState>>,
+    user: PortalUser,
+    headers: HeaderMap,
+    Path((kit_id, section_id, field_id)): Path<(String, String, String)>,
+    Form(form): Form<ValueForm>,
+) -> Response {
+    if let Err(response) = check_csrf(&headers, user.csrf(), &form.csrf) {
+        return *response;
+    }
+    let (Some(kit_id), Some(section_id), Some(field_id)) = (
+        valid_uuid(&kit_id),
+        valid_uuid(&section_id),
+        valid_uuid(&field_id),
+    ) else {
+        return not_found();
+    };
+    let field = match state
+        .brands
+        .get_field(&user.org, &kit_id, &section_id, &field_id)
+        .await
+    {
+        Ok(field) => field,
+        Err(_) => return not_found(),
+    };
+    // Text stays text; list types take one entry per line (the service adds entry ids).
+    let value = if field.field_type == "text" {
+        serde_json::json!(form.value.trim())
+    } else {
+        let key = if field
+            .value
+            .as_array()
+            .is_some_and(|items| items.first().is_some_and(|item| item.get("term").is_some()))
+        {
+            "term"
+        } else {
+            "name"
+        };
+        serde_json::Value::Array(
+            form.value
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(|line| {
+                    let mut entry = serde_json::Map::new();
+                    entry.insert(key.into(), serde_json::json!(line));
+                    serde_json::Value::Object(entry)
+                })
+                .collect(),
+        )
+    };
+    let changes = crate::services::brands::FieldChanges {
+        value: Some(Some(value)),
+        ai_editable: Some(Some(false)),
+        ..Default::default()
+    };
+    match state
+        .brands
+        .update_field(
+            &user.org,
+            &kit_id,
+            &section_id,
+            &field_id,
+            &user.actor(),
+            changes,
+            &IfMatch::any(),
+        )
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/portal/kits/{kit_id}")).into_response(),
+        Err(error) => render_kit(&state, &user, &kit_id, Some(error.message())).await,
     }
 }

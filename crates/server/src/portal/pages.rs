@@ -2,7 +2,10 @@
 //! JavaScript; `portal.js` only adds the dialog, copy buttons and confirmations.
 
 use axum::response::Html;
-use brandstream_store::{AuditEvent, ClientRecord, ClientStatus, KitRecord};
+use brandstream_store::{
+    AuditEvent, ClientRecord, ClientStatus, DocumentRecord, FieldRecord, KitRecord, RunRecord,
+    SectionRecord,
+};
 use maud::{html, Markup, DOCTYPE};
 
 use super::session::PortalUser;
@@ -26,6 +29,17 @@ fn date(seconds: i64) -> String {
 
 /// The page frame: head, navigation (when signed in), main content.
 pub fn layout(title: &str, user: Option<&PortalUser>, body: Markup) -> Html<String> {
+    layout_refreshing(title, user, body, None)
+}
+
+/// The page frame, reloading itself every `refresh` seconds (live run status without
+/// JavaScript).
+pub fn layout_refreshing(
+    title: &str,
+    user: Option<&PortalUser>,
+    body: Markup,
+    refresh: Option<u32>,
+) -> Html<String> {
     let page = html! {
         (DOCTYPE)
         html lang="en" {
@@ -33,6 +47,10 @@ pub fn layout(title: &str, user: Option<&PortalUser>, body: Markup) -> Html<Stri
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Brandstream" }
+                link rel="icon" href="data:,";
+                @if let Some(seconds) = refresh {
+                    meta http-equiv="refresh" content=(seconds);
+                }
                 link rel="stylesheet" href="/portal/assets/portal.css";
                 script src="/portal/assets/portal.js" defer {}
             }
@@ -275,20 +293,31 @@ pub fn audit(user: &PortalUser, events: &[AuditEvent]) -> Html<String> {
     )
 }
 
-/// The organisation's brand kits.
-pub fn kits(user: &PortalUser, kits: &[KitRecord]) -> Html<String> {
+/// The organisation's brand kits, with a form to create one.
+pub fn kits(user: &PortalUser, kits: &[KitRecord], error: Option<&str>) -> Html<String> {
     layout(
         "Brand kits",
         Some(user),
         html! {
             h1 { "Brand kits" }
+            form.inline-form method="post" action="/portal/kits" {
+                input type="hidden" name="csrf" value=(user.csrf());
+                @if let Some(error) = error {
+                    p.error role="alert" { (error) }
+                }
+                label for="kit-name" { "Name" }
+                div.copy-row {
+                    input id="kit-name" name="name" required maxlength="200";
+                    button.primary type="submit" { "Create kit" }
+                }
+            }
             @if kits.is_empty() {
-                p.empty { "No brand kits yet. Create one with the Brand Management API or the CLI." }
+                p.empty { "No brand kits yet." }
             } @else {
                 ul.kits {
                     @for kit in kits {
                         li {
-                            strong { (kit.name) }
+                            a href={ "/portal/kits/" (kit.id) } { strong { (kit.name) } }
                             " — " (kit.status)
                             @if kit.locked { " (locked)" }
                             @if let Some(description) = &kit.description { p { (description) } }
@@ -297,5 +326,202 @@ pub fn kits(user: &PortalUser, kits: &[KitRecord]) -> Html<String> {
                 }
             }
         },
+    )
+}
+
+/// One subsection as shown on the kit page.
+pub struct FieldView {
+    /// The record.
+    pub field: FieldRecord,
+    /// `(chunk id, "p. N — heading")` of the first references.
+    pub sources: Vec<(String, String)>,
+}
+
+/// Everything the kit page shows.
+pub struct KitView<'a> {
+    /// The kit.
+    pub kit: &'a KitRecord,
+    /// Sections with their subsections.
+    pub sections: Vec<(SectionRecord, Vec<FieldView>)>,
+    /// The kit's documents.
+    pub documents: Vec<DocumentRecord>,
+    /// Recent runs.
+    pub runs: Vec<RunRecord>,
+    /// A problem to show.
+    pub error: Option<String>,
+}
+
+fn value_markup(value: &serde_json::Value) -> Markup {
+    use serde_json::Value;
+    match value {
+        Value::String(text) if text.is_empty() => html! { p.empty { "Empty" } },
+        Value::String(text) => html! { p.value { (text) } },
+        Value::Array(items) if items.is_empty() => html! { p.empty { "Empty" } },
+        Value::Array(items) => html! {
+            ul.value {
+                @for item in items {
+                    li {
+                        @if let Some(term) = item.get("term").and_then(Value::as_str) {
+                            (term) " " span.muted { "(" (item.get("locale").and_then(Value::as_str).unwrap_or("")) ")" }
+                        } @else {
+                            (item.get("name").and_then(Value::as_str).unwrap_or(""))
+                            @if let Some(tags) = item.get("tags").and_then(Value::as_array).filter(|t| !t.is_empty()) {
+                                " " span.muted { "[" (tags.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")) "]" }
+                            }
+                            @if let Some(restrictions) = item.get("restrictions").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+                                " " span.muted { "— " (restrictions) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        other => html! { p.value { (other.to_string()) } },
+    }
+}
+
+/// The value as editable text: the text itself, or one entry per line.
+fn value_text(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|item| {
+                item.get("name")
+                    .or_else(|| item.get("term"))
+                    .and_then(Value::as_str)
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// A brand kit: documents, runs and every subsection with its value and sources.
+pub fn kit(user: &PortalUser, view: &KitView<'_>) -> Html<String> {
+    let kit = view.kit;
+    let active = view
+        .runs
+        .iter()
+        .any(|run| matches!(run.status.as_str(), "Queued" | "InProgress" | "Canceling"));
+    let base = format!("/portal/kits/{}", kit.id);
+    layout_refreshing(
+        &kit.name,
+        Some(user),
+        html! {
+            p { a href="/portal/kits" { "← Brand kits" } }
+            div.heading {
+                h1 { (kit.name) }
+                form method="post" action={ (base) "/lock" } {
+                    input type="hidden" name="csrf" value=(user.csrf());
+                    input type="hidden" name="locked" value=(if kit.locked { "false" } else { "true" });
+                    button type="submit" { (if kit.locked { "Unlock kit" } else { "Lock kit" }) }
+                }
+            }
+            p.muted { "Status: " (kit.status) @if kit.locked { " · locked: nothing in it can change" } }
+            @if let Some(error) = &view.error {
+                p.error role="alert" { (error) }
+            }
+            section.card {
+                h2 { "Documents" }
+                form method="post" action={ (base) "/documents" } enctype="multipart/form-data" data-upload {
+                    input type="hidden" name="csrf" value=(user.csrf());
+                    label for="document" { "Document" }
+                    div.copy-row {
+                        input id="document" name="file" type="file" required accept=".pdf,.docx,.html,.htm,.md,.markdown,.txt";
+                        button type="submit" { "Upload" }
+                    }
+                    progress hidden max="100" value="0" aria-label="Upload progress" {}
+                }
+                @if view.documents.is_empty() {
+                    p.empty { "No documents yet: upload brand guidelines (PDF, DOCX, HTML, Markdown or text)." }
+                } @else {
+                    div.table-wrap {
+                        table {
+                            thead { tr { th scope="col" { "Title" } th scope="col" { "Type" } th scope="col" { "Status" } th scope="col" { "Pages" } th scope="col" { "Summary" } } }
+                            tbody {
+                                @for document in &view.documents {
+                                    tr {
+                                        td { (document.title) }
+                                        td { (document.file_type) }
+                                        td { (document.status) @if !document.message.is_empty() { br; span.error { (document.message) } } }
+                                        td { (document.number_of_pages) }
+                                        td { (document.summary.as_deref().unwrap_or("")) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    form method="post" action={ (base) "/ingest" } {
+                        input type="hidden" name="csrf" value=(user.csrf());
+                        button.primary type="submit" { "Start ingestion" }
+                    }
+                }
+            }
+            section.card {
+                h2 { "Runs" }
+                @if view.runs.is_empty() {
+                    p.empty { "No runs yet." }
+                } @else {
+                    div.table-wrap {
+                        table {
+                            thead { tr { th scope="col" { "Pipeline" } th scope="col" { "Status" } th scope="col" { "Progress" } th scope="col" { "Message" } } }
+                            tbody {
+                                @for run in &view.runs {
+                                    tr {
+                                        td { (run.pipeline_id) }
+                                        td.run-status { (run.status) }
+                                        td {
+                                            (run.progress.get("stage").and_then(|v| v.as_str()).unwrap_or(""))
+                                            " " (run.progress.get("documentsDone").and_then(serde_json::Value::as_i64).unwrap_or(0))
+                                            "/" (run.progress.get("documentsTotal").and_then(serde_json::Value::as_i64).unwrap_or(0))
+                                        }
+                                        td { (run.message) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @if active { p.muted { "This page refreshes while a run is active." } }
+                }
+            }
+            @for (section, fields) in &view.sections {
+                section.card {
+                    h2 { (section.name) }
+                    @if fields.is_empty() { p.empty { "No subsections." } }
+                    @for view in fields {
+                        article.field {
+                            h3 { (view.field.name) " " span.muted { "(" (view.field.field_type) @if !view.field.ai_editable { ", edited by a person" } ")" } }
+                            (value_markup(&view.field.value))
+                            @if !view.sources.is_empty() {
+                                p.muted {
+                                    "Sources: "
+                                    @for (index, (_, label)) in view.sources.iter().enumerate() {
+                                        @if index > 0 { "; " }
+                                        (label)
+                                    }
+                                }
+                            }
+                            @if !kit.locked {
+                                details {
+                                    summary { "Edit " (view.field.name) }
+                                    form method="post" action={ (base) "/sections/" (section.id) "/fields/" (view.field.id) } {
+                                        input type="hidden" name="csrf" value=(user.csrf());
+                                        label for={ "value-" (view.field.id) } {
+                                            @if view.field.field_type == "text" { "Value" } @else { "One entry per line" }
+                                        }
+                                        textarea id={ "value-" (view.field.id) } name="value" rows="5" { (value_text(&view.field.value)) }
+                                        p.muted { "Saving marks the value as edited by a person: ingestion will not overwrite it." }
+                                        button type="submit" { "Save" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        active.then_some(2),
     )
 }

@@ -255,7 +255,7 @@ fn create_request_issue(msg: impl Into<String>, kind: &str) -> ApiError {
 /// The file and metadata of an upload, whichever form it came in.
 struct Upload {
     create: CreateDocumentRequest,
-    file: Option<(Bytes, Option<String>, Option<String>)>,
+    file: Option<UploadedFile>,
 }
 
 async fn read_upload(request: Request, state: &Arc<AppState>) -> Result<Upload, ApiError> {
@@ -508,6 +508,22 @@ pub async fn upload_document(
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::DocumentsWrite)?;
     let Upload { create, file } = read_upload(request, &state).await?;
+    let document = create_document(&state, &org, caller.subject(), create, file).await?;
+    Ok(document_response(StatusCode::CREATED, &document))
+}
+
+/// A file as uploaded: bytes, file name, declared Content-Type.
+pub type UploadedFile = (Bytes, Option<String>, Option<String>);
+
+/// Validates an upload (or fetches its URL), stores the file and the document: the rules of
+/// D1, shared by the API and the portal.
+pub async fn create_document(
+    state: &AppState,
+    org: &brandstream_domain::OrgId,
+    actor: &str,
+    create: CreateDocumentRequest,
+    file: Option<UploadedFile>,
+) -> Result<DocumentRecord, ApiError> {
     let mut issues = Vec::new();
     check_text(&mut issues, "title", create.title.as_deref(), TITLE_MAX);
     check_text(&mut issues, "type", create.doc_type.as_deref(), SHORT_MAX);
@@ -550,7 +566,7 @@ pub async fn upload_document(
     if !issues.is_empty() {
         return Err(ApiError::validation(issues));
     }
-    let references = references(&state, &org, create.references.as_deref().unwrap_or(&[])).await?;
+    let references = references(state, org, create.references.as_deref().unwrap_or(&[])).await?;
 
     let settings = &state.settings.documents;
     let source_url = create
@@ -650,9 +666,9 @@ pub async fn upload_document(
         message: String::new(),
         version: 1,
         created_at: now,
-        created_by: caller.subject().to_owned(),
+        created_by: actor.to_owned(),
         updated_at: now,
-        updated_by: caller.subject().to_owned(),
+        updated_by: actor.to_owned(),
         deleted_at: None,
     };
     if let Err(error) = state.store.insert_document(&document).await {
@@ -661,7 +677,7 @@ pub async fn upload_document(
     }
     metrics::counter!("brandstream_documents_uploaded_total", "type" => kind.short_name())
         .increment(1);
-    Ok(document_response(StatusCode::CREATED, &document))
+    Ok(document)
 }
 
 fn document_response(status: StatusCode, document: &DocumentRecord) -> Response {

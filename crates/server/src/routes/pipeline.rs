@@ -107,12 +107,12 @@ fn invalid_request(why: &str) -> ApiError {
 
 async fn insert_run(
     state: &AppState,
-    caller: &Caller,
+    actor: &str,
     org: &brandstream_domain::OrgId,
     pipeline_id: &str,
     kit_id: &str,
     mut parameters: Map<String, Value>,
-) -> Result<Response, ApiError> {
+) -> Result<RunRecord, ApiError> {
     parameters.insert("org_id".into(), json!(org.as_str()));
     let now = now_micros();
     let run = RunRecord {
@@ -131,15 +131,15 @@ async fn insert_run(
         lease_owner: None,
         lease_until: None,
         created_at: now,
-        created_by: caller.subject().into(),
+        created_by: actor.into(),
         updated_at: now,
-        updated_by: caller.subject().into(),
+        updated_by: actor.into(),
     };
     state.store.insert_run(&run).await.map_err(store_error)?;
     state.pipeline.wake();
     metrics::counter!("brandstream_pipeline_runs_total", "pipeline" => pipeline_id.to_owned())
         .increment(1);
-    Ok((StatusCode::CREATED, Json(RunResponse::from(&run))).into_response())
+    Ok(run)
 }
 
 /// Starts brand ingestion: read, chunk and index the kit's documents, then (unless
@@ -167,7 +167,18 @@ pub async fn start_ingestion(
     ApiJson(request): ApiJson<PipelineRequest>,
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
-    let mut parameters = request.parameters;
+    let run = queue_ingestion(&state, &org, caller.subject(), request.parameters).await?;
+    Ok((StatusCode::CREATED, Json(RunResponse::from(&run))).into_response())
+}
+
+/// Validates BrandIngestionPipeline parameters and queues the run: shared by the API and the
+/// portal.
+pub async fn queue_ingestion(
+    state: &AppState,
+    org: &brandstream_domain::OrgId,
+    actor: &str,
+    mut parameters: Map<String, Value>,
+) -> Result<RunRecord, ApiError> {
     let Some(kit_id) = uuid_parameter(&parameters, "brand_kit_id", true)? else {
         return Err(issue("brand_kit_id", "Field required", "missing"));
     };
@@ -221,13 +232,13 @@ pub async fn start_ingestion(
             ))
         }
     };
-    state.brands.get_kit(&org, &kit_id, false).await?;
+    state.brands.get_kit(org, &kit_id, false).await?;
     let documents = match listed {
         Some(ids) => {
             for id in &ids {
                 match state
                     .store
-                    .get_document(&org, id)
+                    .get_document(org, id)
                     .await
                     .map_err(store_error)?
                 {
@@ -241,7 +252,7 @@ pub async fn start_ingestion(
             let (_, documents) = state
                 .store
                 .list_documents(
-                    &org,
+                    org,
                     &DocumentQuery {
                         limit: DOCUMENTS_MAX as i64,
                         reference_id: Some(kit_id.clone()),
@@ -265,7 +276,7 @@ pub async fn start_ingestion(
     parameters.insert("brand_kit_id".into(), json!(kit_id));
     parameters.insert("populateSections".into(), json!(populate));
     parameters.insert("documentIdsList".into(), json!(documents.join(",")));
-    insert_run(&state, &caller, &org, BRAND_INGESTION, &kit_id, parameters).await
+    insert_run(state, actor, org, BRAND_INGESTION, &kit_id, parameters).await
 }
 
 /// Starts section enrichment: fill the kit's unlocked, AI-editable subsections (all, one
@@ -344,7 +355,16 @@ pub async fn start_enrichment(
             None => parameters.remove(name),
         };
     }
-    insert_run(&state, &caller, &org, ENRICH_SECTIONS, &kit_id, parameters).await
+    let run = insert_run(
+        &state,
+        caller.subject(),
+        &org,
+        ENRICH_SECTIONS,
+        &kit_id,
+        parameters,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(RunResponse::from(&run))).into_response())
 }
 
 /// One run, with its progress.
