@@ -72,6 +72,20 @@ pub fn validate_password(password: &str) -> Result<(), AuthError> {
     Ok(())
 }
 
+/// A random one-time password: 20 characters from an unambiguous alphabet (~100 bits).
+pub fn one_time_password() -> String {
+    use ring::rand::SecureRandom;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 20];
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        tracing::error!("the system random generator failed");
+    }
+    bytes
+        .iter()
+        .map(|byte| ALPHABET[usize::from(*byte) % ALPHABET.len()] as char)
+        .collect()
+}
+
 /// A signed-in user's identity.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
@@ -121,6 +135,7 @@ impl Users {
             id: uuid::Uuid::new_v4().to_string(),
             username: username.to_owned(),
             password_hash: hash,
+            must_change: false,
             created_at: now_unix(),
         };
         let membership = Membership {
@@ -136,6 +151,41 @@ impl Users {
             }
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// Creates a user with a one-time password (returned once); they choose their own at
+    /// first sign-in.
+    pub async fn invite(
+        &self,
+        username: &str,
+        org: &OrgId,
+        role: &str,
+    ) -> Result<(UserRecord, String), AuthError> {
+        let password = one_time_password();
+        let mut user = self.create(username, &password, org, role).await?;
+        self.store
+            .set_password(&user.id, &user.password_hash, true, None)
+            .await?;
+        user.must_change = true;
+        Ok((user, password))
+    }
+
+    /// Sets a new password chosen by the user; ends their other sessions.
+    pub async fn change_password(
+        &self,
+        user_id: &str,
+        password: &str,
+        keep_session: &str,
+    ) -> Result<(), AuthError> {
+        validate_password(password)?;
+        let password = password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| AuthError::Validation(e.to_string()))??;
+        self.store
+            .set_password(user_id, &hash, false, Some(keep_session))
+            .await?;
+        Ok(())
     }
 
     /// Checks a username and password (Argon2id on a blocking thread). `None` when either is

@@ -419,3 +419,237 @@ async fn members_and_other_organisations_see_only_what_they_may() {
         200
     );
 }
+
+#[tokio::test]
+async fn admins_invite_members_who_choose_their_own_password() {
+    let server = server_with_admin();
+    let mut admin = Browser::new(&server);
+    admin.sign_in("admin", PASSWORD).await;
+    let csrf = admin.csrf("/portal/admin/members").await;
+    let response = admin
+        .post(
+            "/portal/admin/members",
+            &[("csrf", &csrf), ("username", "newbie"), ("role", "member")],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let page = response.text().await.unwrap();
+    let one_time = input_value(&page, "invite-password");
+    assert_eq!(one_time.len(), 20);
+    let page = admin
+        .get("/portal/admin/members")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("newbie") && page.contains("(invited)") && !page.contains(&one_time));
+    // A taken name is refused with the form again.
+    let response = admin
+        .post(
+            "/portal/admin/members",
+            &[("csrf", &csrf), ("username", "newbie"), ("role", "member")],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+
+    // The invited member must choose a password before anything else.
+    let mut newbie = Browser::new(&server);
+    let response = newbie.sign_in("newbie", &one_time).await;
+    assert_eq!(response.headers()["location"], "/portal/password");
+    let response = newbie.get("/portal/kits").await;
+    assert_eq!(response.headers()["location"], "/portal/password");
+    let csrf_newbie = newbie.csrf("/portal/password").await;
+    let response = newbie
+        .post(
+            "/portal/password",
+            &[
+                ("csrf", &csrf_newbie),
+                ("password", "short"),
+                ("confirm", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let chosen = "a password of my own";
+    let response = newbie
+        .post(
+            "/portal/password",
+            &[
+                ("csrf", &csrf_newbie),
+                ("password", chosen),
+                ("confirm", chosen),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(newbie.get("/portal/kits").await.status(), 200);
+    // The one-time password is spent.
+    assert_eq!(
+        Browser::new(&server)
+            .sign_in("newbie", &one_time)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        Browser::new(&server)
+            .sign_in("newbie", chosen)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+
+    // Promote, then remove: the removed member's session ends.
+    let page = admin
+        .get("/portal/admin/members")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let marker = "action=\"/portal/admin/members/";
+    let start = page.find(marker).unwrap() + marker.len();
+    let member_id = page[start..].split('/').next().unwrap().to_owned();
+    let response = admin
+        .post(
+            &format!("/portal/admin/members/{member_id}/role"),
+            &[("csrf", &csrf), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(newbie.get("/portal/admin/keys").await.status(), 200);
+    let response = admin
+        .post(
+            &format!("/portal/admin/members/{member_id}/remove"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        newbie.get("/portal/kits").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        Browser::new(&server)
+            .sign_in("newbie", chosen)
+            .await
+            .status(),
+        401
+    );
+    // Nobody can change their own membership.
+    let page = admin
+        .get("/portal/admin/members")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("newbie"));
+    let logs = server.logs();
+    assert!(!logs.contains(&one_time) && !logs.contains(chosen));
+}
+
+#[tokio::test]
+async fn sessions_expire_and_cookies_are_secure_behind_https() {
+    let server = TestServer::start_with(&[
+        ("BRANDSTREAM_ADMIN_PASSWORD", PASSWORD),
+        ("BRANDSTREAM_PORTAL__IDLE_MINUTES", "0"),
+        ("BRANDSTREAM_ISSUER", "https://brandstream.example/"),
+    ]);
+    let mut browser = Browser::new(&server);
+    let response = browser.sign_in("admin", PASSWORD).await;
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("bs_session="))
+        .unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let response = browser.get("/portal/admin/keys").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/portal/login");
+}
+
+#[tokio::test]
+async fn kits_of_other_organisations_are_not_reachable() {
+    let server = server_with_admin();
+    let other = server.admin_json(&["orgs", "create", "--name", "Other", "--json"]);
+    let foreign = server.create_credential_in(other["id"].as_str().unwrap(), &[]);
+    let token = server.token(&foreign).await;
+    let kit: serde_json::Value = server
+        .http
+        .post(server.url(&format!(
+            "/api/brands/v1/organizations/{}/brandkits",
+            foreign.org_id
+        )))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": "Secret kit"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut admin = Browser::new(&server);
+    admin.sign_in("admin", PASSWORD).await;
+    let page = admin.get("/portal/kits").await.text().await.unwrap();
+    assert!(!page.contains("Secret kit"));
+    let response = admin
+        .get(&format!("/portal/kits/{}", kit["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(response.status(), 404);
+    // Creating and editing a kit through the portal works for our own organisation.
+    let csrf = hidden(&page, "csrf");
+    let response = admin
+        .post("/portal/kits", &[("csrf", &csrf), ("name", "Ours")])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let page = admin.get(&location).await.text().await.unwrap();
+    assert!(page.contains("Brand purpose"));
+    // No documents yet, so no ingestion button.
+    assert!(!page.contains("Start ingestion"));
+    // Edit the first subsection: the value is saved and marked as a person's.
+    let start = page
+        .find("<form method=\"post\" action=\"/portal/kits/")
+        .unwrap();
+    let action = page[start..]
+        .split("action=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let action = page[start..]
+        .match_indices("action=\"")
+        .map(|(index, _)| {
+            page[start + index + 8..]
+                .split('"')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .find(|candidate| candidate.contains("/fields/"))
+        .unwrap_or(action);
+    let response = admin
+        .post(
+            &action,
+            &[("csrf", &csrf), ("value", "Written in the portal.")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = admin.get(&location).await.text().await.unwrap();
+    assert!(page.contains("Written in the portal.") && page.contains("edited by a person"));
+    // Locking the kit hides the edit forms.
+    let response = admin
+        .post(
+            &format!("{location}/lock"),
+            &[("csrf", &csrf), ("locked", "true")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = admin.get(&location).await.text().await.unwrap();
+    assert!(page.contains("Unlock kit") && !page.contains("/fields/"));
+}

@@ -14,6 +14,8 @@ pub struct UserRecord {
     pub username: String,
     /// Argon2id PHC string.
     pub password_hash: String,
+    /// The password was given out once (an invitation): it must be changed at sign-in.
+    pub must_change: bool,
     /// Creation time.
     pub created_at: UnixSeconds,
 }
@@ -73,6 +75,19 @@ pub trait PortalStore {
         token_hash: &str,
         org_id: &OrgId,
         at: UnixSeconds,
+    ) -> StoreResult<()>;
+    /// The organisation's users with their membership, by name.
+    async fn org_members(&self, org: &OrgId) -> StoreResult<Vec<(UserRecord, Membership)>>;
+    /// Removes a user from an organisation (and their sessions there). A user left in no
+    /// organisation is deleted.
+    async fn remove_membership(&self, user_id: &str, org: &OrgId) -> StoreResult<bool>;
+    /// Replaces a user's password hash and ends their other sessions.
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        must_change: bool,
+        keep_session: Option<&str>,
     ) -> StoreResult<()>;
     /// Ends a session.
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;

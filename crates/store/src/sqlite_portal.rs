@@ -17,6 +17,7 @@ fn user_from_row(row: &Row<'_>) -> StoreResult<UserRecord> {
         id: row.get("id")?,
         username: row.get("username")?,
         password_hash: row.get("password_hash")?,
+        must_change: row.get::<_, i64>("must_change")? != 0,
         created_at: row.get("created_at")?,
     })
 }
@@ -37,8 +38,14 @@ impl PortalStore for SqliteStore {
     async fn create_user(&self, user: &UserRecord, membership: &Membership) -> StoreResult<()> {
         self.transact(|t| {
             t.execute(
-                "INSERT INTO users (id, username, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![user.id, user.username, user.password_hash, user.created_at],
+                "INSERT INTO users (id, username, password_hash, must_change, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    user.id,
+                    user.username,
+                    user.password_hash,
+                    i64::from(user.must_change),
+                    user.created_at
+                ],
             )
             .map_err(|error| {
                 if is_unique_violation(&error) {
@@ -65,7 +72,7 @@ impl PortalStore for SqliteStore {
         self.read(|c| {
             query_one(
                 c,
-                "SELECT id, username, password_hash, created_at FROM users WHERE username = ?1",
+                "SELECT id, username, password_hash, must_change, created_at FROM users WHERE username = ?1",
                 [username],
                 user_from_row,
             )
@@ -76,7 +83,7 @@ impl PortalStore for SqliteStore {
         self.read(|c| {
             query_one(
                 c,
-                "SELECT id, username, password_hash, created_at FROM users WHERE id = ?1",
+                "SELECT id, username, password_hash, must_change, created_at FROM users WHERE id = ?1",
                 [id],
                 user_from_row,
             )
@@ -164,6 +171,74 @@ impl PortalStore for SqliteStore {
             c.execute(
                 "UPDATE portal_sessions SET last_seen_at = ?1, org_id = ?2 WHERE token_hash = ?3",
                 params![at, org_id.as_str(), token_hash],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn org_members(&self, org: &OrgId) -> StoreResult<Vec<(UserRecord, Membership)>> {
+        self.read(|c| {
+            query_all(
+                c,
+                "SELECT u.id, u.username, u.password_hash, u.must_change, u.created_at, \
+                        m.org_id, m.role, m.created_at AS member_since \
+                 FROM users u JOIN memberships m ON m.user_id = u.id \
+                 WHERE m.org_id = ?1 ORDER BY u.username",
+                [org.as_str()],
+                |row| {
+                    let user = user_from_row(row)?;
+                    let membership = Membership {
+                        user_id: user.id.clone(),
+                        org_id: org.clone(),
+                        role: row.get("role")?,
+                        created_at: row.get("member_since")?,
+                    };
+                    Ok((user, membership))
+                },
+            )
+        })
+    }
+
+    async fn remove_membership(&self, user_id: &str, org: &OrgId) -> StoreResult<bool> {
+        self.transact(|t| {
+            let removed = t.execute(
+                "DELETE FROM memberships WHERE user_id = ?1 AND org_id = ?2",
+                params![user_id, org.as_str()],
+            )?;
+            t.execute(
+                "DELETE FROM portal_sessions WHERE user_id = ?1 AND org_id = ?2",
+                params![user_id, org.as_str()],
+            )?;
+            let left: i64 = t.query_row(
+                "SELECT COUNT(*) FROM memberships WHERE user_id = ?1",
+                [user_id],
+                |row| row.get(0),
+            )?;
+            if left == 0 {
+                t.execute("DELETE FROM portal_sessions WHERE user_id = ?1", [user_id])?;
+                t.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
+            }
+            Ok(removed == 1)
+        })
+        .await
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        must_change: bool,
+        keep_session: Option<&str>,
+    ) -> StoreResult<()> {
+        self.transact(|t| {
+            t.execute(
+                "UPDATE users SET password_hash = ?1, must_change = ?2 WHERE id = ?3",
+                params![password_hash, i64::from(must_change), user_id],
+            )?;
+            t.execute(
+                "DELETE FROM portal_sessions WHERE user_id = ?1 AND token_hash != ?2",
+                params![user_id, keep_session.unwrap_or("")],
             )?;
             Ok(())
         })

@@ -45,6 +45,16 @@ pub fn router(upload_limit: usize) -> Router<Arc<AppState>> {
         .route("/portal/admin/keys/{client_id}/rotate", post(rotate_key))
         .route("/portal/admin/keys/{client_id}/revoke", post(revoke_key))
         .route("/portal/admin/audit", get(audit_page))
+        .route(
+            "/portal/admin/members",
+            get(members_page).post(invite_member),
+        )
+        .route("/portal/admin/members/{user_id}/role", post(change_role))
+        .route(
+            "/portal/admin/members/{user_id}/remove",
+            post(remove_member),
+        )
+        .route("/portal/password", get(password_page).post(change_password))
         .route("/portal/kits", get(kits_page).post(create_kit))
         .route("/portal/kits/{kit_id}", get(kit_page))
         .route("/portal/kits/{kit_id}/lock", post(lock_kit))
@@ -218,7 +228,12 @@ async fn login(
     tracing::info!(user = %signed_in.user.username, "portal sign-in");
     let secure = is_https(&state, &headers);
     let max_age = state.settings.portal.absolute_hours * 3600;
-    let mut response = Redirect::to("/portal").into_response();
+    let next = if signed_in.user.must_change {
+        "/portal/password"
+    } else {
+        "/portal"
+    };
+    let mut response = Redirect::to(next).into_response();
     let cookies = response.headers_mut();
     cookies.append(
         header::SET_COOKIE,
@@ -833,5 +848,202 @@ async fn edit_field(
     {
         Ok(_) => Redirect::to(&format!("/portal/kits/{kit_id}")).into_response(),
         Err(error) => render_kit(&state, &user, &kit_id, Some(error.message())).await,
+    }
+}
+
+async fn render_members(state: &AppState, user: &PortalUser, error: Option<&str>) -> Response {
+    match state.store.org_members(&user.org).await {
+        Ok(members) => {
+            let status = if error.is_some() {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            };
+            (status, pages::members(user, &members, error)).into_response()
+        }
+        Err(error) => failure(&error),
+    }
+}
+
+async fn members_page(State(state): State<Arc<AppState>>, user: PortalUser) -> Response {
+    if let Err(response) = admins_only(&user) {
+        return *response;
+    }
+    render_members(&state, &user, None).await
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    role: String,
+}
+
+async fn invite_member(
+    State(state): State<Arc<AppState>>,
+    user: PortalUser,
+    headers: HeaderMap,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    if let Err(response) = admins_only(&user) {
+        return *response;
+    }
+    if let Err(response) = check_csrf(&headers, user.csrf(), &form.csrf) {
+        return *response;
+    }
+    match state
+        .users
+        .invite(form.username.trim(), &user.org, &form.role)
+        .await
+    {
+        Ok((member, password)) => {
+            tracing::info!(user = %member.username, by = %user.user.username, "portal member invited");
+            pages::invited(&user, &member.username, &password).into_response()
+        }
+        Err(AuthError::Validation(message)) => render_members(&state, &user, Some(&message)).await,
+        Err(error) => failure(&error),
+    }
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    role: String,
+}
+
+/// A member of the user's organisation other than the user, or an error page.
+async fn other_member(
+    state: &AppState,
+    user: &PortalUser,
+    member_id: &str,
+) -> Result<brandstream_store::Membership, Box<Response>> {
+    if member_id == user.user.id {
+        return Err(Box::new(forbidden(
+            "You cannot change your own membership; ask another administrator.",
+        )));
+    }
+    let members = state
+        .store
+        .org_members(&user.org)
+        .await
+        .map_err(|error| Box::new(failure(&error)))?;
+    members
+        .into_iter()
+        .map(|(_, membership)| membership)
+        .find(|membership| membership.user_id == member_id)
+        .ok_or_else(|| {
+            Box::new(
+                (
+                    StatusCode::NOT_FOUND,
+                    pages::message_page(
+                        "Not found",
+                        "There is no such member in this organisation.",
+                    ),
+                )
+                    .into_response(),
+            )
+        })
+}
+
+async fn change_role(
+    State(state): State<Arc<AppState>>,
+    user: PortalUser,
+    headers: HeaderMap,
+    Path(member_id): Path<String>,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    if let Err(response) = admins_only(&user) {
+        return *response;
+    }
+    if let Err(response) = check_csrf(&headers, user.csrf(), &form.csrf) {
+        return *response;
+    }
+    if !brandstream_auth::users::ROLES.contains(&form.role.as_str()) {
+        return render_members(&state, &user, Some("The role is admin or member.")).await;
+    }
+    let mut membership = match other_member(&state, &user, &member_id).await {
+        Ok(membership) => membership,
+        Err(response) => return *response,
+    };
+    membership.role = form.role;
+    match state.store.set_membership(&membership).await {
+        Ok(()) => Redirect::to("/portal/admin/members").into_response(),
+        Err(error) => failure(&error),
+    }
+}
+
+async fn remove_member(
+    State(state): State<Arc<AppState>>,
+    user: PortalUser,
+    headers: HeaderMap,
+    Path(member_id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(response) = admins_only(&user) {
+        return *response;
+    }
+    if let Err(response) = check_csrf(&headers, user.csrf(), &form.csrf) {
+        return *response;
+    }
+    let membership = match other_member(&state, &user, &member_id).await {
+        Ok(membership) => membership,
+        Err(response) => return *response,
+    };
+    match state
+        .store
+        .remove_membership(&membership.user_id, &user.org)
+        .await
+    {
+        Ok(_) => Redirect::to("/portal/admin/members").into_response(),
+        Err(error) => failure(&error),
+    }
+}
+
+async fn password_page(user: PortalUser) -> Response {
+    pages::password(&user, None).into_response()
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn change_password(
+    State(state): State<Arc<AppState>>,
+    user: PortalUser,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    if let Err(response) = check_csrf(&headers, user.csrf(), &form.csrf) {
+        return *response;
+    }
+    let invalid = |message: &str| {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            pages::password(&user, Some(message)),
+        )
+            .into_response()
+    };
+    if form.password != form.confirm {
+        return invalid("The two passwords differ.");
+    }
+    match state
+        .users
+        .change_password(&user.user.id, &form.password, &user.session.token_hash)
+        .await
+    {
+        Ok(()) => Redirect::to("/portal").into_response(),
+        Err(AuthError::Validation(message)) => invalid(&message),
+        Err(error) => failure(&error),
     }
 }

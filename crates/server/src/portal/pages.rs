@@ -3,8 +3,8 @@
 
 use axum::response::Html;
 use brandstream_store::{
-    AuditEvent, ClientRecord, ClientStatus, DocumentRecord, FieldRecord, KitRecord, RunRecord,
-    SectionRecord,
+    AuditEvent, ClientRecord, ClientStatus, DocumentRecord, FieldRecord, KitRecord, Membership,
+    RunRecord, SectionRecord, UserRecord,
 };
 use maud::{html, Markup, DOCTYPE};
 
@@ -61,6 +61,7 @@ pub fn layout_refreshing(
                         nav aria-label="Main" {
                             @if user.is_admin() {
                                 a href="/portal/admin/keys" { "Brand Kit keys" }
+                                a href="/portal/admin/members" { "Members" }
                                 a href="/portal/admin/audit" { "Audit" }
                             }
                             a href="/portal/kits" { "Brand kits" }
@@ -523,5 +524,120 @@ pub fn kit(user: &PortalUser, view: &KitView<'_>) -> Html<String> {
             }
         },
         active.then_some(2),
+    )
+}
+
+/// Admin → Members.
+pub fn members(
+    user: &PortalUser,
+    members: &[(UserRecord, Membership)],
+    error: Option<&str>,
+) -> Html<String> {
+    layout(
+        "Members",
+        Some(user),
+        html! {
+            h1 { "Members" }
+            @if let Some(error) = error {
+                p.error role="alert" { (error) }
+            }
+            div.table-wrap {
+                table {
+                    thead { tr { th scope="col" { "User" } th scope="col" { "Role" } th scope="col" { "Since" } th scope="col" { span.visually-hidden { "Actions" } } } }
+                    tbody {
+                        @for (member, membership) in members {
+                            tr data-username=(member.username) {
+                                td { (member.username) @if member.must_change { " " span.muted { "(invited)" } } }
+                                td { (membership.role) }
+                                td { (date(membership.created_at)) }
+                                td.row-actions {
+                                    @if member.id != user.user.id {
+                                        form method="post" action={ "/portal/admin/members/" (member.id) "/role" } {
+                                            input type="hidden" name="csrf" value=(user.csrf());
+                                            label.visually-hidden for={ "role-" (member.id) } { "Role of " (member.username) }
+                                            select id={ "role-" (member.id) } name="role" {
+                                                @for role in ["admin", "member"] {
+                                                    option value=(role) selected[membership.role == role] { (role) }
+                                                }
+                                            }
+                                            button type="submit" { "Change role" }
+                                        }
+                                        form method="post" action={ "/portal/admin/members/" (member.id) "/remove" } {
+                                            input type="hidden" name="csrf" value=(user.csrf());
+                                            button.danger type="submit" data-confirm={ "Remove " (member.username) " from this organisation?" } { "Remove" }
+                                        }
+                                    } @else {
+                                        span.muted { "you" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section.card.narrow {
+                h2 { "Invite a member" }
+                form method="post" action="/portal/admin/members" {
+                    input type="hidden" name="csrf" value=(user.csrf());
+                    label for="invite-username" { "Username" }
+                    input id="invite-username" name="username" required minlength="3" maxlength="64" autocomplete="off";
+                    label for="invite-role" { "Role" }
+                    select id="invite-role" name="role" {
+                        option value="member" selected { "member" }
+                        option value="admin" { "admin" }
+                    }
+                    div.actions { button.primary type="submit" { "Invite" } }
+                }
+            }
+        },
+    )
+}
+
+/// The one time an invited user's password is shown.
+pub fn invited(user: &PortalUser, username: &str, password: &str) -> Html<String> {
+    layout(
+        "Member invited",
+        Some(user),
+        html! {
+            section.card.narrow.secret-card {
+                h1 { "Member invited" }
+                p.warning role="alert" { "This one-time password is displayed only once. Give it to " (username) " securely; they must choose their own password when they first sign in." }
+                label for="invite-password" { "One-time password for " (username) }
+                div.copy-row {
+                    input id="invite-password" readonly value=(password);
+                    button type="button" data-copy="invite-password" { "Copy" }
+                }
+                form method="get" action="/portal/admin/members" {
+                    button.primary type="submit" { "Done" }
+                }
+            }
+        },
+    )
+}
+
+/// Choose a new password (required after a one-time password).
+pub fn password(user: &PortalUser, error: Option<&str>) -> Html<String> {
+    layout(
+        "Choose a password",
+        Some(user),
+        html! {
+            section.card.narrow {
+                h1 { "Choose a password" }
+                @if user.user.must_change {
+                    p { "You signed in with a one-time password. Choose your own to continue." }
+                }
+                @if let Some(error) = error {
+                    p.error role="alert" { (error) }
+                }
+                form method="post" action="/portal/password" {
+                    input type="hidden" name="csrf" value=(user.csrf());
+                    label for="new-password" { "New password (at least 10 characters)" }
+                    input id="new-password" name="password" type="password" autocomplete="new-password" required minlength="10";
+                    label for="confirm-password" { "Repeat the new password" }
+                    input id="confirm-password" name="confirm" type="password" autocomplete="new-password" required minlength="10";
+                    div.actions { button.primary type="submit" { "Save password" } }
+                }
+            }
+        },
     )
 }

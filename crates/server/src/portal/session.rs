@@ -144,12 +144,20 @@ impl PortalUser {
     }
 }
 
-/// Why a page needs the user to sign in first.
-pub struct SignInRequired;
+/// Why a page cannot be shown yet.
+pub enum SignInRequired {
+    /// Not signed in (or the session expired).
+    SignIn,
+    /// Signed in with a one-time password that must be changed first.
+    ChangePassword,
+}
 
 impl IntoResponse for SignInRequired {
     fn into_response(self) -> Response {
-        Redirect::to("/portal/login").into_response()
+        match self {
+            SignInRequired::SignIn => Redirect::to("/portal/login").into_response(),
+            SignInRequired::ChangePassword => Redirect::to("/portal/password").into_response(),
+        }
     }
 }
 
@@ -160,7 +168,7 @@ impl FromRequestParts<Arc<AppState>> for PortalUser {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(SignInRequired)?;
+        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(SignInRequired::SignIn)?;
         let hash = token_hash(&token);
         let session = state
             .store
@@ -168,14 +176,14 @@ impl FromRequestParts<Arc<AppState>> for PortalUser {
             .await
             .ok()
             .flatten()
-            .ok_or(SignInRequired)?;
+            .ok_or(SignInRequired::SignIn)?;
         let now = now_unix();
         let settings = &state.settings.portal;
         let idle = i64::try_from(settings.idle_minutes * 60).unwrap_or(i64::MAX);
         let absolute = i64::try_from(settings.absolute_hours * 3600).unwrap_or(i64::MAX);
         if now - session.last_seen_at > idle || now - session.created_at > absolute {
             let _ = state.store.delete_session(&hash).await;
-            return Err(SignInRequired);
+            return Err(SignInRequired::SignIn);
         }
         let user = state
             .store
@@ -183,18 +191,23 @@ impl FromRequestParts<Arc<AppState>> for PortalUser {
             .await
             .ok()
             .flatten()
-            .ok_or(SignInRequired)?;
+            .ok_or(SignInRequired::SignIn)?;
+        // A one-time password must be replaced before anything else.
+        let path = parts.uri.path();
+        if user.must_change && path != "/portal/password" && path != "/portal/logout" {
+            return Err(SignInRequired::ChangePassword);
+        }
         let memberships = state
             .store
             .memberships(&user.id)
             .await
-            .map_err(|_| SignInRequired)?;
+            .map_err(|_| SignInRequired::SignIn)?;
         let membership = memberships
             .iter()
             .find(|m| m.org_id == session.org_id)
             .or_else(|| memberships.first())
             .cloned()
-            .ok_or(SignInRequired)?;
+            .ok_or(SignInRequired::SignIn)?;
         // Write activity at most once a minute.
         if now - session.last_seen_at >= 60 || membership.org_id != session.org_id {
             let _ = state

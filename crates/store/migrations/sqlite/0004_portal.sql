@@ -4,6 +4,8 @@ CREATE TABLE users (
     id             TEXT PRIMARY KEY NOT NULL,
     username       TEXT NOT NULL UNIQUE COLLATE NOCASE,
     password_hash  TEXT NOT NULL,
+    -- Set for one-time passwords: the user must choose a new one at first sign-in.
+    must_change    INTEGER NOT NULL DEFAULT 0,
     created_at     INTEGER NOT NULL
 );
 
