@@ -160,14 +160,35 @@ impl Users {
         username: &str,
         org: &OrgId,
         role: &str,
-    ) -> Result<(UserRecord, String), AuthError> {
+    ) -> Result<(UserRecord, Option<String>), AuthError> {
+        if !ROLES.contains(&role) {
+            return Err(AuthError::Validation("the role is admin or member".into()));
+        }
+        // Someone who already has an account joins with it: no new password.
+        if let Some(existing) = self.store.user_by_name(username.trim()).await? {
+            let memberships = self.store.memberships(&existing.id).await?;
+            if memberships.iter().any(|m| &m.org_id == org) {
+                return Err(AuthError::Validation(
+                    "that user is already a member".into(),
+                ));
+            }
+            self.store
+                .set_membership(&Membership {
+                    user_id: existing.id.clone(),
+                    org_id: org.clone(),
+                    role: role.to_owned(),
+                    created_at: now_unix(),
+                })
+                .await?;
+            return Ok((existing, None));
+        }
         let password = one_time_password();
         let mut user = self.create(username, &password, org, role).await?;
         self.store
             .set_password(&user.id, &user.password_hash, true, None)
             .await?;
         user.must_change = true;
-        Ok((user, password))
+        Ok((user, Some(password)))
     }
 
     /// Sets a new password chosen by the user; ends their other sessions.

@@ -653,3 +653,81 @@ async fn kits_of_other_organisations_are_not_reachable() {
     let page = admin.get(&location).await.text().await.unwrap();
     assert!(page.contains("Unlock kit") && !page.contains("/fields/"));
 }
+
+#[tokio::test]
+async fn users_in_several_organisations_switch_between_them() {
+    let server = server_with_admin();
+    let other = server.admin_json(&["orgs", "create", "--name", "Other", "--json"]);
+    let other_org = other["id"].as_str().unwrap().to_owned();
+    let foreign = server.create_credential_in(&other_org, &["--description", "Other's key"]);
+    // bob administers Other; the default organisation's admin adds him as a member.
+    let output = std::process::Command::new(binary())
+        .args(["admin", "--data-dir"])
+        .arg(server.data_dir())
+        .args([
+            "users",
+            "create",
+            "--username",
+            "bob",
+            "--org",
+            &other_org,
+            "--role",
+            "admin",
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(PASSWORD.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(output.status.success());
+    let mut admin = Browser::new(&server);
+    admin.sign_in("admin", PASSWORD).await;
+    let csrf = admin.csrf("/portal/admin/members").await;
+    let response = admin
+        .post(
+            "/portal/admin/members",
+            &[("csrf", &csrf), ("username", "bob"), ("role", "member")],
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "an existing user joins without a new password"
+    );
+
+    let mut bob = Browser::new(&server);
+    bob.sign_in("bob", PASSWORD).await;
+    // In Other, where he is admin, he sees Other's keys.
+    let page = bob.get("/portal/kits").await.text().await.unwrap();
+    assert!(page.contains("org-switch"), "the switcher is shown");
+    let csrf = hidden(&page, "csrf");
+    let response = bob
+        .post("/portal/org", &[("csrf", &csrf), ("org", &other_org)])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = bob.get("/portal/admin/keys").await.text().await.unwrap();
+    assert!(page.contains(&foreign.client_id));
+    let default_org = server.default_org();
+    let csrf = hidden(&page, "csrf");
+    let response = bob
+        .post("/portal/org", &[("csrf", &csrf), ("org", &default_org)])
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    // Now a member of the default organisation: no keys page, and nothing of Other shown.
+    assert_eq!(bob.get("/portal/admin/keys").await.status(), 403);
+    let page = bob.get("/portal/kits").await.text().await.unwrap();
+    assert!(!page.contains(&foreign.client_id));
+    // An organisation he does not belong to cannot be chosen.
+    let response = bob
+        .post(
+            "/portal/org",
+            &[("csrf", &csrf), ("org", "org_ABCDEFGHIJKLMNOP")],
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+}

@@ -899,9 +899,13 @@ async fn invite_member(
         .invite(form.username.trim(), &user.org, &form.role)
         .await
     {
-        Ok((member, password)) => {
+        Ok((member, Some(password))) => {
             tracing::info!(user = %member.username, by = %user.user.username, "portal member invited");
             pages::invited(&user, &member.username, &password).into_response()
+        }
+        Ok((member, None)) => {
+            tracing::info!(user = %member.username, by = %user.user.username, "existing user added to an organisation");
+            Redirect::to("/portal/admin/members").into_response()
         }
         Err(AuthError::Validation(message)) => render_members(&state, &user, Some(&message)).await,
         Err(error) => failure(&error),
