@@ -99,7 +99,8 @@ pub struct Authenticated {
 pub struct Users {
     store: Arc<dyn Store>,
     /// Verified when the user does not exist, so timing does not reveal which names exist.
-    decoy: String,
+    /// Made on first use (hashing takes tens of milliseconds; start-up should not wait).
+    decoy: Arc<std::sync::OnceLock<String>>,
 }
 
 impl Users {
@@ -107,7 +108,7 @@ impl Users {
     pub fn new(store: Arc<dyn Store>) -> Result<Self, AuthError> {
         Ok(Self {
             store,
-            decoy: hash_password("decoy password that matches nothing")?,
+            decoy: Arc::new(std::sync::OnceLock::new()),
         })
     }
 
@@ -220,13 +221,21 @@ impl Users {
             return Ok(None);
         }
         let user = self.store.user_by_name(username).await?;
-        let phc = user
-            .as_ref()
-            .map_or_else(|| self.decoy.clone(), |user| user.password_hash.clone());
+        let phc = user.as_ref().map(|user| user.password_hash.clone());
+        let decoy = Arc::clone(&self.decoy);
         let password = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-            .await
-            .unwrap_or(false);
+        let matches = tokio::task::spawn_blocking(move || {
+            let phc = phc.unwrap_or_else(|| {
+                decoy
+                    .get_or_init(|| {
+                        hash_password("decoy password that matches nothing").unwrap_or_default()
+                    })
+                    .clone()
+            });
+            verify_password(&password, &phc)
+        })
+        .await
+        .unwrap_or(false);
         let Some(user) = user.filter(|_| matches) else {
             return Ok(None);
         };
