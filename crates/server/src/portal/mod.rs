@@ -604,7 +604,14 @@ async fn render_kit(
                     };
                     if let Ok(Some(chunk)) = state.store.get_chunk(&user.org, id).await {
                         let heading = chunk.headings.last().cloned().unwrap_or_default();
-                        sources.push((chunk.id, format!("p. {} — {heading}", chunk.page_start)));
+                        let mut excerpt: String = chunk.text.chars().take(400).collect();
+                        if chunk.text.chars().count() > 400 {
+                            excerpt.push('…');
+                        }
+                        sources.push(pages::SourceView {
+                            label: format!("p. {} — {heading}", chunk.page_start),
+                            excerpt,
+                        });
                     }
                 }
                 fields.push(pages::FieldView { field, sources });

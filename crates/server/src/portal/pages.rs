@@ -330,12 +330,20 @@ pub fn kits(user: &PortalUser, kits: &[KitRecord], error: Option<&str>) -> Html<
     )
 }
 
+/// A knowledge chunk a subsection cites.
+pub struct SourceView {
+    /// "p. N — heading".
+    pub label: String,
+    /// The start of its text.
+    pub excerpt: String,
+}
+
 /// One subsection as shown on the kit page.
 pub struct FieldView {
     /// The record.
     pub field: FieldRecord,
-    /// `(chunk id, "p. N — heading")` of the first references.
-    pub sources: Vec<(String, String)>,
+    /// Its first references.
+    pub sources: Vec<SourceView>,
 }
 
 /// Everything the kit page shows.
@@ -496,11 +504,12 @@ pub fn kit(user: &PortalUser, view: &KitView<'_>) -> Html<String> {
                             h3 { (view.field.name) " " span.muted { "(" (view.field.field_type) @if !view.field.ai_editable { ", edited by a person" } ")" } }
                             (value_markup(&view.field.value))
                             @if !view.sources.is_empty() {
-                                p.muted {
-                                    "Sources: "
-                                    @for (index, (_, label)) in view.sources.iter().enumerate() {
-                                        @if index > 0 { "; " }
-                                        (label)
+                                details.sources {
+                                    summary { "Sources (" (view.sources.len()) ")" }
+                                    ul {
+                                        @for source in &view.sources {
+                                            li { strong { (source.label) } blockquote { (source.excerpt) } }
+                                        }
                                     }
                                 }
                             }
