@@ -2,6 +2,7 @@
 //! Parsing and output only; the work happens in the library crates.
 
 mod admin;
+mod client_cmd;
 mod extract;
 
 use std::path::PathBuf;
@@ -11,6 +12,9 @@ use brandstream_server::{Overrides, Server, Settings};
 use clap::{Parser, Subcommand};
 
 /// Brandstream: a self-hosted Stream platform — OAuth 2.0 token server and brand APIs.
+///
+/// Server: `brandstream serve`. Administration: `brandstream admin …`. Client commands
+/// (`token`, `kits`, `docs`, `ingest`, `search`, …) call a server's API with a credential.
 #[derive(Parser)]
 #[command(name = "brandstream", version, about, propagate_version = true)]
 struct Cli {
@@ -27,6 +31,13 @@ enum Command {
     /// Administer organisations, credentials, keys and the audit trail directly on the data
     /// dir or database (also while the server runs).
     Admin(admin::AdminArgs),
+    #[command(flatten)]
+    Client(client_cmd::ClientCommand),
+    /// Print shell completions. Example: brandstream completions bash > /etc/bash_completion.d/brandstream
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Internal: extract a document's text in a sandboxed child process (used by the server).
     #[command(name = "__extract", hide = true)]
     Extract(ExtractArgs),
@@ -95,6 +106,25 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Admin(args) => runtime.block_on(admin::run(args)),
         Command::Extract(_) => Ok(()),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "brandstream",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Client(command) => {
+            return match runtime.block_on(client_cmd::run(command)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(failure) => {
+                    eprintln!("error: {}", failure.message);
+                    ExitCode::from(failure.code)
+                }
+            };
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
