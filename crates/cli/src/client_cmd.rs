@@ -410,7 +410,7 @@ pub enum KitCommand {
         #[arg(long)]
         description: Option<String>,
     },
-    /// List kits.
+    /// List kits. Example: brandstream kits list --output json
     List {
         #[command(flatten)]
         connection: Connection,
@@ -418,7 +418,7 @@ pub enum KitCommand {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
-    /// Show a kit.
+    /// Show a kit. Example: brandstream kits get 98689dd5-…
     Get {
         #[command(flatten)]
         connection: Connection,
@@ -435,7 +435,7 @@ pub enum KitCommand {
         #[arg(long)]
         set: String,
     },
-    /// Delete a kit.
+    /// Delete a kit. Example: brandstream kits delete 98689dd5-…
     Delete {
         #[command(flatten)]
         connection: Connection,
@@ -447,7 +447,7 @@ pub enum KitCommand {
 /// `sections` subcommands.
 #[derive(Subcommand)]
 pub enum SectionCommand {
-    /// List a kit's sections.
+    /// List a kit's sections. Example: brandstream sections list --kit 98689dd5-…
     List {
         #[command(flatten)]
         connection: Connection,
@@ -460,7 +460,7 @@ pub enum SectionCommand {
 /// `fields` subcommands.
 #[derive(Subcommand)]
 pub enum FieldCommand {
-    /// List a section's subsections.
+    /// List a section's subsections. Example: brandstream fields list --kit K --section S
     List {
         #[command(flatten)]
         connection: Connection,
@@ -507,7 +507,7 @@ pub enum FieldCommand {
         #[arg(long)]
         set: String,
     },
-    /// Delete a subsection.
+    /// Delete a subsection. Example: brandstream fields delete --kit K --section S FIELD
     Delete {
         #[command(flatten)]
         connection: Connection,
@@ -536,7 +536,7 @@ pub enum DocCommand {
         #[arg(long)]
         kit: String,
     },
-    /// List documents.
+    /// List documents. Example: brandstream docs list --kit 98689dd5-…
     List {
         #[command(flatten)]
         connection: Connection,
@@ -547,14 +547,14 @@ pub enum DocCommand {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
-    /// Show a document.
+    /// Show a document (status, pages, summary). Example: brandstream docs get 30e73070-…
     Get {
         #[command(flatten)]
         connection: Connection,
         /// Document id.
         id: String,
     },
-    /// Delete a document (its file, chunks and references).
+    /// Delete a document (its file, chunks and references). Example: brandstream docs delete 30e73070-…
     Delete {
         #[command(flatten)]
         connection: Connection,
@@ -566,14 +566,14 @@ pub enum DocCommand {
 /// `runs` subcommands.
 #[derive(Subcommand)]
 pub enum RunCommand {
-    /// Show a run.
+    /// Show a run. Example: brandstream runs get e774b4b6-…
     Get {
         #[command(flatten)]
         connection: Connection,
         /// Run id.
         id: String,
     },
-    /// List runs.
+    /// List runs, newest first. Example: brandstream runs list --kit 98689dd5-…
     List {
         #[command(flatten)]
         connection: Connection,

@@ -104,6 +104,9 @@ fn client_commands_in_both_output_modes() {
     assert_eq!(cli.json(&["token"])["token_type"], "Bearer");
 
     // kits
+    assert!(cli
+        .table(&["kits", "create", "Table kit"])
+        .contains("Table kit"));
     let kit = cli.json(&[
         "kits",
         "create",
@@ -113,7 +116,7 @@ fn client_commands_in_both_output_modes() {
     ]);
     let kit_id = kit["id"].as_str().unwrap().to_owned();
     assert!(cli.table(&["kits", "list"]).contains("CLI kit"));
-    assert_eq!(cli.json(&["kits", "list"])["totalCount"], 1);
+    assert_eq!(cli.json(&["kits", "list"])["totalCount"], 2);
     assert_eq!(cli.json(&["kits", "get", &kit_id])["name"], "CLI kit");
     assert!(cli.table(&["kits", "get", &kit_id]).contains(&kit_id));
     let updated = cli.json(&[
@@ -189,8 +192,14 @@ fn client_commands_in_both_output_modes() {
         let run = cli.json(&["ingest", "--kit", &kit_id, "--wait"]);
         assert_eq!(run["status"], "Succeeded", "{run}");
         assert_eq!(cli.json(&["docs", "get", &doc_id])["status"], "processed");
+        assert!(cli.table(&["docs", "get", &doc_id]).contains("processed"));
         let run_id = run["id"].as_str().unwrap().to_owned();
         assert_eq!(cli.json(&["runs", "get", &run_id])["status"], "Succeeded");
+        assert!(cli.table(&["runs", "get", &run_id]).contains("Succeeded"));
+        assert_eq!(
+            cli.json(&["runs", "list", "--kit", &kit_id])["totalCount"],
+            1
+        );
         assert!(cli
             .table(&["runs", "list", "--kit", &kit_id])
             .contains(&run_id));
