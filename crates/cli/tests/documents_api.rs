@@ -523,3 +523,84 @@ async fn malformed_samples_fail_cleanly_and_the_server_stays_up() {
     let peak = server.peak_rss_kib().unwrap();
     assert!(peak < 300 * 1024, "peak RSS {peak} KiB");
 }
+
+/// With `--blob-url s3://…` files live in S3-compatible storage (a real one: `.ci/run` starts
+/// moto on loopback and sets `TEST_S3_ENDPOINT` / `TEST_S3_BUCKET`), not in the data dir.
+#[tokio::test]
+async fn documents_can_live_in_s3_compatible_storage() {
+    let (Ok(endpoint), Ok(bucket)) = (
+        std::env::var("TEST_S3_ENDPOINT"),
+        std::env::var("TEST_S3_BUCKET"),
+    ) else {
+        eprintln!("skipped: TEST_S3_ENDPOINT / TEST_S3_BUCKET not set (no S3-compatible server)");
+        return;
+    };
+    let prefix = format!("s3://{bucket}/server-test-{}", std::process::id());
+    let server = TestServer::start_with(&[
+        ("BRANDSTREAM_BLOB_URL", prefix.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test-secret"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ENDPOINT", endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+    ]);
+    let api = Api::new(&server, &[]).await;
+    let kit = api.create_kit("S3 kit").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let text = b"# Colour palettes\n\nRoast Green is #1B4D3E. Use it for headlines.\n".to_vec();
+    let response = api
+        .upload_bytes(
+            text.clone(),
+            "palette.md",
+            json!({"references": [{"type": "brandkit", "id": kit}]}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let document: Value = response.json().await.unwrap();
+    let id = document["id"].as_str().unwrap().to_owned();
+    assert!(
+        !server.data_dir().join("blobs").exists(),
+        "nothing stored locally"
+    );
+    let bytes = api
+        .get(&api.docs(2, &format!("/documents/{id}/file")))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(bytes.as_ref(), text.as_slice());
+    // The object is in the bucket under the prefix (read with the same credentials).
+    for (key, value) in [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test-secret"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_ENDPOINT", endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+    ] {
+        std::env::set_var(key, value);
+    }
+    let bucket_view = brandstream_store::Blobs::open_url(&prefix).unwrap();
+    let key = format!("{}/{id}/original", api.org);
+    assert_eq!(
+        bucket_view.get(&key).await.unwrap().as_ref(),
+        text.as_slice()
+    );
+    // Ingestion reads it from there.
+    let run = api
+        .start_pipeline("BrandIngestionPipeline", json!({"brand_kit_id": kit}))
+        .await;
+    let run = api
+        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(run["status"], "Succeeded", "{run}");
+    // Deleting removes the object.
+    assert_eq!(
+        api.delete(&api.docs(1, &format!("/documents/{id}")))
+            .await
+            .status(),
+        204
+    );
+    assert!(bucket_view.get(&key).await.is_err(), "the object is gone");
+}

@@ -47,10 +47,32 @@ impl Blobs {
         })
     }
 
-    /// Opens a blob URL: `file:///path` or a plain path.
+    /// Opens a blob URL: `file:///path`, a plain path, or `s3://bucket/prefix` (credentials,
+    /// region and endpoint from the usual `AWS_*` variables: `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`, `AWS_ENDPOINT` for S3-compatible servers,
+    /// `AWS_ALLOW_HTTP=true` for a plain-HTTP endpoint).
     pub fn open_url(url: &str) -> StoreResult<Self> {
         if let Some(path) = url.strip_prefix("file://") {
             return Self::local(Path::new(path));
+        }
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(StoreError::Database(
+                    "s3:// URLs name a bucket: s3://bucket/prefix".into(),
+                ));
+            }
+            let store = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(blob_error)?;
+            let prefix = prefix.trim_matches('/');
+            let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+                Arc::new(store)
+            } else {
+                Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+            };
+            return Ok(Self::from_store(store));
         }
         if url.contains("://") {
             return Err(StoreError::Database(format!(
@@ -112,6 +134,36 @@ impl Blobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Against a real S3-compatible server (`.ci/run` starts moto on loopback and sets
+    /// `TEST_S3_ENDPOINT` and `TEST_S3_BUCKET`).
+    #[tokio::test]
+    async fn s3_blobs_round_trip_and_delete() {
+        let (Ok(_), Ok(bucket)) = (
+            std::env::var("TEST_S3_ENDPOINT"),
+            std::env::var("TEST_S3_BUCKET"),
+        ) else {
+            eprintln!(
+                "skipped: TEST_S3_ENDPOINT / TEST_S3_BUCKET not set (no S3-compatible server)"
+            );
+            return;
+        };
+        let blobs = Blobs::open_url(&format!("s3://{bucket}/unit-test")).unwrap();
+        blobs
+            .put("org_x/doc/original", Bytes::from_static(b"stored in s3"))
+            .await
+            .unwrap();
+        assert_eq!(
+            &blobs.get("org_x/doc/original").await.unwrap()[..],
+            b"stored in s3"
+        );
+        blobs.delete("org_x/doc/original").await.unwrap();
+        assert!(matches!(
+            blobs.get("org_x/doc/original").await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(Blobs::open_url("s3:///nothing").is_err());
+    }
 
     #[tokio::test]
     async fn local_blobs_round_trip_and_delete() {
