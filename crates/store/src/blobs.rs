@@ -139,7 +139,7 @@ mod tests {
     /// `TEST_S3_ENDPOINT` and `TEST_S3_BUCKET`).
     #[tokio::test]
     async fn s3_blobs_round_trip_and_delete() {
-        let (Ok(_), Ok(bucket)) = (
+        let (Ok(endpoint), Ok(bucket)) = (
             std::env::var("TEST_S3_ENDPOINT"),
             std::env::var("TEST_S3_BUCKET"),
         ) else {
@@ -148,6 +148,16 @@ mod tests {
             );
             return;
         };
+        // nextest runs each test in its own process, so setting the environment is local.
+        for (key, value) in [
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test-secret"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+            ("AWS_ENDPOINT", endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
+        ] {
+            std::env::set_var(key, value);
+        }
         let blobs = Blobs::open_url(&format!("s3://{bucket}/unit-test")).unwrap();
         blobs
             .put("org_x/doc/original", Bytes::from_static(b"stored in s3"))
