@@ -31,6 +31,10 @@ enum Command {
     /// Administer organisations, credentials, keys and the audit trail directly on the data
     /// dir or database (also while the server runs).
     Admin(admin::AdminArgs),
+    /// Apply the database migrations and exit (nodes also migrate when they start).
+    ///
+    /// Example: brandstream migrate --database-url sqlite:/var/lib/brandstream/brandstream.db
+    Migrate(MigrateArgs),
     #[command(flatten)]
     Client(client_cmd::ClientCommand),
     /// Print shell completions. Example: brandstream completions bash > /etc/bash_completion.d/brandstream
@@ -41,6 +45,19 @@ enum Command {
     /// Internal: extract a document's text in a sandboxed child process (used by the server).
     #[command(name = "__extract", hide = true)]
     Extract(ExtractArgs),
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    /// TOML configuration file (also BRANDSTREAM_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory [default: ./brandstream-data] (BRANDSTREAM_DATA_DIR).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL (BRANDSTREAM_DATABASE_URL).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -106,6 +123,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime.block_on(serve(args)),
         Command::Admin(args) => runtime.block_on(admin::run(args)),
         Command::Extract(_) => Ok(()),
+        Command::Migrate(args) => runtime.block_on(migrate(args)),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(
@@ -148,5 +166,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(settings = ?settings, "starting brandstream {}", env!("CARGO_PKG_VERSION"));
     let server = Server::start(settings).await?;
     server.run(brandstream_server::shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let overrides = Overrides {
+        data_dir: args.data_dir,
+        database_url: args.database_url,
+        ..Overrides::default()
+    };
+    let settings = Settings::load(args.config.as_deref(), &overrides)?;
+    brandstream_server::telemetry::init_logging("text", "warn");
+    let store = brandstream_server::open_store(&settings).await?;
+    store.ping().await?;
+    println!("{} database is up to date", store.backend());
     Ok(())
 }
