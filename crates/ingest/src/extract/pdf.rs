@@ -52,6 +52,12 @@ fn looks_like_heading(line: &str) -> bool {
         && is_bullet(line).is_none()
 }
 
+/// `text` without apostrophes (straight or curly), for comparing names like "Dos and Dont's"
+/// with "Dos and Don'ts".
+fn without_apostrophes(text: &str) -> String {
+    text.chars().filter(|c| !matches!(c, '\'' | '’')).collect()
+}
+
 /// Lays out one page's characters as lines of text. Like a plain-text rendering, but a gap
 /// wider than a column gutter on the same line becomes ` | `, so table cells stay apart.
 #[derive(Default)]
@@ -182,24 +188,49 @@ pub fn extract_pdf(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     };
     let sections: Vec<String> = CATALOGUE
         .iter()
-        .map(|section| section.name.to_lowercase())
+        .map(|section| without_apostrophes(section.name))
         .collect();
+    // A heading names a catalogue section when it matches one exactly (apostrophes aside), or
+    // in capitals: "Brand Context" is the chapter, "Brand context" its subsection.
+    let names_section = |line: &str| {
+        let line = without_apostrophes(line);
+        let capitals =
+            line.chars().any(char::is_alphabetic) && !line.chars().any(char::is_lowercase);
+        sections
+            .iter()
+            .any(|name| *name == line || (capitals && name.to_uppercase() == line))
+    };
+
+    let page_paragraphs: Vec<Vec<Vec<&str>>> = pages
+        .iter()
+        .map(|text| {
+            let mut paragraphs: Vec<Vec<&str>> = vec![Vec::new()];
+            for line in text.lines().map(str::trim) {
+                if line.is_empty() {
+                    paragraphs.push(Vec::new());
+                } else if !repeated(line) {
+                    if let Some(current) = paragraphs.last_mut() {
+                        current.push(line);
+                    }
+                }
+            }
+            paragraphs.retain(|lines| !lines.is_empty());
+            paragraphs
+        })
+        .collect();
+    // The paragraphs after (page, position), across page breaks.
+    let following = |page: usize, position: usize| {
+        page_paragraphs[page]
+            .iter()
+            .skip(position + 1)
+            .chain(page_paragraphs.iter().skip(page + 1).flatten())
+    };
+    let heading_like = |lines: &Vec<&str>| lines.len() == 1 && looks_like_heading(lines[0]);
 
     let mut builder = Builder::default();
     let mut title = None;
     let mut out = Vec::with_capacity(pages.len());
-    for (index, text) in pages.iter().enumerate() {
-        let mut paragraphs: Vec<Vec<&str>> = vec![Vec::new()];
-        for line in text.lines().map(str::trim) {
-            if line.is_empty() {
-                paragraphs.push(Vec::new());
-            } else if !repeated(line) {
-                if let Some(current) = paragraphs.last_mut() {
-                    current.push(line);
-                }
-            }
-        }
-        paragraphs.retain(|lines| !lines.is_empty());
+    for (index, paragraphs) in page_paragraphs.iter().enumerate() {
         for (position, lines) in paragraphs.iter().enumerate() {
             // Lines with column gaps are table rows; the rest of their paragraph stays as is.
             if lines.iter().any(|line| line.contains(" | ")) {
@@ -213,14 +244,20 @@ pub fn extract_pdf(bytes: &[u8]) -> Result<Extracted, ExtractError> {
                 }
                 continue;
             }
-            let next_is_body = paragraphs
-                .get(position + 1)
-                .is_some_and(|next| !(next.len() == 1 && looks_like_heading(next[0])));
-            if lines.len() == 1 && looks_like_heading(lines[0]) && (next_is_body || index == 0) {
+            // A heading stands before body text — on this page or the next (a chapter title at
+            // the foot of a page) — or before a subheading that does: a chapter title directly
+            // followed by its first section.
+            let mut next = following(index, position);
+            let next_is_body = match (next.next(), next.next()) {
+                (Some(first), _) if !heading_like(first) => true,
+                (Some(_), Some(second)) => !heading_like(second) && names_section(lines[0]),
+                _ => false,
+            };
+            if heading_like(lines) && (next_is_body || index == 0) {
                 let line = lines[0];
                 let level = if index == 0 && builder.is_empty() {
                     1
-                } else if sections.contains(&line.to_lowercase()) {
+                } else if names_section(line) {
                     2
                 } else {
                     3
