@@ -374,4 +374,34 @@ mod tests {
             Err(ExtractError::Corrupt(_))
         ));
     }
+
+    #[test]
+    fn chapters_and_their_sections_nest_like_the_catalogue() {
+        let Ok(bytes) = std::fs::read(format!("{SAMPLES}/northwind-coffee-roasters.pdf")) else {
+            eprintln!("skipped: ../shared/samples not found");
+            return;
+        };
+        let document = extract_pdf(&bytes).unwrap();
+        let headings: Vec<(u8, &str)> = document
+            .pages
+            .iter()
+            .flat_map(|page| page.blocks.iter())
+            .filter_map(|block| match block.kind {
+                BlockKind::Heading(level) => Some((level, block.text.as_str())),
+                _ => None,
+            })
+            .collect();
+        // A chapter title at the foot of a page is still a chapter; its first section, named
+        // like it but in sentence case, is a section below it.
+        for (chapter, section) in [
+            ("Tone of Voice", "Tone of voice"),
+            ("Brand Context", "Brand context"),
+            ("Image Style", "Image style"),
+        ] {
+            assert!(headings.contains(&(2, chapter)), "{chapter}: {headings:?}");
+            assert!(headings.contains(&(3, section)), "{section}: {headings:?}");
+        }
+        // "Dos and Don'ts" is the catalogue's "Dos and Dont's" chapter.
+        assert!(headings.contains(&(2, "Dos and Don'ts")), "{headings:?}");
+    }
 }
