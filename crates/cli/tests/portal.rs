@@ -329,6 +329,16 @@ async fn forms_need_the_session_csrf_token_and_our_origin() {
         )
         .await;
     assert_eq!(response.status(), 422);
+    // (a fresh client: the server closes a connection whose body it refused)
+    // Forms are small: a megabyte of password is refused before anything reads it.
+    let huge = "x".repeat(1024 * 1024);
+    let response = Browser::new(&server)
+        .post(
+            "/portal/login",
+            &[("csrf", "x"), ("username", "admin"), ("password", &huge)],
+        )
+        .await;
+    assert_eq!(response.status(), 413);
 }
 
 #[tokio::test]

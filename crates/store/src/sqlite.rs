@@ -236,6 +236,38 @@ pub(crate) fn query_all<T, P: Params>(
     Ok(out)
 }
 
+/// The `org_id` column as an organisation id.
+pub(crate) fn org_column(row: &Row<'_>) -> StoreResult<OrgId> {
+    OrgId::parse(&row.get::<_, String>("org_id")?).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A paged listing: the total matching `count_sql`, and the rows of `page_sql` (which ends in
+/// `LIMIT ? OFFSET ?`) for `(limit, offset)`; both take `values` for their placeholders.
+pub(crate) fn count_and_page<T>(
+    connection: &Connection,
+    count_sql: &str,
+    values: &[rusqlite::types::Value],
+    (limit, offset): (i64, i64),
+    page_sql: &str,
+    map: impl Fn(&Row<'_>) -> StoreResult<T>,
+) -> StoreResult<(i64, Vec<T>)> {
+    let total: i64 = connection.query_row(
+        count_sql,
+        rusqlite::params_from_iter(values.iter()),
+        |row| row.get(0),
+    )?;
+    let mut page_values = values.to_vec();
+    page_values.push(rusqlite::types::Value::Integer(limit));
+    page_values.push(rusqlite::types::Value::Integer(offset));
+    let rows = query_all(
+        connection,
+        page_sql,
+        rusqlite::params_from_iter(page_values.iter()),
+        map,
+    )?;
+    Ok((total, rows))
+}
+
 /// The first row of a query, mapped.
 pub(crate) fn query_one<T, P: Params>(
     connection: &Connection,

@@ -30,8 +30,7 @@ pub(crate) fn json(row: &Row<'_>, column: &str) -> StoreResult<Value> {
 fn kit_from_row(row: &Row<'_>) -> StoreResult<KitRecord> {
     Ok(KitRecord {
         id: row.get("id")?,
-        org_id: OrgId::parse(&row.get::<_, String>("org_id")?)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        org_id: crate::sqlite::org_column(row)?,
         name: row.get("name")?,
         description: row.get("description")?,
         brand_name: row.get("brand_name")?,

@@ -4,14 +4,14 @@
 use async_trait::async_trait;
 use brandstream_domain::OrgId;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, Connection, Row};
+use rusqlite::{params, Connection, Row};
 use serde_json::Value;
 
 use crate::documents::{
     run_status, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStore,
     FieldChange, RunQuery, RunRecord,
 };
-use crate::sqlite::{query_all, query_one};
+use crate::sqlite::{count_and_page, org_column, query_one};
 use crate::sqlite_brand::{insert_field_in, json, like_pattern};
 use crate::{SqliteStore, StoreError, StoreResult};
 
@@ -25,14 +25,10 @@ const RUN_COLUMNS: &str =
     "id, org_id, pipeline_id, kit_id, parameters, status, message, progress, run_start, run_end, \
      duration_ms, attempts, lease_owner, lease_until, created_at, created_by, updated_at, updated_by";
 
-fn org(row: &Row<'_>) -> StoreResult<OrgId> {
-    OrgId::parse(&row.get::<_, String>("org_id")?).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 fn document_from_row(row: &Row<'_>) -> StoreResult<DocumentRecord> {
     Ok(DocumentRecord {
         id: row.get("id")?,
-        org_id: org(row)?,
+        org_id: org_column(row)?,
         status: row.get("status")?,
         doc_type: row.get("doc_type")?,
         title: row.get("title")?,
@@ -65,7 +61,7 @@ fn chunk_from_row(row: &Row<'_>) -> StoreResult<ChunkRecord> {
     Ok(ChunkRecord {
         id: row.get("id")?,
         document_id: row.get("document_id")?,
-        org_id: org(row)?,
+        org_id: org_column(row)?,
         ordinal: row.get("ordinal")?,
         headings: serde_json::from_str(&headings)
             .map_err(|e| StoreError::Corrupt(format!("headings: {e}")))?,
@@ -79,7 +75,7 @@ fn chunk_from_row(row: &Row<'_>) -> StoreResult<ChunkRecord> {
 fn run_from_row(row: &Row<'_>) -> StoreResult<RunRecord> {
     Ok(RunRecord {
         id: row.get("id")?,
-        org_id: org(row)?,
+        org_id: org_column(row)?,
         pipeline_id: row.get("pipeline_id")?,
         kit_id: row.get("kit_id")?,
         parameters: json(row, "parameters")?,
@@ -282,21 +278,15 @@ impl DocumentStore for SqliteStore {
             values.push(SqlValue::Text(tag.clone()));
         }
         self.read(|c| {
-            let total: i64 = c.query_row(
-                &format!("SELECT COUNT(*) FROM documents WHERE {clause}"),
-                params_from_iter(values.iter()),
-                |row| row.get(0),
-            )?;
-            let mut page_values = values.clone();
-            page_values.push(SqlValue::Integer(query.limit));
-            page_values.push(SqlValue::Integer(query.offset));
-            let documents = query_all(
+            let (total, documents) = count_and_page(
                 c,
+                &format!("SELECT COUNT(*) FROM documents WHERE {clause}"),
+                &values,
+                (query.limit, query.offset),
                 &format!(
                     "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE {clause} \
                      ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
                 ),
-                params_from_iter(page_values.iter()),
                 document_from_row,
             )?;
             Ok((total, documents))
@@ -406,24 +396,18 @@ impl DocumentStore for SqliteStore {
                 "FROM chunks_fts f JOIN chunks c ON c.seq = f.rowid, documents d \
                  WHERE chunks_fts MATCH ? AND {scope}"
             );
-            let total: i64 = c.query_row(
-                &format!("SELECT COUNT(*) {from}"),
-                params_from_iter(values.iter()),
-                |row| row.get(0),
-            )?;
-            let mut page_values = values.clone();
-            page_values.push(SqlValue::Integer(query.limit));
-            page_values.push(SqlValue::Integer(query.offset));
             // Headings weigh three times the body: a passage under a heading that names the
             // topic is usually the answer.
-            let hits = query_all(
+            let (total, hits) = count_and_page(
                 c,
+                &format!("SELECT COUNT(*) {from}"),
+                &values,
+                (query.limit, query.offset),
                 &format!(
                     "SELECT {CHUNK_COLUMNS}, bm25(chunks_fts, 3.0, 1.0) AS rank, \
                      snippet(chunks_fts, 1, '<mark>', '</mark>', '…', 24) AS snippet \
                      {from} ORDER BY rank, c.seq LIMIT ? OFFSET ?"
                 ),
-                params_from_iter(page_values.iter()),
                 |row| {
                     let rank: f64 = row.get("rank")?;
                     Ok(ChunkHit {
@@ -444,21 +428,15 @@ impl DocumentStore for SqliteStore {
     ) -> StoreResult<(i64, Vec<ChunkRecord>)> {
         let (scope, values) = chunk_scope(org, query);
         self.read(|c| {
-            let total: i64 = c.query_row(
-                &format!("SELECT COUNT(*) FROM chunks c, documents d WHERE {scope}"),
-                params_from_iter(values.iter()),
-                |row| row.get(0),
-            )?;
-            let mut page_values = values.clone();
-            page_values.push(SqlValue::Integer(query.limit));
-            page_values.push(SqlValue::Integer(query.offset));
-            let chunks = query_all(
+            let (total, chunks) = count_and_page(
                 c,
+                &format!("SELECT COUNT(*) FROM chunks c, documents d WHERE {scope}"),
+                &values,
+                (query.limit, query.offset),
                 &format!(
                     "SELECT {CHUNK_COLUMNS} FROM chunks c, documents d WHERE {scope} \
                      ORDER BY d.created_at, c.document_id, c.ordinal LIMIT ? OFFSET ?"
                 ),
-                params_from_iter(page_values.iter()),
                 chunk_from_row,
             )?;
             Ok((total, chunks))
@@ -534,21 +512,15 @@ impl DocumentStore for SqliteStore {
             }
         }
         self.read(|c| {
-            let total: i64 = c.query_row(
-                &format!("SELECT COUNT(*) FROM pipeline_runs WHERE {clause}"),
-                params_from_iter(values.iter()),
-                |row| row.get(0),
-            )?;
-            let mut page_values = values.clone();
-            page_values.push(SqlValue::Integer(query.limit));
-            page_values.push(SqlValue::Integer(query.offset));
-            let runs = query_all(
+            let (total, runs) = count_and_page(
                 c,
+                &format!("SELECT COUNT(*) FROM pipeline_runs WHERE {clause}"),
+                &values,
+                (query.limit, query.offset),
                 &format!(
                     "SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE {clause} \
                      ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
                 ),
-                params_from_iter(page_values.iter()),
                 run_from_row,
             )?;
             Ok((total, runs))

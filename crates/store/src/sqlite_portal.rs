@@ -5,12 +5,8 @@ use brandstream_domain::{OrgId, UnixSeconds};
 use rusqlite::{params, Row};
 
 use crate::portal::{Membership, PortalStore, SessionRecord, UserRecord};
-use crate::sqlite::{is_unique_violation, query_all, query_one};
+use crate::sqlite::{is_unique_violation, org_column, query_all, query_one};
 use crate::{SqliteStore, StoreError, StoreResult};
-
-fn org(row: &Row<'_>) -> StoreResult<OrgId> {
-    OrgId::parse(&row.get::<_, String>("org_id")?).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
 
 fn user_from_row(row: &Row<'_>) -> StoreResult<UserRecord> {
     Ok(UserRecord {
@@ -26,7 +22,7 @@ fn session_from_row(row: &Row<'_>) -> StoreResult<SessionRecord> {
     Ok(SessionRecord {
         token_hash: row.get("token_hash")?,
         user_id: row.get("user_id")?,
-        org_id: org(row)?,
+        org_id: org_column(row)?,
         csrf_token: row.get("csrf_token")?,
         created_at: row.get("created_at")?,
         last_seen_at: row.get("last_seen_at")?,
@@ -104,7 +100,7 @@ impl PortalStore for SqliteStore {
                 |row| {
                     Ok(Membership {
                         user_id: row.get("user_id")?,
-                        org_id: org(row)?,
+                        org_id: org_column(row)?,
                         role: row.get("role")?,
                         created_at: row.get("created_at")?,
                     })

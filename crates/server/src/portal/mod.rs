@@ -29,6 +29,9 @@ use session::{
     LOGIN_CSRF_COOKIE, SESSION_COOKIE,
 };
 
+/// Largest form body (sign-in, credentials, subsection values).
+const FORM_LIMIT: usize = 256 * 1024;
+
 const CSS: &str = include_str!("../../assets/portal/portal.css");
 const JS: &str = include_str!("../../assets/portal/portal.js");
 
@@ -58,7 +61,10 @@ pub fn router(upload_limit: usize) -> Router<Arc<AppState>> {
         .route("/portal/kits", get(kits_page).post(create_kit))
         .route("/portal/kits/{kit_id}", get(kit_page))
         .route("/portal/kits/{kit_id}/lock", post(lock_kit))
-        .route("/portal/kits/{kit_id}/documents", post(upload_document))
+        .route(
+            "/portal/kits/{kit_id}/documents",
+            post(upload_document).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+        )
         .route("/portal/kits/{kit_id}/ingest", post(start_ingestion))
         .route(
             "/portal/kits/{kit_id}/sections/{section_id}/fields/{field_id}",
@@ -66,7 +72,8 @@ pub fn router(upload_limit: usize) -> Router<Arc<AppState>> {
         )
         .route("/portal/assets/portal.css", get(stylesheet))
         .route("/portal/assets/portal.js", get(script))
-        .layer(axum::extract::DefaultBodyLimit::max(upload_limit))
+        // Forms are small; only the upload route (above) takes whole files.
+        .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT))
         .layer(middleware::from_fn(security_headers))
 }
 
@@ -301,6 +308,21 @@ async fn switch_org(
     Redirect::to("/portal").into_response()
 }
 
+/// An administrator's form: the role, then the CSRF token.
+fn admin_form(user: &PortalUser, headers: &HeaderMap, csrf: &str) -> Result<(), Box<Response>> {
+    admins_only(user)?;
+    check_csrf(headers, user.csrf(), csrf)
+}
+
+/// `422` when a page is shown again with an error, else `200`.
+fn page_status(error: bool) -> StatusCode {
+    if error {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
+}
+
 fn admins_only(user: &PortalUser) -> Result<(), Box<Response>> {
     if user.is_admin() {
         Ok(())
@@ -433,10 +455,7 @@ async fn rotate_key(
     Path(client_id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(response) = admins_only(&user) {
-        return *response;
-    }
-    if let Err(response) = check_csrf(&headers, user.csrf(), &form.csrf) {
+    if let Err(response) = admin_form(&user, &headers, &form.csrf) {
         return *response;
     }
     let id = match own_credential(&state, &user, &client_id).await {
@@ -459,10 +478,7 @@ async fn revoke_key(
     Path(client_id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(response) = admins_only(&user) {
-        return *response;
-    }
-    if let Err(response) = check_csrf(&headers, user.csrf(), &form.csrf) {
+    if let Err(response) = admin_form(&user, &headers, &form.csrf) {
         return *response;
     }
     let id = match own_credential(&state, &user, &client_id).await {
@@ -501,11 +517,7 @@ async fn render_kits(state: &AppState, user: &PortalUser, error: Option<&str>) -
     };
     match state.store.list_kits(&user.org, &query).await {
         Ok((_, kits)) => {
-            let status = if error.is_some() {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::OK
-            };
+            let status = page_status(error.is_some());
             (status, pages::kits(user, &kits, error)).into_response()
         }
         Err(error) => failure(&error),
@@ -647,11 +659,7 @@ async fn render_kit(
     .await;
     match loaded {
         Ok((sections, documents, runs)) => {
-            let status = if error.is_some() {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::OK
-            };
+            let status = page_status(error.is_some());
             let view = pages::KitView {
                 kit: &kit,
                 sections,
@@ -861,11 +869,7 @@ async fn edit_field(
 async fn render_members(state: &AppState, user: &PortalUser, error: Option<&str>) -> Response {
     match state.store.org_members(&user.org).await {
         Ok(members) => {
-            let status = if error.is_some() {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::OK
-            };
+            let status = page_status(error.is_some());
             (status, pages::members(user, &members, error)).into_response()
         }
         Err(error) => failure(&error),
@@ -895,10 +899,7 @@ async fn invite_member(
     headers: HeaderMap,
     Form(form): Form<InviteForm>,
 ) -> Response {
-    if let Err(response) = admins_only(&user) {
-        return *response;
-    }
-    if let Err(response) = check_csrf(&headers, user.csrf(), &form.csrf) {
+    if let Err(response) = admin_form(&user, &headers, &form.csrf) {
         return *response;
     }
     match state
@@ -968,10 +969,7 @@ async fn change_role(
     Path(member_id): Path<String>,
     Form(form): Form<RoleForm>,
 ) -> Response {
-    if let Err(response) = admins_only(&user) {
-        return *response;
-    }
-    if let Err(response) = check_csrf(&headers, user.csrf(), &form.csrf) {
+    if let Err(response) = admin_form(&user, &headers, &form.csrf) {
         return *response;
     }
     if !brandstream_auth::users::ROLES.contains(&form.role.as_str()) {
@@ -995,10 +993,7 @@ async fn remove_member(
     Path(member_id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(response) = admins_only(&user) {
-        return *response;
-    }
-    if let Err(response) = check_csrf(&headers, user.csrf(), &form.csrf) {
+    if let Err(response) = admin_form(&user, &headers, &form.csrf) {
         return *response;
     }
     let membership = match other_member(&state, &user, &member_id).await {
