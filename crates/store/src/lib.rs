@@ -1,5 +1,5 @@
-//! Storage for Brandstream: the traits every backend implements and the embedded SQLite
-//! backend. All SQL lives in this crate; callers see plain records and [`StoreError`].
+//! Storage for Brandstream: the traits every backend implements, the embedded SQLite backend
+//! and the scale-out PostgreSQL backend. All SQL lives in this crate; callers see plain records and [`StoreError`].
 //!
 //! The traits are split by area (organisations, credentials, keys, revocations, audit) and
 //! gathered in [`Store`], which the server holds as `Arc<dyn Store>`.
@@ -8,6 +8,11 @@ mod blobs;
 pub mod brand;
 pub mod documents;
 mod model;
+mod pg;
+mod pg_brand;
+mod pg_documents;
+mod pg_portal;
+mod pg_tls;
 pub mod portal;
 mod sqlite;
 mod sqlite_brand;
@@ -25,6 +30,7 @@ pub use documents::{
 };
 pub use model::*;
 pub use portal::{Membership, PortalStore, SessionRecord, UserRecord};
+pub use pg::PgStore;
 pub use sqlite::SqliteStore;
 
 /// A storage failure.
@@ -152,6 +158,21 @@ pub trait AuditStore {
     ) -> StoreResult<Vec<AuditEvent>>;
 }
 
+/// Named, expiring leases: work that one process of a cluster should do (key rotation,
+/// pruning) is done by whoever holds the lease.
+#[async_trait]
+pub trait LeaseStore {
+    /// Takes or renews the lease `name` for `owner` until `now + ttl_seconds`. Succeeds when
+    /// the lease is free, expired, or already held by `owner`; returns false otherwise.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        now: UnixSeconds,
+        ttl_seconds: i64,
+    ) -> StoreResult<bool>;
+}
+
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
@@ -160,6 +181,7 @@ pub trait Store:
     + KeyStore
     + RevocationStore
     + AuditStore
+    + LeaseStore
     + BrandStore
     + DocumentStore
     + PortalStore

@@ -20,7 +20,7 @@ use rusqlite::{
 };
 
 use crate::{
-    AuditEvent, AuditStore, ClientRecord, ClientStatus, ClientStore, KeyState, KeyStore, NewClient,
+    AuditEvent, AuditStore, ClientRecord, ClientStatus, ClientStore, KeyState, KeyStore, LeaseStore, NewClient,
     NewSecret, Org, OrgStore, RevocationStore, SecretRecord, SigningKeyRecord, Store, StoreError,
     StoreResult, TokenRevocation,
 };
@@ -46,6 +46,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "portal",
         include_str!("../migrations/sqlite/0004_portal.sql"),
+    ),
+    (
+        5,
+        "leases",
+        include_str!("../migrations/sqlite/0005_leases.sql"),
     ),
 ];
 
@@ -853,6 +858,28 @@ impl AuditStore for SqliteStore {
                 })
             })
         })
+    }
+}
+
+#[async_trait]
+impl LeaseStore for SqliteStore {
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        now: UnixSeconds,
+        ttl_seconds: i64,
+    ) -> StoreResult<bool> {
+        self.write(|c| {
+            let changed = c.execute(
+                "INSERT INTO leases (name, owner, until) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until \
+                 WHERE leases.owner = excluded.owner OR leases.until < ?4",
+                params![name, owner, now + ttl_seconds, now],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
     }
 }
 
