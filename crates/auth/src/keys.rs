@@ -83,16 +83,23 @@ impl std::fmt::Display for SigningAlgorithm {
 /// Encrypts and decrypts private keys at rest.
 pub struct KeyEncryptor {
     key: LessSafeKey,
+    /// The previous master key's, during a master-key rotation: decrypts, never encrypts.
+    previous: Option<LessSafeKey>,
+}
+
+fn aead_key(master: &MasterKey) -> Result<LessSafeKey, AuthError> {
+    let derived = master.derive("brandstream signing-key encryption v1");
+    let unbound = UnboundKey::new(&aead::AES_256_GCM, derived.expose_secret())
+        .map_err(|_| AuthError::Internal("AES-256-GCM key".into()))?;
+    Ok(LessSafeKey::new(unbound))
 }
 
 impl KeyEncryptor {
-    /// The encryptor of this master key.
+    /// The encryptor of this master key (and of the key it replaced, for decrypting).
     pub fn new(master: &MasterKey) -> Result<Self, AuthError> {
-        let derived = master.derive("brandstream signing-key encryption v1");
-        let unbound = UnboundKey::new(&aead::AES_256_GCM, derived.expose_secret())
-            .map_err(|_| AuthError::Internal("AES-256-GCM key".into()))?;
         Ok(Self {
-            key: LessSafeKey::new(unbound),
+            key: aead_key(master)?,
+            previous: master.previous().as_ref().map(aead_key).transpose()?,
         })
     }
 
@@ -121,18 +128,40 @@ impl KeyEncryptor {
             )));
         }
         let (nonce, ciphertext) = sealed.split_at(aead::NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce)
-            .map_err(|_| AuthError::Internal("nonce length".into()))?;
-        let mut buffer = ciphertext.to_vec();
-        let plaintext = self
-            .key
-            .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buffer)
-            .map_err(|_| {
-                AuthError::Config(format!(
-                    "signing key {kid} cannot be decrypted: is this the master key it was created with?"
-                ))
-            })?;
-        Ok(plaintext.to_vec())
+        for key in std::iter::once(&self.key).chain(self.previous.as_ref()) {
+            let nonce = Nonce::try_assume_unique_for_key(nonce)
+                .map_err(|_| AuthError::Internal("nonce length".into()))?;
+            let mut buffer = ciphertext.to_vec();
+            if let Ok(plaintext) = key.open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buffer)
+            {
+                return Ok(plaintext.to_vec());
+            }
+        }
+        Err(AuthError::Config(format!(
+            "signing key {kid} cannot be decrypted: is this the master key it was created with? \
+             (every node must use the same BRANDSTREAM_MASTER_KEY; during a rotation set \
+             BRANDSTREAM_MASTER_KEY_PREVIOUS too)"
+        )))
+    }
+
+    /// Re-encrypts under the current key a private key sealed under the previous one;
+    /// `None` when it is already under the current key.
+    fn reseal(&self, kid: &str, sealed: &[u8]) -> Result<Option<Vec<u8>>, AuthError> {
+        if sealed.len() >= aead::NONCE_LEN {
+            let (nonce, ciphertext) = sealed.split_at(aead::NONCE_LEN);
+            let nonce = Nonce::try_assume_unique_for_key(nonce)
+                .map_err(|_| AuthError::Internal("nonce length".into()))?;
+            let mut buffer = ciphertext.to_vec();
+            if self
+                .key
+                .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buffer)
+                .is_ok()
+            {
+                return Ok(None);
+            }
+        }
+        let plaintext = self.open(kid, sealed)?;
+        Ok(Some(self.seal(kid, &plaintext)?))
     }
 }
 
@@ -464,6 +493,27 @@ impl Keyring {
         Ok(true)
     }
 
+    /// Re-encrypts under the current master key every stored private key still sealed under
+    /// the previous one (the second step of a master-key rotation). Returns how many.
+    pub async fn rewrap(&self) -> Result<usize, AuthError> {
+        let mut rewrapped = 0;
+        for record in self.store.list_signing_keys().await? {
+            if let Some(sealed) = self
+                .encryptor
+                .reseal(&record.kid, &record.private_key_encrypted)?
+            {
+                if self
+                    .store
+                    .rewrap_signing_key(&record.kid, &record.private_key_encrypted, &sealed)
+                    .await?
+                {
+                    rewrapped += 1;
+                }
+            }
+        }
+        Ok(rewrapped)
+    }
+
     /// Rotates: the published next key starts signing, the active key retires, and a new next
     /// key is published. If the next key has another algorithm than the configured one, a new
     /// key of the configured algorithm signs at once instead. Returns the new active key id.
@@ -644,6 +694,46 @@ mod keyring_tests {
             .await
             .unwrap();
         (dir, store, master, keyring)
+    }
+
+    #[tokio::test]
+    async fn a_master_key_rotation_rewraps_the_stored_keys() {
+        let (_dir, store, old_master, keyring) = keyring(SigningAlgorithm::EdDsa).await;
+        let kids: Vec<String> = keyring
+            .snapshot()
+            .summary
+            .iter()
+            .map(|k| k.kid.clone())
+            .collect();
+        drop(keyring);
+        let old_copy = MasterKey::from_base64(&old_master.to_base64()).unwrap();
+        let new_master = MasterKey::generate().unwrap();
+        let new_copy = MasterKey::from_base64(&new_master.to_base64()).unwrap();
+        // The new key alone cannot read the keyring; with the old one as previous it can.
+        assert!(
+            Keyring::open(Arc::clone(&store), &new_copy, SigningAlgorithm::EdDsa)
+                .await
+                .is_err()
+        );
+        let rotating = new_master.with_previous(old_copy);
+        let keyring = Keyring::open(Arc::clone(&store), &rotating, SigningAlgorithm::EdDsa)
+            .await
+            .unwrap();
+        assert_eq!(keyring.rewrap().await.unwrap(), kids.len());
+        assert_eq!(keyring.rewrap().await.unwrap(), 0);
+        let reopened = Keyring::open(Arc::clone(&store), &new_copy, SigningAlgorithm::EdDsa)
+            .await
+            .unwrap();
+        let after: Vec<String> = reopened
+            .snapshot()
+            .summary
+            .iter()
+            .map(|k| k.kid.clone())
+            .collect();
+        assert_eq!(after, kids);
+        assert!(Keyring::open(store, &old_master, SigningAlgorithm::EdDsa)
+            .await
+            .is_err());
     }
 
     #[tokio::test]

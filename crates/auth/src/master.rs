@@ -4,6 +4,11 @@
 //! `master.key` in the data dir, created with mode 0600 on first start. Derived keys:
 //! the HMAC key that hashes client secrets and the AES-256-GCM key that encrypts signing keys
 //! at rest. Nothing derived from it is ever logged or stored.
+//!
+//! Rotating it: a key may carry the one it replaces (`BRANDSTREAM_MASTER_KEY_PREVIOUS`). Then
+//! stored signing keys still decrypt and stored secret hashes still verify under the previous
+//! key, while everything new is made under the current one; `brandstream admin keys rewrap`
+//! re-encrypts the signing keys and each secret is re-hashed the first time it is used.
 
 use std::io::Write;
 use std::path::Path;
@@ -19,8 +24,11 @@ use crate::AuthError;
 /// File name of the master key inside the data dir.
 pub const MASTER_KEY_FILE: &str = "master.key";
 
-/// The server's root secret.
-pub struct MasterKey(SecretBox<[u8; 32]>);
+/// The server's root secret, with the key it replaced while a rotation is under way.
+pub struct MasterKey {
+    current: SecretBox<[u8; 32]>,
+    previous: Option<SecretBox<[u8; 32]>>,
+}
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -46,7 +54,24 @@ impl MasterKey {
         let array: [u8; 32] = bytes
             .try_into()
             .map_err(|_| AuthError::Config("the master key must be 32 bytes (base64)".into()))?;
-        Ok(Self(SecretBox::new(Box::new(array))))
+        Ok(Self {
+            current: SecretBox::new(Box::new(array)),
+            previous: None,
+        })
+    }
+
+    /// This key, still accepting what `previous` encrypted or hashed (a master-key rotation).
+    pub fn with_previous(mut self, previous: Self) -> Self {
+        self.previous = Some(previous.current);
+        self
+    }
+
+    /// The key this one replaced, if a rotation is under way.
+    pub fn previous(&self) -> Option<Self> {
+        self.previous.as_ref().map(|previous| Self {
+            current: SecretBox::new(Box::new(*previous.expose_secret())),
+            previous: None,
+        })
     }
 
     /// A fresh random master key.
@@ -55,7 +80,10 @@ impl MasterKey {
         SystemRandom::new()
             .fill(&mut bytes)
             .map_err(|_| AuthError::Internal("the OS random number generator failed".into()))?;
-        Ok(Self(SecretBox::new(Box::new(bytes))))
+        Ok(Self {
+            current: SecretBox::new(Box::new(bytes)),
+            previous: None,
+        })
     }
 
     /// The key from `configured` (base64) if given, otherwise from `DATA_DIR/master.key`,
@@ -94,14 +122,14 @@ impl MasterKey {
     }
 
     /// The key as base64, for writing the key file.
-    fn to_base64(&self) -> String {
-        STANDARD.encode(self.0.expose_secret())
+    pub(crate) fn to_base64(&self) -> String {
+        STANDARD.encode(self.current.expose_secret())
     }
 
     /// Derives a purpose-bound 32-byte key.
     pub(crate) fn derive(&self, purpose: &'static str) -> SecretBox<[u8; 32]> {
         let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"brandstream master key v1");
-        let prk = salt.extract(self.0.expose_secret());
+        let prk = salt.extract(self.current.expose_secret());
         let mut out = [0u8; 32];
         // HKDF-SHA256 can always produce 32 bytes; failure here is impossible.
         #[allow(clippy::expect_used)]

@@ -97,6 +97,9 @@ impl ClientSecret {
 /// Hashes and checks client secrets under a key derived from the master key.
 pub struct SecretHasher {
     key: hmac::Key,
+    /// The previous master key's, during a master-key rotation: stored hashes made with it
+    /// still verify (and are then replaced), new hashes never use it.
+    previous: Option<hmac::Key>,
 }
 
 impl std::fmt::Debug for SecretHasher {
@@ -105,37 +108,70 @@ impl std::fmt::Debug for SecretHasher {
     }
 }
 
+fn hmac_key(master: &MasterKey) -> hmac::Key {
+    let derived = master.derive("brandstream client-secret hmac v1");
+    hmac::Key::new(hmac::HMAC_SHA256, derived.expose_secret())
+}
+
+fn tag(key: &hmac::Key, secret: &ClientSecret) -> [u8; 32] {
+    let tag = hmac::sign(key, secret.expose().as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
+/// Constant-time membership of `presented` among `stored`: every candidate is compared.
+fn any_equal<'a>(presented: &[u8; 32], stored: impl IntoIterator<Item = &'a [u8; 32]>) -> bool {
+    stored
+        .into_iter()
+        .fold(subtle::Choice::from(0), |found, hash| {
+            found | presented.ct_eq(hash)
+        })
+        .into()
+}
+
 impl SecretHasher {
-    /// The hasher of this master key.
+    /// The hasher of this master key (and of the key it replaced, for verifying).
     pub fn new(master: &MasterKey) -> Self {
-        let derived = master.derive("brandstream client-secret hmac v1");
         Self {
-            key: hmac::Key::new(hmac::HMAC_SHA256, derived.expose_secret()),
+            key: hmac_key(master),
+            previous: master.previous().as_ref().map(hmac_key),
         }
     }
 
-    /// HMAC-SHA-256 of the secret.
+    /// HMAC-SHA-256 of the secret under the current key.
     pub fn hash(&self, secret: &ClientSecret) -> [u8; 32] {
-        let tag = hmac::sign(&self.key, secret.expose().as_bytes());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(tag.as_ref());
-        out
+        tag(&self.key, secret)
     }
 
-    /// Whether the secret matches any stored hash. Every candidate is compared in constant
-    /// time, and all of them are always compared.
+    /// Whether the secret matches any stored hash, made under the current or (during a
+    /// rotation) the previous master key. Every candidate is compared in constant time, and
+    /// all of them are always compared.
     pub fn matches<'a>(
         &self,
         secret: &ClientSecret,
-        stored: impl IntoIterator<Item = &'a [u8; 32]>,
+        stored: impl IntoIterator<Item = &'a [u8; 32]> + Clone,
     ) -> bool {
-        let presented = self.hash(secret);
-        stored
+        let current = any_equal(&self.hash(secret), stored.clone());
+        let previous = self
+            .previous
+            .as_ref()
+            .is_some_and(|key| any_equal(&tag(key, secret), stored));
+        current | previous
+    }
+
+    /// During a rotation: the stored hash that was made under the previous master key for
+    /// this secret, with its replacement under the current key.
+    pub fn outdated<'a>(
+        &self,
+        secret: &ClientSecret,
+        stored: impl IntoIterator<Item = &'a [u8; 32]>,
+    ) -> Option<([u8; 32], [u8; 32])> {
+        let previous = tag(self.previous.as_ref()?, secret);
+        let hash = stored
             .into_iter()
-            .fold(subtle::Choice::from(0), |found, hash| {
-                found | presented.ct_eq(hash)
-            })
-            .into()
+            .find(|hash| bool::from(previous.ct_eq(*hash)))?;
+        Some((*hash, self.hash(secret)))
     }
 }
 
@@ -180,6 +216,25 @@ mod tests {
         assert!(!hasher.matches(&ClientSecret::generate(), [&hash]));
         let other = SecretHasher::new(&MasterKey::generate().unwrap());
         assert!(!other.matches(&secret, [&hash]));
+    }
+
+    #[test]
+    fn during_a_master_key_rotation_old_hashes_verify_and_are_replaced() {
+        let old_master = MasterKey::generate().unwrap();
+        let secret = ClientSecret::generate();
+        let old_hash = SecretHasher::new(&old_master).hash(&secret);
+        let new_master = MasterKey::generate().unwrap();
+        assert!(new_master.previous().is_none());
+        let rotating = SecretHasher::new(&MasterKey::generate().unwrap().with_previous(old_master));
+        assert!(rotating.matches(&secret, [&old_hash]));
+        let (stored, replacement) = rotating.outdated(&secret, [&[7u8; 32], &old_hash]).unwrap();
+        assert_eq!(stored, old_hash);
+        assert_eq!(replacement, rotating.hash(&secret));
+        assert!(rotating.outdated(&secret, [&replacement]).is_none());
+        assert!(!rotating.matches(&ClientSecret::generate(), [&old_hash]));
+        assert!(SecretHasher::new(&new_master)
+            .outdated(&secret, [&old_hash])
+            .is_none());
     }
 
     proptest! {

@@ -374,6 +374,20 @@ impl TokenService {
         {
             return Err(Ok("wrong_secret"));
         }
+        // During a master-key rotation, a secret hashed under the previous key is re-hashed
+        // under the current one on first use, so the previous key can later be dropped.
+        if let Some((old, new)) = self
+            .hasher
+            .outdated(&secret, client.secrets.iter().map(|s| &s.hash))
+        {
+            match self.store.replace_secret_hash(&client_id, &old, &new).await {
+                Ok(_) => {
+                    self.clients.forget(&client_id);
+                    tracing::info!(client_id = %client_id, "re-hashed a client secret under the current master key");
+                }
+                Err(error) => tracing::warn!(%error, "re-hashing a client secret failed"),
+            }
+        }
         Ok(client)
     }
 

@@ -9,7 +9,7 @@ use brandstream_auth::credentials::CredentialAdmin;
 use brandstream_auth::keys::{KeySummary, Keyring};
 use brandstream_auth::{CreateCredential, MasterKey, SecretHasher};
 use brandstream_domain::{ClientId, OrgId, Scope, ScopeSet};
-use brandstream_server::{open_store, Overrides, Settings};
+use brandstream_server::{load_master_key, open_store, Overrides, Settings};
 use brandstream_store::{ClientRecord, Store};
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -24,14 +24,10 @@ pub struct AdminArgs {
     #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
     /// Data directory [default: ./brandstream-data] (BRANDSTREAM_DATA_DIR).
-    #[arg(
-        long,
-        value_name = "DIR",
-        global = true,
-        conflicts_with = "database_url"
-    )]
+    /// With a PostgreSQL database it is only where `master.key` may be found.
+    #[arg(long, value_name = "DIR", global = true)]
     data_dir: Option<PathBuf>,
-    /// Database URL (BRANDSTREAM_DATABASE_URL).
+    /// Database URL, `sqlite:PATH` or `postgres://…` (BRANDSTREAM_DATABASE_URL).
     #[arg(long, value_name = "URL", global = true)]
     database_url: Option<String>,
     #[command(subcommand)]
@@ -178,6 +174,9 @@ enum KeyCommand {
     /// Rotate: the published next key starts signing; the current one is retired but stays
     /// published until its tokens expire.
     Rotate,
+    /// Re-encrypt the stored private keys under the current master key (during a master-key
+    /// rotation, with BRANDSTREAM_MASTER_KEY_PREVIOUS set to the old key).
+    Rewrap,
 }
 
 struct AdminContext {
@@ -198,8 +197,7 @@ async fn open(args: &AdminArgs) -> anyhow::Result<AdminContext> {
     let store = open_store(&settings)
         .await
         .context("opening the database")?;
-    let (master, _) =
-        MasterKey::load_or_create(settings.master_key.as_deref(), &settings.data_dir, true)?;
+    let (master, _) = load_master_key(&settings)?;
     let hasher = Arc::new(SecretHasher::new(&master));
     let admin = CredentialAdmin::new(Arc::clone(&store), hasher);
     // The first start of the server creates the default organisation; so does the first
@@ -482,6 +480,29 @@ async fn keys(context: &AdminContext, command: KeyCommand) -> anyhow::Result<()>
                 }])
                 .await?;
             println!("rotated signing keys: {after} now signs; {before} is retired and stays published until its tokens expire");
+        }
+        KeyCommand::Rewrap => {
+            let keyring = Keyring::open(
+                Arc::clone(&context.store),
+                &context.master,
+                context.settings.signing_algorithm(),
+            )
+            .await?;
+            let rewrapped = keyring.rewrap().await?;
+            context
+                .store
+                .append_audit_events(&[brandstream_store::AuditEvent {
+                    id: 0,
+                    at: brandstream_domain::now_unix(),
+                    org_id: None,
+                    kind: "key.rewrapped".into(),
+                    client_id: None,
+                    actor: ACTOR.into(),
+                    source_address: None,
+                    detail: json!({"keys": rewrapped}),
+                }])
+                .await?;
+            println!("re-encrypted {rewrapped} signing key(s) under the current master key");
         }
     }
     Ok(())

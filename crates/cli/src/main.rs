@@ -177,7 +177,7 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     };
     let settings = Settings::load(args.config.as_deref(), &overrides)?;
     brandstream_server::telemetry::init_logging("text", "warn");
-    let store = brandstream_server::open_store(&settings).await?;
+    let store = brandstream_server::open_store_migrating(&settings, true).await?;
     store.ping().await?;
     println!("{} database is up to date", store.backend());
     Ok(())

@@ -1,5 +1,7 @@
 //! `brandstream migrate`: creates or upgrades the database and exits; running it again is a
-//! no-op; a server then starts on the migrated database.
+//! no-op; a server then starts on the migrated database. On PostgreSQL, two migrations started
+//! together take turns (advisory lock), and a node told not to migrate refuses a schema that is
+//! behind.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -31,4 +33,99 @@ fn migrate_applies_migrations_idempotently() {
         .output()
         .unwrap();
     assert!(!output.status.success());
+}
+
+#[test]
+fn postgres_migrations_take_turns_and_nodes_can_leave_them_to_the_command() {
+    let Ok(server_url) = std::env::var("TEST_DATABASE_URL") else {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    };
+    let key = (
+        "BRANDSTREAM_MASTER_KEY",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    );
+
+    // A node that may not migrate refuses an empty database and says what to do.
+    let empty = fresh_database(&server_url);
+    let scratch = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(binary())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &empty,
+            "--data-dir",
+        ])
+        .arg(scratch.path())
+        .env("BRANDSTREAM_MIGRATE_ON_START", "false")
+        .env(key.0, key.1)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("brandstream migrate"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // Two migrations at once both succeed; each migration is applied once.
+    let racers: Vec<_> = (0..2)
+        .map(|_| {
+            let url = empty.clone();
+            std::thread::spawn(move || {
+                std::process::Command::new(binary())
+                    .args(["migrate", "--database-url", &url])
+                    .output()
+                    .unwrap()
+            })
+        })
+        .collect();
+    for racer in racers {
+        let output = racer.join().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).contains("postgres database is up to date"));
+    }
+    let applied = psql(
+        &empty,
+        "SELECT COUNT(*), COUNT(DISTINCT version) FROM brandstream_migrations",
+    );
+    let (total, distinct) = applied.trim().split_once('|').unwrap();
+    assert_eq!(total, distinct);
+    assert!(total.parse::<u32>().unwrap() >= 4);
+
+    // Now the node starts without migrating.
+    let server = TestServer::start_in(
+        data_dir_on(&empty),
+        &[
+            ("BRANDSTREAM_DATABASE_URL", empty.as_str()),
+            ("BRANDSTREAM_MIGRATE_ON_START", "false"),
+            key,
+        ],
+    );
+    assert!(server.logs().contains("listening on"));
+
+    // Without a shared master key a PostgreSQL node refuses to start.
+    let fresh = fresh_database(&server_url);
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(binary())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &fresh,
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("BRANDSTREAM_MASTER_KEY")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("BRANDSTREAM_MASTER_KEY"));
 }

@@ -458,7 +458,12 @@ async fn operations_endpoints() {
     let credential = server.create_credential(&[]);
     server.token(&credential).await;
     assert_eq!(server.get_json("/healthz").await["status"], "ok");
-    assert_eq!(server.get_json("/readyz").await["database"], "sqlite");
+    let backend = if postgres_backend().is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(server.get_json("/readyz").await["database"], backend);
     let metrics = server
         .http
         .get(server.url("/metrics"))
@@ -618,6 +623,71 @@ async fn secrets_never_reach_logs_or_disk_in_clear() {
         );
         assert!(!text.contains(&token), "token in {}", path.display());
     }
+    // On PostgreSQL, the same for a dump of the whole database.
+    if postgres_backend().is_some() {
+        let url = std::fs::read_to_string(server.data_dir().join("test-database-url")).unwrap();
+        let dump = std::process::Command::new("pg_dump")
+            .args(["--data-only", &url])
+            .output()
+            .expect("pg_dump");
+        assert!(dump.status.success());
+        let text = String::from_utf8_lossy(&dump.stdout);
+        assert!(
+            text.contains(&credential.client_id),
+            "the dump has the data"
+        );
+        assert!(!text.contains(&credential.client_secret));
+        assert!(!text.contains(master_key.trim()));
+        assert!(!text.contains(&token));
+    }
+}
+
+#[tokio::test]
+async fn the_master_key_can_be_rotated_without_breaking_credentials_or_keys() {
+    use base64::Engine;
+    let issuer = ("BRANDSTREAM_ISSUER", "http://brandstream.test");
+    let old_key = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
+    let new_key = base64::engine::general_purpose::STANDARD.encode([2u8; 32]);
+    let server = TestServer::start_with(&[issuer, ("BRANDSTREAM_MASTER_KEY", &old_key)]);
+    let credential = server.create_credential(&[]);
+    server.token(&credential).await;
+    let kids = server.get_json("/.well-known/jwks.json").await;
+    let dir = server.stop_keep_dir();
+
+    // The new key alone cannot decrypt the keyring made under the old one.
+    let output = std::process::Command::new(binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(database_args(dir.path()))
+        .env("BRANDSTREAM_MASTER_KEY", &new_key)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot be decrypted"));
+
+    // Step 1: every node runs with the new key and the old one as previous; credentials work
+    // (each secret is re-hashed under the new key on first use); the keys are re-encrypted.
+    let rotating = [
+        issuer,
+        ("BRANDSTREAM_MASTER_KEY", &new_key),
+        ("BRANDSTREAM_MASTER_KEY_PREVIOUS", &old_key),
+    ];
+    let server = TestServer::start_in(dir, &rotating);
+    assert_eq!(server.token_response(&credential).await.status(), 200);
+    let output = server.admin(&["keys", "rewrap"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("re-encrypted 2 signing key(s)"));
+    let dir = server.stop_keep_dir();
+
+    // Step 2: the previous key is dropped; everything still works with the new key alone.
+    let server = TestServer::start_in(dir, &[issuer, ("BRANDSTREAM_MASTER_KEY", &new_key)]);
+    assert_eq!(server.token_response(&credential).await.status(), 200);
+    assert_eq!(server.get_json("/.well-known/jwks.json").await, kids);
+    assert!(!server.logs().contains(&old_key) && !server.logs().contains(&new_key));
 }
 
 #[tokio::test]

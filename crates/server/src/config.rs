@@ -22,12 +22,22 @@ pub struct Settings {
     pub listen: String,
     /// Token issuer (`iss`) and base of the metadata URLs; default `http://<listen>/`.
     pub issuer: Option<String>,
-    /// Database URL: `sqlite:PATH` (default: `DATA_DIR/brandstream.db`).
+    /// Database URL: `sqlite:PATH` (default: `DATA_DIR/brandstream.db`) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=…` for scale-out.
     pub database_url: Option<String>,
+    /// Most PostgreSQL connections this node keeps open (ignored for SQLite).
+    pub database_max_connections: usize,
+    /// Apply pending migrations when starting (nodes take turns under an advisory lock).
+    /// When off, a node refuses to start on a schema that is behind (`brandstream migrate`).
+    pub migrate_on_start: bool,
     /// Blob storage URL (default: `DATA_DIR/blobs`). Used by the document APIs.
     pub blob_url: Option<String>,
     /// Base64 of 32 random bytes. Default: read or create `DATA_DIR/master.key` (mode 0600).
     pub master_key: Option<String>,
+    /// During a master-key rotation: the master key being replaced (base64). Stored signing
+    /// keys and secret hashes made under it keep working; remove it once `brandstream admin
+    /// keys rewrap` has run and every credential has been used (or its secret rotated).
+    pub master_key_previous: Option<String>,
     /// Accepted token audiences, comma-separated in the environment. The first is the default
     /// and the one the Stream APIs accept.
     #[serde(deserialize_with = "comma_separated")]
@@ -156,10 +166,16 @@ impl std::fmt::Debug for Settings {
                 "database_url",
                 &self.database_url.as_deref().map(redact_url),
             )
+            .field("database_max_connections", &self.database_max_connections)
+            .field("migrate_on_start", &self.migrate_on_start)
             .field("blob_url", &self.blob_url)
             .field(
                 "master_key",
                 &self.master_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "master_key_previous",
+                &self.master_key_previous.as_ref().map(|_| "[redacted]"),
             )
             .field("audiences", &self.audiences)
             .field("signing_alg", &self.signing_alg)
@@ -197,8 +213,11 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".into(),
             issuer: None,
             database_url: None,
+            database_max_connections: 16,
+            migrate_on_start: true,
             blob_url: None,
             master_key: None,
+            master_key_previous: None,
             audiences: vec![DEFAULT_AUDIENCE.into()],
             signing_alg: "RS256".into(),
             key_rotation_days: 30,
@@ -336,6 +355,14 @@ impl Settings {
             issuer.push('/');
         }
         issuer
+    }
+
+    /// Whether the database is shared by several nodes (PostgreSQL): then nothing node-local,
+    /// such as a generated master key file, may be relied upon.
+    pub fn is_shared_database(&self) -> bool {
+        self.database_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
     }
 
     /// The database location: an explicit URL, or the SQLite file in the data dir.

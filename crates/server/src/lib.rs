@@ -14,4 +14,6 @@ pub mod telemetry;
 
 pub use app::{router, AppState};
 pub use config::{Overrides, Settings};
-pub use run::{open_store, shutdown_signal, ServeError, Server};
+pub use run::{
+    load_master_key, open_store, open_store_migrating, shutdown_signal, ServeError, Server,
+};

@@ -10,7 +10,7 @@ use brandstream_auth::credentials::CredentialAdmin;
 use brandstream_auth::{
     audit_channel, Keyring, MasterKey, SecretHasher, TokenService, TokenSettings,
 };
-use brandstream_store::{SqliteStore, Store};
+use brandstream_store::{PgStore, SqliteStore, Store};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -35,8 +35,18 @@ pub enum ServeError {
     Io(String),
 }
 
-/// Opens the database the settings name (creating the data dir for the embedded default).
+/// Opens the database the settings name (creating the data dir for the embedded default),
+/// applying pending migrations unless `migrate_on_start` is off.
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, ServeError> {
+    open_store_migrating(settings, settings.migrate_on_start).await
+}
+
+/// Opens the database; `migrate` applies pending migrations (otherwise a schema that is
+/// behind is an error). SQLite always migrates: its file belongs to one node.
+pub async fn open_store_migrating(
+    settings: &Settings,
+    migrate: bool,
+) -> Result<Arc<dyn Store>, ServeError> {
     match settings.database_location() {
         DatabaseLocation::SqliteFile(path) => {
             ensure_private_dir(&settings.data_dir)?;
@@ -46,16 +56,48 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, ServeErro
             Ok(Arc::new(SqliteStore::open_url(&url).await?))
         }
         DatabaseLocation::Url(url)
-            if url.starts_with("postgres:") || url.starts_with("postgresql:") =>
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") =>
         {
-            Err(ServeError::Io(
-                "PostgreSQL is not supported by this build yet; use the embedded SQLite default"
-                    .into(),
+            Ok(Arc::new(
+                PgStore::connect(&url, settings.database_max_connections, migrate).await?,
             ))
         }
         DatabaseLocation::Url(_) => Err(ServeError::Io(
             "database_url must start with sqlite: or postgres://".into(),
         )),
+    }
+}
+
+/// The master key: `master_key` if set, else `DATA_DIR/master.key`. On the embedded database
+/// a missing file is created; on a shared database it is an error, because every node must
+/// encrypt and hash with the same key. Returns the key and whether a file was created.
+pub fn load_master_key(settings: &Settings) -> Result<(MasterKey, bool), ServeError> {
+    let shared = settings.is_shared_database();
+    if shared
+        && settings.master_key.is_none()
+        && !settings
+            .data_dir
+            .join(brandstream_auth::master::MASTER_KEY_FILE)
+            .exists()
+    {
+        return Err(ServeError::Io(
+            "nodes on a shared PostgreSQL database must all use one master key: set \
+             BRANDSTREAM_MASTER_KEY to the same base64 value on every node (create one with \
+             `head -c 32 /dev/urandom | base64`)"
+                .into(),
+        ));
+    }
+    if !shared {
+        ensure_private_dir(&settings.data_dir)?;
+    }
+    let (key, created) =
+        MasterKey::load_or_create(settings.master_key.as_deref(), &settings.data_dir, !shared)?;
+    match &settings.master_key_previous {
+        Some(previous) => Ok((
+            key.with_previous(MasterKey::from_base64(previous)?),
+            created,
+        )),
+        None => Ok((key, created)),
     }
 }
 
@@ -93,8 +135,7 @@ impl Server {
     pub async fn start(settings: Settings) -> Result<Self, ServeError> {
         settings.validate()?;
         let store = open_store(&settings).await?;
-        let (master, created) =
-            MasterKey::load_or_create(settings.master_key.as_deref(), &settings.data_dir, true)?;
+        let (master, created) = load_master_key(&settings)?;
         if created {
             tracing::info!(
                 path = %settings.data_dir.join(brandstream_auth::master::MASTER_KEY_FILE).display(),
@@ -143,7 +184,15 @@ impl Server {
         );
         let blobs = match &settings.blob_url {
             Some(url) => brandstream_store::Blobs::open_url(url)?,
-            None => brandstream_store::Blobs::local(&settings.data_dir.join("blobs"))?,
+            None => {
+                if settings.is_shared_database() {
+                    tracing::warn!(
+                        "documents are stored in this node's data dir: on a cluster set \
+                         blob_url (s3://bucket/prefix) so every node can read every upload"
+                    );
+                }
+                brandstream_store::Blobs::local(&settings.data_dir.join("blobs"))?
+            }
         };
         let extractor = if settings.pipeline.sandbox {
             let program = std::env::current_exe().map_err(|e| {
@@ -287,7 +336,10 @@ fn spawn_upkeep(state: Arc<AppState>) -> Vec<JoinHandle<()>> {
             if let Err(error) = key_state.tokens.keyring().reload().await {
                 tracing::warn!(%error, "signing key reload failed");
             }
-            if rounds % 12 == 1 {
+            // Rotation and pruning are cluster-wide work: only the node holding the
+            // maintenance lease does them (it renews the lease every minute; another node
+            // takes over within MAINTENANCE_LEASE_SECONDS of its death).
+            if rounds % 12 == 1 && holds_maintenance_lease(&key_state).await {
                 if let Err(error) = key_state.tokens.keyring().maintain(rotation_period).await {
                     tracing::warn!(%error, "signing key maintenance failed");
                 }
@@ -307,6 +359,30 @@ fn spawn_upkeep(state: Arc<AppState>) -> Vec<JoinHandle<()>> {
         }
     });
     vec![sync, keys]
+}
+
+/// How long the maintenance lease lasts without renewal.
+const MAINTENANCE_LEASE_SECONDS: i64 = 150;
+
+/// Takes or renews the maintenance lease for this node.
+async fn holds_maintenance_lease(state: &AppState) -> bool {
+    let node = state.pipeline.node_id();
+    match state
+        .store
+        .acquire_lease(
+            "maintenance",
+            node,
+            brandstream_domain::now_unix(),
+            MAINTENANCE_LEASE_SECONDS,
+        )
+        .await
+    {
+        Ok(held) => held,
+        Err(error) => {
+            tracing::warn!(%error, "cannot take the maintenance lease");
+            false
+        }
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -29,8 +29,8 @@ pub use documents::{
     FieldChange, RunQuery, RunRecord,
 };
 pub use model::*;
-pub use portal::{Membership, PortalStore, SessionRecord, UserRecord};
 pub use pg::PgStore;
+pub use portal::{Membership, PortalStore, SessionRecord, UserRecord};
 pub use sqlite::SqliteStore;
 
 /// A storage failure.
@@ -94,6 +94,15 @@ pub trait ClientStore {
     ) -> StoreResult<()>;
     /// Retires the older of two active secrets. Returns false when only one is active.
     async fn retire_oldest_secret(&self, id: &ClientId, now: UnixSeconds) -> StoreResult<bool>;
+    /// Replaces a stored secret hash by one made under a new master key (a master-key
+    /// rotation re-hashes each secret when it is next used). Returns false when `old` is no
+    /// longer stored for the credential.
+    async fn replace_secret_hash(
+        &self,
+        id: &ClientId,
+        old: &[u8; 32],
+        new: &[u8; 32],
+    ) -> StoreResult<bool>;
     /// Records last-use times, batched.
     async fn touch_clients(&self, uses: &[(ClientId, UnixSeconds)]) -> StoreResult<()>;
     /// Credentials changed (created, revoked, secrets added or retired) at or after `since`:
@@ -128,6 +137,9 @@ pub trait KeyStore {
         new_next: &SigningKeyRecord,
         now: UnixSeconds,
     ) -> StoreResult<bool>;
+    /// Replaces a private key's ciphertext (re-encrypted under a new master key) if it is
+    /// still `old`. Returns whether it replaced it.
+    async fn rewrap_signing_key(&self, kid: &str, old: &[u8], new: &[u8]) -> StoreResult<bool>;
     /// Deletes retired keys retired before `retired_before`. Returns how many.
     async fn prune_signing_keys(&self, retired_before: UnixSeconds) -> StoreResult<u64>;
 }

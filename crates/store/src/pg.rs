@@ -207,10 +207,9 @@ async fn apply_migrations(client: &mut PooledClient) -> StoreResult<usize> {
             .await?
             .is_some();
         if !done {
-            transaction
-                .batch_execute(sql)
-                .await
-                .map_err(|e| StoreError::Migration(format!("{version} {name}: {}", StoreError::from(e))))?;
+            transaction.batch_execute(sql).await.map_err(|e| {
+                StoreError::Migration(format!("{version} {name}: {}", StoreError::from(e)))
+            })?;
             transaction
                 .execute(
                     "INSERT INTO brandstream_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
@@ -248,7 +247,12 @@ pub(crate) async fn query_one<T>(
     map: impl Fn(&Row) -> StoreResult<T>,
 ) -> StoreResult<Option<T>> {
     let statement = client.prepare_cached(sql).await?;
-    client.query_opt(&statement, params).await?.as_ref().map(map).transpose()
+    client
+        .query_opt(&statement, params)
+        .await?
+        .as_ref()
+        .map(map)
+        .transpose()
 }
 
 /// Runs a statement; returns the number of rows it changed.
@@ -376,7 +380,9 @@ const DB_NOW: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS BIGINT)";
 async fn mark_client_updated(client: &impl GenericClient, id: &ClientId) -> StoreResult<()> {
     execute(
         client,
-        &format!("UPDATE clients SET updated_at = GREATEST(updated_at, {DB_NOW}) WHERE client_id = $1"),
+        &format!(
+            "UPDATE clients SET updated_at = GREATEST(updated_at, {DB_NOW}) WHERE client_id = $1"
+        ),
         &[&id.as_str()],
     )
     .await?;
@@ -404,7 +410,10 @@ async fn insert_key(client: &impl GenericClient, key: &SigningKeyRecord) -> Stor
 }
 
 /// The credential's status, locking its row for the rest of the transaction.
-async fn lock_client_status(client: &impl GenericClient, id: &ClientId) -> StoreResult<Option<String>> {
+async fn lock_client_status(
+    client: &impl GenericClient,
+    id: &ClientId,
+) -> StoreResult<Option<String>> {
     query_one(
         client,
         "SELECT status FROM clients WHERE client_id = $1 FOR UPDATE",
@@ -429,12 +438,19 @@ impl OrgStore for PgStore {
     async fn create_org(&self, org: &Org) -> StoreResult<()> {
         let client = self.client().await?;
         let statement = client
-            .prepare_cached("INSERT INTO orgs (id, name, is_default, created_at) VALUES ($1, $2, $3, $4)")
+            .prepare_cached(
+                "INSERT INTO orgs (id, name, is_default, created_at) VALUES ($1, $2, $3, $4)",
+            )
             .await?;
         client
             .execute(
                 &statement,
-                &[&org.id.as_str(), &org.name, &org.is_default, &org.created_at],
+                &[
+                    &org.id.as_str(),
+                    &org.name,
+                    &org.is_default,
+                    &org.created_at,
+                ],
             )
             .await
             .map_err(|error| {
@@ -659,6 +675,23 @@ impl ClientStore for PgStore {
         Ok(true)
     }
 
+    async fn replace_secret_hash(
+        &self,
+        id: &ClientId,
+        old: &[u8; 32],
+        new: &[u8; 32],
+    ) -> StoreResult<bool> {
+        let client = self.client().await?;
+        Ok(execute(
+            &client,
+            "UPDATE client_secrets SET secret_hash = $1 \
+             WHERE client_id = $2 AND secret_hash = $3 AND retired_at IS NULL",
+            &[&&new[..], &id.as_str(), &&old[..]],
+        )
+        .await?
+            == 1)
+    }
+
     async fn touch_clients(&self, uses: &[(ClientId, UnixSeconds)]) -> StoreResult<()> {
         if uses.is_empty() {
             return Ok(());
@@ -721,10 +754,20 @@ impl KeyStore for PgStore {
         let mut client = self.client().await?;
         let transaction = client.transaction().await?;
         // Nodes starting together on an empty keyring take turns here; the second sees keys.
-        execute(&transaction, "LOCK TABLE signing_keys IN EXCLUSIVE MODE", &[]).await?;
-        let existing: i64 = query_one(&transaction, "SELECT COUNT(*) AS count FROM signing_keys", &[], |row| column(row, "count"))
-            .await?
-            .unwrap_or(0);
+        execute(
+            &transaction,
+            "LOCK TABLE signing_keys IN EXCLUSIVE MODE",
+            &[],
+        )
+        .await?;
+        let existing: i64 = query_one(
+            &transaction,
+            "SELECT COUNT(*) AS count FROM signing_keys",
+            &[],
+            |row| column(row, "count"),
+        )
+        .await?
+        .unwrap_or(0);
         if existing > 0 {
             return Ok(false);
         }
@@ -773,13 +816,26 @@ impl KeyStore for PgStore {
                 )
                 .await?;
                 if promoted != 1 {
-                    return Err(StoreError::Conflict("no next signing key to promote".into()));
+                    return Err(StoreError::Conflict(
+                        "no next signing key to promote".into(),
+                    ));
                 }
             }
         }
         insert_key(&transaction, new_next).await?;
         transaction.commit().await?;
         Ok(true)
+    }
+
+    async fn rewrap_signing_key(&self, kid: &str, old: &[u8], new: &[u8]) -> StoreResult<bool> {
+        let client = self.client().await?;
+        Ok(execute(
+            &client,
+            "UPDATE signing_keys SET private_key_enc = $1 WHERE kid = $2 AND private_key_enc = $3",
+            &[&new, &kid, &old],
+        )
+        .await?
+            == 1)
     }
 
     async fn prune_signing_keys(&self, retired_before: UnixSeconds) -> StoreResult<u64> {
@@ -800,7 +856,12 @@ impl RevocationStore for PgStore {
         let transaction = client.transaction().await?;
         // Serialised: a revocation that takes its sequence number later also commits later,
         // so nodes polling `seq > last seen` never skip one.
-        execute(&transaction, "SELECT pg_advisory_xact_lock($1)", &[&REVOCATION_LOCK]).await?;
+        execute(
+            &transaction,
+            "SELECT pg_advisory_xact_lock($1)",
+            &[&REVOCATION_LOCK],
+        )
+        .await?;
         execute(
             &transaction,
             "INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) VALUES ($1, $2, $3, $4) \
@@ -836,7 +897,12 @@ impl RevocationStore for PgStore {
 
     async fn prune_revocations(&self, now: UnixSeconds) -> StoreResult<u64> {
         let client = self.client().await?;
-        execute(&client, "DELETE FROM revoked_tokens WHERE expires_at < $1", &[&now]).await
+        execute(
+            &client,
+            "DELETE FROM revoked_tokens WHERE expires_at < $1",
+            &[&now],
+        )
+        .await
     }
 }
 
@@ -852,7 +918,8 @@ impl AuditStore for PgStore {
         let kind: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
         let client_id: Vec<Option<&str>> = events.iter().map(|e| e.client_id.as_deref()).collect();
         let actor: Vec<&str> = events.iter().map(|e| e.actor.as_str()).collect();
-        let source: Vec<Option<&str>> = events.iter().map(|e| e.source_address.as_deref()).collect();
+        let source: Vec<Option<&str>> =
+            events.iter().map(|e| e.source_address.as_deref()).collect();
         let detail: Vec<String> = events.iter().map(|e| e.detail.to_string()).collect();
         let client = self.client().await?;
         execute(
@@ -868,7 +935,12 @@ impl AuditStore for PgStore {
 
     async fn prune_audit_events(&self, before: UnixSeconds) -> StoreResult<u64> {
         let client = self.client().await?;
-        execute(&client, "DELETE FROM audit_events WHERE at < $1", &[&before]).await
+        execute(
+            &client,
+            "DELETE FROM audit_events WHERE at < $1",
+            &[&before],
+        )
+        .await
     }
 
     async fn list_audit_events(
@@ -925,7 +997,18 @@ impl LeaseStore for PgStore {
     }
 }
 
-// STORE_IMPL_PLACEHOLDER
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> StoreResult<()> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}
 
 /// Test support: a fresh database on the server named by `TEST_DATABASE_URL`.
 #[cfg(test)]
@@ -1013,16 +1096,32 @@ mod tests {
         store.create_client(&new, &secret(1)).await.unwrap();
         store.add_secret(&id, &secret(2), 2).await.unwrap();
         store.add_secret(&id, &secret(3), 2).await.unwrap();
-        let hashes: Vec<u8> = store.get_client(&id).await.unwrap().unwrap().secrets.iter().map(|s| s.hash[0]).collect();
+        let hashes: Vec<u8> = store
+            .get_client(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .secrets
+            .iter()
+            .map(|s| s.hash[0])
+            .collect();
         assert_eq!(hashes, vec![2, 3]);
         assert!(store.retire_oldest_secret(&id, now_unix()).await.unwrap());
         assert!(!store.retire_oldest_secret(&id, now_unix()).await.unwrap());
-        store.touch_clients(&[(id.clone(), 10), (id.clone(), 20)]).await.unwrap();
-        assert_eq!(store.list_clients(&org.id).await.unwrap()[0].last_used_at, Some(20));
+        store
+            .touch_clients(&[(id.clone(), 10), (id.clone(), 20)])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.list_clients(&org.id).await.unwrap()[0].last_used_at,
+            Some(20)
+        );
         assert!(store.revoke_client(&id, now_unix()).await.unwrap());
         assert!(!store.revoke_client(&id, now_unix()).await.unwrap());
         let changed = store.clients_changed_since(now_unix()).await.unwrap();
-        assert!(changed.iter().any(|(c, s, _)| *c == id && *s == ClientStatus::Revoked));
+        assert!(changed
+            .iter()
+            .any(|(c, s, _)| *c == id && *s == ClientStatus::Revoked));
 
         for jti in ["a", "b", "a"] {
             store
@@ -1037,7 +1136,11 @@ mod tests {
         }
         let revoked = store.revocations_after(0).await.unwrap();
         assert_eq!(revoked.len(), 2);
-        assert!(store.revocations_after(revoked[1].0).await.unwrap().is_empty());
+        assert!(store
+            .revocations_after(revoked[1].0)
+            .await
+            .unwrap()
+            .is_empty());
 
         store
             .append_audit_events(&[AuditEvent {
@@ -1058,9 +1161,21 @@ mod tests {
         assert_eq!(store.list_audit_events(None, 10).await.unwrap().len(), 1);
 
         let now = now_unix();
-        assert!(store.acquire_lease("rotate", "node-a", now, 30).await.unwrap());
-        assert!(!store.acquire_lease("rotate", "node-b", now, 30).await.unwrap());
-        assert!(store.acquire_lease("rotate", "node-a", now + 1, 30).await.unwrap());
-        assert!(store.acquire_lease("rotate", "node-b", now + 40, 30).await.unwrap());
+        assert!(store
+            .acquire_lease("rotate", "node-a", now, 30)
+            .await
+            .unwrap());
+        assert!(!store
+            .acquire_lease("rotate", "node-b", now, 30)
+            .await
+            .unwrap());
+        assert!(store
+            .acquire_lease("rotate", "node-a", now + 1, 30)
+            .await
+            .unwrap());
+        assert!(store
+            .acquire_lease("rotate", "node-b", now + 40, 30)
+            .await
+            .unwrap());
     }
 }

@@ -1,1 +1,2007 @@
-//! (being written)
+//! The PostgreSQL implementation of [`DocumentStore`]: documents, chunks searched through a
+//! weighted `tsvector` index, and pipeline runs used as a durable job queue that workers on
+//! every node claim with `SELECT … FOR UPDATE SKIP LOCKED`.
+//!
+//! The statements mirror `sqlite_documents`, so both backends answer the HTTP API identically:
+//! the same filters, order, paging, version checks and errors. Where SQLite's single writer
+//! serialised work for free, rows are locked explicitly (a document being deleted or re-chunked,
+//! a run being claimed, a kit whose fields the section filler writes). Ties in text order compare
+//! bytes (`COLLATE "C"`), as SQLite's BINARY collation does, whatever the database's collation.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use brandstream_domain::OrgId;
+use deadpool_postgres::GenericClient;
+use serde_json::Value;
+use tokio_postgres::Row;
+
+use crate::documents::{
+    run_status, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStore,
+    FieldChange, RunQuery, RunRecord,
+};
+use crate::pg::{column, corrupt, count_and_page, execute, org_column, query_one, Param};
+use crate::pg_brand::{insert_fields, json_column};
+use crate::sqlite_brand::like_pattern;
+use crate::{PgStore, StoreError, StoreResult};
+
+const DOCUMENT_COLUMNS: &str = "id, org_id, status, doc_type, title, summary, url, file_id, \
+     file_type, file_name, size, sha256, number_of_pages, page_range_from, page_range_to, tags, \
+     refs, chunked, summarized, message, version, created_at, created_by, updated_at, updated_by, \
+     deleted_at";
+const CHUNK_COLUMNS: &str = "c.id, c.document_id, c.org_id, c.ordinal, c.headings, c.text, \
+     c.page_start, c.page_end, c.created_at";
+const RUN_COLUMNS: &str = "id, org_id, pipeline_id, kit_id, parameters, status, message, \
+     progress, run_start, run_end, duration_ms, attempts, lease_owner, lease_until, created_at, \
+     created_by, updated_at, updated_by";
+/// The text search configuration the migration creates: Porter stemming, no stop words. Query
+/// text goes through `brandstream_search_fold` (accents off Latin letters), as indexed text does.
+const SEARCH_CONFIG: &str = "brandstream_search";
+/// `ts_rank` weights, in the order D, C, B, A: headings (A) weigh three times the body (B),
+/// as `bm25(chunks_fts, 3.0, 1.0)` weighs them in SQLite. A passage under a heading that names
+/// the topic is usually the answer.
+const RANK_WEIGHTS: &str = "'{0, 0, 0.33333334, 1}'";
+/// `ts_rank` normalisation 1 divides by the logarithm of the chunk's length, so a long chunk
+/// does not win by size alone (bm25 normalises by length too).
+const RANK_NORMALISATION: i32 = 1;
+/// Snippets like SQLite's `snippet(…, '<mark>', '</mark>', '…', 24)`: about 24 words of the
+/// text around the matches (ellipses are added in [`with_ellipses`]).
+const HEADLINE_OPTIONS: &str =
+    "StartSel=<mark>, StopSel=</mark>, MaxWords=24, MinWords=20, ShortWord=0";
+/// Chunks inserted per statement: a large document's chunks go in a few round trips, without
+/// one enormous message.
+const CHUNK_BATCH: usize = 500;
+
+fn document_from_row(row: &Row) -> StoreResult<DocumentRecord> {
+    Ok(DocumentRecord {
+        id: column(row, "id")?,
+        org_id: org_column(row)?,
+        status: column(row, "status")?,
+        doc_type: column(row, "doc_type")?,
+        title: column(row, "title")?,
+        summary: column(row, "summary")?,
+        url: column(row, "url")?,
+        file_id: column(row, "file_id")?,
+        file_type: column(row, "file_type")?,
+        file_name: column(row, "file_name")?,
+        size: column(row, "size")?,
+        sha256: column(row, "sha256")?,
+        number_of_pages: column(row, "number_of_pages")?,
+        page_range_from: column(row, "page_range_from")?,
+        page_range_to: column(row, "page_range_to")?,
+        tags: json_column(row, "tags")?,
+        references: json_column(row, "refs")?,
+        chunked: column(row, "chunked")?,
+        summarized: column(row, "summarized")?,
+        message: column(row, "message")?,
+        version: column(row, "version")?,
+        created_at: column(row, "created_at")?,
+        created_by: column(row, "created_by")?,
+        updated_at: column(row, "updated_at")?,
+        updated_by: column(row, "updated_by")?,
+        deleted_at: column(row, "deleted_at")?,
+    })
+}
+
+fn chunk_from_row(row: &Row) -> StoreResult<ChunkRecord> {
+    let headings: String = column(row, "headings")?;
+    Ok(ChunkRecord {
+        id: column(row, "id")?,
+        document_id: column(row, "document_id")?,
+        org_id: org_column(row)?,
+        ordinal: column(row, "ordinal")?,
+        headings: serde_json::from_str(&headings)
+            .map_err(|error| StoreError::Corrupt(format!("headings: {error}")))?,
+        text: column(row, "text")?,
+        page_start: column(row, "page_start")?,
+        page_end: column(row, "page_end")?,
+        created_at: column(row, "created_at")?,
+    })
+}
+
+fn run_from_row(row: &Row) -> StoreResult<RunRecord> {
+    Ok(RunRecord {
+        id: column(row, "id")?,
+        org_id: org_column(row)?,
+        pipeline_id: column(row, "pipeline_id")?,
+        kit_id: column(row, "kit_id")?,
+        parameters: json_column(row, "parameters")?,
+        status: column(row, "status")?,
+        message: column(row, "message")?,
+        progress: json_column(row, "progress")?,
+        run_start: column(row, "run_start")?,
+        run_end: column(row, "run_end")?,
+        duration_ms: column(row, "duration_ms")?,
+        attempts: column(row, "attempts")?,
+        lease_owner: column(row, "lease_owner")?,
+        lease_until: column(row, "lease_until")?,
+        created_at: column(row, "created_at")?,
+        created_by: column(row, "created_by")?,
+        updated_at: column(row, "updated_at")?,
+        updated_by: column(row, "updated_by")?,
+    })
+}
+
+/// A WHERE clause built from fixed SQL with every value bound as a text parameter, numbered in
+/// the order bound. A condition needing another type casts from text (`CAST($n::text AS jsonb)`),
+/// since the values are sent as text.
+struct Clause {
+    sql: String,
+    values: Vec<String>,
+}
+
+impl Clause {
+    fn new() -> Self {
+        Self {
+            sql: String::new(),
+            values: Vec::new(),
+        }
+    }
+
+    /// Binds a value; returns its placeholder (`$n`).
+    fn bind(&mut self, value: impl Into<String>) -> String {
+        self.values.push(value.into());
+        format!("${}", self.values.len())
+    }
+
+    /// Adds a condition without values.
+    fn and(&mut self, condition: &str) {
+        if !self.sql.is_empty() {
+            self.sql.push_str(" AND ");
+        }
+        self.sql.push_str(condition);
+    }
+
+    /// Adds a condition on one newly bound value; `condition` gets its placeholder.
+    fn and_bound(&mut self, value: impl Into<String>, condition: impl FnOnce(&str) -> String) {
+        let placeholder = self.bind(value);
+        self.and(&condition(&placeholder));
+    }
+
+    fn params(&self) -> Vec<Param<'_>> {
+        self.values.iter().map(|value| value as Param).collect()
+    }
+
+    /// `LIMIT` and `OFFSET` placeholders numbered after the bound values, for `count_and_page`.
+    fn page(&self) -> String {
+        let next = self.values.len() + 1;
+        format!("LIMIT ${next} OFFSET ${}", next + 1)
+    }
+}
+
+/// A page as SQLite reads it: a negative limit means no limit and a negative offset none;
+/// PostgreSQL would reject both.
+fn page_bounds(limit: i64, offset: i64) -> (i64, i64) {
+    (if limit < 0 { i64::MAX } else { limit }, offset.max(0))
+}
+
+/// A JSON array with one element holding the given `type` and `id`: `refs::jsonb @>` it holds
+/// exactly when one reference has both, as the SQLite filter over `json_each(refs)` does.
+fn reference_pattern(kind: Option<&str>, id: Option<&str>) -> String {
+    let mut element = serde_json::Map::new();
+    if let Some(kind) = kind {
+        element.insert("type".to_owned(), Value::from(kind));
+    }
+    if let Some(id) = id {
+        element.insert("id".to_owned(), Value::from(id));
+    }
+    Value::Array(vec![Value::Object(element)]).to_string()
+}
+
+/// Adds a chunk scope (organisation, kit, document) to `clause`, over chunks `c` joined to
+/// their documents `d`.
+fn chunk_scope(clause: &mut Clause, org: &OrgId, query: &ChunkQuery) {
+    clause.and_bound(org.as_str(), |placeholder| {
+        format!("c.org_id = {placeholder}")
+    });
+    clause.and("d.deleted_at IS NULL");
+    if let Some(kit) = &query.reference_id {
+        clause.and_bound(reference_pattern(None, Some(kit)), |placeholder| {
+            format!("d.refs::jsonb @> CAST({placeholder}::text AS jsonb)")
+        });
+    }
+    if let Some(document) = &query.document_id {
+        clause.and_bound(document.as_str(), |placeholder| {
+            format!("c.document_id = {placeholder}")
+        });
+    }
+}
+
+/// A `to_tsquery` expression matching any of `terms`, or `None` when no term has a word.
+///
+/// SQLite quotes each term as an FTS5 phrase and ORs them: a term's words (runs of letters and
+/// digits) must appear in order. Here the same words are joined with `<->` (followed by) and
+/// the phrases with `|`. Only letters and digits reach the expression, so nothing in a term is
+/// query syntax; the expression is bound as a parameter, never spliced into SQL.
+fn match_expression(terms: &[String]) -> Option<String> {
+    let phrases: Vec<String> = terms
+        .iter()
+        .filter_map(|term| {
+            let words: Vec<&str> = term
+                .split(|character: char| !character.is_alphanumeric())
+                .filter(|word| !word.is_empty())
+                .collect();
+            match words.as_slice() {
+                [] => None,
+                [word] => Some((*word).to_owned()),
+                _ => Some(format!("({})", words.join(" <-> "))),
+            }
+        })
+        .collect();
+    (!phrases.is_empty()).then(|| phrases.join(" | "))
+}
+
+/// Adds `…` where a headline leaves out words before or after it, as SQLite's snippet does.
+/// `ts_headline` returns a stretch of `text` verbatim apart from the markers.
+fn with_ellipses(snippet: String, text: &str) -> String {
+    let plain = snippet.replace("<mark>", "").replace("</mark>", "");
+    let Some(start) = text.find(&plain) else {
+        return snippet;
+    };
+    let has_words = |part: &str| part.chars().any(char::is_alphanumeric);
+    let before = has_words(&text[..start]);
+    let after = has_words(&text[start + plain.len()..]);
+    match (before, after) {
+        (false, false) => snippet,
+        (true, false) => format!("…{snippet}"),
+        (false, true) => format!("{snippet}…"),
+        (true, true) => format!("…{snippet}…"),
+    }
+}
+
+/// Removes references to the document's chunks from every field of the organisation that
+/// cites them. The kept references are rejoined verbatim, in order, so the stored text is what
+/// SQLite's `json_group_array` writes. The fields are locked in id order first, as
+/// `apply_field_changes` locks them, so the two cannot deadlock over the same fields.
+async fn drop_chunk_references(
+    client: &impl GenericClient,
+    org: &OrgId,
+    document_id: &str,
+    now: i64,
+    by: &str,
+) -> StoreResult<()> {
+    execute(
+        client,
+        "UPDATE brand_fields SET \
+           refs = COALESCE((SELECT '[' || string_agg(r.value::text, ',' ORDER BY r.position) || ']' \
+                            FROM json_array_elements(brand_fields.refs::json) WITH ORDINALITY AS r(value, position) \
+                            WHERE COALESCE(r.value ->> 'id', '') NOT IN \
+                                  (SELECT id FROM chunks WHERE document_id = $1)), '[]'), \
+           version = version + 1, updated_at = $3, updated_by = $4 \
+         WHERE id IN ( \
+             SELECT f.id FROM brand_fields f \
+             WHERE f.kit_id IN (SELECT id FROM brand_kits WHERE org_id = $2) \
+               AND EXISTS (SELECT 1 FROM json_array_elements(f.refs::json) AS r(value) \
+                           WHERE r.value ->> 'id' IN (SELECT id FROM chunks WHERE document_id = $1)) \
+             ORDER BY f.id COLLATE \"C\" FOR UPDATE)",
+        &[&document_id, &org.as_str(), &now, &by],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn update_document_in(
+    client: &impl GenericClient,
+    document: &DocumentRecord,
+    expected_version: i64,
+) -> StoreResult<bool> {
+    let changed = execute(
+        client,
+        "UPDATE documents SET status = $1, doc_type = $2, title = $3, summary = $4, \
+         number_of_pages = $5, page_range_from = $6, page_range_to = $7, tags = $8, refs = $9, \
+         chunked = $10, summarized = $11, message = $12, version = $13, updated_at = $14, \
+         updated_by = $15, deleted_at = $16 \
+         WHERE org_id = $17 AND id = $18 AND version = $19",
+        &[
+            &document.status,
+            &document.doc_type,
+            &document.title,
+            &document.summary,
+            &document.number_of_pages,
+            &document.page_range_from,
+            &document.page_range_to,
+            &document.tags.to_string(),
+            &document.references.to_string(),
+            &document.chunked,
+            &document.summarized,
+            &document.message,
+            &document.version,
+            &document.updated_at,
+            &document.updated_by,
+            &document.deleted_at,
+            &document.org_id.as_str(),
+            &document.id,
+            &expected_version,
+        ],
+    )
+    .await?;
+    Ok(changed == 1)
+}
+
+/// Inserts chunks with one statement per batch: columns as arrays, unnested server-side in
+/// the given order, so `seq` follows the chunks' order.
+async fn insert_chunks(client: &impl GenericClient, chunks: &[ChunkRecord]) -> StoreResult<()> {
+    for batch in chunks.chunks(CHUNK_BATCH) {
+        let ids: Vec<&str> = batch.iter().map(|chunk| chunk.id.as_str()).collect();
+        let documents: Vec<&str> = batch
+            .iter()
+            .map(|chunk| chunk.document_id.as_str())
+            .collect();
+        let orgs: Vec<&str> = batch.iter().map(|chunk| chunk.org_id.as_str()).collect();
+        let ordinals: Vec<i64> = batch.iter().map(|chunk| chunk.ordinal).collect();
+        let heading: Vec<String> = batch
+            .iter()
+            .map(|chunk| chunk.headings.join(" / "))
+            .collect();
+        let headings = batch
+            .iter()
+            .map(|chunk| serde_json::to_string(&chunk.headings))
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+        let texts: Vec<&str> = batch.iter().map(|chunk| chunk.text.as_str()).collect();
+        let page_starts: Vec<i64> = batch.iter().map(|chunk| chunk.page_start).collect();
+        let page_ends: Vec<i64> = batch.iter().map(|chunk| chunk.page_end).collect();
+        let created: Vec<i64> = batch.iter().map(|chunk| chunk.created_at).collect();
+        execute(
+            client,
+            "INSERT INTO chunks (id, document_id, org_id, ordinal, heading, headings, text, \
+             page_start, page_end, created_at) \
+             SELECT id, document_id, org_id, ordinal, heading, headings, text, page_start, \
+                    page_end, created_at \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], \
+                         $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[]) \
+                  WITH ORDINALITY AS t(id, document_id, org_id, ordinal, heading, headings, \
+                                       text, page_start, page_end, created_at, position) \
+             ORDER BY position",
+            &[
+                &ids,
+                &documents,
+                &orgs,
+                &ordinals,
+                &heading,
+                &headings,
+                &texts,
+                &page_starts,
+                &page_ends,
+                &created,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl DocumentStore for PgStore {
+    async fn insert_document(&self, document: &DocumentRecord) -> StoreResult<()> {
+        let client = self.client().await?;
+        execute(
+            &client,
+            &format!(
+                "INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES \
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                  $18, $19, $20, $21, $22, $23, $24, $25, $26)"
+            ),
+            &[
+                &document.id,
+                &document.org_id.as_str(),
+                &document.status,
+                &document.doc_type,
+                &document.title,
+                &document.summary,
+                &document.url,
+                &document.file_id,
+                &document.file_type,
+                &document.file_name,
+                &document.size,
+                &document.sha256,
+                &document.number_of_pages,
+                &document.page_range_from,
+                &document.page_range_to,
+                &document.tags.to_string(),
+                &document.references.to_string(),
+                &document.chunked,
+                &document.summarized,
+                &document.message,
+                &document.version,
+                &document.created_at,
+                &document.created_by,
+                &document.updated_at,
+                &document.updated_by,
+                &document.deleted_at,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn get_document(&self, org: &OrgId, id: &str) -> StoreResult<Option<DocumentRecord>> {
+        let client = self.client().await?;
+        query_one(
+            &client,
+            &format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE org_id = $1 AND id = $2"),
+            &[&org.as_str(), &id],
+            document_from_row,
+        )
+        .await
+    }
+
+    async fn list_documents(
+        &self,
+        org: &OrgId,
+        query: &DocumentQuery,
+    ) -> StoreResult<(i64, Vec<DocumentRecord>)> {
+        let mut clause = Clause::new();
+        clause.and_bound(org.as_str(), |placeholder| {
+            format!("org_id = {placeholder}")
+        });
+        if !query.include_deleted {
+            clause.and("deleted_at IS NULL");
+        }
+        if let Some(search) = &query.search {
+            // ILIKE: SQLite's LIKE ignores case too. The JSON text of the tags is searched, as
+            // in SQLite (it is the same text).
+            clause.and_bound(like_pattern(search), |placeholder| {
+                format!(
+                    "(title ILIKE {placeholder} ESCAPE '\\' \
+                     OR COALESCE(summary, '') ILIKE {placeholder} ESCAPE '\\' \
+                     OR tags ILIKE {placeholder} ESCAPE '\\')"
+                )
+            });
+        }
+        for (name, value) in [
+            ("doc_type", &query.doc_type),
+            ("status", &query.status),
+            ("created_by", &query.created_by),
+            ("file_type", &query.file_type),
+        ] {
+            if let Some(value) = value {
+                clause.and_bound(value.as_str(), |placeholder| {
+                    format!("{name} = {placeholder}")
+                });
+            }
+        }
+        if query.reference_type.is_some() || query.reference_id.is_some() {
+            let pattern = reference_pattern(
+                query.reference_type.as_deref(),
+                query.reference_id.as_deref(),
+            );
+            clause.and_bound(pattern, |placeholder| {
+                format!("refs::jsonb @> CAST({placeholder}::text AS jsonb)")
+            });
+        }
+        for tag in &query.tags {
+            clause.and_bound(tag.as_str(), |placeholder| {
+                format!(
+                    "EXISTS (SELECT 1 FROM jsonb_array_elements_text(tags::jsonb) AS t(value) \
+                     WHERE lower(t.value) = lower({placeholder}))"
+                )
+            });
+        }
+        let client = self.client().await?;
+        count_and_page(
+            &client,
+            &format!(
+                "SELECT COUNT(*) AS count FROM documents WHERE {}",
+                clause.sql
+            ),
+            &clause.params(),
+            page_bounds(query.limit, query.offset),
+            &format!(
+                "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE {} \
+                 ORDER BY created_at DESC, id COLLATE \"C\" {}",
+                clause.sql,
+                clause.page()
+            ),
+            document_from_row,
+        )
+        .await
+    }
+
+    async fn update_document(
+        &self,
+        document: &DocumentRecord,
+        expected_version: i64,
+    ) -> StoreResult<bool> {
+        let client = self.client().await?;
+        update_document_in(&client, document, expected_version).await
+    }
+
+    async fn delete_document(
+        &self,
+        org: &OrgId,
+        id: &str,
+        now: i64,
+        by: &str,
+    ) -> StoreResult<Option<DocumentRecord>> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        // FOR UPDATE: of two concurrent deletes the second waits, then finds it deleted.
+        let Some(document) = query_one(
+            &transaction,
+            &format!(
+                "SELECT {DOCUMENT_COLUMNS} FROM documents \
+                 WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE"
+            ),
+            &[&org.as_str(), &id],
+            document_from_row,
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        drop_chunk_references(&transaction, org, id, now, by).await?;
+        execute(
+            &transaction,
+            "DELETE FROM chunks WHERE document_id = $1",
+            &[&id],
+        )
+        .await?;
+        execute(
+            &transaction,
+            "UPDATE documents SET deleted_at = $1, chunked = FALSE, version = version + 1, \
+             updated_at = $1, updated_by = $2 WHERE id = $3",
+            &[&now, &by, &id],
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(Some(document))
+    }
+
+    async fn replace_chunks(
+        &self,
+        document: &DocumentRecord,
+        chunks: &[ChunkRecord],
+    ) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        // Lock the document first: a concurrent replacement or delete waits for this one, and
+        // then its version check fails, instead of the two interleaving their chunks.
+        execute(
+            &transaction,
+            "SELECT 1 FROM documents WHERE org_id = $1 AND id = $2 FOR UPDATE",
+            &[&document.org_id.as_str(), &document.id],
+        )
+        .await?;
+        drop_chunk_references(
+            &transaction,
+            &document.org_id,
+            &document.id,
+            document.updated_at,
+            &document.updated_by,
+        )
+        .await?;
+        execute(
+            &transaction,
+            "DELETE FROM chunks WHERE document_id = $1",
+            &[&document.id],
+        )
+        .await?;
+        insert_chunks(&transaction, chunks).await?;
+        if !update_document_in(&transaction, document, document.version - 1).await? {
+            return Err(StoreError::Conflict(
+                "the document changed while it was processed".to_owned(),
+            ));
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    async fn search_chunks(
+        &self,
+        org: &OrgId,
+        terms: &[String],
+        query: &ChunkQuery,
+    ) -> StoreResult<(i64, Vec<ChunkHit>)> {
+        let Some(expression) = match_expression(terms) else {
+            return Ok((0, Vec::new()));
+        };
+        let mut clause = Clause::new();
+        let search = clause.bind(expression);
+        let matching = format!("to_tsquery('{SEARCH_CONFIG}', brandstream_search_fold({search}))");
+        clause.and("c.search @@ q");
+        chunk_scope(&mut clause, org, query);
+        let from = format!(
+            "FROM chunks c JOIN documents d ON d.id = c.document_id CROSS JOIN {matching} AS q \
+             WHERE {}",
+            clause.sql
+        );
+        // Snippets come from the stored text, which keeps its accents: the query as typed is
+        // added so "café" is marked when searched as "café".
+        let marking = format!("{matching} || to_tsquery('{SEARCH_CONFIG}', {search})");
+        // Rank and page first, then build snippets for the page's rows only.
+        let page_sql = format!(
+            "SELECT {CHUNK_COLUMNS}, hit.score, \
+                    ts_headline('{SEARCH_CONFIG}', c.text, {marking}, '{HEADLINE_OPTIONS}') \
+                    AS snippet \
+             FROM (SELECT c.seq, \
+                          CAST(ts_rank({RANK_WEIGHTS}, c.search, q, {RANK_NORMALISATION}) \
+                               AS DOUBLE PRECISION) AS score \
+                   {from} ORDER BY score DESC, c.seq {}) AS hit \
+             JOIN chunks c ON c.seq = hit.seq \
+             ORDER BY hit.score DESC, c.seq",
+            clause.page()
+        );
+        let client = self.client().await?;
+        count_and_page(
+            &client,
+            &format!("SELECT COUNT(*) AS count {from}"),
+            &clause.params(),
+            page_bounds(query.limit, query.offset),
+            &page_sql,
+            |row| {
+                let chunk = chunk_from_row(row)?;
+                let snippet = with_ellipses(column(row, "snippet")?, &chunk.text);
+                Ok(ChunkHit {
+                    chunk,
+                    score: column(row, "score")?,
+                    snippet,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn list_chunks(
+        &self,
+        org: &OrgId,
+        query: &ChunkQuery,
+    ) -> StoreResult<(i64, Vec<ChunkRecord>)> {
+        let mut clause = Clause::new();
+        chunk_scope(&mut clause, org, query);
+        let from = format!(
+            "FROM chunks c JOIN documents d ON d.id = c.document_id WHERE {}",
+            clause.sql
+        );
+        let client = self.client().await?;
+        count_and_page(
+            &client,
+            &format!("SELECT COUNT(*) AS count {from}"),
+            &clause.params(),
+            page_bounds(query.limit, query.offset),
+            &format!(
+                "SELECT {CHUNK_COLUMNS} {from} \
+                 ORDER BY d.created_at, c.document_id COLLATE \"C\", c.ordinal {}",
+                clause.page()
+            ),
+            chunk_from_row,
+        )
+        .await
+    }
+
+    async fn get_chunk(&self, org: &OrgId, id: &str) -> StoreResult<Option<ChunkRecord>> {
+        let client = self.client().await?;
+        query_one(
+            &client,
+            &format!("SELECT {CHUNK_COLUMNS} FROM chunks c WHERE c.org_id = $1 AND c.id = $2"),
+            &[&org.as_str(), &id],
+            chunk_from_row,
+        )
+        .await
+    }
+
+    async fn insert_run(&self, run: &RunRecord) -> StoreResult<()> {
+        let client = self.client().await?;
+        execute(
+            &client,
+            &format!(
+                "INSERT INTO pipeline_runs ({RUN_COLUMNS}) VALUES \
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+            ),
+            &[
+                &run.id,
+                &run.org_id.as_str(),
+                &run.pipeline_id,
+                &run.kit_id,
+                &run.parameters.to_string(),
+                &run.status,
+                &run.message,
+                &run.progress.to_string(),
+                &run.run_start,
+                &run.run_end,
+                &run.duration_ms,
+                &run.attempts,
+                &run.lease_owner,
+                &run.lease_until,
+                &run.created_at,
+                &run.created_by,
+                &run.updated_at,
+                &run.updated_by,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn get_run(&self, org: &OrgId, id: &str) -> StoreResult<Option<RunRecord>> {
+        let client = self.client().await?;
+        query_one(
+            &client,
+            &format!("SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE org_id = $1 AND id = $2"),
+            &[&org.as_str(), &id],
+            run_from_row,
+        )
+        .await
+    }
+
+    async fn list_runs(&self, org: &OrgId, query: &RunQuery) -> StoreResult<(i64, Vec<RunRecord>)> {
+        let mut clause = Clause::new();
+        clause.and_bound(org.as_str(), |placeholder| {
+            format!("org_id = {placeholder}")
+        });
+        for (name, value) in [
+            ("kit_id", &query.kit_id),
+            ("status", &query.status),
+            ("pipeline_id", &query.pipeline_id),
+        ] {
+            if let Some(value) = value {
+                clause.and_bound(value.as_str(), |placeholder| {
+                    format!("{name} = {placeholder}")
+                });
+            }
+        }
+        let client = self.client().await?;
+        count_and_page(
+            &client,
+            &format!(
+                "SELECT COUNT(*) AS count FROM pipeline_runs WHERE {}",
+                clause.sql
+            ),
+            &clause.params(),
+            page_bounds(query.limit, query.offset),
+            &format!(
+                "SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE {} \
+                 ORDER BY created_at DESC, id COLLATE \"C\" {}",
+                clause.sql,
+                clause.page()
+            ),
+            run_from_row,
+        )
+        .await
+    }
+
+    async fn claim_run(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> StoreResult<Option<RunRecord>> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        // The row lock, held until commit, makes the claim exclusive; SKIP LOCKED lets a worker
+        // on another node pass over a run being claimed right now and take the next one instead
+        // of waiting. A run claimed and committed meanwhile is re-checked against the condition
+        // (PostgreSQL re-reads a locked row's newest version) and no longer qualifies.
+        let candidate: Option<String> = query_one(
+            &transaction,
+            "SELECT id FROM pipeline_runs \
+             WHERE status = $1 OR (status IN ($2, $3) AND lease_until < $4) \
+             ORDER BY created_at, id COLLATE \"C\" LIMIT 1 FOR UPDATE SKIP LOCKED",
+            &[
+                &run_status::QUEUED,
+                &run_status::IN_PROGRESS,
+                &run_status::CANCELING,
+                &now,
+            ],
+            |row| column(row, "id"),
+        )
+        .await?;
+        let Some(id) = candidate else {
+            return Ok(None);
+        };
+        let run = query_one(
+            &transaction,
+            &format!(
+                "UPDATE pipeline_runs SET \
+                   status = CASE status WHEN $1 THEN $2 ELSE status END, \
+                   run_start = COALESCE(run_start, $3), attempts = attempts + 1, \
+                   lease_owner = $4, lease_until = $5, updated_at = $3 \
+                 WHERE id = $6 RETURNING {RUN_COLUMNS}"
+            ),
+            &[
+                &run_status::QUEUED,
+                &run_status::IN_PROGRESS,
+                &now,
+                &owner,
+                &lease_until,
+                &id,
+            ],
+            run_from_row,
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(run)
+    }
+
+    async fn heartbeat_run(
+        &self,
+        id: &str,
+        owner: &str,
+        progress: &Value,
+        now: i64,
+        lease_until: i64,
+    ) -> StoreResult<Option<String>> {
+        let client = self.client().await?;
+        query_one(
+            &client,
+            "UPDATE pipeline_runs SET progress = $1, lease_until = $2, updated_at = $3 \
+             WHERE id = $4 AND lease_owner = $5 RETURNING status",
+            &[&progress.to_string(), &lease_until, &now, &id, &owner],
+            |row| column(row, "status"),
+        )
+        .await
+    }
+
+    async fn finish_run(
+        &self,
+        id: &str,
+        owner: &str,
+        status: &str,
+        message: &str,
+        progress: &Value,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let changed = execute(
+            &client,
+            "UPDATE pipeline_runs SET status = $1, message = $2, progress = $3, run_end = $4, \
+             duration_ms = ($4 - COALESCE(run_start, $4)) / 1000, lease_owner = NULL, \
+             lease_until = NULL, updated_at = $4 WHERE id = $5 AND lease_owner = $6",
+            &[&status, &message, &progress.to_string(), &now, &id, &owner],
+        )
+        .await?;
+        Ok(changed == 1)
+    }
+
+    async fn release_run(&self, id: &str, owner: &str, now: i64) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let changed = execute(
+            &client,
+            "UPDATE pipeline_runs SET status = CASE status WHEN $1 THEN $2 ELSE status END, \
+             lease_owner = NULL, lease_until = 0, updated_at = $3 \
+             WHERE id = $4 AND lease_owner = $5",
+            &[
+                &run_status::IN_PROGRESS,
+                &run_status::QUEUED,
+                &now,
+                &id,
+                &owner,
+            ],
+        )
+        .await?;
+        Ok(changed == 1)
+    }
+
+    async fn cancel_run(
+        &self,
+        org: &OrgId,
+        id: &str,
+        now: i64,
+        by: &str,
+    ) -> StoreResult<Option<RunRecord>> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        execute(
+            &transaction,
+            "UPDATE pipeline_runs SET \
+               status = CASE status WHEN $1 THEN $2 ELSE $3 END, \
+               run_end = CASE status WHEN $1 THEN $4 ELSE run_end END, \
+               message = CASE status WHEN $1 THEN 'Cancelled before it started' ELSE message END, \
+               updated_at = $4, updated_by = $5 \
+             WHERE org_id = $6 AND id = $7 AND status IN ($1, $8)",
+            &[
+                &run_status::QUEUED,
+                &run_status::CANCELLED,
+                &run_status::CANCELING,
+                &now,
+                &by,
+                &org.as_str(),
+                &id,
+                &run_status::IN_PROGRESS,
+            ],
+        )
+        .await?;
+        let run = query_one(
+            &transaction,
+            &format!("SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE org_id = $1 AND id = $2"),
+            &[&org.as_str(), &id],
+            run_from_row,
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(run)
+    }
+
+    async fn apply_field_changes(&self, changes: &[FieldChange]) -> StoreResult<usize> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
+        // Lock the fields to change in id order (see `drop_chunk_references`).
+        let ids: Vec<&str> = changes
+            .iter()
+            .map(|change| change.field.id.as_str())
+            .collect();
+        execute(
+            &transaction,
+            "SELECT id FROM brand_fields WHERE id = ANY($1) ORDER BY id COLLATE \"C\" FOR UPDATE",
+            &[&ids],
+        )
+        .await?;
+        // Whether each kit exists and is unlocked, read once per kit.
+        let mut writable: HashMap<&str, bool> = HashMap::new();
+        let mut applied = 0;
+        for change in changes {
+            let field = &change.field;
+            let open = match writable.get(field.kit_id.as_str()) {
+                Some(open) => *open,
+                None => {
+                    // FOR SHARE: nobody locks the kit until these changes are committed.
+                    let locked: Option<bool> = query_one(
+                        &transaction,
+                        "SELECT locked FROM brand_kits WHERE id = $1 FOR SHARE",
+                        &[&field.kit_id],
+                        |row| column(row, "locked"),
+                    )
+                    .await?;
+                    let open = locked == Some(false);
+                    writable.insert(field.kit_id.as_str(), open);
+                    open
+                }
+            };
+            if !open {
+                continue;
+            }
+            match change.expected_version {
+                None => {
+                    insert_fields(&transaction, std::slice::from_ref(field)).await?;
+                    applied += 1;
+                }
+                Some(expected) => {
+                    let changed = execute(
+                        &transaction,
+                        "UPDATE brand_fields SET value = $1, refs = $2, version = $3, \
+                         updated_at = $4, updated_by = $5 \
+                         WHERE id = $6 AND version = $7 AND ai_editable",
+                        &[
+                            &field.value.to_string(),
+                            &field.references.to_string(),
+                            &field.version,
+                            &field.updated_at,
+                            &field.updated_by,
+                            &field.id,
+                            &expected,
+                        ],
+                    )
+                    .await?;
+                    applied += usize::try_from(changed).map_err(corrupt)?;
+                }
+            }
+        }
+        transaction.commit().await?;
+        Ok(applied)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::brand::FieldRecord;
+    use crate::pg::query_all;
+    use crate::pg::testing::fresh_store;
+    use serde_json::json;
+
+    fn org(letter: char) -> OrgId {
+        OrgId::parse(&format!("org_{}", letter.to_string().repeat(16))).unwrap()
+    }
+
+    fn document(org: &OrgId, id: &str, created_at: i64) -> DocumentRecord {
+        DocumentRecord {
+            id: id.into(),
+            org_id: org.clone(),
+            status: "processed".into(),
+            doc_type: "brand guidelines".into(),
+            title: format!("Title {id}"),
+            summary: None,
+            url: String::new(),
+            file_id: format!("blob-{id}"),
+            file_type: "application/pdf".into(),
+            file_name: Some(format!("{id}.pdf")),
+            size: 100,
+            sha256: "00".repeat(32),
+            number_of_pages: 3,
+            page_range_from: None,
+            page_range_to: None,
+            tags: json!([]),
+            references: json!([]),
+            chunked: false,
+            summarized: false,
+            message: String::new(),
+            version: 1,
+            created_at,
+            created_by: "alice".into(),
+            updated_at: created_at,
+            updated_by: "alice".into(),
+            deleted_at: None,
+        }
+    }
+
+    fn chunk(
+        document: &DocumentRecord,
+        ordinal: i64,
+        headings: &[&str],
+        text: &str,
+    ) -> ChunkRecord {
+        ChunkRecord {
+            id: format!("{}-chunk-{ordinal}", document.id),
+            document_id: document.id.clone(),
+            org_id: document.org_id.clone(),
+            ordinal,
+            headings: headings
+                .iter()
+                .map(|heading| (*heading).to_owned())
+                .collect(),
+            text: text.into(),
+            page_start: 1,
+            page_end: 2,
+            created_at: 10,
+        }
+    }
+
+    fn run(org: &OrgId, id: &str, created_at: i64) -> RunRecord {
+        RunRecord {
+            id: id.into(),
+            org_id: org.clone(),
+            pipeline_id: "BrandIngestionPipeline".into(),
+            kit_id: "kit".into(),
+            parameters: json!({"b": 1, "a": 2}),
+            status: run_status::QUEUED.into(),
+            message: String::new(),
+            progress: json!({}),
+            run_start: None,
+            run_end: None,
+            duration_ms: 0,
+            attempts: 0,
+            lease_owner: None,
+            lease_until: None,
+            created_at,
+            created_by: "test".into(),
+            updated_at: created_at,
+            updated_by: "test".into(),
+        }
+    }
+
+    fn field(kit: &str, id: &str, references: Value, ai_editable: bool) -> FieldRecord {
+        FieldRecord {
+            id: id.into(),
+            section_id: format!("{kit}-section"),
+            kit_id: kit.into(),
+            name: format!("Field {id}"),
+            field_type: "text".into(),
+            order: Some(1),
+            value: json!("old"),
+            intent: None,
+            references,
+            deletable: true,
+            verified: None,
+            ai_editable,
+            predefined: false,
+            properties: json!({}),
+            version: 1,
+            created_at: 1,
+            created_by: "test".into(),
+            updated_at: 1,
+            updated_by: "test".into(),
+        }
+    }
+
+    /// A kit with one section, written with plain SQL so these tests do not depend on the
+    /// brand store.
+    async fn seed_kit(store: &PgStore, org: &OrgId, kit: &str, locked: bool) {
+        let client = store.client().await.unwrap();
+        execute(
+            &client,
+            "INSERT INTO brand_kits (id, org_id, name, status, locked, created_at, created_by, \
+             updated_at, updated_by) VALUES ($1, $2, $1, 'draft', $3, 1, 'test', 1, 'test')",
+            &[&kit, &org.as_str(), &locked],
+        )
+        .await
+        .unwrap();
+        execute(
+            &client,
+            "INSERT INTO brand_sections (id, kit_id, name, position, deletable, predefined, \
+             created_at, created_by, updated_at, updated_by) \
+             VALUES ($1, $2, 'Section', 1, TRUE, FALSE, 1, 'test', 1, 'test')",
+            &[&format!("{kit}-section"), &kit],
+        )
+        .await
+        .unwrap();
+    }
+
+    /// A field's stored references text and version.
+    async fn field_state(store: &PgStore, id: &str) -> (String, i64) {
+        let client = store.client().await.unwrap();
+        query_one(
+            &client,
+            "SELECT refs, version FROM brand_fields WHERE id = $1",
+            &[&id],
+            |row| Ok((column(row, "refs")?, column(row, "version")?)),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+    }
+
+    #[test]
+    fn match_expressions_keep_only_words() {
+        let terms = |list: &[&str]| {
+            list.iter()
+                .map(|term| (*term).to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(match_expression(&terms(&[])), None);
+        assert_eq!(match_expression(&terms(&["--", "'\"&|!"])), None);
+        assert_eq!(
+            match_expression(&terms(&["logo", "e-mail", "it's:*", "café"])).as_deref(),
+            Some("logo | (e <-> mail) | (it <-> s) | café")
+        );
+        assert_eq!(
+            match_expression(&terms(&["\"); DROP TABLE chunks; --"])).as_deref(),
+            Some("(DROP <-> TABLE <-> chunks)")
+        );
+    }
+
+    #[test]
+    fn snippets_get_ellipses_where_words_are_left_out() {
+        let text = "One two three. Four five six.";
+        assert_eq!(with_ellipses("One two".into(), text), "One two…");
+        assert_eq!(
+            with_ellipses("<mark>two</mark> three".into(), text),
+            "…<mark>two</mark> three…"
+        );
+        assert_eq!(with_ellipses("five six.".into(), text), "…five six.");
+        assert_eq!(with_ellipses(text.into(), text), text);
+    }
+
+    #[tokio::test]
+    async fn documents_are_filtered_paged_versioned_and_deleted() {
+        let Some(store) = fresh_store("documents_are_filtered_paged_versioned_and_deleted").await
+        else {
+            return;
+        };
+        let acme = org('A');
+        let other = org('B');
+        let mut first = document(&acme, "d1", 100);
+        first.title = "Logo 100% Guide".into();
+        first.tags = json!(["Print", "Colour"]);
+        first.references = json!([{"id": "kit-1", "path": "", "type": "brandkit"}]);
+        let mut second = document(&acme, "d2", 200);
+        second.doc_type = "presentation".into();
+        second.summary = Some("All about typography".into());
+        second.tags = json!(["print"]);
+        second.references = json!([{"id": "kit-2", "path": "", "type": "brandkit"}]);
+        second.file_type = "text/markdown".into();
+        let mut third = document(&acme, "d3", 300);
+        third.status = "failed".into();
+        third.created_by = "bob".into();
+        third.references = json!([{"id": "kit-1", "path": "", "type": "website"}]);
+        for record in [&first, &second, &third, &document(&other, "d4", 400)] {
+            store.insert_document(record).await.unwrap();
+        }
+        assert_eq!(
+            store.get_document(&acme, "d1").await.unwrap().as_ref(),
+            Some(&first)
+        );
+        assert!(store.get_document(&other, "d1").await.unwrap().is_none());
+
+        let list = |query: DocumentQuery| {
+            let store = store.clone();
+            let acme = acme.clone();
+            async move {
+                let (total, rows) = store.list_documents(&acme, &query).await.unwrap();
+                (
+                    total,
+                    rows.into_iter().map(|record| record.id).collect::<Vec<_>>(),
+                )
+            }
+        };
+        let page = |offset, limit| DocumentQuery {
+            offset,
+            limit,
+            ..DocumentQuery::default()
+        };
+        // Newest first, paged, the total counting every match.
+        assert_eq!(
+            list(page(0, 10)).await,
+            (3, vec!["d3".into(), "d2".into(), "d1".into()])
+        );
+        assert_eq!(list(page(1, 1)).await, (3, vec!["d2".into()]));
+        assert_eq!(list(page(5, 10)).await, (3, vec![]));
+        let with = |change: fn(&mut DocumentQuery)| {
+            let mut query = page(0, 10);
+            change(&mut query);
+            query
+        };
+        // Search: case-insensitive substring of title, summary or tags; wildcards are literal.
+        assert_eq!(
+            list(with(|query| query.search = Some("LOGO 100%".into()))).await,
+            (1, vec!["d1".into()])
+        );
+        assert_eq!(
+            list(with(|query| query.search = Some("0_%".into())))
+                .await
+                .0,
+            0
+        );
+        assert_eq!(
+            list(with(|query| query.search = Some("typo".into()))).await,
+            (1, vec!["d2".into()])
+        );
+        assert_eq!(
+            list(with(|query| query.search = Some("colour".into()))).await,
+            (1, vec!["d1".into()])
+        );
+        assert_eq!(
+            list(with(|query| query.doc_type = Some("presentation".into()))).await,
+            (1, vec!["d2".into()])
+        );
+        assert_eq!(
+            list(with(|query| query.status = Some("failed".into()))).await,
+            (1, vec!["d3".into()])
+        );
+        assert_eq!(
+            list(with(|query| query.created_by = Some("bob".into()))).await,
+            (1, vec!["d3".into()])
+        );
+        assert_eq!(
+            list(with(|query| query.file_type = Some("text/markdown".into()))).await,
+            (1, vec!["d2".into()])
+        );
+        // Every tag, case-insensitively.
+        assert_eq!(
+            list(with(|query| query.tags = vec!["PRINT".into()])).await,
+            (2, vec!["d2".into(), "d1".into()])
+        );
+        assert_eq!(
+            list(with(
+                |query| query.tags = vec!["print".into(), "colour".into()]
+            ))
+            .await,
+            (1, vec!["d1".into()])
+        );
+        // References: type and id must hold for the same reference.
+        assert_eq!(
+            list(with(|query| query.reference_id = Some("kit-1".into()))).await,
+            (2, vec!["d3".into(), "d1".into()])
+        );
+        assert_eq!(
+            list(with(|query| {
+                query.reference_id = Some("kit-1".into());
+                query.reference_type = Some("brandkit".into());
+            }))
+            .await,
+            (1, vec!["d1".into()])
+        );
+        assert_eq!(
+            list(with(|query| query.reference_type = Some("website".into()))).await,
+            (1, vec!["d3".into()])
+        );
+
+        // Versions: a stale version changes nothing.
+        let mut changed = first.clone();
+        changed.title = "Renamed".into();
+        changed.chunked = true;
+        changed.version = 2;
+        assert!(!store.update_document(&changed, 5).await.unwrap());
+        assert!(store.update_document(&changed, 1).await.unwrap());
+        assert!(!store.update_document(&changed, 1).await.unwrap());
+        assert_eq!(
+            store.get_document(&acme, "d1").await.unwrap().unwrap(),
+            changed
+        );
+
+        // Delete returns the document as it was, once; listings leave it out unless asked.
+        let deleted = store
+            .delete_document(&acme, "d1", 500, "carol")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(deleted, changed);
+        assert!(store
+            .delete_document(&acme, "d1", 600, "carol")
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .delete_document(&other, "d2", 600, "carol")
+            .await
+            .unwrap()
+            .is_none());
+        let after = store.get_document(&acme, "d1").await.unwrap().unwrap();
+        assert_eq!(after.deleted_at, Some(500));
+        assert_eq!(after.version, 3);
+        assert!(!after.chunked);
+        assert_eq!(after.updated_by, "carol");
+        assert_eq!(list(page(0, 10)).await.0, 2);
+        assert_eq!(
+            list(with(|query| query.include_deleted = true)).await.1,
+            vec!["d3", "d2", "d1"]
+        );
+    }
+
+    #[tokio::test]
+    async fn chunks_are_replaced_ranked_and_scoped() {
+        let Some(store) = fresh_store("chunks_are_replaced_ranked_and_scoped").await else {
+            return;
+        };
+        let acme = org('A');
+        let mut guide = document(&acme, "guide", 100);
+        guide.references = json!([{"id": "kit-1", "path": "", "type": "brandkit"}]);
+        let mut deck = document(&acme, "deck", 200);
+        deck.references = json!([{"id": "kit-2", "path": "", "type": "brandkit"}]);
+        store.insert_document(&guide).await.unwrap();
+        store.insert_document(&deck).await.unwrap();
+
+        guide.version = 2;
+        guide.chunked = true;
+        let long_text = "Our primary brand colour is a deep green used across all print and \
+             digital channels. The logo must always appear on a white or green background with \
+             enough clear space around it, and never stretched, rotated or recoloured.";
+        let guide_chunks = vec![
+            chunk(
+                &guide,
+                0,
+                &["Brand", "Colours"],
+                "The logo is green, and so is the type.",
+            ),
+            chunk(
+                &guide,
+                1,
+                &["Brand", "Logo usage"],
+                "Keep clear space around it.",
+            ),
+            chunk(
+                &guide,
+                2,
+                &["Contact"],
+                "Send an e-mail to brand@acme.com about it.",
+            ),
+            chunk(&guide, 3, &["Palette"], long_text),
+        ];
+        store.replace_chunks(&guide, &guide_chunks).await.unwrap();
+        deck.version = 2;
+        store
+            .replace_chunks(&deck, &[chunk(&deck, 0, &["Intro"], "Logos everywhere.")])
+            .await
+            .unwrap();
+        // A stale version is a conflict and leaves the chunks as they were.
+        let err = store
+            .replace_chunks(&guide, &[chunk(&guide, 9, &[], "lost")])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+        assert_eq!(
+            store
+                .get_document(&acme, "guide")
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            2
+        );
+
+        let terms = |list: &[&str]| {
+            list.iter()
+                .map(|term| (*term).to_owned())
+                .collect::<Vec<_>>()
+        };
+        let scope = |document: Option<&str>, kit: Option<&str>| ChunkQuery {
+            document_id: document.map(str::to_owned),
+            reference_id: kit.map(str::to_owned),
+            offset: 0,
+            limit: 10,
+        };
+        let search = |words: Vec<String>, query: ChunkQuery| {
+            let store = store.clone();
+            let acme = acme.clone();
+            async move { store.search_chunks(&acme, &words, &query).await.unwrap() }
+        };
+
+        // A heading match outranks body-only matches; stemming finds "logos" for "logo".
+        let (total, hits) = search(terms(&["logo"]), scope(None, None)).await;
+        assert_eq!(total, 4);
+        assert_eq!(hits[0].chunk.id, "guide-chunk-1");
+        assert!(hits.windows(2).all(|pair| pair[0].score >= pair[1].score));
+        assert!(hits.iter().all(|hit| hit.score > 0.0));
+        let ids: Vec<&str> = hits.iter().map(|hit| hit.chunk.id.as_str()).collect();
+        assert!(ids.contains(&"deck-chunk-0") && ids.contains(&"guide-chunk-3"));
+        let body = hits
+            .iter()
+            .find(|hit| hit.chunk.id == "guide-chunk-0")
+            .unwrap();
+        assert!(
+            body.snippet.contains("<mark>logo</mark>"),
+            "{}",
+            body.snippet
+        );
+        assert_eq!(body.chunk, guide_chunks[0]);
+        let long = hits
+            .iter()
+            .find(|hit| hit.chunk.id == "guide-chunk-3")
+            .unwrap();
+        assert!(long.snippet.starts_with('…') && long.snippet.ends_with('…'));
+        assert!(
+            long.snippet.contains("<mark>logo</mark>"),
+            "{}",
+            long.snippet
+        );
+
+        // Any term may match; a chunk with more of them ranks higher.
+        let (total, hits) = search(terms(&["green", "type"]), scope(None, None)).await;
+        assert_eq!(total, 2);
+        assert_eq!(hits[0].chunk.id, "guide-chunk-0");
+
+        // Paging keeps the total.
+        let mut paged = scope(None, None);
+        paged.offset = 1;
+        paged.limit = 1;
+        let (total, hits) = search(terms(&["logo"]), paged).await;
+        assert_eq!(total, 4);
+        assert_eq!(hits.len(), 1);
+
+        // Punctuation splits words as in SQLite; common words are not dropped.
+        assert_eq!(search(terms(&["acme"]), scope(None, None)).await.0, 1);
+        assert_eq!(search(terms(&["e-mail"]), scope(None, None)).await.0, 1);
+        assert_eq!(search(terms(&["mail", "e"]), scope(None, None)).await.0, 1);
+        assert_eq!(search(terms(&["about"]), scope(None, None)).await.0, 1);
+        assert_eq!(
+            search(terms(&["clear-space"]), scope(None, None)).await.0,
+            2
+        );
+        assert_eq!(
+            search(terms(&["space-clear"]), scope(None, None)).await.0,
+            0
+        );
+        // Nothing to look for finds nothing; query syntax in a term is just text.
+        assert_eq!(search(terms(&[]), scope(None, None)).await, (0, vec![]));
+        assert_eq!(
+            search(terms(&["--", "\"'"]), scope(None, None)).await,
+            (0, vec![])
+        );
+        assert_eq!(
+            search(terms(&["logo & !green"]), scope(None, None)).await.0,
+            0
+        );
+
+        // Scopes: one document, one kit's documents, another organisation.
+        assert_eq!(
+            search(terms(&["logo"]), scope(Some("deck"), None)).await.0,
+            1
+        );
+        assert_eq!(
+            search(terms(&["logo"]), scope(None, Some("kit-1"))).await.0,
+            3
+        );
+        assert_eq!(
+            search(terms(&["logo"]), scope(None, Some("kit-9"))).await.0,
+            0
+        );
+        assert_eq!(
+            store
+                .search_chunks(&org('B'), &terms(&["logo"]), &scope(None, None))
+                .await
+                .unwrap()
+                .0,
+            0
+        );
+
+        // Listing: documents oldest first, chunks in order.
+        let (total, chunks) = store.list_chunks(&acme, &scope(None, None)).await.unwrap();
+        assert_eq!(total, 5);
+        let ids: Vec<&str> = chunks.iter().map(|chunk| chunk.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "guide-chunk-0",
+                "guide-chunk-1",
+                "guide-chunk-2",
+                "guide-chunk-3",
+                "deck-chunk-0"
+            ]
+        );
+        let (total, chunks) = store
+            .list_chunks(&acme, &scope(None, Some("kit-2")))
+            .await
+            .unwrap();
+        assert_eq!((total, chunks.len()), (1, 1));
+        assert_eq!(
+            store
+                .get_chunk(&acme, "guide-chunk-2")
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(&guide_chunks[2])
+        );
+        assert!(store
+            .get_chunk(&org('B'), "guide-chunk-2")
+            .await
+            .unwrap()
+            .is_none());
+
+        // Re-chunking replaces the old chunks.
+        guide.version = 3;
+        store
+            .replace_chunks(&guide, &[chunk(&guide, 0, &["Only"], "Fresh text.")])
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .list_chunks(&acme, &scope(Some("guide"), None))
+                .await
+                .unwrap()
+                .0,
+            1
+        );
+        assert_eq!(
+            search(terms(&["logo"]), scope(Some("guide"), None)).await.0,
+            0
+        );
+        // A deleted document's chunks are gone.
+        store
+            .delete_document(&acme, "deck", 900, "me")
+            .await
+            .unwrap();
+        assert_eq!(search(terms(&["logos"]), scope(None, None)).await.0, 0);
+        assert_eq!(
+            store
+                .list_chunks(&acme, &scope(None, None))
+                .await
+                .unwrap()
+                .0,
+            1
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_workers_claim_each_run_once() {
+        let Some(store) = fresh_store("concurrent_workers_claim_each_run_once").await else {
+            return;
+        };
+        let acme = org('A');
+        for index in 0..20 {
+            store
+                .insert_run(&run(&acme, &format!("run-{index:02}"), index))
+                .await
+                .unwrap();
+        }
+        let mut workers = Vec::new();
+        for worker in 0..8 {
+            let store = store.clone();
+            workers.push(tokio::spawn(async move {
+                let owner = format!("worker-{worker}");
+                let mut claimed = Vec::new();
+                while let Some(run) = store.claim_run(&owner, 1_000, 2_000).await.unwrap() {
+                    assert_eq!(run.lease_owner.as_deref(), Some(owner.as_str()));
+                    claimed.push(run.id);
+                }
+                claimed
+            }));
+        }
+        let mut claimed = Vec::new();
+        for worker in workers {
+            claimed.extend(worker.await.unwrap());
+        }
+        claimed.sort();
+        let expected: Vec<String> = (0..20).map(|index| format!("run-{index:02}")).collect();
+        assert_eq!(claimed, expected);
+        let (total, runs) = store
+            .list_runs(
+                &acme,
+                &RunQuery {
+                    status: Some(run_status::IN_PROGRESS.into()),
+                    limit: 100,
+                    ..RunQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(total, 20);
+        assert!(runs
+            .iter()
+            .all(|run| run.attempts == 1 && run.run_start == Some(1_000)));
+    }
+
+    #[tokio::test]
+    async fn leases_expire_and_only_their_holder_acts() {
+        let Some(store) = fresh_store("leases_expire_and_only_their_holder_acts").await else {
+            return;
+        };
+        let acme = org('A');
+        let first_run = run(&acme, "r1", 1);
+        store.insert_run(&first_run).await.unwrap();
+        assert_eq!(store.get_run(&acme, "r1").await.unwrap(), Some(first_run));
+        assert!(store.get_run(&org('B'), "r1").await.unwrap().is_none());
+        let first = store.claim_run("a", 100, 200).await.unwrap().unwrap();
+        assert_eq!(first.status, run_status::IN_PROGRESS);
+        assert_eq!((first.attempts, first.run_start), (1, Some(100)));
+        // Held: nobody else gets it or can act on it.
+        assert!(store.claim_run("b", 150, 250).await.unwrap().is_none());
+        assert!(store
+            .heartbeat_run("r1", "b", &json!({}), 150, 250)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(!store.release_run("r1", "b", 150).await.unwrap());
+        assert_eq!(
+            store
+                .heartbeat_run("r1", "a", &json!({"stage": "read"}), 150, 199)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some(run_status::IN_PROGRESS)
+        );
+        // The lease lapses (its holder died): another worker takes it over.
+        let second = store.claim_run("b", 200, 300).await.unwrap().unwrap();
+        assert_eq!(second.lease_owner.as_deref(), Some("b"));
+        assert_eq!((second.attempts, second.run_start), (2, Some(100)));
+        assert_eq!(second.progress, json!({"stage": "read"}));
+        // The old holder can no longer finish it; the new one can.
+        assert!(!store
+            .finish_run("r1", "a", run_status::SUCCEEDED, "", &json!({}), 210)
+            .await
+            .unwrap());
+        assert!(store
+            .finish_run(
+                "r1",
+                "b",
+                run_status::SUCCEEDED,
+                "done",
+                &json!({"n": 1}),
+                5_100
+            )
+            .await
+            .unwrap());
+        let done = store.get_run(&acme, "r1").await.unwrap().unwrap();
+        assert_eq!(done.status, run_status::SUCCEEDED);
+        assert_eq!((done.run_end, done.duration_ms), (Some(5_100), 5));
+        assert_eq!((done.lease_owner, done.lease_until), (None, None));
+        assert!(store
+            .claim_run("c", 10_000, 20_000)
+            .await
+            .unwrap()
+            .is_none());
+
+        // Released runs go back to the queue, oldest first.
+        store.insert_run(&run(&acme, "r3", 3)).await.unwrap();
+        store.insert_run(&run(&acme, "r2", 2)).await.unwrap();
+        let taken = store.claim_run("a", 100, 200).await.unwrap().unwrap();
+        assert_eq!(taken.id, "r2");
+        assert!(store.release_run("r2", "a", 110).await.unwrap());
+        let released = store.get_run(&acme, "r2").await.unwrap().unwrap();
+        assert_eq!(released.status, run_status::QUEUED);
+        assert_eq!(
+            (released.lease_owner, released.lease_until),
+            (None, Some(0))
+        );
+        assert_eq!(
+            store.claim_run("b", 120, 220).await.unwrap().unwrap().id,
+            "r2"
+        );
+
+        // Listing: newest first, filtered, paged.
+        let (total, runs) = store
+            .list_runs(
+                &acme,
+                &RunQuery {
+                    limit: 2,
+                    offset: 1,
+                    ..RunQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(total, 3);
+        let ids: Vec<&str> = runs.iter().map(|run| run.id.as_str()).collect();
+        assert_eq!(ids, ["r2", "r1"]);
+        let (total, _) = store
+            .list_runs(
+                &acme,
+                &RunQuery {
+                    kit_id: Some("kit".into()),
+                    pipeline_id: Some("EnrichSectionsPipeline".into()),
+                    limit: 10,
+                    ..RunQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(total, 0);
+    }
+
+    #[tokio::test]
+    async fn cancelling_ends_queued_runs_and_asks_running_ones_to_stop() {
+        let Some(store) =
+            fresh_store("cancelling_ends_queued_runs_and_asks_running_ones_to_stop").await
+        else {
+            return;
+        };
+        let acme = org('A');
+        store.insert_run(&run(&acme, "queued", 1)).await.unwrap();
+        let cancelled = store
+            .cancel_run(&acme, "queued", 5, "me")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(cancelled.status, run_status::CANCELLED);
+        assert_eq!(cancelled.run_end, Some(5));
+        assert_eq!(cancelled.message, "Cancelled before it started");
+        assert!(store.claim_run("a", 10, 20).await.unwrap().is_none());
+        // Finished runs come back unchanged; unknown ones not at all.
+        let again = store
+            .cancel_run(&acme, "queued", 6, "you")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again, cancelled);
+        assert!(store
+            .cancel_run(&org('B'), "queued", 6, "you")
+            .await
+            .unwrap()
+            .is_none());
+
+        store.insert_run(&run(&acme, "running", 2)).await.unwrap();
+        store.claim_run("a", 10, 20).await.unwrap().unwrap();
+        let canceling = store
+            .cancel_run(&acme, "running", 11, "me")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(canceling.status, run_status::CANCELING);
+        assert_eq!(canceling.run_end, None);
+        let seen = store
+            .heartbeat_run("running", "a", &json!({}), 12, 22)
+            .await
+            .unwrap();
+        assert_eq!(seen.as_deref(), Some(run_status::CANCELING));
+        // A canceling run whose worker died is claimed again (to be wound up), still canceling.
+        let reclaimed = store.claim_run("b", 30, 40).await.unwrap().unwrap();
+        assert_eq!(reclaimed.status, run_status::CANCELING);
+    }
+
+    #[tokio::test]
+    async fn field_changes_apply_only_where_allowed_and_deletes_drop_references() {
+        let Some(store) =
+            fresh_store("field_changes_apply_only_where_allowed_and_deletes_drop_references").await
+        else {
+            return;
+        };
+        let acme = org('A');
+        seed_kit(&store, &acme, "open", false).await;
+        seed_kit(&store, &acme, "closed", true).await;
+        let client = store.client().await.unwrap();
+        let cited = json!([
+            {"id": "doc-chunk-0", "path": "p0", "type": "chunk"},
+            {"id": "other", "path": "p1", "type": "chunk"},
+            {"id": "doc-chunk-1", "path": "p2", "type": "chunk"}
+        ]);
+        for record in [
+            field("open", "editable", cited.clone(), true),
+            field("open", "manual", json!([]), false),
+            field("open", "stale", json!([]), true),
+            field("closed", "locked", json!([]), true),
+        ] {
+            insert_fields(&client, std::slice::from_ref(&record))
+                .await
+                .unwrap();
+        }
+        drop(client);
+
+        let change = |record: FieldRecord, expected: Option<i64>| {
+            let mut next = record;
+            next.value = json!("new");
+            next.version += 1;
+            next.updated_at = 50;
+            FieldChange {
+                field: next,
+                expected_version: expected,
+            }
+        };
+        let applied = store
+            .apply_field_changes(&[
+                change(field("open", "editable", cited.clone(), true), Some(1)),
+                change(field("open", "manual", json!([]), false), Some(1)),
+                change(field("open", "stale", json!([]), true), Some(7)),
+                change(field("closed", "locked", json!([]), true), Some(1)),
+                change(field("open", "added", json!([]), true), None),
+                change(field("closed", "refused", json!([]), true), None),
+                change(field("gone", "orphan", json!([]), true), None),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(applied, 2);
+        let client = store.client().await.unwrap();
+        let values = query_all(
+            &client,
+            "SELECT id, value, version FROM brand_fields ORDER BY id",
+            &[],
+            |row| {
+                Ok((
+                    column::<String>(row, "id")?,
+                    column::<String>(row, "value")?,
+                    column::<i64>(row, "version")?,
+                ))
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            values,
+            [
+                ("added".to_owned(), "\"new\"".to_owned(), 2),
+                ("editable".to_owned(), "\"new\"".to_owned(), 2),
+                ("locked".to_owned(), "\"old\"".to_owned(), 1),
+                ("manual".to_owned(), "\"old\"".to_owned(), 1),
+                ("stale".to_owned(), "\"old\"".to_owned(), 1),
+            ]
+        );
+        drop(client);
+        assert_eq!(store.apply_field_changes(&[]).await.unwrap(), 0);
+
+        // Deleting the cited document drops exactly its chunks from the references, keeping the
+        // rest verbatim and in order, and bumps the field's version.
+        let mut cited_document = document(&acme, "doc", 1);
+        store.insert_document(&cited_document).await.unwrap();
+        cited_document.version = 2;
+        store
+            .replace_chunks(
+                &cited_document,
+                &[
+                    chunk(&cited_document, 0, &[], "zero"),
+                    chunk(&cited_document, 1, &[], "one"),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(field_state(&store, "editable").await.1, 2);
+        store
+            .delete_document(&acme, "doc", 70, "me")
+            .await
+            .unwrap()
+            .unwrap();
+        let (references, version) = field_state(&store, "editable").await;
+        assert_eq!(references, r#"[{"id":"other","path":"p1","type":"chunk"}]"#);
+        assert_eq!(version, 3);
+        assert_eq!(field_state(&store, "manual").await, ("[]".to_owned(), 1));
+    }
+
+    /// The same chunks and searches on both backends find the same chunks (ranks differ in
+    /// scale, and order may differ between close scores).
+    #[tokio::test]
+    async fn searches_find_the_same_chunks_as_sqlite() {
+        let Some(postgres) = fresh_store("searches_find_the_same_chunks_as_sqlite").await else {
+            return;
+        };
+        let directory = tempfile::tempdir().unwrap();
+        let sqlite = crate::SqliteStore::open(&directory.path().join("db.sqlite"))
+            .await
+            .unwrap();
+        let acme = org('A');
+        let passages: &[(&[&str], &str)] = &[
+            (
+                &["Logo", "Clear space"],
+                "Always keep clear space around the logo equal to the x.",
+            ),
+            (
+                &["Colours"],
+                "Our primary colour is #1B4D3E (Pantone 3435 C). Secondary colours are rare.",
+            ),
+            (
+                &["Typography"],
+                "Headlines use Gotham Bold at 3.5mm minimum; body copy uses Georgia.",
+            ),
+            (
+                &["Contact"],
+                "Questions? E-mail brand@acme.com or visit www.acme.com/brand-portal.",
+            ),
+            (
+                &["Voice"],
+                "We're friendly, not flippant. We don't over-promise. It's about people.",
+            ),
+            (
+                &["Imagery"],
+                "Photographs should feel natural; avoid stock imagery. Running, playing.",
+            ),
+            (
+                &["Café"],
+                "The café menu uses naïve illustrations and the word resume/résumé.",
+            ),
+            (
+                &["Don'ts"],
+                "Don't stretch, rotate or recolour the logo. Never place it on busy photos.",
+            ),
+            (
+                &["Co-branding"],
+                "Partner logos sit right, after a 1px rule; all partners are approved.",
+            ),
+            (
+                &["Misc"],
+                "Version v2.0, updated 2024-05-01, supersedes v1.3. See section 4.2.1.",
+            ),
+        ];
+        let mut guide = document(&acme, "guide", 1);
+        let chunks: Vec<ChunkRecord> = passages
+            .iter()
+            .zip(0..)
+            .map(|((headings, text), ordinal)| chunk(&guide, ordinal, headings, text))
+            .collect();
+        let stores: [&dyn DocumentStore; 2] = [&postgres, &sqlite];
+        for store in stores {
+            guide.version = 1;
+            store.insert_document(&guide).await.unwrap();
+            guide.version = 2;
+            store.replace_chunks(&guide, &chunks).await.unwrap();
+        }
+        let searches: &[&[&str]] = &[
+            &["logo"],
+            &["logos"],
+            &["colour"],
+            &["colors"],
+            &["1b4d3e"],
+            &["3435"],
+            &["3", "5mm"],
+            &["3.5mm"],
+            &["e-mail"],
+            &["mail"],
+            &["acme"],
+            &["brand"],
+            &["portal"],
+            &["we're"],
+            &["re"],
+            &["don't"],
+            &["t"],
+            &["about"],
+            &["it"],
+            &["running"],
+            &["run"],
+            &["play"],
+            &["cafe"],
+            &["café"],
+            &["resume"],
+            &["résumé"],
+            &["naive"],
+            &["v2"],
+            &["2", "0"],
+            &["2024"],
+            &["05"],
+            &["4", "2", "1"],
+            &["partner"],
+            &["1px"],
+            &["rule", "approved"],
+            &["busy-photos"],
+            &["photos-busy"],
+            &["clear-space"],
+            &["x"],
+            &["co"],
+            &["cobranding"],
+            &["primary", "secondary"],
+            &["generalization"],
+            &["--"],
+        ];
+        let scope = ChunkQuery {
+            limit: 100,
+            ..ChunkQuery::default()
+        };
+        for search in searches {
+            let terms: Vec<String> = search.iter().map(|term| (*term).to_owned()).collect();
+            let mut found = Vec::new();
+            for store in stores {
+                let (total, hits) = store.search_chunks(&acme, &terms, &scope).await.unwrap();
+                let mut ids: Vec<String> = hits.into_iter().map(|hit| hit.chunk.id).collect();
+                ids.sort();
+                found.push((total, ids));
+            }
+            assert_eq!(
+                found[0], found[1],
+                "PostgreSQL, then SQLite, for {search:?}"
+            );
+        }
+    }
+}

@@ -32,7 +32,9 @@ pub(crate) fn tls_choice(url: &str) -> TlsChoice {
         None => (url, ""),
     };
     let mut verify = false;
-    let mut root_file = std::env::var("PGSSLROOTCERT").ok().filter(|v| !v.is_empty());
+    let mut root_file = std::env::var("PGSSLROOTCERT")
+        .ok()
+        .filter(|v| !v.is_empty());
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {

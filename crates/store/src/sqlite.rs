@@ -20,9 +20,9 @@ use rusqlite::{
 };
 
 use crate::{
-    AuditEvent, AuditStore, ClientRecord, ClientStatus, ClientStore, KeyState, KeyStore, LeaseStore, NewClient,
-    NewSecret, Org, OrgStore, RevocationStore, SecretRecord, SigningKeyRecord, Store, StoreError,
-    StoreResult, TokenRevocation,
+    AuditEvent, AuditStore, ClientRecord, ClientStatus, ClientStore, KeyState, KeyStore,
+    LeaseStore, NewClient, NewSecret, Org, OrgStore, RevocationStore, SecretRecord,
+    SigningKeyRecord, Store, StoreError, StoreResult, TokenRevocation,
 };
 
 /// Embedded migrations, applied in order; each runs once, in its own transaction.
@@ -621,6 +621,22 @@ impl ClientStore for SqliteStore {
         .await
     }
 
+    async fn replace_secret_hash(
+        &self,
+        id: &ClientId,
+        old: &[u8; 32],
+        new: &[u8; 32],
+    ) -> StoreResult<bool> {
+        self.write(|c| {
+            Ok(c.execute(
+                "UPDATE client_secrets SET secret_hash = ?1 \
+                 WHERE client_id = ?2 AND secret_hash = ?3 AND retired_at IS NULL",
+                params![&new[..], id.as_str(), &old[..]],
+            )? == 1)
+        })
+        .await
+    }
+
     async fn touch_clients(&self, uses: &[(ClientId, UnixSeconds)]) -> StoreResult<()> {
         if uses.is_empty() {
             return Ok(());
@@ -732,6 +748,16 @@ impl KeyStore for SqliteStore {
             insert_key(&transaction, new_next)?;
             transaction.commit()?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn rewrap_signing_key(&self, kid: &str, old: &[u8], new: &[u8]) -> StoreResult<bool> {
+        self.write(|c| {
+            Ok(c.execute(
+                "UPDATE signing_keys SET private_key_enc = ?1 WHERE kid = ?2 AND private_key_enc = ?3",
+                params![new, kid, old],
+            )? == 1)
         })
         .await
     }

@@ -34,6 +34,141 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_brandstream")
 }
 
+/// Whether the black-box suite runs its servers on PostgreSQL: `BRANDSTREAM_TEST_BACKEND=postgres`
+/// with `TEST_DATABASE_URL` naming a server (any database on it; each data dir gets its own).
+pub fn postgres_backend() -> Option<String> {
+    match std::env::var("BRANDSTREAM_TEST_BACKEND").as_deref() {
+        Ok("postgres") => Some(
+            std::env::var("TEST_DATABASE_URL")
+                .expect("BRANDSTREAM_TEST_BACKEND=postgres needs TEST_DATABASE_URL"),
+        ),
+        Ok("sqlite") | Err(_) => None,
+        Ok(other) => panic!("unknown BRANDSTREAM_TEST_BACKEND {other}"),
+    }
+}
+
+/// The file in a data dir that remembers which test database belongs to it, so a server
+/// restarted on the same dir finds its data again.
+const TEST_DATABASE_FILE: &str = "test-database-url";
+
+/// `--database-url URL` for a data dir when the suite runs on PostgreSQL (creating a fresh
+/// database and a shared master key file on first use), nothing on SQLite.
+pub fn database_args(dir: &Path) -> Vec<String> {
+    let Some(server) = postgres_backend() else {
+        return Vec::new();
+    };
+    let marker = dir.join(TEST_DATABASE_FILE);
+    if let Ok(url) = std::fs::read_to_string(&marker) {
+        return vec!["--database-url".into(), url];
+    }
+    let url = fresh_database(&server);
+    std::fs::write(&marker, &url).unwrap();
+    // Nodes on a shared database need a master key they cannot generate themselves.
+    let key_file = dir.join("master.key");
+    if !key_file.exists() {
+        use base64::Engine;
+        let key: [u8; 32] = rand_bytes();
+        std::fs::write(
+            &key_file,
+            base64::engine::general_purpose::STANDARD.encode(key),
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+    vec!["--database-url".into(), url]
+}
+
+/// 32 bytes that differ between calls (test keys only).
+fn rand_bytes() -> [u8; 32] {
+    use sha2::Digest;
+    let seed = format!(
+        "{}-{:?}-{:?}",
+        std::process::id(),
+        std::time::SystemTime::now(),
+        std::thread::current().id()
+    );
+    sha2::Sha256::digest(seed.as_bytes()).into()
+}
+
+/// A data dir for a server on the existing PostgreSQL database `database` (which the caller
+/// also passes as `BRANDSTREAM_DATABASE_URL`): when the suite itself runs on PostgreSQL the
+/// harness reads a data dir's database from this marker instead of creating a new one.
+pub fn data_dir_on(database: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(TEST_DATABASE_FILE), database).unwrap();
+    dir
+}
+
+/// Runs SQL on the test server's maintenance connection with `psql`.
+pub fn psql(server_url: &str, sql: &str) -> String {
+    let output = Command::new("psql")
+        .args([
+            server_url,
+            "-X",
+            "-q",
+            "-t",
+            "-A",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql (PostgreSQL client) is installed");
+    assert!(
+        output.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Creates an empty database named after this process on the server of `server_url`, after
+/// dropping the databases of test processes that have ended. Returns its URL.
+pub fn fresh_database(server_url: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let leftovers = psql(
+        server_url,
+        "SELECT datname FROM pg_database WHERE datname LIKE 'bs\\_t\\_%'",
+    );
+    for name in leftovers.lines().map(str::trim).filter(|n| !n.is_empty()) {
+        let owner_alive = name
+            .split('_')
+            .nth(2)
+            .and_then(|pid| pid.parse::<u32>().ok())
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !owner_alive {
+            let _ = Command::new("psql")
+                .args([
+                    server_url,
+                    "-X",
+                    "-q",
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ])
+                .output();
+        }
+    }
+    let name = format!(
+        "bs_t_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    psql(
+        server_url,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    );
+    psql(server_url, &format!("CREATE DATABASE {name}"));
+    match server_url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("TEST_DATABASE_URL must name a database"),
+    }
+}
+
 /// A running server.
 pub struct TestServer {
     pub dir: tempfile::TempDir,
@@ -71,6 +206,7 @@ impl TestServer {
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path())
+            .args(database_args(dir.path()))
             .env_remove("RUST_LOG")
             .env("BRANDSTREAM_LOG_LEVEL", "info")
             .stdout(Stdio::null())
@@ -305,6 +441,7 @@ pub fn admin_in(dir: &Path, env: &[(String, String)], args: &[&str]) -> Output {
         .arg("admin")
         .arg("--data-dir")
         .arg(dir)
+        .args(database_args(dir))
         .args(args)
         .env_remove("RUST_LOG");
     for (key, value) in env {
@@ -600,4 +737,102 @@ pub async fn expect_detail(response: reqwest::Response, status: u16) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("{body}"))
         .to_owned()
+}
+
+/// A browser-like client: keeps the portal cookies by hand, never follows redirects.
+pub struct Browser<'a> {
+    pub server: &'a TestServer,
+    pub http: reqwest::Client,
+    pub cookies: Vec<(String, String)>,
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(server: &'a TestServer) -> Self {
+        Self {
+            server,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Vec::new(),
+        }
+    }
+
+    pub fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn remember(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all("set-cookie") {
+            let text = value.to_str().unwrap();
+            let (pair, _) = text.split_once(';').unwrap_or((text, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            self.cookies.retain(|(k, _)| k != name);
+            if !value.is_empty() && !text.contains("Max-Age=0") {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> reqwest::Response {
+        let response = self
+            .http
+            .get(self.server.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.remember(&response);
+        response
+    }
+
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let response = self
+            .http
+            .post(self.server.url(path))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.remember(&response);
+        response
+    }
+
+    /// The CSRF token of the page at `path`.
+    pub async fn csrf(&mut self, path: &str) -> String {
+        let page = self.get(path).await.text().await.unwrap();
+        hidden(&page, "csrf")
+    }
+
+    pub async fn sign_in(&mut self, username: &str, password: &str) -> reqwest::Response {
+        let csrf = self.csrf("/portal/login").await;
+        self.post(
+            "/portal/login",
+            &[
+                ("csrf", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+}
+
+/// The value of the first hidden input named `name`.
+pub fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
 }

@@ -56,6 +56,11 @@ impl Pipeline {
         }
     }
 
+    /// This process's identity in run claims and cluster leases.
+    pub fn node_id(&self) -> &str {
+        &self.owner
+    }
+
     /// Tells an idle worker that a run was queued.
     pub fn wake(&self) {
         self.wake.notify_one();
