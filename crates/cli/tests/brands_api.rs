@@ -982,3 +982,43 @@ fn random_subsection_values_are_stored_or_refused_with_422() {
         })
         .unwrap();
 }
+
+/// A NUL character can be stored by neither backend the same way (PostgreSQL refuses it), so
+/// every way of sending one gets a 4xx, never a 500: JSON bodies, path ids, query filters and
+/// the upload's create_request.
+#[tokio::test]
+async fn nul_characters_are_refused_with_a_client_error() {
+    let server = TestServer::start();
+    let api = Api::new(&server, &[]).await;
+    let response = api
+        .post(&api.brands(1, "/brandkits"), json!({"name": "a\u{0}b"}))
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["detail"][0]["type"], "string_nul", "{body}");
+    for url in [
+        api.brands(1, "/brandkits/%00"),
+        api.brands(1, "/brandkits?name=%00"),
+        api.docs(2, "/documents?search=a%00b"),
+        api.docs(2, "/documents/x%00/chunks?q=a"),
+    ] {
+        let response = api.get(&url).await;
+        assert_eq!(response.status(), 400, "{url}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["detail"].as_str().unwrap().contains("NUL"), "{body}");
+    }
+    let response = api
+        .upload_bytes(
+            b"# Title\n\nText.\n".to_vec(),
+            "a.md",
+            json!({"title": "x\u{0}y"}),
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    // A field value with NUL is refused too, and the kit is still readable.
+    let kit = api.create_kit("Nul kit").await;
+    let response = api
+        .get(&api.brands(1, &format!("/brandkits/{}", kit["id"].as_str().unwrap())))
+        .await;
+    assert_eq!(response.status(), 200);
+}

@@ -35,8 +35,8 @@ fn migrate_applies_migrations_idempotently() {
     assert!(!output.status.success());
 }
 
-#[test]
-fn postgres_migrations_take_turns_and_nodes_can_leave_them_to_the_command() {
+#[tokio::test]
+async fn postgres_migrations_take_turns_and_nodes_can_leave_them_to_the_command() {
     let Ok(server_url) = std::env::var("TEST_DATABASE_URL") else {
         eprintln!("skipped: TEST_DATABASE_URL is not set");
         return;
@@ -108,7 +108,7 @@ fn postgres_migrations_take_turns_and_nodes_can_leave_them_to_the_command() {
             key,
         ],
     );
-    assert!(server.logs().contains("listening on"));
+    assert_eq!(server.get_json("/readyz").await["database"], "postgres");
 
     // Without a shared master key a PostgreSQL node refuses to start.
     let fresh = fresh_database(&server_url);

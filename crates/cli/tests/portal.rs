@@ -277,6 +277,7 @@ async fn members_and_other_organisations_see_only_what_they_may() {
     let output = std::process::Command::new(binary())
         .args(["admin", "--data-dir"])
         .arg(server.data_dir())
+        .args(database_args(server.data_dir()))
         .args([
             "users",
             "create",
@@ -575,6 +576,7 @@ async fn users_in_several_organisations_switch_between_them() {
     let output = std::process::Command::new(binary())
         .args(["admin", "--data-dir"])
         .arg(server.data_dir())
+        .args(database_args(server.data_dir()))
         .args([
             "users",
             "create",

@@ -87,7 +87,12 @@ pub enum ExtractError {
 
 /// Collapses runs of whitespace into single spaces and trims.
 pub(crate) fn normalise(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    // Control characters (NUL and the like, common in damaged files) separate words like
+    // spaces: they are never text, and PostgreSQL cannot store a NUL.
+    text.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Tracks the heading path while walking a document.
@@ -106,5 +111,28 @@ impl HeadingPath {
     /// The current path, outermost first.
     pub(crate) fn current(&self) -> Vec<String> {
         self.levels.iter().map(|(_, text)| text.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_separate_words_and_never_survive() {
+        assert_eq!(
+            super::normalise("  Roast\u{0}Green\t#1B4D3E \u{7}\n"),
+            "Roast Green #1B4D3E"
+        );
+        let extracted = crate::extract(
+            crate::FileKind::Text,
+            b"Brand\0voice\x01is warm.",
+            crate::ExtractLimits::default(),
+        )
+        .unwrap();
+        let text: String = extracted.pages[0]
+            .blocks
+            .iter()
+            .map(|b| b.text.clone())
+            .collect();
+        assert!(!text.chars().any(char::is_control), "{text:?}");
     }
 }

@@ -136,6 +136,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(ops::metrics))
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
+        .layer(middleware::from_fn(refuse_nul_in_url))
         .layer(middleware::from_fn(record_metrics))
         // No request may hold a connection and a task forever (slow bodies, stuck handlers).
         .layer(TimeoutLayer::with_status_code(
@@ -170,6 +171,23 @@ async fn oauth_method_not_allowed() -> Response {
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("POST"));
     response
+}
+
+/// Refuses a URL whose path or query holds an encoded NUL (`%00`): no id, filter or search
+/// term contains one, and PostgreSQL could not even compare it. 400 in the APIs' shape.
+async fn refuse_nul_in_url(request: Request, next: Next) -> Response {
+    let holds_nul = request
+        .uri()
+        .path_and_query()
+        .is_some_and(|target| target.as_str().as_bytes().windows(3).any(|w| w == b"%00"));
+    if holds_nul {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "The URL must not contain NUL (%00) characters",
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Counts requests and their latency by method, matched route and status.

@@ -54,6 +54,10 @@ pub enum StoreError {
     /// A stored value could not be decoded.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    /// The value cannot be stored or looked up: text with a NUL character (PostgreSQL's text
+    /// type cannot hold one). A client error, not a failure of the database.
+    #[error("text must not contain NUL characters")]
+    Unstorable,
 }
 
 /// Result alias for storage calls.

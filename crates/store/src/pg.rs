@@ -55,6 +55,9 @@ pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
         match error.as_db_error() {
+            Some(db) if *db.code() == SqlState::CHARACTER_NOT_IN_REPERTOIRE => {
+                StoreError::Unstorable
+            }
             Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
             None => StoreError::Database(error.to_string()),
         }

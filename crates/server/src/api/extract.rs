@@ -104,6 +104,9 @@ impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for ApiJson<T> {
                 "model_attributes_type",
             )]));
         }
+        if has_nul_escape(&bytes) {
+            return Err(nul_in_body());
+        }
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         let value: T = serde_path_to_error::deserialize(&mut deserializer)
             .map_err(|error| ApiError::validation(vec![body_issue(error.path(), error.inner())]))?;
@@ -116,6 +119,33 @@ impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for ApiJson<T> {
         })?;
         Ok(ApiJson(value))
     }
+}
+
+/// Whether JSON text holds a `\u0000` escape (a NUL character once decoded; raw NULs are
+/// already invalid JSON). Neither backend should be asked to store one: PostgreSQL cannot.
+pub(crate) fn has_nul_escape(json: &[u8]) -> bool {
+    let mut backslashes = 0usize;
+    for (index, &byte) in json.iter().enumerate() {
+        if byte == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        // An odd run of backslashes escapes this character: `\u0000` starts an escape.
+        if byte == b'u' && backslashes % 2 == 1 && json[index + 1..].starts_with(b"0000") {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
+}
+
+/// The 422 for a NUL character in a JSON body.
+pub(crate) fn nul_in_body() -> ApiError {
+    ApiError::validation(vec![FieldIssue::new(
+        vec![Value::from("body")],
+        "Text must not contain NUL (\\u0000) characters",
+        "string_nul",
+    )])
 }
 
 /// The path parameters, parsed by name with 422s that name the parameter.
@@ -417,4 +447,18 @@ pub fn precondition_failed() -> ApiError {
         StatusCode::PRECONDITION_FAILED,
         "The resource was changed by someone else; fetch it again and retry",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_nul_escape;
+
+    #[test]
+    fn nul_escapes_are_found_and_escaped_backslashes_are_not() {
+        assert!(has_nul_escape(br#"{"name": "a\u0000b"}"#));
+        assert!(has_nul_escape(br#"{"name": "\\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"name": "\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"name": "\u0001 u0000"}"#));
+        assert!(!has_nul_escape(b"{}"));
+    }
 }

@@ -124,8 +124,17 @@ pub async fn fill_kit(
         }
     }
 
+    // Matching chunks to subsections is CPU work: off the runtime's threads.
+    let (filled_fields, terms) = tokio::task::spawn_blocking(move || {
+        (
+            fill_fields(&targets, &knowledge),
+            glossary_terms(&knowledge),
+        )
+    })
+    .await
+    .map_err(|error| StoreError::Database(format!("filling failed: {error}")))?;
     let mut changes = Vec::new();
-    for filled in fill_fields(&targets, &knowledge) {
+    for filled in filled_fields {
         let Some(field) = fields.get(&filled.field_id) else {
             continue;
         };
@@ -151,7 +160,7 @@ pub async fn fill_kit(
             .map(|field| (field.name.to_lowercase(), field))
             .collect();
         let mut next_order = existing.iter().filter_map(|f| f.order).max().unwrap_or(0);
-        for term in glossary_terms(&knowledge) {
+        for term in terms {
             let entries: Vec<Value> = term
                 .translations
                 .iter()

@@ -34,6 +34,8 @@ struct ReadDocument {
     pages: usize,
     /// Its chunks.
     chunks: Vec<brandstream_ingest::Chunk>,
+    /// Its extractive summary.
+    summary: Option<String>,
 }
 
 /// State shared between a run and its heartbeat.
@@ -350,7 +352,15 @@ impl Pipeline {
                 .pages
                 .retain(|page| (from..=to).contains(&i64::from(page.number)));
         }
-        let chunks = chunk_document(&extracted, ChunkSettings::default());
+        // Chunking and summarising are CPU work: off the runtime's threads, so requests and
+        // lease heartbeats on this node never wait behind a large document.
+        let (extracted, chunks, summary) = tokio::task::spawn_blocking(move || {
+            let chunks = chunk_document(&extracted, ChunkSettings::default());
+            let summary = summarize(&extracted, 3, 1000);
+            (extracted, chunks, summary)
+        })
+        .await
+        .map_err(|error| internal(&error))?;
         if chunks.is_empty() {
             return Err(if total_pages == extracted.pages.len() {
                 "the document contains no text".into()
@@ -362,6 +372,7 @@ impl Pipeline {
             extracted,
             pages: total_pages,
             chunks,
+            summary,
         })
     }
 
@@ -377,6 +388,7 @@ impl Pipeline {
             extracted,
             pages,
             chunks,
+            summary,
         } = read;
         let now = now_micros();
         let records: Vec<ChunkRecord> = chunks
@@ -393,7 +405,6 @@ impl Pipeline {
                 created_at: now,
             })
             .collect();
-        let summary = summarize(&extracted, 3, 1000);
         for _ in 0..3 {
             let mut document = match self.store.get_document(org, id).await {
                 Ok(Some(document)) if document.deleted_at.is_none() => document,

@@ -337,6 +337,12 @@ async fn read_upload(request: Request, state: &Arc<AppState>) -> Result<Upload, 
             "string_too_long",
         ));
     }
+    if crate::api::extract::has_nul_escape(create_json.as_bytes()) || create_json.contains('\0') {
+        return Err(create_request_issue(
+            "Text must not contain NUL (\\u0000) characters",
+            "string_nul",
+        ));
+    }
     let create: CreateDocumentRequest = serde_json::from_str(&create_json).map_err(|error| {
         let message = error.to_string();
         let message = message.split(" at line ").next().unwrap_or(&message);

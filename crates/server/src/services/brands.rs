@@ -87,6 +87,10 @@ pub(crate) fn store_error(error: StoreError) -> ApiError {
     match error {
         StoreError::Duplicate(_) => ApiError::duplicate_name(),
         StoreError::NotFound(what) => ApiError::missing(what),
+        StoreError::Unstorable => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Text must not contain NUL (\\u0000) characters",
+        ),
         other => ApiError::internal(&other),
     }
 }
