@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Scale-out benchmark, loopback only, bounded in time.
 #
-# 1. Token issuance (RS256, the documented POST /oauth/token) on the embedded SQLite backend and
+# 1. Token issuance (RS256 unless ALG is set, the documented POST /oauth/token) on the embedded SQLite backend and
 #    on PostgreSQL, one node pinned to CPU 0 and wrk pinned to CPU 1, DURATION seconds each.
 # 2. One PostgreSQL node against two PostgreSQL nodes on the same database, wrk splitting its
 #    connections between them. On a 2-core machine the two nodes, wrk and PostgreSQL share the
@@ -10,6 +10,7 @@
 #
 #   bench/cluster.sh                       # DURATION=10, PG_SERVER=postgres://postgres@127.0.0.1:5432
 #   DURATION=5 bench/cluster.sh
+#   ALG=ES256 bench/cluster.sh              # cheap signatures: the database's share shows more
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +41,7 @@ PG_URL="$PG_SERVER/$DB"
 start_node() { # cpu port data_dir [database_url]
   local args=(serve --listen "127.0.0.1:$2" --data-dir "$3")
   [ -n "${4:-}" ] && args+=(--database-url "$4")
-  BRANDSTREAM_LOG_LEVEL=warn BRANDSTREAM_ISSUER="http://bench.test/" \
+  BRANDSTREAM_LOG_LEVEL=warn BRANDSTREAM_ISSUER="http://bench.test/" BRANDSTREAM_SIGNING_ALG="${ALG:-RS256}" \
   BRANDSTREAM_RATE_LIMITS__PER_CLIENT_PER_SECOND=0 BRANDSTREAM_RATE_LIMITS__PER_ADDRESS_PER_SECOND=0 \
     taskset -c "$1" "$BIN" "${args[@]}" 2>>"$WORK/server.log" &
   PIDS+=($!)
@@ -81,7 +82,7 @@ load() { # cpu-list url…  → prints total requests/s
   printf '%.0f' "$total"
 }
 
-printf '%-44s %10s\n' setup tokens/s
+printf '%-44s %10s\n' "setup (${ALG:-RS256})" tokens/s
 start_node 0 "$PORT" "$WORK/embedded"
 credential --data-dir "$WORK/embedded"
 embedded=$(load 1 "http://127.0.0.1:$PORT")

@@ -99,6 +99,24 @@ async fn postgres_migrations_take_turns_and_nodes_can_leave_them_to_the_command(
     assert_eq!(total, distinct);
     assert!(total.parse::<u32>().unwrap() >= 4);
 
+    // The admin command works on the PostgreSQL database directly.
+    let output = std::process::Command::new(binary())
+        .args(["admin", "--database-url", &empty, "orgs", "list", "--json"])
+        .env(key.0, key.1)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let orgs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        orgs.as_array().unwrap().len(),
+        1,
+        "the default organisation"
+    );
+
     // Now the node starts without migrating.
     let server = TestServer::start_in(
         data_dir_on(&empty),

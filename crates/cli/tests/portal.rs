@@ -644,3 +644,24 @@ async fn users_in_several_organisations_switch_between_them() {
         .await;
     assert_eq!(response.status(), 403);
 }
+
+/// A NUL character in a form is a client error on both backends, never a 500; an oversized
+/// form is refused before it is read whole.
+#[tokio::test]
+async fn forms_with_nul_characters_or_too_much_data_are_refused() {
+    let server = server_with_admin();
+    let mut browser = Browser::new(&server);
+    let response = browser.sign_in("ad\u{0}min", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let csrf = browser.csrf("/portal/login").await;
+    let huge = "x".repeat(300 * 1024);
+    let response = browser
+        .post(
+            "/portal/login",
+            &[("csrf", &csrf), ("username", &huge), ("password", "p")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // The portal still signs in normally.
+    assert_eq!(browser.sign_in("admin", PASSWORD).await.status(), 303);
+}

@@ -74,7 +74,37 @@ pub fn router(upload_limit: usize) -> Router<Arc<AppState>> {
         .route("/portal/assets/portal.js", get(script))
         // Forms are small; only the upload route (above) takes whole files.
         .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT))
+        .layer(middleware::from_fn(refuse_nul_in_forms))
         .layer(middleware::from_fn(security_headers))
+}
+
+/// Refuses a form whose fields hold an encoded NUL (`%00`): no name, label or value contains
+/// one, and PostgreSQL could not even look it up. Reads at most `FORM_LIMIT` bytes.
+async fn refuse_nul_in_forms(request: axum::extract::Request, next: Next) -> Response {
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large").into_response();
+    };
+    if bytes.windows(3).any(|w| w == b"%00") || bytes.contains(&0) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "Form fields must not contain NUL characters",
+        )
+            .into_response();
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
 }
 
 /// Headers on every portal response: a strict CSP (scripts and styles only from us), no
