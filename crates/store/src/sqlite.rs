@@ -1010,6 +1010,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_lease_has_one_holder_until_it_expires() {
+        let (_dir, store) = store().await;
+        let now = now_unix();
+        assert!(store
+            .acquire_lease("maintenance", "a", now, 30)
+            .await
+            .unwrap());
+        assert!(!store
+            .acquire_lease("maintenance", "b", now + 10, 30)
+            .await
+            .unwrap());
+        assert!(store
+            .acquire_lease("maintenance", "a", now + 20, 30)
+            .await
+            .unwrap());
+        assert!(!store
+            .acquire_lease("maintenance", "b", now + 40, 30)
+            .await
+            .unwrap());
+        assert!(store
+            .acquire_lease("maintenance", "b", now + 51, 30)
+            .await
+            .unwrap());
+        assert!(store.acquire_lease("other", "a", now, 30).await.unwrap());
+    }
+
+    #[tokio::test]
     async fn only_one_default_org() {
         let (_dir, store) = store().await;
         org_and_client(&store).await;
