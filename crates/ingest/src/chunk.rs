@@ -99,8 +99,15 @@ fn pieces(text: &str, limit: usize) -> Vec<&str> {
                 rest = rest[cut..].trim_start();
             }
             None => {
-                // One word longer than the limit: keep it whole.
-                let end = rest.find(' ').unwrap_or(rest.len());
+                // One word longer than the limit: kept whole (a long URL is one thing), up to
+                // four times the limit; a longer run without spaces (encoded data) is cut at
+                // the limit, so no chunk is unbounded (PostgreSQL's index refuses huge ones).
+                let word_end = rest.find(' ').unwrap_or(rest.len());
+                let end = if char_len(&rest[..word_end]) > limit * 4 {
+                    cut_at
+                } else {
+                    word_end
+                };
                 out.push(&rest[..end]);
                 rest = rest[end..].trim_start();
             }
@@ -199,6 +206,19 @@ mod tests {
     use super::*;
     use crate::{Block, Page};
     use proptest::prelude::*;
+
+    #[test]
+    fn long_words_stay_whole_but_runs_of_encoded_data_are_cut() {
+        let url = format!("https://example.com/{}", "a".repeat(1500));
+        assert_eq!(pieces(&url, 1000), vec![url.as_str()]);
+        let blob = "Q".repeat(100_000);
+        let cut = pieces(&blob, 1000);
+        assert!(cut.iter().all(|piece| char_len(piece) <= 4000));
+        assert_eq!(
+            cut.iter().map(|piece| piece.len()).sum::<usize>(),
+            blob.len()
+        );
+    }
 
     fn document(blocks: Vec<(u32, Vec<String>, String)>) -> Extracted {
         let mut pages: Vec<Page> = Vec::new();

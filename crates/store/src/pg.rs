@@ -120,10 +120,22 @@ impl PgStore {
     /// Builds the pool without touching the database.
     fn connect_only(url: &str, max_connections: usize) -> StoreResult<Self> {
         let choice = tls_choice(url);
-        let config: tokio_postgres::Config = choice
+        let mut config: tokio_postgres::Config = choice
             .url
             .parse()
             .map_err(|e| StoreError::Database(format!("invalid database URL: {e}")))?;
+        // A node cut off mid-transaction must not hold locks (a credential row, the
+        // revocation lock) for the whole cluster until TCP gives up hours later: the server
+        // ends such sessions, and keepalives notice a dead peer within about a minute.
+        let options = format!(
+            "{} -c idle_in_transaction_session_timeout=60000 -c statement_timeout=300000",
+            config.get_options().unwrap_or("")
+        );
+        config
+            .options(options.trim())
+            .keepalives(true)
+            .keepalives_idle(std::time::Duration::from_secs(30))
+            .connect_timeout(std::time::Duration::from_secs(10));
         let manager_config = ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         };
@@ -699,18 +711,29 @@ impl ClientStore for PgStore {
         if uses.is_empty() {
             return Ok(());
         }
-        // One statement for the whole batch: arrays unnested into (id, time) pairs.
+        // One statement for the whole batch: arrays unnested into (id, time) pairs. Rows are
+        // locked in client-id order first, so two nodes flushing overlapping batches wait for
+        // each other instead of deadlocking.
         let ids: Vec<&str> = uses.iter().map(|(id, _)| id.as_str()).collect();
         let times: Vec<i64> = uses.iter().map(|(_, at)| *at).collect();
-        let client = self.client().await?;
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await?;
         execute(
-            &client,
+            &transaction,
+            "SELECT 1 FROM clients WHERE client_id = ANY($1::text[]) \
+             ORDER BY client_id FOR UPDATE",
+            &[&ids],
+        )
+        .await?;
+        execute(
+            &transaction,
             "UPDATE clients c SET last_used_at = u.at \
              FROM (SELECT id, MAX(at) AS at FROM UNNEST($1::text[], $2::bigint[]) AS t(id, at) GROUP BY id) u \
              WHERE c.client_id = u.id AND (c.last_used_at IS NULL OR c.last_used_at < u.at)",
             &[&ids, &times],
         )
         .await?;
+        transaction.commit().await?;
         Ok(())
     }
 
@@ -722,9 +745,15 @@ impl ClientStore for PgStore {
         let from = since.saturating_sub(CHANGE_LOOKBACK_SECONDS);
         query_all(
             &client,
+            // Everything from the look-back start, then at most about 10,000 newer changes,
+            // always ending on a whole second: the caller's cursor (the newest time returned)
+            // then moves forward even when more than a page changed within the look-back.
             "SELECT client_id, status, updated_at FROM clients \
-             WHERE updated_at >= $1 ORDER BY updated_at LIMIT 10000",
-            &[&from],
+             WHERE updated_at >= $1 AND updated_at <= COALESCE( \
+                 (SELECT updated_at FROM clients WHERE updated_at > $2 \
+                  ORDER BY updated_at OFFSET 9999 LIMIT 1), 9223372036854775807) \
+             ORDER BY updated_at",
+            &[&from, &since],
             |row| {
                 let id = ClientId::parse(&column::<String>(row, "client_id")?).map_err(corrupt)?;
                 let status = status_from_str(&column::<String>(row, "status")?)?;
@@ -953,26 +982,35 @@ impl AuditStore for PgStore {
     ) -> StoreResult<Vec<AuditEvent>> {
         let client = self.client().await?;
         let limit = i64::from(limit);
-        let org = org.map(|o| o.as_str());
-        query_all(
-            &client,
-            "SELECT id, at, org_id, kind, client_id, actor, source_address, detail \
-             FROM audit_events WHERE ($1::text IS NULL OR org_id = $1) ORDER BY id DESC LIMIT $2",
-            &[&org, &limit],
-            |row| {
-                let detail: String = column(row, "detail")?;
-                Ok(AuditEvent {
-                    id: column(row, "id")?,
-                    at: column(row, "at")?,
-                    org_id: column(row, "org_id")?,
-                    kind: column(row, "kind")?,
-                    client_id: column(row, "client_id")?,
-                    actor: column(row, "actor")?,
-                    source_address: column(row, "source_address")?,
-                    detail: serde_json::from_str(&detail).map_err(corrupt)?,
-                })
-            },
-        )
+        // Two statements rather than `($1 IS NULL OR org_id = $1)`: a cached generic plan for
+        // that would scan the whole trail backwards for a quiet organisation.
+        let (sql, org_id);
+        let params: Vec<Param<'_>> = match org {
+            Some(org) => {
+                org_id = org.as_str();
+                sql = "SELECT id, at, org_id, kind, client_id, actor, source_address, detail \
+                       FROM audit_events WHERE org_id = $1 ORDER BY id DESC LIMIT $2";
+                vec![&org_id, &limit]
+            }
+            None => {
+                sql = "SELECT id, at, org_id, kind, client_id, actor, source_address, detail \
+                       FROM audit_events ORDER BY id DESC LIMIT $1";
+                vec![&limit]
+            }
+        };
+        query_all(&client, sql, &params, |row| {
+            let detail: String = column(row, "detail")?;
+            Ok(AuditEvent {
+                id: column(row, "id")?,
+                at: column(row, "at")?,
+                org_id: column(row, "org_id")?,
+                kind: column(row, "kind")?,
+                client_id: column(row, "client_id")?,
+                actor: column(row, "actor")?,
+                source_address: column(row, "source_address")?,
+                detail: serde_json::from_str(&detail).map_err(corrupt)?,
+            })
+        })
         .await
     }
 }

@@ -470,11 +470,17 @@ impl DocumentStore for PgStore {
                 format!("refs::jsonb @> CAST({placeholder}::text AS jsonb)")
             });
         }
-        for tag in &query.tags {
-            clause.and_bound(tag.as_str(), |placeholder| {
+        if !query.tags.is_empty() {
+            // Every requested tag must be present. The tags travel as one JSON array so the
+            // statement text is the same for any number of tags (statements are cached per
+            // connection; one per tag count would let clients grow that cache without bound).
+            let wanted = serde_json::to_string(&query.tags).map_err(corrupt)?;
+            clause.and_bound(wanted, |placeholder| {
                 format!(
-                    "EXISTS (SELECT 1 FROM jsonb_array_elements_text(tags::jsonb) AS t(value) \
-                     WHERE lower(t.value) = lower({placeholder}))"
+                    "NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(CAST({placeholder}::text AS jsonb)) \
+                     AS wanted(tag) WHERE NOT EXISTS (SELECT 1 FROM \
+                     jsonb_array_elements_text(tags::jsonb) AS t(value) \
+                     WHERE lower(t.value) = lower(wanted.tag)))"
                 )
             });
         }

@@ -3,8 +3,10 @@
 //! `disable` connects in clear. `prefer` (the default) and `require` encrypt without checking
 //! the server's certificate, as libpq does: they protect against eavesdropping, not against an
 //! active man in the middle. `verify-ca` and `verify-full` check the certificate against the
-//! Mozilla roots plus the file named by `sslrootcert` or `PGSSLROOTCERT`; tokio-postgres does
-//! not know those two modes, so the URL is rewritten to `require` with a verifying connector.
+//! file named by `sslrootcert` or `PGSSLROOTCERT` if there is one, else against the Mozilla
+//! roots; and, as with libpq, `prefer`/`require` also verify when such a root file is given.
+//! tokio-postgres does not know the verify modes, so the URL is rewritten to `require` with a
+//! verifying connector. (Host names are always checked when verifying, as `verify-full` does.)
 
 use std::sync::Arc;
 
@@ -46,6 +48,8 @@ pub(crate) fn tls_choice(url: &str) -> TlsChoice {
             _ => kept.push(pair.to_owned()),
         }
     }
+    // libpq: with a root certificate file, `require` (and `prefer`) verify the chain too.
+    let verify = verify || root_file.is_some();
     let url = if kept.is_empty() {
         base.to_owned()
     } else {
@@ -71,7 +75,9 @@ pub(crate) fn client_config(choice: &TlsChoice) -> StoreResult<rustls::ClientCon
             .with_no_client_auth());
     }
     let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if choice.root_file.is_none() {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
     if let Some(file) = &choice.root_file {
         let pem = std::fs::read(file)
             .map_err(|e| StoreError::Database(format!("cannot read sslrootcert {file}: {e}")))?;
@@ -154,6 +160,13 @@ mod tests {
         );
         let choice = tls_choice("postgres://u@db/app?sslmode=require");
         assert!(!choice.verify);
+        assert_eq!(choice.url, "postgres://u@db/app?sslmode=require");
+        let choice = tls_choice("postgres://u@db/app?sslmode=require&sslrootcert=/etc/ca.pem");
+        assert!(
+            choice.verify,
+            "a root file makes require verify, as in libpq"
+        );
+        assert_eq!(choice.root_file.as_deref(), Some("/etc/ca.pem"));
         assert_eq!(choice.url, "postgres://u@db/app?sslmode=require");
         let choice = tls_choice("postgres://u@db/app");
         assert!(!choice.verify);

@@ -662,8 +662,14 @@ impl ClientStore for SqliteStore {
         self.read(|c| {
             query_all(
                 c,
+                // At most about 10,000 changes, always ending on a whole second, so the
+                // caller's cursor (the newest time returned) moves forward even when more than
+                // a page changed within one second.
                 "SELECT client_id, status, updated_at FROM clients \
-                 WHERE updated_at >= ?1 ORDER BY updated_at LIMIT 10000",
+                 WHERE updated_at >= ?1 AND updated_at <= COALESCE( \
+                     (SELECT updated_at FROM clients WHERE updated_at > ?1 \
+                      ORDER BY updated_at LIMIT 1 OFFSET 9999), 9223372036854775807) \
+                 ORDER BY updated_at",
                 [since],
                 |row| {
                     let id =
@@ -1007,6 +1013,37 @@ mod tests {
             store.add_secret(&id, &secret(4), 2).await,
             Err(StoreError::Conflict(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_credential_changes_does_not_stall_the_change_feed() {
+        let (_dir, store) = store().await;
+        let org = Org {
+            id: OrgId::generate(),
+            name: "Acme".into(),
+            is_default: true,
+            created_at: 1,
+        };
+        store.create_org(&org).await.unwrap();
+        // 10,050 credentials changed within one second, then one a second later.
+        for index in 0..10_051 {
+            let client = NewClient {
+                client_id: ClientId::generate(),
+                org_id: org.id.clone(),
+                label: "burst".into(),
+                description: String::new(),
+                scopes: ScopeSet::all(),
+                token_lifetime: 60,
+                created_at: if index < 10_050 { 1_000 } else { 1_001 },
+            };
+            store.create_client(&client, &secret(1)).await.unwrap();
+        }
+        let page = store.clients_changed_since(999).await.unwrap();
+        assert_eq!(page.len(), 10_050, "the whole second, beyond the page size");
+        let cursor = page.iter().map(|(_, _, at)| *at).max().unwrap();
+        assert_eq!(cursor, 1_000);
+        let next = store.clients_changed_since(cursor).await.unwrap();
+        assert_eq!(next.iter().map(|(_, _, at)| *at).max(), Some(1_001));
     }
 
     #[tokio::test]
