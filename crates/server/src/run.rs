@@ -367,14 +367,14 @@ const MAINTENANCE_LEASE_SECONDS: i64 = 150;
 /// Takes or renews the maintenance lease for this node.
 async fn holds_maintenance_lease(state: &AppState) -> bool {
     let node = state.pipeline.node_id();
+    // The database's clock, shared by every node, decides when a lease has expired.
+    let now = match state.store.clock_micros().await {
+        Ok(micros) => micros / 1_000_000,
+        Err(_) => brandstream_domain::now_unix(),
+    };
     match state
         .store
-        .acquire_lease(
-            "maintenance",
-            node,
-            brandstream_domain::now_unix(),
-            MAINTENANCE_LEASE_SECONDS,
-        )
+        .acquire_lease("maintenance", node, now, MAINTENANCE_LEASE_SECONDS)
         .await
     {
         Ok(held) => held,

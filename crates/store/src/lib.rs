@@ -209,4 +209,8 @@ pub trait Store:
     async fn ping(&self) -> StoreResult<()>;
     /// A short name of the backend for logs and metrics.
     fn backend(&self) -> &'static str;
+    /// The time every process sharing this database agrees on, in Unix microseconds: the
+    /// database server's clock on PostgreSQL (so run and maintenance leases do not depend on
+    /// the nodes' clocks agreeing), this machine's clock on SQLite (one machine).
+    async fn clock_micros(&self) -> StoreResult<i64>;
 }

@@ -1049,6 +1049,18 @@ impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
     }
+
+    async fn clock_micros(&self) -> StoreResult<i64> {
+        let client = self.client().await?;
+        query_one(
+            &client,
+            "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT) AS now",
+            &[],
+            |row| column(row, "now"),
+        )
+        .await?
+        .ok_or_else(|| StoreError::Database("the database returned no time".into()))
+    }
 }
 
 /// Test support: a fresh database on the server named by `TEST_DATABASE_URL`.
@@ -1201,6 +1213,11 @@ mod tests {
         assert_eq!(events[0].detail["k"], 1);
         assert_eq!(store.list_audit_events(None, 10).await.unwrap().len(), 1);
 
+        let clock = store.clock_micros().await.unwrap() / 1_000_000;
+        assert!(
+            (clock - now_unix()).abs() < 60,
+            "the database clock is the server's"
+        );
         let now = now_unix();
         assert!(store
             .acquire_lease("rotate", "node-a", now, 30)

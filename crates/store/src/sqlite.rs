@@ -924,6 +924,13 @@ impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
     }
+
+    async fn clock_micros(&self) -> StoreResult<i64> {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| StoreError::Database(format!("system clock: {e}")))?;
+        Ok(i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX))
+    }
 }
 
 #[cfg(test)]

@@ -79,7 +79,12 @@ impl Pipeline {
             if *shutdown.borrow() {
                 break;
             }
-            let now = now_micros();
+            // Leases are compared on the database's clock, which every node shares.
+            let now = self
+                .store
+                .clock_micros()
+                .await
+                .unwrap_or_else(|_| now_micros());
             match self
                 .store
                 .claim_run(&owner, now, now + micros(self.lease))
@@ -120,7 +125,7 @@ impl Pipeline {
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    let now = now_micros();
+                    let now = store.clock_micros().await.unwrap_or_else(|_| now_micros());
                     match store
                         .heartbeat_run(&id, &owner, &tracker.snapshot(), now, now + micros(lease))
                         .await
@@ -143,7 +148,11 @@ impl Pipeline {
             _ = shutdown.wait_for(|stop| *stop) => None,
         };
         heartbeat.abort();
-        let now = now_micros();
+        let now = self
+            .store
+            .clock_micros()
+            .await
+            .unwrap_or_else(|_| now_micros());
         let progress = tracker.snapshot();
         let (status, message) = match outcome {
             None => {
@@ -283,7 +292,11 @@ impl Pipeline {
     /// Publishes the run's progress (and extends its lease) at each step, so callers polling
     /// the run see where it is without waiting for the next heartbeat.
     async fn report(&self, run: &RunRecord, owner: &str, tracker: &Tracker) {
-        let now = now_micros();
+        let now = self
+            .store
+            .clock_micros()
+            .await
+            .unwrap_or_else(|_| now_micros());
         match self
             .store
             .heartbeat_run(
