@@ -274,30 +274,7 @@ async fn wrong_passwords_are_refused_and_throttled() {
 async fn members_and_other_organisations_see_only_what_they_may() {
     let server = server_with_admin();
     let org = server.default_org();
-    let output = std::process::Command::new(binary())
-        .args(["admin", "--data-dir"])
-        .arg(server.data_dir())
-        .args(database_args(server.data_dir()))
-        .args([
-            "users",
-            "create",
-            "--username",
-            "maria",
-            "--org",
-            &org,
-            "--role",
-            "member",
-            "--password-stdin",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(PASSWORD.as_bytes())?;
-            child.wait_with_output()
-        })
-        .unwrap();
+    let output = server.create_user("maria", &org, "member", PASSWORD);
     assert!(output.status.success(), "{output:?}");
 
     let mut member = Browser::new(&server);
@@ -573,30 +550,7 @@ async fn users_in_several_organisations_switch_between_them() {
     let other_org = other["id"].as_str().unwrap().to_owned();
     let foreign = server.create_credential_in(&other_org, &["--description", "Other's key"]);
     // bob administers Other; the default organisation's admin adds him as a member.
-    let output = std::process::Command::new(binary())
-        .args(["admin", "--data-dir"])
-        .arg(server.data_dir())
-        .args(database_args(server.data_dir()))
-        .args([
-            "users",
-            "create",
-            "--username",
-            "bob",
-            "--org",
-            &other_org,
-            "--role",
-            "admin",
-            "--password-stdin",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(PASSWORD.as_bytes())?;
-            child.wait_with_output()
-        })
-        .unwrap();
+    let output = server.create_user("bob", &other_org, "admin", PASSWORD);
     assert!(output.status.success());
     let mut admin = Browser::new(&server);
     admin.sign_in("admin", PASSWORD).await;

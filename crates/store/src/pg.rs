@@ -160,6 +160,31 @@ impl PgStore {
         Ok(self.pool.get().await?)
     }
 
+    /// [`query_one`] on a pooled connection, for a statement that needs no transaction.
+    pub(crate) async fn fetch_one<T>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        map: impl Fn(&Row) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        query_one(&self.client().await?, sql, params, map).await
+    }
+
+    /// [`query_all`] on a pooled connection, for a statement that needs no transaction.
+    pub(crate) async fn fetch_all<T>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        map: impl Fn(&Row) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        query_all(&self.client().await?, sql, params, map).await
+    }
+
+    /// [`execute`] on a pooled connection, for a statement that needs no transaction.
+    pub(crate) async fn run(&self, sql: &str, params: &[Param<'_>]) -> StoreResult<u64> {
+        execute(&self.client().await?, sql, params).await
+    }
+
     /// How many known migrations the database has not applied.
     pub async fn pending_migrations(&self) -> StoreResult<usize> {
         let client = self.client().await?;
@@ -479,9 +504,7 @@ impl OrgStore for PgStore {
     }
 
     async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
-        let client = self.client().await?;
-        query_all(
-            &client,
+        self.fetch_all(
             "SELECT id, name, is_default, created_at FROM orgs ORDER BY created_at, id",
             &[],
             org_from_row,
@@ -490,9 +513,7 @@ impl OrgStore for PgStore {
     }
 
     async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Org>> {
-        let client = self.client().await?;
-        query_one(
-            &client,
+        self.fetch_one(
             "SELECT id, name, is_default, created_at FROM orgs WHERE id = $1",
             &[&id.as_str()],
             org_from_row,
@@ -501,9 +522,7 @@ impl OrgStore for PgStore {
     }
 
     async fn default_org(&self) -> StoreResult<Option<Org>> {
-        let client = self.client().await?;
-        query_one(
-            &client,
+        self.fetch_one(
             "SELECT id, name, is_default, created_at FROM orgs WHERE is_default",
             &[],
             org_from_row,
@@ -696,14 +715,13 @@ impl ClientStore for PgStore {
         old: &[u8; 32],
         new: &[u8; 32],
     ) -> StoreResult<bool> {
-        let client = self.client().await?;
-        Ok(execute(
-            &client,
-            "UPDATE client_secrets SET secret_hash = $1 \
+        Ok(self
+            .run(
+                "UPDATE client_secrets SET secret_hash = $1 \
              WHERE client_id = $2 AND secret_hash = $3 AND retired_at IS NULL",
-            &[&&new[..], &id.as_str(), &&old[..]],
-        )
-        .await?
+                &[&&new[..], &id.as_str(), &&old[..]],
+            )
+            .await?
             == 1)
     }
 
@@ -767,9 +785,7 @@ impl ClientStore for PgStore {
 #[async_trait]
 impl KeyStore for PgStore {
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        let client = self.client().await?;
-        query_all(
-            &client,
+        self.fetch_all(
             "SELECT kid, alg, state, private_key_enc, public_jwk, created_at, activated_at, \
              retired_at FROM signing_keys ORDER BY created_at, kid",
             &[],
@@ -860,9 +876,7 @@ impl KeyStore for PgStore {
     }
 
     async fn rewrap_signing_key(&self, kid: &str, old: &[u8], new: &[u8]) -> StoreResult<bool> {
-        let client = self.client().await?;
-        Ok(execute(
-            &client,
+        Ok(self.run(
             "UPDATE signing_keys SET private_key_enc = $1 WHERE kid = $2 AND private_key_enc = $3",
             &[&new, &kid, &old],
         )
@@ -871,9 +885,7 @@ impl KeyStore for PgStore {
     }
 
     async fn prune_signing_keys(&self, retired_before: UnixSeconds) -> StoreResult<u64> {
-        let client = self.client().await?;
-        execute(
-            &client,
+        self.run(
             "DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < $1",
             &[&retired_before],
         )
@@ -906,9 +918,7 @@ impl RevocationStore for PgStore {
     }
 
     async fn revocations_after(&self, after: i64) -> StoreResult<Vec<(i64, TokenRevocation)>> {
-        let client = self.client().await?;
-        query_all(
-            &client,
+        self.fetch_all(
             "SELECT seq, jti, client_id, expires_at, revoked_at FROM revoked_tokens \
              WHERE seq > $1 ORDER BY seq LIMIT 10000",
             &[&after],
@@ -928,13 +938,8 @@ impl RevocationStore for PgStore {
     }
 
     async fn prune_revocations(&self, now: UnixSeconds) -> StoreResult<u64> {
-        let client = self.client().await?;
-        execute(
-            &client,
-            "DELETE FROM revoked_tokens WHERE expires_at < $1",
-            &[&now],
-        )
-        .await
+        self.run("DELETE FROM revoked_tokens WHERE expires_at < $1", &[&now])
+            .await
     }
 }
 
@@ -953,9 +958,7 @@ impl AuditStore for PgStore {
         let source: Vec<Option<&str>> =
             events.iter().map(|e| e.source_address.as_deref()).collect();
         let detail: Vec<String> = events.iter().map(|e| e.detail.to_string()).collect();
-        let client = self.client().await?;
-        execute(
-            &client,
+        self.run(
             "INSERT INTO audit_events (at, org_id, kind, client_id, actor, source_address, detail) \
              SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
                                   $6::text[], $7::text[])",
@@ -966,13 +969,8 @@ impl AuditStore for PgStore {
     }
 
     async fn prune_audit_events(&self, before: UnixSeconds) -> StoreResult<u64> {
-        let client = self.client().await?;
-        execute(
-            &client,
-            "DELETE FROM audit_events WHERE at < $1",
-            &[&before],
-        )
-        .await
+        self.run("DELETE FROM audit_events WHERE at < $1", &[&before])
+            .await
     }
 
     async fn list_audit_events(
@@ -1051,9 +1049,7 @@ impl Store for PgStore {
     }
 
     async fn clock_micros(&self) -> StoreResult<i64> {
-        let client = self.client().await?;
-        query_one(
-            &client,
+        self.fetch_one(
             "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT) AS now",
             &[],
             |row| column(row, "now"),

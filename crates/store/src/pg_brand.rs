@@ -15,9 +15,7 @@ use serde_json::Value;
 use tokio_postgres::Row;
 
 use crate::brand::{BrandStore, FieldRecord, KitQuery, KitRecord, SectionRecord};
-use crate::pg::{
-    column, count_and_page, duplicate_as, execute, org_column, query_all, query_one, Param,
-};
+use crate::pg::{column, count_and_page, duplicate_as, execute, org_column, Param};
 use crate::sqlite_brand::like_pattern;
 use crate::{PgStore, StoreError, StoreResult};
 
@@ -353,9 +351,7 @@ impl BrandStore for PgStore {
     }
 
     async fn get_kit(&self, org: &OrgId, id: &str) -> StoreResult<Option<KitRecord>> {
-        let client = self.client().await?;
-        query_one(
-            &client,
+        self.fetch_one(
             &format!("SELECT {KIT_COLUMNS} FROM brand_kits WHERE org_id = $1 AND id = $2"),
             &[&org.as_str(), &id],
             kit_from_row,
@@ -403,9 +399,7 @@ impl BrandStore for PgStore {
     }
 
     async fn list_sections(&self, kit_id: &str) -> StoreResult<Vec<SectionRecord>> {
-        let client = self.client().await?;
-        query_all(
-            &client,
+        self.fetch_all(
             &format!(
                 "SELECT {SECTION_COLUMNS} FROM brand_sections WHERE kit_id = $1 \
                  ORDER BY position, created_at, id COLLATE \"C\""
@@ -417,9 +411,7 @@ impl BrandStore for PgStore {
     }
 
     async fn get_section(&self, kit_id: &str, id: &str) -> StoreResult<Option<SectionRecord>> {
-        let client = self.client().await?;
-        query_one(
-            &client,
+        self.fetch_one(
             &format!("SELECT {SECTION_COLUMNS} FROM brand_sections WHERE kit_id = $1 AND id = $2"),
             &[&kit_id, &id],
             section_from_row,
@@ -463,9 +455,7 @@ impl BrandStore for PgStore {
     }
 
     async fn list_fields(&self, section_id: &str) -> StoreResult<Vec<FieldRecord>> {
-        let client = self.client().await?;
-        query_all(
-            &client,
+        self.fetch_all(
             &format!(
                 "SELECT {FIELD_COLUMNS} FROM brand_fields WHERE section_id = $1 \
                  ORDER BY {FIELD_ORDER}"
@@ -498,9 +488,7 @@ impl BrandStore for PgStore {
     }
 
     async fn get_field(&self, section_id: &str, id: &str) -> StoreResult<Option<FieldRecord>> {
-        let client = self.client().await?;
-        query_one(
-            &client,
+        self.fetch_one(
             &format!("SELECT {FIELD_COLUMNS} FROM brand_fields WHERE section_id = $1 AND id = $2"),
             &[&section_id, &id],
             field_from_row,

@@ -374,9 +374,7 @@ async fn insert_chunks(client: &impl GenericClient, chunks: &[ChunkRecord]) -> S
 #[async_trait]
 impl DocumentStore for PgStore {
     async fn insert_document(&self, document: &DocumentRecord) -> StoreResult<()> {
-        let client = self.client().await?;
-        execute(
-            &client,
+        self.run(
             &format!(
                 "INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES \
                  ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
@@ -416,9 +414,7 @@ impl DocumentStore for PgStore {
     }
 
     async fn get_document(&self, org: &OrgId, id: &str) -> StoreResult<Option<DocumentRecord>> {
-        let client = self.client().await?;
-        query_one(
-            &client,
+        self.fetch_one(
             &format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE org_id = $1 AND id = $2"),
             &[&org.as_str(), &id],
             document_from_row,
@@ -676,9 +672,7 @@ impl DocumentStore for PgStore {
     }
 
     async fn get_chunk(&self, org: &OrgId, id: &str) -> StoreResult<Option<ChunkRecord>> {
-        let client = self.client().await?;
-        query_one(
-            &client,
+        self.fetch_one(
             &format!("SELECT {CHUNK_COLUMNS} FROM chunks c WHERE c.org_id = $1 AND c.id = $2"),
             &[&org.as_str(), &id],
             chunk_from_row,
@@ -687,9 +681,7 @@ impl DocumentStore for PgStore {
     }
 
     async fn insert_run(&self, run: &RunRecord) -> StoreResult<()> {
-        let client = self.client().await?;
-        execute(
-            &client,
+        self.run(
             &format!(
                 "INSERT INTO pipeline_runs ({RUN_COLUMNS}) VALUES \
                  ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
@@ -720,9 +712,7 @@ impl DocumentStore for PgStore {
     }
 
     async fn get_run(&self, org: &OrgId, id: &str) -> StoreResult<Option<RunRecord>> {
-        let client = self.client().await?;
-        query_one(
-            &client,
+        self.fetch_one(
             &format!("SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE org_id = $1 AND id = $2"),
             &[&org.as_str(), &id],
             run_from_row,
@@ -827,9 +817,7 @@ impl DocumentStore for PgStore {
         now: i64,
         lease_until: i64,
     ) -> StoreResult<Option<String>> {
-        let client = self.client().await?;
-        query_one(
-            &client,
+        self.fetch_one(
             "UPDATE pipeline_runs SET progress = $1, lease_until = $2, updated_at = $3 \
              WHERE id = $4 AND lease_owner = $5 RETURNING status",
             &[&progress.to_string(), &lease_until, &now, &id, &owner],

@@ -78,9 +78,7 @@ impl PortalStore for PgStore {
     }
 
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRecord>> {
-        let client = self.client().await?;
-        query_one(
-            &client,
+        self.fetch_one(
             &format!("SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower($1)"),
             &[&username],
             user_from_row,
@@ -89,9 +87,7 @@ impl PortalStore for PgStore {
     }
 
     async fn get_user(&self, id: &str) -> StoreResult<Option<UserRecord>> {
-        let client = self.client().await?;
-        query_one(
-            &client,
+        self.fetch_one(
             &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
             &[&id],
             user_from_row,
@@ -109,9 +105,7 @@ impl PortalStore for PgStore {
     }
 
     async fn memberships(&self, user_id: &str) -> StoreResult<Vec<Membership>> {
-        let client = self.client().await?;
-        query_all(
-            &client,
+        self.fetch_all(
             "SELECT user_id, org_id, role, created_at FROM memberships WHERE user_id = $1 \
              ORDER BY created_at, org_id COLLATE \"C\"",
             &[&user_id],
@@ -128,9 +122,7 @@ impl PortalStore for PgStore {
     }
 
     async fn set_membership(&self, membership: &Membership) -> StoreResult<()> {
-        let client = self.client().await?;
-        execute(
-            &client,
+        self.run(
             "INSERT INTO memberships (user_id, org_id, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id, org_id) DO UPDATE SET role = EXCLUDED.role",
             &[
@@ -145,9 +137,7 @@ impl PortalStore for PgStore {
     }
 
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        let client = self.client().await?;
-        execute(
-            &client,
+        self.run(
             &format!(
                 "INSERT INTO portal_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
             ),
@@ -165,9 +155,7 @@ impl PortalStore for PgStore {
     }
 
     async fn get_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
-        let client = self.client().await?;
-        query_one(
-            &client,
+        self.fetch_one(
             &format!("SELECT {SESSION_COLUMNS} FROM portal_sessions WHERE token_hash = $1"),
             &[&token_hash],
             session_from_row,
@@ -181,9 +169,7 @@ impl PortalStore for PgStore {
         org_id: &OrgId,
         at: UnixSeconds,
     ) -> StoreResult<()> {
-        let client = self.client().await?;
-        execute(
-            &client,
+        self.run(
             "UPDATE portal_sessions SET last_seen_at = $1, org_id = $2 WHERE token_hash = $3",
             &[&at, &org_id.as_str(), &token_hash],
         )
@@ -285,9 +271,7 @@ impl PortalStore for PgStore {
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        let client = self.client().await?;
-        execute(
-            &client,
+        self.run(
             "DELETE FROM portal_sessions WHERE token_hash = $1",
             &[&token_hash],
         )
@@ -300,9 +284,7 @@ impl PortalStore for PgStore {
         idle_before: UnixSeconds,
         created_before: UnixSeconds,
     ) -> StoreResult<u64> {
-        let client = self.client().await?;
-        execute(
-            &client,
+        self.run(
             "DELETE FROM portal_sessions WHERE last_seen_at < $1 OR created_at < $2",
             &[&idle_before, &created_before],
         )

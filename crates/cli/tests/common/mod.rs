@@ -293,6 +293,33 @@ impl TestServer {
         })
     }
 
+    /// Runs `admin users create … --password-stdin`, writing `password` to its stdin.
+    pub fn create_user(&self, username: &str, org: &str, role: &str, password: &str) -> Output {
+        use std::io::Write;
+        let mut command = Command::new(binary());
+        command
+            .args(["admin", "--data-dir"])
+            .arg(self.dir.path())
+            .args(database_args(self.dir.path()))
+            .args(["users", "create", "--username", username, "--org", org])
+            .args(["--role", role, "--password-stdin"])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     pub fn default_org(&self) -> String {
         let orgs = self.admin_json(&["orgs", "list", "--json"]);
         orgs.as_array()
