@@ -138,12 +138,37 @@ pub fn chunk_document(document: &Extracted, settings: ChunkSettings) -> Vec<Chun
             }
         }
     };
+    // A heading with no text of its own below it (followed by a sibling or a higher heading,
+    // or ending the document) becomes a chunk of its own, so every line is indexed: its
+    // children's chunks carry it in their heading path, but nothing else would.
+    let mut pending: Option<(u32, Vec<String>, &str)> = None;
+    let flush_heading = |pending: &mut Option<(u32, Vec<String>, &str)>,
+                         chunks: &mut Vec<Chunk>| {
+        if let Some((page, mut headings, text)) = pending.take() {
+            headings.push(text.to_owned());
+            chunks.push(Chunk {
+                ordinal: chunks.len(),
+                text: text.to_owned(),
+                page_start: page,
+                page_end: page,
+                headings,
+            });
+        }
+    };
     for page in &document.pages {
         for block in &page.blocks {
             if let BlockKind::Heading(_) = block.kind {
                 emit(&mut open, &mut chunks);
+                let child = pending
+                    .as_ref()
+                    .is_some_and(|(_, _, text)| block.headings.last().is_some_and(|h| h == text));
+                if !child {
+                    flush_heading(&mut pending, &mut chunks);
+                }
+                pending = Some((page.number, block.headings.clone(), block.text.as_str()));
                 continue;
             }
+            pending = None;
             if open
                 .as_ref()
                 .is_some_and(|current| current.headings != block.headings)
@@ -198,6 +223,7 @@ pub fn chunk_document(document: &Extracted, settings: ChunkSettings) -> Vec<Chun
         }
     }
     emit(&mut open, &mut chunks);
+    flush_heading(&mut pending, &mut chunks);
     chunks
 }
 
@@ -266,6 +292,39 @@ mod tests {
         // The second chunk starts with the end of the first.
         let end_of_first = tail(&chunks[0].text, 60);
         assert!(!end_of_first.is_empty() && chunks[1].text.starts_with(end_of_first));
+    }
+
+    #[test]
+    fn headings_without_text_of_their_own_are_chunks() {
+        let heading = |level: u8, text: &str, headings: &[&str]| Block {
+            kind: BlockKind::Heading(level),
+            text: text.into(),
+            headings: headings.iter().map(|h| (*h).to_owned()).collect(),
+        };
+        let body = |text: &str, headings: &[&str]| Block {
+            kind: BlockKind::Paragraph,
+            text: text.into(),
+            headings: headings.iter().map(|h| (*h).to_owned()).collect(),
+        };
+        let doc = Extracted {
+            title: None,
+            pages: vec![Page {
+                number: 1,
+                blocks: vec![
+                    heading(1, "Pdf Test 1", &[]),
+                    heading(1, "Second title", &[]),
+                    heading(2, "Child", &["Second title"]),
+                    body("Body text.", &["Second title", "Child"]),
+                    heading(2, "Empty sibling", &["Second title"]),
+                ],
+            }],
+        };
+        let chunks = chunk_document(&doc, ChunkSettings::default());
+        let texts: Vec<&str> = chunks.iter().map(|chunk| chunk.text.as_str()).collect();
+        // "Second title" has a child with text: its path carries it; no chunk of its own.
+        assert_eq!(texts, ["Pdf Test 1", "Body text.", "Empty sibling"]);
+        assert_eq!(chunks[2].headings, ["Second title", "Empty sibling"]);
+        assert!(chunks.iter().enumerate().all(|(i, c)| c.ordinal == i));
     }
 
     fn words() -> impl Strategy<Value = String> {

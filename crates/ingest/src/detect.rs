@@ -78,7 +78,33 @@ impl FileKind {
     }
 }
 
+/// How far into a document HTML markup is looked for: far enough to pass a few kilobytes of
+/// script or comments placed before `<html>`.
+const HTML_SNIFF_BYTES: usize = 8 * 1024;
+
+/// Markup that only HTML has, looked for (ASCII case-insensitively) near the start.
+const HTML_MARKERS: &[&[u8]] = &[
+    b"<!doctype html",
+    b"<html",
+    b"<head",
+    b"<body",
+    b"<meta",
+    b"<title",
+];
+
 /// Detects the type of `bytes`, or `None` when it is none of the supported types.
+///
+/// - PDF: `%PDF-` within the first KiB.
+/// - DOCX: a ZIP holding a WordprocessingML package (see [`crate::extract::docx::is_word_package`]:
+///   the main document found through `[Content_Types].xml` or `_rels/.rels`, ECMA-376 Part 2);
+///   a ZIP too damaged to open counts when its local headers name Word parts, so that the
+///   upload fails with a message about the damage rather than "unsupported type".
+/// - HTML: text whose first non-blank character is `<` and which has HTML markup
+///   (`<!doctype html`, `<html`, `<head`, `<body`, `<meta`, `<title`) in its first 8 KiB,
+///   even after scripts or comments. The test is on the raw bytes, so pages in legacy
+///   ASCII-compatible encodings qualify; UTF-16 pages qualify by their BOM.
+/// - Markdown or plain text: anything else that is not binary (NUL bytes, many control
+///   bytes), in any encoding ([`crate::extract::text`] decodes it).
 pub fn detect_kind(bytes: &[u8]) -> Option<FileKind> {
     // PDF: the header may follow a little junk, as readers tolerate (within 1 KiB).
     let head = &bytes[..bytes.len().min(1024)];
@@ -86,36 +112,69 @@ pub fn detect_kind(bytes: &[u8]) -> Option<FileKind> {
         return Some(FileKind::Pdf);
     }
     if bytes.starts_with(b"PK\x03\x04") {
-        // A ZIP: only a Word document's part names make it a DOCX.
-        let probe = &bytes[..bytes.len().min(256 * 1024)];
-        let has = |name: &[u8]| probe.windows(name.len()).any(|window| window == name);
-        return (has(b"word/document.xml") || has(b"[Content_Types].xml") && has(b"word/"))
-            .then_some(FileKind::Docx);
+        return match crate::extract::docx::is_word_package(bytes) {
+            Some(true) => Some(FileKind::Docx),
+            Some(false) => None,
+            // Unreadable archive: only a Word document's part names make it a (damaged) DOCX.
+            None => {
+                let probe = &bytes[..bytes.len().min(256 * 1024)];
+                let has = |name: &[u8]| probe.windows(name.len()).any(|window| window == name);
+                (has(b"word/document.xml") || has(b"[Content_Types].xml") && has(b"word/"))
+                    .then_some(FileKind::Docx)
+            }
+        };
     }
-    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)).ok()?;
-    if text.contains('\0') {
+    if crate::extract::text::looks_binary(bytes) {
         return None;
     }
-    let start: String = text
-        .trim_start()
-        .chars()
-        .take(1024)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    if start.starts_with("<!doctype html")
-        || start.starts_with("<html")
-        || (start.starts_with('<') && (start.contains("<body") || start.contains("<head")))
-    {
+    if looks_like_html(bytes) {
         return Some(FileKind::Html);
     }
+    let text = crate::extract::text::decode_document(bytes).ok()?;
     if text.trim().is_empty() {
         return Some(FileKind::Text);
     }
-    Some(if looks_like_markdown(text) {
+    Some(if looks_like_markdown(&text) {
         FileKind::Markdown
     } else {
         FileKind::Text
     })
+}
+
+/// Whether the start of `bytes` is HTML markup (see [`detect_kind`]).
+fn looks_like_html(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(HTML_SNIFF_BYTES)];
+    let head: std::borrow::Cow<'_, [u8]> = match encoding_rs::Encoding::for_bom(head) {
+        Some((encoding, bom_length)) if encoding != encoding_rs::UTF_8 => {
+            // UTF-16: markup is ASCII once decoded (a split last code unit is harmless here).
+            let text = encoding
+                .decode_without_bom_handling(&head[bom_length..])
+                .0
+                .into_owned();
+            text.into_bytes().into()
+        }
+        Some((_, bom_length)) => head[bom_length..].into(),
+        None => head.into(),
+    };
+    let Some(first) = head.iter().position(|byte| !byte.is_ascii_whitespace()) else {
+        return false;
+    };
+    if head[first] != b'<' {
+        return false;
+    }
+    let lower = head.to_ascii_lowercase();
+    HTML_MARKERS.iter().any(|marker| {
+        lower
+            .windows(marker.len() + 1)
+            .any(|window| window.starts_with(marker) && ends_tag_name(window[marker.len()]))
+            // The marker may end the sniffed bytes.
+            || lower.ends_with(marker)
+    })
+}
+
+/// Whether `byte` may follow a tag name (`<head>` is a head, `<header>` and `<heading>` are not).
+fn ends_tag_name(byte: u8) -> bool {
+    byte.is_ascii_whitespace() || byte == b'>' || byte == b'/'
 }
 
 /// Markdown has structure plain text rarely has: ATX headings, list markers, pipe tables,

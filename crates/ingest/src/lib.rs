@@ -60,8 +60,8 @@ pub struct Extracted {
 /// Why extraction failed. The text is shown to people (run messages, document status).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum ExtractError {
-    /// The bytes are not text in a supported encoding.
-    #[error("the document is not valid UTF-8 text")]
+    /// The bytes are binary, not text in any encoding.
+    #[error("the document is not text")]
     NotText,
     /// The document holds no text at all.
     #[error("the document contains no text")]
@@ -69,6 +69,15 @@ pub enum ExtractError {
     /// The file is damaged or not what it claims to be.
     #[error("{0}")]
     Corrupt(String),
+    /// Most glyphs of the PDF map to no text (fonts without a Unicode mapping, or scanned
+    /// pages drawn with glyphs): indexing it would store nothing or garbage.
+    #[error("{percent} % of the document's {glyphs} glyphs map to no text (its fonts have no Unicode mapping); export it again with text, or run OCR first")]
+    Unmapped {
+        /// Glyphs drawn.
+        glyphs: usize,
+        /// The share that mapped to nothing, in percent.
+        percent: u8,
+    },
     /// The PDF is encrypted.
     #[error("the PDF is encrypted; upload a copy without a password")]
     Encrypted,

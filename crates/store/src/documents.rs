@@ -114,6 +114,10 @@ pub struct ChunkRecord {
     pub created_at: i64,
 }
 
+/// Words shown in a search hit's snippet (both backends make snippets the same way, from the
+/// stored text: [`brandstream_domain::text::snippet`]).
+pub(crate) const SNIPPET_WORDS: usize = 24;
+
 /// A chunk found by a search, with its rank.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChunkHit {

@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "portal",
         include_str!("../migrations/postgres/0004_portal.sql"),
     ),
+    (
+        5,
+        "search_form",
+        include_str!("../migrations/postgres/0005_search_form.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migrations across nodes ("brandstr" in ASCII).

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use brandstream_domain::text::{search_form, snippet};
 use brandstream_domain::OrgId;
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
@@ -18,7 +19,7 @@ use tokio_postgres::Row;
 
 use crate::documents::{
     run_status, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStore,
-    FieldChange, RunQuery, RunRecord,
+    FieldChange, RunQuery, RunRecord, SNIPPET_WORDS,
 };
 use crate::pg::{column, corrupt, count_and_page, execute, org_column, query_one, Param};
 use crate::pg_brand::{insert_fields, json_column};
@@ -44,10 +45,6 @@ const RANK_WEIGHTS: &str = "'{0, 0, 0.33333334, 1}'";
 /// `ts_rank` normalisation 1 divides by the logarithm of the chunk's length, so a long chunk
 /// does not win by size alone (bm25 normalises by length too).
 const RANK_NORMALISATION: i32 = 1;
-/// Snippets like SQLite's `snippet(…, '<mark>', '</mark>', '…', 24)`: about 24 words of the
-/// text around the matches (ellipses are added in [`with_ellipses`]).
-const HEADLINE_OPTIONS: &str =
-    "StartSel=<mark>, StopSel=</mark>, MaxWords=24, MinWords=20, ShortWord=0";
 /// Chunks inserted per statement: a large document's chunks go in a few round trips, without
 /// one enormous message.
 const CHUNK_BATCH: usize = 500;
@@ -217,6 +214,7 @@ fn match_expression(terms: &[String]) -> Option<String> {
     let phrases: Vec<String> = terms
         .iter()
         .filter_map(|term| {
+            let term = search_form(term);
             let words: Vec<&str> = term
                 .split(|character: char| !character.is_alphanumeric())
                 .filter(|word| !word.is_empty())
@@ -229,24 +227,6 @@ fn match_expression(terms: &[String]) -> Option<String> {
         })
         .collect();
     (!phrases.is_empty()).then(|| phrases.join(" | "))
-}
-
-/// Adds `…` where a headline leaves out words before or after it, as SQLite's snippet does.
-/// `ts_headline` returns a stretch of `text` verbatim apart from the markers.
-fn with_ellipses(snippet: String, text: &str) -> String {
-    let plain = snippet.replace("<mark>", "").replace("</mark>", "");
-    let Some(start) = text.find(&plain) else {
-        return snippet;
-    };
-    let has_words = |part: &str| part.chars().any(char::is_alphanumeric);
-    let before = has_words(&text[..start]);
-    let after = has_words(&text[start + plain.len()..]);
-    match (before, after) {
-        (false, false) => snippet,
-        (true, false) => format!("…{snippet}"),
-        (false, true) => format!("{snippet}…"),
-        (true, true) => format!("…{snippet}…"),
-    }
 }
 
 /// Removes references to the document's chunks from every field of the organisation that
@@ -598,26 +578,31 @@ impl DocumentStore for PgStore {
         let Some(expression) = match_expression(terms) else {
             return Ok((0, Vec::new()));
         };
+        // `ts_rank` has no inverse document frequency: a passage with every word of the query
+        // would lose to one repeating the commonest word. Passages holding all the query's
+        // words (and phrases) rank first, as bm25's weighting of rare words ranks them in
+        // SQLite; `ts_rank` orders within each group.
+        let every = expression.replace(" | ", " & ");
         let mut clause = Clause::new();
         let search = clause.bind(expression);
-        let matching = format!("to_tsquery('{SEARCH_CONFIG}', brandstream_search_fold({search}))");
+        let every = clause.bind(every);
+        let matching = format!(
+            "to_tsquery('{SEARCH_CONFIG}', brandstream_search_fold({search})) AS q \
+             CROSS JOIN to_tsquery('{SEARCH_CONFIG}', brandstream_search_fold({every})) AS qa"
+        );
         clause.and("c.search @@ q");
         chunk_scope(&mut clause, org, query);
         let from = format!(
-            "FROM chunks c JOIN documents d ON d.id = c.document_id CROSS JOIN {matching} AS q \
+            "FROM chunks c JOIN documents d ON d.id = c.document_id CROSS JOIN {matching} \
              WHERE {}",
             clause.sql
         );
-        // Snippets come from the stored text, which keeps its accents: the query as typed is
-        // added so "café" is marked when searched as "café".
-        let marking = format!("{matching} || to_tsquery('{SEARCH_CONFIG}', {search})");
-        // Rank and page first, then build snippets for the page's rows only.
+        // Rank and page first; snippets are made from the page's rows (original text).
         let page_sql = format!(
-            "SELECT {CHUNK_COLUMNS}, hit.score, \
-                    ts_headline('{SEARCH_CONFIG}', c.text, {marking}, '{HEADLINE_OPTIONS}') \
-                    AS snippet \
+            "SELECT {CHUNK_COLUMNS}, hit.score \
              FROM (SELECT c.seq, \
                           CAST(ts_rank({RANK_WEIGHTS}, c.search, q, {RANK_NORMALISATION}) \
+                               + CASE WHEN c.search @@ qa THEN 1 ELSE 0 END \
                                AS DOUBLE PRECISION) AS score \
                    {from} ORDER BY score DESC, c.seq {}) AS hit \
              JOIN chunks c ON c.seq = hit.seq \
@@ -633,11 +618,10 @@ impl DocumentStore for PgStore {
             &page_sql,
             |row| {
                 let chunk = chunk_from_row(row)?;
-                let snippet = with_ellipses(column(row, "snippet")?, &chunk.text);
                 Ok(ChunkHit {
+                    snippet: snippet(&chunk.text, terms, SNIPPET_WORDS),
                     chunk,
                     score: column(row, "score")?,
-                    snippet,
                 })
             },
         )
@@ -1141,18 +1125,6 @@ mod tests {
             match_expression(&terms(&["\"); DROP TABLE chunks; --"])).as_deref(),
             Some("(DROP <-> TABLE <-> chunks)")
         );
-    }
-
-    #[test]
-    fn snippets_get_ellipses_where_words_are_left_out() {
-        let text = "One two three. Four five six.";
-        assert_eq!(with_ellipses("One two".into(), text), "One two…");
-        assert_eq!(
-            with_ellipses("<mark>two</mark> three".into(), text),
-            "…<mark>two</mark> three…"
-        );
-        assert_eq!(with_ellipses("five six.".into(), text), "…five six.");
-        assert_eq!(with_ellipses(text.into(), text), text);
     }
 
     #[tokio::test]

@@ -52,6 +52,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "leases",
         include_str!("../migrations/sqlite/0005_leases.sql"),
     ),
+    (
+        6,
+        "search_form",
+        include_str!("../migrations/sqlite/0006_search_form.sql"),
+    ),
 ];
 
 /// Idle reader connections kept for reuse.
@@ -94,7 +99,27 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     connection.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
     connection.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
     connection.set_prepared_statement_cache_capacity(128);
+    register_functions(&connection)?;
     Ok(connection)
+}
+
+/// Registers the SQL functions the schema uses: `bs_search_form(text)`, the search form of a
+/// text ([`brandstream_domain::text::search_form`]) that the full-text index triggers apply.
+/// Deterministic and innocuous, so triggers and indexes may call it.
+fn register_functions(connection: &Connection) -> StoreResult<()> {
+    use rusqlite::functions::FunctionFlags;
+    connection.create_scalar_function(
+        "bs_search_form",
+        1,
+        FunctionFlags::SQLITE_UTF8
+            | FunctionFlags::SQLITE_DETERMINISTIC
+            | FunctionFlags::SQLITE_INNOCUOUS,
+        |context| {
+            let text: Option<String> = context.get(0)?;
+            Ok(text.map(|text| brandstream_domain::text::search_form(&text)))
+        },
+    )?;
+    Ok(())
 }
 
 impl SqliteStore {

@@ -2,6 +2,7 @@
 //! pipeline runs used as a durable job queue.
 
 use async_trait::async_trait;
+use brandstream_domain::text::{search_form, snippet};
 use brandstream_domain::OrgId;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, Row};
@@ -9,7 +10,7 @@ use serde_json::Value;
 
 use crate::documents::{
     run_status, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStore,
-    FieldChange, RunQuery, RunRecord,
+    FieldChange, RunQuery, RunRecord, SNIPPET_WORDS,
 };
 use crate::sqlite::{count_and_page, org_column, query_one};
 use crate::sqlite_brand::{insert_field_in, json, like_pattern};
@@ -112,11 +113,12 @@ fn chunk_scope(org: &OrgId, query: &ChunkQuery) -> (String, Vec<SqlValue>) {
     (clause, values)
 }
 
-/// An FTS5 query matching any of `terms`, each quoted so nothing in it is syntax.
+/// An FTS5 query matching any of `terms`, each in its search form and quoted (a phrase: the
+/// characters of a CJK word must follow each other), so nothing in it is syntax.
 fn match_expression(terms: &[String]) -> String {
     terms
         .iter()
-        .map(|term| format!("\"{}\"", term.replace('"', "\"\"")))
+        .map(|term| format!("\"{}\"", search_form(term).trim().replace('"', "\"\"")))
         .collect::<Vec<_>>()
         .join(" OR ")
 }
@@ -404,16 +406,16 @@ impl DocumentStore for SqliteStore {
                 &values,
                 (query.limit, query.offset),
                 &format!(
-                    "SELECT {CHUNK_COLUMNS}, bm25(chunks_fts, 3.0, 1.0) AS rank, \
-                     snippet(chunks_fts, 1, '<mark>', '</mark>', '…', 24) AS snippet \
+                    "SELECT {CHUNK_COLUMNS}, bm25(chunks_fts, 3.0, 1.0) AS rank \
                      {from} ORDER BY rank, c.seq LIMIT ? OFFSET ?"
                 ),
                 |row| {
                     let rank: f64 = row.get("rank")?;
+                    let chunk = chunk_from_row(row)?;
                     Ok(ChunkHit {
-                        chunk: chunk_from_row(row)?,
+                        snippet: snippet(&chunk.text, terms, SNIPPET_WORDS),
+                        chunk,
                         score: -rank,
-                        snippet: row.get("snippet")?,
                     })
                 },
             )?;

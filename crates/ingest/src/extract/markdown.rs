@@ -1,4 +1,6 @@
 //! Markdown (CommonMark with pipe tables): headings, paragraphs, list items and table rows.
+//! Files that are not UTF-8 are decoded as plain text is (BOM, then detection; see
+//! [`crate::extract::text`]).
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
@@ -17,9 +19,13 @@ fn level(heading: HeadingLevel) -> u8 {
 }
 
 /// Extracts Markdown.
+///
+/// # Errors
+///
+/// [`ExtractError::NotText`] for binary content, [`ExtractError::Empty`] when there is no text.
 pub fn extract_markdown(bytes: &[u8]) -> Result<Extracted, ExtractError> {
-    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
-        .map_err(|_| ExtractError::NotText)?;
+    let text = crate::extract::text::decode_document(bytes)?;
+    let text = text.as_ref();
     let mut builder = Builder::default();
     let mut buffer = String::new();
     let mut cells: Vec<String> = Vec::new();
@@ -93,5 +99,22 @@ mod tests {
             .unwrap();
         assert_eq!(item.text, "Functional: fast");
         assert!(extract_markdown(b"   \n").is_err());
+    }
+
+    #[test]
+    fn legacy_encoded_markdown_is_decoded() {
+        let source = "# Руководство\n\n## Цвета\n\nНаш основной цвет — тёмно-синий, \
+                      дополнительный — песочный.\n\n- первый пункт\n- второй пункт\n";
+        let (bytes, _, _) = encoding_rs::KOI8_R.encode(source);
+        let doc = extract_markdown(&bytes).unwrap();
+        assert_eq!(doc.title.as_deref(), Some("Руководство"));
+        assert!(doc.pages[0]
+            .blocks
+            .iter()
+            .any(|b| b.kind == BlockKind::ListItem && b.text == "второй пункт"));
+        assert_eq!(
+            extract_markdown(b"# T\0\x01\x02\x03\xff"),
+            Err(ExtractError::NotText)
+        );
     }
 }

@@ -1,4 +1,26 @@
-//! PDF: the text layer, page by page (pdf-extract, on lopdf).
+//! PDF: the text layer, page by page (hayro: a pure-Rust PDF interpreter).
+//!
+//! hayro runs each page's content streams (every text-showing operator: `Tj`, `TJ`, `'` and
+//! `"`; form XObjects; damaged Flate streams decoded as far as they go; standard security
+//! handlers with an empty user password) and hands over each glyph with its position and its
+//! Unicode text from the font's `ToUnicode` map, its encoding and glyph names. This module
+//! lays the glyphs out as text, as poppler's `pdftotext` reads a page:
+//!
+//! - Glyphs follow in content order; a move to another baseline starts a line (a blank line
+//!   when the move is wider than one and a half lines), a gap wider than 0.15 em between one
+//!   glyph's advance and the next is a space, wider than 1.2 em a column gap (` | `, so table
+//!   cells stay apart). Positions are measured along each glyph's own baseline, so rotated
+//!   pages and labels read like the rest.
+//! - A glyph drawn again at (almost) the same place with the same text (fake bold, shadows)
+//!   is kept once.
+//! - Lines in right-to-left scripts are stored in logical order: glyphs are placed in visual
+//!   order, which the Unicode bidirectional algorithm (UAX #9) turns back into reading order.
+//! - Composite (CID) fonts without a `ToUnicode` map are read through their character
+//!   collection's predefined CID-to-Unicode map (Adobe-Japan1, -GB1, -CNS1, -Korea1), as
+//!   poppler does; glyphs of simple fonts that map to nothing fall back to their code when it
+//!   is printable ASCII.
+//! - A document whose glyphs mostly map to no text is refused with a message saying so, never
+//!   stored as an empty or garbled document.
 //!
 //! A PDF's text layer has no structure, so structure is inferred: running headers and footers
 //! (lines repeated on most pages, digits ignored) are dropped; blank lines separate
@@ -8,23 +30,29 @@
 //! block per line.
 //!
 //! Parsing untrusted PDFs is risky: the parser can panic or run long on hostile input. Here a
-//! panic becomes an error; the server runs this in a child process with time and memory limits.
+//! panic becomes an error (or an empty page, when only one page fails); the server runs this
+//! in a child process with time and memory limits.
 
 use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use brandstream_domain::brand::CATALOGUE;
+use hayro_interpret::font::Glyph;
+use hayro_interpret::hayro_cmap::{self, BfString, CMap, CMapName, CidFamily};
+use hayro_interpret::hayro_syntax::object::{Array, Dict, Name};
+use hayro_interpret::hayro_syntax::page::Resources;
+use hayro_interpret::hayro_syntax::{LoadPdfError, Pdf};
+use hayro_interpret::kurbo::{Affine, BezPath, Point, Rect};
+use hayro_interpret::{
+    interpret_page, BlendMode, ClipPath, Context, Device, DrawMode, DrawProps, Image,
+    ImageDrawProps, InterpreterCache, InterpreterSettings, SoftMask,
+};
 
 use crate::extract::Builder;
 use crate::{BlockKind, ExtractError, Extracted, Page};
 
-fn classify(error: &pdf_extract::OutputError) -> ExtractError {
-    let message = error.to_string();
-    if message.contains("decrypt") || message.contains("password") || message.contains("ncrypt") {
-        ExtractError::Encrypted
-    } else {
-        ExtractError::Corrupt(format!("the PDF cannot be read: {message}"))
-    }
-}
+/// A document whose glyphs map to no text at more than this share is refused.
+const MAX_UNMAPPED_SHARE: f64 = 0.5;
 
 /// A line with its digits blanked, to recognise "Page 3 of 9" as the same footer everywhere.
 fn shape(line: &str) -> String {
@@ -58,106 +86,376 @@ fn without_apostrophes(text: &str) -> String {
     text.chars().filter(|c| !matches!(c, '\'' | '’')).collect()
 }
 
-/// Lays out one page's characters as lines of text. Like a plain-text rendering, but a gap
-/// wider than a column gutter on the same line becomes ` | `, so table cells stay apart.
-#[derive(Default)]
-struct Layout {
+/// One glyph as drawn: where its baseline starts and where its advance ends, measured along
+/// its own baseline direction, in device units (points, y down).
+#[derive(Debug, Clone)]
+struct Placed {
+    /// Unit vector of the baseline direction.
+    direction: (f64, f64),
+    /// Position along the baseline.
+    along: f64,
+    /// Position across the baseline (the line's coordinate).
+    across: f64,
+    /// `along` plus the advance width.
+    end: f64,
+    /// The em size.
+    size: f64,
+    /// Its text (empty when it maps to nothing).
     text: String,
-    height: f64,
-    last_end: f64,
-    last_y: f64,
-    word_start: bool,
 }
 
-impl pdf_extract::OutputDev for Layout {
-    fn begin_page(
-        &mut self,
-        _page: u32,
-        media_box: &pdf_extract::MediaBox,
-        _art_box: Option<(f64, f64, f64, f64)>,
-    ) -> Result<(), pdf_extract::OutputError> {
-        self.height = media_box.ury - media_box.lly;
-        Ok(())
-    }
+/// What composite fonts without `ToUnicode` map to: font name → (code → CID map, or identity;
+/// CID → Unicode map of the font's character collection).
+type CidFallbacks = HashMap<String, Option<(Option<CMap>, CMap)>>;
 
-    fn end_page(&mut self) -> Result<(), pdf_extract::OutputError> {
-        Ok(())
+/// A font's name without the subset tag (`ABCDEF+`), as hayro reports it.
+fn without_subset_tag(name: &str) -> &str {
+    match name.split_once('+') {
+        Some((tag, rest)) if tag.len() == 6 && tag.chars().all(|c| c.is_ascii_uppercase()) => rest,
+        _ => name,
     }
+}
 
-    fn output_character(
-        &mut self,
-        trm: &pdf_extract::Transform,
-        width: f64,
-        _spacing: f64,
-        font_size: f64,
-        text: &str,
-    ) -> Result<(), pdf_extract::OutputError> {
-        let (x, y) = (trm.m31, self.height - trm.m32);
-        let size_x = font_size * (trm.m11 + trm.m21);
-        let size_y = font_size * (trm.m12 + trm.m22);
-        let size = (size_x * size_y).abs().sqrt();
-        if self.word_start && !self.text.is_empty() {
-            let dy = (y - self.last_y).abs();
-            if dy > size * 1.5 {
-                self.text.push_str("\n\n");
-            } else if dy > size * 0.5 || x < self.last_end - size {
-                self.text.push('\n');
-            } else if x > self.last_end + size * 1.2 {
-                self.text.push_str(" | ");
-            } else if x > self.last_end + size * 0.1 {
-                self.text.push(' ');
+fn predefined_cmap(name: CMapName<'_>) -> Option<CMap> {
+    let data = hayro_cmap::load_embedded(name)?;
+    CMap::parse(data, hayro_cmap::load_embedded)
+}
+
+/// The CID fallback of a `Type0` font dictionary without `ToUnicode` (ISO 32000-1 §9.10.2:
+/// a predefined CMap, or a character collection Adobe-Japan1/GB1/CNS1/Korea1).
+fn cid_fallback(font: &Dict<'_>) -> Option<(Option<CMap>, CMap)> {
+    let descendant = font
+        .get::<Array<'_>>(b"DescendantFonts")?
+        .iter::<Dict<'_>>()
+        .next()?;
+    let info = descendant.get::<Dict<'_>>(b"CIDSystemInfo")?;
+    let registry = info.get::<hayro_interpret::hayro_syntax::object::String<'_>>(b"Registry")?;
+    let ordering = info.get::<hayro_interpret::hayro_syntax::object::String<'_>>(b"Ordering")?;
+    let family = CidFamily::from_registry_ordering(&registry, &ordering);
+    let to_unicode = predefined_cmap(family.ucs2_cmap()?)?;
+    let encoding = match font.get::<Name<'_>>(b"Encoding") {
+        Some(name) if !name.as_str().starts_with("Identity") => {
+            Some(predefined_cmap(CMapName::from_bytes(&name))?)
+        }
+        _ => None,
+    };
+    Some((encoding, to_unicode))
+}
+
+/// Records the CID fallbacks of the composite fonts of `resources` (and of the form XObjects
+/// they use, one level deep) that have no `ToUnicode` map.
+fn scan_fonts(resources: &Resources<'_>, fallbacks: &mut CidFallbacks) {
+    let mut scan = |fonts: &Dict<'_>| {
+        for key in fonts.keys() {
+            let Some(font) = fonts.get::<Dict<'_>>(&key) else {
+                continue;
+            };
+            let composite = font
+                .get::<Name<'_>>(b"Subtype")
+                .is_some_and(|subtype| subtype.as_str() == "Type0");
+            if !composite || font.contains_key(b"ToUnicode") {
+                continue;
+            }
+            let Some(name) = font.get::<Name<'_>>(b"BaseFont") else {
+                continue;
+            };
+            let name = without_subset_tag(name.as_str()).to_owned();
+            fallbacks.entry(name).or_insert_with(|| cid_fallback(&font));
+        }
+    };
+    scan(&resources.fonts);
+    for key in resources.x_objects.keys() {
+        if let Some(form) = resources
+            .x_objects
+            .get::<hayro_interpret::hayro_syntax::object::Stream<'_>>(&key)
+        {
+            if let Some(inner) = form.dict().get::<Dict<'_>>(b"Resources") {
+                if let Some(fonts) = inner.get::<Dict<'_>>(b"Font") {
+                    scan(&fonts);
+                }
             }
         }
-        self.text.push_str(text);
-        self.word_start = false;
-        self.last_y = y;
-        self.last_end = x + width * size;
-        Ok(())
-    }
-
-    fn begin_word(&mut self) -> Result<(), pdf_extract::OutputError> {
-        self.word_start = true;
-        Ok(())
-    }
-
-    fn end_word(&mut self) -> Result<(), pdf_extract::OutputError> {
-        Ok(())
-    }
-
-    fn end_line(&mut self) -> Result<(), pdf_extract::OutputError> {
-        Ok(())
     }
 }
 
-/// The text of every page. A page the parser fails on (an error or a panic) is left empty and
-/// the others are still read; only a document that cannot be opened at all is an error.
-fn read_pages(bytes: &[u8]) -> Result<Vec<String>, ExtractError> {
-    let opened = std::panic::catch_unwind(|| {
-        let mut document = pdf_extract::Document::load_mem(bytes)?;
-        if document.is_encrypted() {
-            // An empty user password still opens documents that only restrict permissions.
-            document.decrypt("")?;
+/// The text of a code of a simple font whose glyph has no usable name: printable ASCII and
+/// Latin-1 codes stand for themselves (the standard encodings agree there), and codes 11–15
+/// are TeX's ligatures (the OT1 encoding of dvips' Type 3 fonts: ff, fi, fl, ffi, ffl).
+fn simple_code_text(code: u32) -> Option<String> {
+    match code {
+        0x0B => Some("ff".into()),
+        0x0C => Some("fi".into()),
+        0x0D => Some("fl".into()),
+        0x0E => Some("ffi".into()),
+        0x0F => Some("ffl".into()),
+        0x21..=0x7E | 0xA1..=0xFF => char::from_u32(code).map(String::from),
+        _ => None,
+    }
+}
+
+fn bf_text(text: BfString) -> String {
+    match text {
+        BfString::Char(c) => c.to_string(),
+        BfString::String(s) => s,
+    }
+}
+
+/// Collects a page's glyphs.
+struct Glyphs<'f> {
+    placed: Vec<Placed>,
+    unmapped: usize,
+    fallbacks: &'f CidFallbacks,
+}
+
+impl Glyphs<'_> {
+    /// The text of a glyph hayro could not map: through its font's CID fallback, else its code
+    /// when that is printable ASCII (simple fonts with private glyph names).
+    fn fallback_text(&self, glyph: &Glyph<'_>) -> Option<String> {
+        let code = glyph.char_code();
+        if let Glyph::Outline(outline) = glyph {
+            let name = outline
+                .font_data()
+                .and_then(|data| data.postscript_name)
+                .unwrap_or_default();
+            if let Some(Some((encoding, to_unicode))) = self.fallbacks.get(name.as_str()) {
+                let cid = match encoding {
+                    None => Some(code),
+                    Some(cmap) => {
+                        let bytes = if code > 0xFF { 2 } else { 1 };
+                        cmap.lookup_cid_code(code, bytes)
+                            .or_else(|| cmap.lookup_cid_code(code, 2))
+                    }
+                }?;
+                return to_unicode.lookup_bf_string(cid).map(bf_text);
+            }
         }
-        Ok::<_, pdf_extract::Error>(document)
-    })
-    .map_err(|_| ExtractError::Corrupt("the PDF cannot be read (the parser failed)".into()))?;
-    let document = match opened {
-        Ok(document) => document,
-        Err(error) => return Err(classify(&pdf_extract::OutputError::PdfError(error))),
+        simple_code_text(code)
+    }
+}
+
+impl<'a> Device<'a> for Glyphs<'_> {
+    fn draw_path(&mut self, _: &BezPath, _: DrawProps<'a>, _: &DrawMode) {}
+    fn push_clip_path(&mut self, _: &ClipPath) {}
+    fn push_transparency_group(&mut self, _: f32, _: Option<SoftMask<'a>>, _: BlendMode) {}
+    fn draw_image(&mut self, _: Image<'a, '_>, _: ImageDrawProps<'a>) {}
+    fn pop_clip(&mut self) {}
+    fn pop_transparency_group(&mut self) {}
+
+    fn draw_glyph_run(
+        &mut self,
+        run: &hayro_interpret::font::GlyphRun<'_, 'a>,
+        props: DrawProps<'a>,
+        _: &DrawMode,
+    ) {
+        for glyph in run.glyphs() {
+            // Glyph space has 1000 units to the em.
+            let transform: Affine = props.transform * glyph.transform();
+            let origin = transform * Point::ZERO;
+            let baseline = transform * Point::new(1000.0, 0.0) - origin;
+            let size = (transform * Point::new(0.0, 1000.0) - origin).hypot();
+            let length = baseline.hypot();
+            if !(length.is_finite() && size.is_finite()) || length < 1e-6 || size < 1e-6 {
+                continue;
+            }
+            let direction = (baseline.x / length, baseline.y / length);
+            let advance = match &**glyph {
+                Glyph::Outline(outline) => outline.advance_width(),
+                Glyph::Type3(type3) => type3.advance_width(),
+            }
+            .map(f64::from)
+            .filter(|advance| advance.is_finite() && *advance > 0.0 && *advance < 4000.0)
+            .unwrap_or(500.0);
+            let text = match glyph.as_unicode() {
+                Some(BfString::Char('\u{0}' | '\u{FFFD}')) | None => {
+                    self.fallback_text(glyph).unwrap_or_default()
+                }
+                Some(text) => bf_text(text),
+            };
+            if text.is_empty() {
+                self.unmapped += 1;
+            }
+            let along = origin.x * direction.0 + origin.y * direction.1;
+            let across = origin.y * direction.0 - origin.x * direction.1;
+            self.placed.push(Placed {
+                direction,
+                along,
+                across,
+                end: along + advance / 1000.0 * length,
+                size,
+                text,
+            });
+        }
+    }
+}
+
+/// Whether `c` is a strong right-to-left letter (Hebrew, Arabic, Syriac, Thaana, N'Ko and
+/// their presentation forms).
+fn is_rtl(c: char) -> bool {
+    matches!(c as u32, 0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF)
+}
+
+/// A line placed in visual order, in logical (reading) order.
+fn logical_order(line: &str) -> String {
+    if !line.chars().any(is_rtl) {
+        return line.to_owned();
+    }
+    let rtl = line.chars().filter(|c| is_rtl(*c)).count();
+    let ltr = line
+        .chars()
+        .filter(|c| c.is_alphabetic() && !is_rtl(*c))
+        .count();
+    let level = if rtl >= ltr {
+        unicode_bidi::Level::rtl()
+    } else {
+        unicode_bidi::Level::ltr()
     };
-    let numbers: Vec<u32> = document.get_pages().keys().copied().collect();
-    let mut pages = Vec::with_capacity(numbers.len());
-    for number in numbers {
-        let page = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut layout = Layout::default();
-            pdf_extract::output_doc_page(&document, &mut layout, number).map(|()| layout.text)
-        }));
-        pages.push(match page {
-            Ok(Ok(text)) => text,
-            _ => String::new(),
+    let info = unicode_bidi::BidiInfo::new(line, Some(level));
+    info.paragraphs
+        .iter()
+        .map(|paragraph| {
+            info.reorder_line(paragraph, paragraph.range.clone())
+                .into_owned()
+        })
+        .collect()
+}
+
+/// Lays a page's glyphs out as lines of text (see the module documentation).
+fn lay_out(glyphs: &[Placed]) -> String {
+    let mut text = String::new();
+    let mut kept: Vec<&Placed> = Vec::new();
+    for glyph in glyphs {
+        if glyph.text.trim().is_empty() && !glyph.text.is_empty() {
+            // A space glyph: a word boundary, unless one is already there.
+            if !text.is_empty() && !text.ends_with(char::is_whitespace) {
+                text.push(' ');
+            }
+            continue;
+        }
+        // Overprinting: the same text again at (almost) the same place.
+        let overprint = kept.iter().rev().take(8).any(|previous| {
+            previous.text == glyph.text
+                && previous.direction == glyph.direction
+                && (previous.along - glyph.along).abs() < 0.2 * glyph.size
+                && (previous.across - glyph.across).abs() < 0.2 * glyph.size
         });
+        if overprint {
+            continue;
+        }
+        if let Some(previous) = kept.last() {
+            let size = glyph.size;
+            let same_direction = (previous.direction.0 - glyph.direction.0).abs() < 0.01
+                && (previous.direction.1 - glyph.direction.1).abs() < 0.01;
+            let dy = (glyph.across - previous.across).abs();
+            let new_line = dy > size * 0.5 || glyph.along < previous.end - size;
+            // A word hyphenated at the end of a line continues on the next: joined, as
+            // pdftotext joins it ("Work-" + "ers" is "Workers").
+            let mut last = text.chars().rev();
+            let hyphenated = same_direction
+                && new_line
+                && dy < size * 3.0
+                && matches!(last.next(), Some('-' | '\u{AD}'))
+                && last.next().is_some_and(char::is_alphabetic)
+                && glyph.text.starts_with(char::is_lowercase);
+            if hyphenated {
+                text.pop();
+            } else if !same_direction || dy > size * 1.5 {
+                text.push_str("\n\n");
+            } else if new_line {
+                text.push('\n');
+            } else if glyph.along > previous.end + size * 1.2 {
+                text.push_str(" | ");
+            } else if glyph.along > previous.end + size * 0.15
+                && !text.ends_with(char::is_whitespace)
+            {
+                text.push(' ');
+            }
+        }
+        text.push_str(&glyph.text);
+        kept.push(glyph);
+    }
+    text.split('\n')
+        .map(logical_order)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One page's text and how many of its glyphs mapped to nothing.
+struct PageText {
+    text: String,
+    glyphs: usize,
+    unmapped: usize,
+}
+
+/// A PDF without any trailer or cross-reference stream is incomplete (an upload cut short):
+/// poppler refuses it, and so do we, rather than guess at what the rest held.
+fn has_trailer(bytes: &[u8]) -> bool {
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|window| window == needle);
+    has(b"trailer") || has(b"/XRef")
+}
+
+/// The text of every page. A page the interpreter fails on (a panic) is left empty and the
+/// others are still read; only a document that cannot be opened at all is an error.
+fn read_pages(bytes: &[u8]) -> Result<Vec<PageText>, ExtractError> {
+    if !has_trailer(bytes) {
+        return Err(ExtractError::Corrupt(
+            "the PDF is incomplete (it has no trailer; was the upload cut short?)".into(),
+        ));
+    }
+    let data = bytes.to_vec();
+    let pdf = catch_unwind(move || Pdf::new(data))
+        .map_err(|_| ExtractError::Corrupt("the PDF cannot be read (the parser failed)".into()))?
+        .map_err(|error| match error {
+            LoadPdfError::Decryption(
+                hayro_interpret::hayro_syntax::DecryptionError::PasswordProtected,
+            ) => ExtractError::Encrypted,
+            LoadPdfError::Decryption(other) => {
+                ExtractError::Corrupt(format!("the PDF's encryption cannot be read ({other:?})"))
+            }
+            LoadPdfError::Invalid => ExtractError::Corrupt("the PDF cannot be read".into()),
+        })?;
+    let cache = InterpreterCache::new();
+    let mut fallbacks = CidFallbacks::new();
+    let mut pages = Vec::new();
+    for page in pdf.pages().iter() {
+        let read = catch_unwind(AssertUnwindSafe(|| {
+            scan_fonts(page.resources(), &mut fallbacks);
+            let transform = Affine::new(page.initial_transform(true).as_coeffs());
+            let (width, height) = page.render_dimensions();
+            let mut context = Context::new(
+                transform,
+                Rect::new(0.0, 0.0, f64::from(width), f64::from(height)),
+                &cache,
+                page.xref(),
+                InterpreterSettings::default(),
+            );
+            let mut device = Glyphs {
+                placed: Vec::new(),
+                unmapped: 0,
+                fallbacks: &fallbacks,
+            };
+            interpret_page(page, &mut context, &mut device);
+            PageText {
+                text: lay_out(&device.placed),
+                glyphs: device.placed.len(),
+                unmapped: device.unmapped,
+            }
+        }));
+        pages.push(read.unwrap_or(PageText {
+            text: String::new(),
+            glyphs: 0,
+            unmapped: 0,
+        }));
     }
     Ok(pages)
+}
+
+/// The laid-out text of every page, before structure is inferred (running headers and footers
+/// still in): what `pdftotext` would print, for comparing the two (`bench/pdf.sh`).
+pub fn page_texts(bytes: &[u8]) -> Result<Vec<String>, ExtractError> {
+    Ok(read_pages(bytes)?
+        .into_iter()
+        .map(|page| page.text)
+        .collect())
 }
 
 /// Extracts a PDF's text layer.
@@ -165,7 +463,16 @@ pub fn extract_pdf(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     if bytes.is_empty() {
         return Err(ExtractError::Corrupt("the PDF is empty".into()));
     }
-    let pages = read_pages(bytes)?;
+    let read = read_pages(bytes)?;
+    let glyphs: usize = read.iter().map(|page| page.glyphs).sum();
+    let unmapped: usize = read.iter().map(|page| page.unmapped).sum();
+    if glyphs > 0 && unmapped as f64 > glyphs as f64 * MAX_UNMAPPED_SHARE {
+        return Err(ExtractError::Unmapped {
+            glyphs,
+            percent: (unmapped * 100 / glyphs) as u8,
+        });
+    }
+    let pages: Vec<String> = read.into_iter().map(|page| page.text).collect();
     if pages.iter().all(|page| page.trim().is_empty()) {
         return Err(ExtractError::Empty);
     }

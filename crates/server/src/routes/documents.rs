@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use brandstream_domain::Scope;
+use brandstream_domain::{text, Scope};
 use brandstream_ingest::{detect_kind, FileKind};
 use brandstream_store::{ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord};
 use bytes::Bytes;
@@ -1025,9 +1025,18 @@ pub fn search_terms(search: &str) -> Vec<String> {
         "i", "in", "is", "it", "of", "on", "or", "our", "should", "the", "to", "we", "what",
         "when", "which", "who", "with", "you", "your",
     ];
-    let mut terms: Vec<String> = search
+    // Words in their search form (NFKC: a query typed with a ligature or full-width letters
+    // finds the plain spelling); a CJK word becomes the phrase of its characters.
+    let cleaned: String = search.chars().filter(|c| !text::is_invisible(*c)).collect();
+    let mut terms: Vec<String> = cleaned
         .split(|c: char| !c.is_alphanumeric() && c != '#')
-        .map(|word| word.trim_matches('#').to_lowercase())
+        .map(|word| {
+            text::search_form(word.trim_matches('#'))
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        })
         .filter(|word| !word.is_empty() && !STOP.contains(&word.as_str()))
         .collect();
     terms.dedup();
@@ -1172,6 +1181,11 @@ mod tests {
             vec!["minimum", "logo", "width", "screen"]
         );
         assert_eq!(search_terms("#1B4D3E"), vec!["1b4d3e"]);
+        assert_eq!(
+            search_terms("e\u{FB03}cient ＬＯＧＯ"),
+            vec!["efficient", "logo"]
+        );
+        assert_eq!(search_terms("リスク中立確率"), vec!["リ ス ク 中 立 確 率"]);
         assert!(search_terms("\"); DROP TABLE --")
             .iter()
             .all(|t| t.chars().all(char::is_alphanumeric)));
