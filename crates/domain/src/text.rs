@@ -43,7 +43,8 @@ pub fn is_invisible(c: char) -> bool {
 }
 
 /// The search form of `text`: NFKC, invisible format characters removed, each CJK character
-/// surrounded by spaces. Case and accents are left to the index's tokenizer. Idempotent.
+/// surrounded by spaces. Case and accents are left to the index's tokenizer. Applied twice it
+/// gives the same words (only the spacing around CJK characters grows).
 ///
 /// ```
 /// use brandstream_domain::text::search_form;
@@ -82,7 +83,8 @@ pub fn words(text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let mut start: Option<usize> = None;
     for (index, c) in text.char_indices() {
-        let letter = c.is_alphanumeric() || is_combining_mark(c);
+        // Invisible characters continue a word, as the index (which removes them) sees it.
+        let letter = c.is_alphanumeric() || is_combining_mark(c) || is_invisible(c);
         if is_cjk(c) {
             if let Some(begin) = start.take() {
                 out.push((begin, index));

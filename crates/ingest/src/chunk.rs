@@ -146,13 +146,16 @@ pub fn chunk_document(document: &Extracted, settings: ChunkSettings) -> Vec<Chun
                          chunks: &mut Vec<Chunk>| {
         if let Some((page, mut headings, text)) = pending.take() {
             headings.push(text.to_owned());
-            chunks.push(Chunk {
-                ordinal: chunks.len(),
-                text: text.to_owned(),
-                page_start: page,
-                page_end: page,
-                headings,
-            });
+            // A long paragraph styled as a heading is still cut to the chunk size.
+            for piece in pieces(text, target) {
+                chunks.push(Chunk {
+                    ordinal: chunks.len(),
+                    text: piece.to_owned(),
+                    page_start: page,
+                    page_end: page,
+                    headings: headings.clone(),
+                });
+            }
         }
     };
     for page in &document.pages {

@@ -130,7 +130,17 @@ pub fn detect_kind(bytes: &[u8]) -> Option<FileKind> {
     if looks_like_html(bytes) {
         return Some(FileKind::Html);
     }
-    let text = crate::extract::text::decode_document(bytes).ok()?;
+    // Markdown or text is decided on the first 64 KiB (cut at a line end, so no character is
+    // split): decoding a 100 MiB upload here would only delay the answer.
+    let probe = if bytes.len() > 64 * 1024 {
+        let head = &bytes[..64 * 1024];
+        head.iter()
+            .rposition(|byte| *byte == b'\n')
+            .map_or(head, |end| &head[..=end])
+    } else {
+        bytes
+    };
+    let text = crate::extract::text::decode_document(probe).ok()?;
     if text.trim().is_empty() {
         return Some(FileKind::Text);
     }

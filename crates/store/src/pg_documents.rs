@@ -580,8 +580,8 @@ impl DocumentStore for PgStore {
         };
         // `ts_rank` has no inverse document frequency: a passage with every word of the query
         // would lose to one repeating the commonest word. Passages holding all the query's
-        // words (and phrases) rank first, as bm25's weighting of rare words ranks them in
-        // SQLite; `ts_rank` orders within each group.
+        // words (and phrases) come first; `ts_rank` orders within each group (bm25 in SQLite
+        // gets close to this by weighting rare words).
         let every = expression.replace(" | ", " & ");
         let mut clause = Clause::new();
         let search = clause.bind(expression);
@@ -601,12 +601,12 @@ impl DocumentStore for PgStore {
         let page_sql = format!(
             "SELECT {CHUNK_COLUMNS}, hit.score \
              FROM (SELECT c.seq, \
+                          c.search @@ qa AS every, \
                           CAST(ts_rank({RANK_WEIGHTS}, c.search, q, {RANK_NORMALISATION}) \
-                               + CASE WHEN c.search @@ qa THEN 1 ELSE 0 END \
                                AS DOUBLE PRECISION) AS score \
-                   {from} ORDER BY score DESC, c.seq {}) AS hit \
+                   {from} ORDER BY every DESC, score DESC, c.seq {}) AS hit \
              JOIN chunks c ON c.seq = hit.seq \
-             ORDER BY hit.score DESC, c.seq",
+             ORDER BY hit.every DESC, hit.score DESC, c.seq",
             clause.page()
         );
         let client = self.client().await?;

@@ -71,9 +71,16 @@ const SKIPPED_ELEMENTS: &[&[u8]] = &[
     b"sdtPr",
 ];
 
+/// Most header (and footer) parts read: a document has at most three per section, and a
+/// package relating thousands is not a real document.
+const MAX_HEADER_FOOTER_PARTS: usize = 256;
+
 /// A ZIP package read through the part limit and the total budget.
 struct Package<'a> {
     archive: zip::ZipArchive<Cursor<&'a [u8]>>,
+    /// Item names by their ASCII-lowercase form, built once (case-insensitive lookups stay
+    /// constant-time however many parts a package relates).
+    lowercase: HashMap<String, String>,
     part_limit: u64,
     /// Bytes that may still be inflated for this document.
     remaining: u64,
@@ -86,8 +93,15 @@ impl<'a> Package<'a> {
             ExtractError::Corrupt(format!("not a readable Word document: {error}"))
         })?;
         let total_limit = part_limit.saturating_mul(TOTAL_PART_FACTOR);
+        let mut lowercase = HashMap::new();
+        for name in archive.file_names().flatten() {
+            lowercase
+                .entry(name.to_ascii_lowercase())
+                .or_insert_with(|| name.into_owned());
+        }
         Ok(Self {
             archive,
+            lowercase,
             part_limit,
             remaining: total_limit,
             total_limit,
@@ -106,9 +120,10 @@ impl<'a> Package<'a> {
             }
         }
         let wanted = decoded.as_deref().unwrap_or(name);
-        self.item_names()
-            .into_iter()
-            .find(|item| item.eq_ignore_ascii_case(wanted) || item.eq_ignore_ascii_case(name))
+        self.lowercase
+            .get(&wanted.to_ascii_lowercase())
+            .or_else(|| self.lowercase.get(&name.to_ascii_lowercase()))
+            .cloned()
     }
 
     /// The names of the archive's items (those with unreadable names left out).
@@ -853,13 +868,14 @@ pub fn extract_docx(bytes: &[u8], part_limit: u64) -> Result<Extracted, ExtractE
                 .header_footer_ids
                 .iter()
                 .filter_map(|id| by_id.get(id.as_str()).copied());
+            let mut listed: HashSet<&str> = HashSet::new();
             for relationship in referenced.chain(relationships.iter()) {
                 let list = match relationship.kind.as_str() {
                     "header" => &mut headers,
                     "footer" => &mut footers,
                     _ => continue,
                 };
-                if !list.contains(&relationship.target) {
+                if list.len() < MAX_HEADER_FOOTER_PARTS && listed.insert(&relationship.target) {
                     list.push(relationship.target.clone());
                 }
             }
@@ -871,6 +887,9 @@ pub fn extract_docx(bytes: &[u8], part_limit: u64) -> Result<Extracted, ExtractE
                 let (folder, file) = split_part_name(&name);
                 if folder != directory || !file.ends_with(".xml") {
                     continue;
+                }
+                if headers.len() + footers.len() >= 2 * MAX_HEADER_FOOTER_PARTS {
+                    break;
                 }
                 if file.starts_with("header") {
                     headers.push(name);

@@ -81,6 +81,12 @@ pub fn decode_html<'a>(
     if !valid_utf8 && looks_binary(bytes) {
         return Err(ExtractError::NotText);
     }
+    // Non-ASCII text that is valid UTF-8 is UTF-8 whatever the page declares: legacy
+    // encodings practically never form valid UTF-8 sequences, while pages saved as UTF-8 with
+    // a stale `<meta charset>` are common.
+    if valid_utf8 && !bytes.is_ascii() {
+        return Ok(decode_with(UTF_8, bytes));
+    }
     let declared = prescan_charset(bytes)
         .filter(|encoding| *encoding != UTF_8 || valid_utf8)
         .or_else(|| charset.and_then(|label| html_encoding(label.as_bytes())));
@@ -311,17 +317,30 @@ fn trim_ascii(bytes: &[u8]) -> &[u8] {
 
 /// Text without inline `data:` URIs: a base64 image pasted into the text is bytes, not words.
 fn without_data_uris(text: &str) -> Cow<'_, str> {
-    if !text.contains("data:") {
+    let is_data_uri = |word: &str| {
+        let word = word.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+        word.starts_with("data:") && word.contains(";base64,")
+    };
+    if !text.split_whitespace().any(is_data_uri) {
         return Cow::Borrowed(text);
     }
-    let kept: Vec<&str> = text
-        .split_whitespace()
-        .filter(|word| {
-            let word = word.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
-            !(word.starts_with("data:") && word.contains(";base64,"))
-        })
-        .collect();
-    Cow::Owned(kept.join(" "))
+    // Only the data words go; the spacing around the rest is kept (it separates this text
+    // from its neighbours).
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| !c.is_whitespace()) {
+        out.push_str(&rest[..start]);
+        let word_end = rest[start..]
+            .find(char::is_whitespace)
+            .map_or(rest.len(), |end| start + end);
+        let word = &rest[start..word_end];
+        if !is_data_uri(word) {
+            out.push_str(word);
+        }
+        rest = &rest[word_end..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 fn text_of(element: ElementRef<'_>) -> String {

@@ -34,7 +34,7 @@ pub fn extract(
     limits: ExtractLimits,
 ) -> Result<Extracted, ExtractError> {
     let extracted = match kind {
-        FileKind::Pdf => pdf::extract_pdf(bytes),
+        FileKind::Pdf => pdf::extract_pdf_limited(bytes, limits.max_pages),
         FileKind::Docx => docx::extract_docx(bytes, limits.docx_part_bytes),
         FileKind::Html => html::extract_html(bytes),
         FileKind::Markdown => markdown::extract_markdown(bytes),
