@@ -259,10 +259,7 @@ async fn three_nodes_share_one_database_and_blob_store() {
         let api = cluster.api(0, &token, &credential.org_id);
         let mut kits = Vec::new();
         for k in 0..5 {
-            let kit = api.create_kit(&format!("Cluster kit {k}")).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned();
+            let kit = api.create_kit_id(&format!("Cluster kit {k}")).await;
             let uploader = cluster.api(k % 3, &token, &credential.org_id);
             let text = format!(
                 "# Tone of voice\n\nKit {k} speaks warmly and plainly.\n\n# Colour palettes\n\nPrimary colour #1B4D3E.\n"
@@ -322,10 +319,7 @@ async fn three_nodes_share_one_database_and_blob_store() {
     // A node killed (SIGKILL) in the middle of a run: another node finishes it after the
     // lease expires.
     let api = cluster.api(0, &token, &credential.org_id);
-    let kit = api.create_kit("Crash kit").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let kit = api.create_kit_id("Crash kit").await;
     for _ in 0..10 {
         let response = if have_samples() {
             let bytes = std::fs::read(samples_dir().join("big-100-pages.pdf")).unwrap();

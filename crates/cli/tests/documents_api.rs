@@ -279,8 +279,8 @@ async fn types_come_from_the_bytes_and_contradictions_are_refused() {
 async fn listing_filters_updates_and_deletes() {
     let server = TestServer::start();
     let api = Api::new(&server, &[]).await;
-    let kit_a = api.create_kit("A").await["id"].as_str().unwrap().to_owned();
-    let kit_b = api.create_kit("B").await["id"].as_str().unwrap().to_owned();
+    let kit_a = api.create_kit_id("A").await;
+    let kit_b = api.create_kit_id("B").await;
     let mut ids = Vec::new();
     for (index, kit) in [&kit_a, &kit_a, &kit_b].iter().enumerate() {
         let response = api
@@ -449,10 +449,7 @@ async fn malformed_samples_fail_cleanly_and_the_server_stays_up() {
     }
     let server = TestServer::start();
     let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit("Bad").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let kit = api.create_kit_id("Bad").await;
     // Refused at upload: not a PDF, empty.
     for file in ["bad/not-a-pdf.pdf", "bad/empty.pdf"] {
         let bytes = std::fs::read(samples_dir().join(file)).unwrap();
@@ -545,10 +542,7 @@ async fn documents_can_live_in_s3_compatible_storage() {
         ("AWS_ALLOW_HTTP", "true"),
     ]);
     let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit("S3 kit").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let kit = api.create_kit_id("S3 kit").await;
     let text = b"# Colour palettes\n\nRoast Green is #1B4D3E. Use it for headlines.\n".to_vec();
     let response = api
         .upload_bytes(

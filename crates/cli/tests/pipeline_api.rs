@@ -53,10 +53,7 @@ async fn score(api: &Api<'_>, brand: &str, format: &str) -> Score {
         &std::fs::read(samples_dir().join(format!("{brand}.expected.json"))).unwrap(),
     )
     .unwrap();
-    let kit = api.create_kit(&format!("{brand} {format}")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let kit = api.create_kit_id(&format!("{brand} {format}")).await;
     let document = api.upload_sample(&format!("{brand}.{format}"), &kit).await;
     let run = api
         .start_pipeline(
@@ -181,10 +178,7 @@ async fn the_sample_kit_in_four_formats_ingests_quickly_and_documents_are_proces
     }
     let server = TestServer::start();
     let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit("Northwind all formats").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let kit = api.create_kit_id("Northwind all formats").await;
     let mut ids = Vec::new();
     for format in FORMATS {
         let document = api
@@ -284,10 +278,7 @@ async fn enrichment_respects_scope_locks_and_people_edits() {
     }
     let server = TestServer::start();
     let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit("Tidewater").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let kit = api.create_kit_id("Tidewater").await;
     // Enrichment needs knowledge first.
     let response = api
         .post(
@@ -385,10 +376,7 @@ async fn enrichment_respects_scope_locks_and_people_edits() {
     assert!(filled > 15, "only {filled} subsections filled");
 
     // A locked kit is left alone entirely.
-    let locked_kit = api.create_kit("Locked").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let locked_kit = api.create_kit_id("Locked").await;
     let document = api
         .upload_sample("tidewater-outdoor-gear.md", &locked_kit)
         .await;
@@ -451,10 +439,7 @@ async fn document_id(api: &Api<'_>, kit: &str) -> String {
 async fn runs_are_validated_and_scoped() {
     let server = TestServer::start();
     let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit("Scoped").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let kit = api.create_kit_id("Scoped").await;
     let url = api.pipeline("/BrandIngestionPipeline");
     expect_422(api.post(&url, json!({})).await, &["body", "parameters"]).await;
     expect_422(
@@ -530,10 +515,7 @@ async fn queued_runs_cancel_and_resume_after_a_restart() {
     let issuer = ("BRANDSTREAM_ISSUER", "http://brandstream.test/");
     let server = TestServer::start_with(&[("BRANDSTREAM_PIPELINE__WORKERS", "0"), issuer]);
     let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit("Queue").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let kit = api.create_kit_id("Queue").await;
     let document = api
         .upload_sample("northwind-coffee-roasters.md", &kit)
         .await;
@@ -591,10 +573,7 @@ async fn a_run_interrupted_by_a_crash_or_a_stop_is_finished_after_restart() {
     ];
     let server = TestServer::start_with(&env);
     let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit("Crash").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let kit = api.create_kit_id("Crash").await;
     let mut ids = Vec::new();
     for _ in 0..6 {
         ids.push(

@@ -63,10 +63,7 @@ async fn real_world_documents_meet_their_manifest() {
     let manifest: Value = serde_json::from_slice(&manifest).unwrap();
     let server = TestServer::start();
     let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit("Real documents").await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let kit = api.create_kit_id("Real documents").await;
 
     // Upload everything; a clean refusal is a 4xx with a detail.
     let mut uploaded: Vec<(&Value, String)> = Vec::new();

@@ -602,6 +602,14 @@ impl<'a> Api<'a> {
         response.json().await.unwrap()
     }
 
+    /// Creates a kit and returns its id.
+    pub async fn create_kit_id(&self, name: &str) -> String {
+        self.create_kit(name).await["id"]
+            .as_str()
+            .expect("a kit id")
+            .to_owned()
+    }
+
     /// The kit's sections.
     pub async fn sections(&self, kit: &str) -> Vec<Value> {
         let response = self

@@ -706,14 +706,7 @@ mod tests {
 
     const HELVETICA: &str = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>";
 
-    fn all_text(document: &Extracted) -> String {
-        document
-            .pages
-            .iter()
-            .flat_map(|page| page.blocks.iter().map(|block| block.text.clone()))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
+    use crate::extract::text::realdocs::block_text as all_text;
 
     #[test]
     fn every_text_showing_operator_produces_text() {

@@ -111,14 +111,7 @@ pub fn extract_text(bytes: &[u8]) -> Result<Extracted, ExtractError> {
 mod tests {
     use super::*;
 
-    fn all_text(doc: &Extracted) -> String {
-        doc.pages
-            .iter()
-            .flat_map(|page| &page.blocks)
-            .map(|block| block.text.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
+    use super::realdocs::block_text as all_text;
 
     #[test]
     fn legacy_encodings_are_detected_instead_of_refused() {
@@ -212,14 +205,19 @@ pub(crate) mod realdocs {
         std::fs::read(format!("{REALDOCS}/{name}")).ok()
     }
 
-    /// Every block's text, one block a line, lower-cased.
-    pub(crate) fn searchable(doc: &Extracted) -> String {
+    /// Every block's text, one block a line.
+    pub(crate) fn block_text(doc: &Extracted) -> String {
         doc.pages
             .iter()
             .flat_map(|page| &page.blocks)
-            .map(|block| block.text.to_lowercase())
+            .map(|block| block.text.as_str())
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// Every block's text, one block a line, lower-cased.
+    pub(crate) fn searchable(doc: &Extracted) -> String {
+        block_text(doc).to_lowercase()
     }
 
     /// Checks one manifest entry against its extraction result.
