@@ -26,10 +26,10 @@ cargo build --release -q -p brandstream
 BIN=target/release/brandstream
 WORK=$(mktemp -d)
 SERVER_PID=
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; cp "$WORK/server.log" /tmp/bench-server.log 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-BRANDSTREAM_LOG_LEVEL=warn "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" 2>"$WORK/server.log" &
+BRANDSTREAM_LOG_LEVEL=${LOGLEVEL:-warn} "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" 2>"$WORK/server.log" &
 SERVER_PID=$!
 for _ in $(seq 1 500); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.01; done
 BASE="http://127.0.0.1:$PORT"
@@ -80,7 +80,7 @@ def ingest(kit_id, populate):
         if run["status"] in ("Succeeded", "Failed", "Cancelled"):
             assert run["status"] == "Succeeded", run
             return
-        time.sleep(0.005)
+        time.sleep(0.002)
 
 def child_peak_mb(path):
     """Peak RSS of the sandboxed extraction child (`brandstream __extract`) on one file."""

@@ -8,6 +8,13 @@ use std::io::{Read, Write};
 
 use brandstream_ingest::{ExtractLimits, FileKind};
 
+#[derive(serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Answer<'a> {
+    Ok(&'a brandstream_ingest::Extracted),
+    Err(&'a brandstream_ingest::ExtractError),
+}
+
 /// Runs the sandboxed extraction; returns the process exit code.
 pub fn run(kind: &str, docx_part_bytes: u64, max_pages: u32, memory_mb: u64) -> u8 {
     if memory_mb > 0 {
@@ -30,11 +37,13 @@ pub fn run(kind: &str, docx_part_bytes: u64, max_pages: u32, memory_mb: u64) -> 
         docx_part_bytes,
         max_pages,
     };
-    let answer = match brandstream_ingest::extract(kind, &input, limits) {
-        Ok(extracted) => serde_json::json!({ "ok": extracted }),
-        Err(error) => serde_json::json!({ "err": error }),
-    };
+    let answer = brandstream_ingest::extract(kind, &input, limits);
     drop(input);
+    // `{"ok": Extracted}` or `{"err": ExtractError}`, written straight from the values.
+    let answer = match &answer {
+        Ok(extracted) => Answer::Ok(extracted),
+        Err(error) => Answer::Err(error),
+    };
     let mut out = std::io::stdout().lock();
     let written = serde_json::to_writer(&mut out, &answer)
         .map_err(std::io::Error::from)

@@ -52,6 +52,15 @@ pub fn is_invisible(c: char) -> bool {
 /// assert_eq!(search_form("リスク中立"), " リ  ス  ク  中  立 ");
 /// ```
 pub fn search_form(text: &str) -> String {
+    // Most text is already in its search form (ASCII always is): a quick check is several
+    // times cheaper than normalising.
+    if text.is_ascii()
+        || (!text.chars().any(|c| is_invisible(c) || is_cjk(c))
+            && unicode_normalization::is_nfkc_quick(text.chars())
+                == unicode_normalization::IsNormalized::Yes)
+    {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for c in text.chars().filter(|c| !is_invisible(*c)).nfkc() {
         if is_cjk(c) {

@@ -348,15 +348,15 @@ impl DocumentStore for SqliteStore {
         self.transact_in_background(move |t| {
             drop_chunk_references(t, &org_id, &id, document.updated_at, &document.updated_by)?;
             t.execute("DELETE FROM chunks WHERE document_id = ?1", [&id])?;
-            {
-                let mut insert = t.prepare_cached(
-                    "INSERT INTO chunks (id, document_id, org_id, ordinal, heading, headings, text, page_start, page_end, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )?;
-                for chunk in &chunks {
+            // One statement for all rows: the full-text index (filled by trigger) flushes its
+            // pending terms at every statement boundary inside a transaction, so row-by-row
+            // inserts would write one index segment per chunk and spend their time merging.
+            let rows = chunks
+                .iter()
+                .map(|chunk| {
                     let headings = serde_json::to_string(&chunk.headings)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    insert.execute(params![
+                    Ok(serde_json::json!([
                         chunk.id,
                         chunk.document_id,
                         chunk.org_id.as_str(),
@@ -367,9 +367,17 @@ impl DocumentStore for SqliteStore {
                         chunk.page_start,
                         chunk.page_end,
                         chunk.created_at
-                    ])?;
-                }
-            }
+                    ]))
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            let rows = serde_json::Value::Array(rows).to_string();
+            t.execute(
+                "INSERT INTO chunks (id, document_id, org_id, ordinal, heading, headings, text, page_start, page_end, created_at) \
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
+                        value ->> 7, value ->> 8, value ->> 9 \
+                 FROM json_each(?1) ORDER BY key",
+                [&rows],
+            )?;
             let version = document.version - 1;
             if !update_document_in(t, &document, version)? {
                 return Err(StoreError::Conflict(

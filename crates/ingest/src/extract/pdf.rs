@@ -103,8 +103,9 @@ struct Placed {
     end: f64,
     /// The em size.
     size: f64,
-    /// Its text (empty when it maps to nothing).
-    text: String,
+    /// Where its text (empty when it maps to nothing) lies in the page's text buffer: one
+    /// buffer per page rather than a string per glyph.
+    text: std::ops::Range<usize>,
 }
 
 /// What composite fonts without `ToUnicode` map to: font name → (code → CID map, or identity;
@@ -206,6 +207,8 @@ fn bf_text(text: BfString) -> String {
 /// Collects a page's glyphs.
 struct Glyphs<'f> {
     placed: Vec<Placed>,
+    /// The text of every placed glyph, one after the other.
+    texts: String,
     unmapped: usize,
     fallbacks: &'f CidFallbacks,
 }
@@ -250,6 +253,10 @@ impl<'a> Device<'a> for Glyphs<'_> {
         props: DrawProps<'a>,
         _: &DrawMode,
     ) {
+        // A run is shown in one font, so a code's text and advance are the same wherever it
+        // recurs in the run: look each up once (the font's lookups go through glyph-name
+        // tables and dominate the cost of text-heavy pages).
+        let mut seen: Vec<(u32, std::ops::Range<usize>, f64)> = Vec::new();
         for glyph in run.glyphs() {
             if self.placed.len() >= MAX_GLYPHS_PER_PAGE {
                 // A page drawing more glyphs than any real page holds (a form repeated
@@ -266,18 +273,31 @@ impl<'a> Device<'a> for Glyphs<'_> {
                 continue;
             }
             let direction = (baseline.x / length, baseline.y / length);
-            let advance = match &**glyph {
-                Glyph::Outline(outline) => outline.advance_width(),
-                Glyph::Type3(type3) => type3.advance_width(),
-            }
-            .map(f64::from)
-            .filter(|advance| advance.is_finite() && *advance > 0.0 && *advance < 4000.0)
-            .unwrap_or(500.0);
-            let text = match glyph.as_unicode() {
-                Some(BfString::Char('\u{0}' | '\u{FFFD}')) | None => {
-                    self.fallback_text(glyph).unwrap_or_default()
+            let code = glyph.char_code();
+            let (text, advance) = match seen.iter().find(|(seen, _, _)| *seen == code) {
+                Some((_, text, advance)) => (text.clone(), *advance),
+                None => {
+                    let advance = match &**glyph {
+                        Glyph::Outline(outline) => outline.advance_width(),
+                        Glyph::Type3(type3) => type3.advance_width(),
+                    }
+                    .map(f64::from)
+                    .filter(|advance| advance.is_finite() && *advance > 0.0 && *advance < 4000.0)
+                    .unwrap_or(500.0);
+                    let start = self.texts.len();
+                    match glyph.as_unicode() {
+                        Some(BfString::Char('\u{0}' | '\u{FFFD}')) | None => {
+                            if let Some(text) = self.fallback_text(glyph) {
+                                self.texts.push_str(&text);
+                            }
+                        }
+                        Some(BfString::Char(c)) => self.texts.push(c),
+                        Some(BfString::String(text)) => self.texts.push_str(&text),
+                    }
+                    let text = start..self.texts.len();
+                    seen.push((code, text.clone(), advance));
+                    (text, advance)
                 }
-                Some(text) => bf_text(text),
             };
             if text.is_empty() {
                 self.unmapped += 1;
@@ -328,11 +348,12 @@ fn logical_order(line: &str) -> String {
 }
 
 /// Lays a page's glyphs out as lines of text (see the module documentation).
-fn lay_out(glyphs: &[Placed]) -> String {
+fn lay_out(glyphs: &[Placed], texts: &str) -> String {
     let mut text = String::new();
-    let mut kept: Vec<&Placed> = Vec::new();
+    let mut kept: Vec<(&Placed, &str)> = Vec::new();
     for glyph in glyphs {
-        if glyph.text.trim().is_empty() && !glyph.text.is_empty() {
+        let glyph_text = &texts[glyph.text.clone()];
+        if glyph_text.trim().is_empty() && !glyph_text.is_empty() {
             // A space glyph: a word boundary, unless one is already there.
             if !text.is_empty() && !text.ends_with(char::is_whitespace) {
                 text.push(' ');
@@ -342,8 +363,8 @@ fn lay_out(glyphs: &[Placed]) -> String {
         // Overprinting: the same text again at (almost) the same place — within 0.1 em along
         // the line and 0.2 em across it, the tolerances poppler's text output uses for
         // duplicated glyphs (closer than any two letters of a real word).
-        let overprint = kept.iter().rev().take(8).any(|previous| {
-            previous.text == glyph.text
+        let overprint = kept.iter().rev().take(8).any(|(previous, previous_text)| {
+            *previous_text == glyph_text
                 && previous.direction == glyph.direction
                 && (previous.along - glyph.along).abs() < 0.1 * glyph.size
                 && (previous.across - glyph.across).abs() < 0.2 * glyph.size
@@ -351,7 +372,7 @@ fn lay_out(glyphs: &[Placed]) -> String {
         if overprint {
             continue;
         }
-        if let Some(previous) = kept.last() {
+        if let Some((previous, _)) = kept.last() {
             let size = glyph.size;
             let same_direction = (previous.direction.0 - glyph.direction.0).abs() < 0.01
                 && (previous.direction.1 - glyph.direction.1).abs() < 0.01;
@@ -365,7 +386,7 @@ fn lay_out(glyphs: &[Placed]) -> String {
                 && dy < size * 3.0
                 && matches!(last.next(), Some('-' | '\u{AD}'))
                 && last.next().is_some_and(char::is_alphabetic)
-                && glyph.text.starts_with(char::is_lowercase);
+                && glyph_text.starts_with(char::is_lowercase);
             if hyphenated {
                 text.pop();
             } else if !same_direction || dy > size * 1.5 {
@@ -380,8 +401,8 @@ fn lay_out(glyphs: &[Placed]) -> String {
                 text.push(' ');
             }
         }
-        text.push_str(&glyph.text);
-        kept.push(glyph);
+        text.push_str(glyph_text);
+        kept.push((glyph, glyph_text));
     }
     text.split('\n')
         .map(logical_order)
@@ -397,46 +418,60 @@ struct PageText {
     unmapped: usize,
 }
 
-/// Reads consecutive pages with one interpreter cache. A page the interpreter fails on (a
-/// panic) is left empty.
-fn read_range(pages: &[hayro_interpret::hayro_syntax::page::Page<'_>]) -> Vec<PageText> {
+/// Reads pages with one interpreter cache, taking the next unread page from `next` until none
+/// is left (so threads share the work however unevenly it is spread over the pages). Returns
+/// each page read with its index. A page the interpreter fails on (a panic) is left empty.
+fn read_shared(
+    pages: &[hayro_interpret::hayro_syntax::page::Page<'_>],
+    next: &std::sync::atomic::AtomicUsize,
+) -> Vec<(usize, PageText)> {
     let cache = InterpreterCache::new();
     let mut fallbacks = CidFallbacks::new();
-    pages
-        .iter()
-        .map(|page| {
-            catch_unwind(AssertUnwindSafe(|| {
-                scan_fonts(page.resources(), &mut fallbacks);
-                let transform = Affine::new(page.initial_transform(true).as_coeffs());
-                let (width, height) = page.render_dimensions();
-                let mut context = Context::new(
-                    transform,
-                    Rect::new(0.0, 0.0, f64::from(width), f64::from(height)),
-                    &cache,
-                    page.xref(),
-                    InterpreterSettings::default(),
-                );
-                let mut device = Glyphs {
-                    placed: Vec::new(),
-                    unmapped: 0,
-                    fallbacks: &fallbacks,
-                };
-                interpret_page(page, &mut context, &mut device);
-                PageText {
-                    text: lay_out(&device.placed),
-                    glyphs: device.placed.len(),
-                    unmapped: device.unmapped,
-                }
-            }))
-            .unwrap_or_default()
-        })
-        .collect()
+    let mut read = Vec::new();
+    loop {
+        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(page) = pages.get(index) else {
+            return read;
+        };
+        let text = catch_unwind(AssertUnwindSafe(|| {
+            scan_fonts(page.resources(), &mut fallbacks);
+            let transform = Affine::new(page.initial_transform(true).as_coeffs());
+            let (width, height) = page.render_dimensions();
+            let mut context = Context::new(
+                transform,
+                Rect::new(0.0, 0.0, f64::from(width), f64::from(height)),
+                &cache,
+                page.xref(),
+                InterpreterSettings::default(),
+            );
+            let mut device = Glyphs {
+                placed: Vec::with_capacity(4096),
+                texts: String::with_capacity(8192),
+                unmapped: 0,
+                fallbacks: &fallbacks,
+            };
+            interpret_page(page, &mut context, &mut device);
+            PageText {
+                text: lay_out(&device.placed, &device.texts),
+                glyphs: device.placed.len(),
+                unmapped: device.unmapped,
+            }
+        }))
+        .unwrap_or_default();
+        read.push((index, text));
+    }
 }
 
 /// A PDF without any trailer or cross-reference stream is incomplete (an upload cut short):
 /// poppler refuses it, and so do we, rather than guess at what the rest held.
 fn has_trailer(bytes: &[u8]) -> bool {
-    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|window| window == needle);
+    // Searched from the end, where a complete file has them.
+    let has = |needle: &[u8]| {
+        bytes
+            .windows(needle.len())
+            .rev()
+            .any(|window| window == needle)
+    };
     has(b"trailer") || has(b"/XRef")
 }
 
@@ -467,32 +502,30 @@ fn read_pages(bytes: &[u8], max_pages: u32) -> Result<Vec<PageText>, ExtractErro
             limit: max_pages,
         });
     }
-    // Pages are interpreted on up to four threads, each with its own caches, over contiguous
-    // ranges (a long document's pages take the same time each, roughly).
+    // Pages are interpreted on up to four threads, each with its own caches, each taking the
+    // next unread page. A thread that dies leaves its pages empty.
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
-        .min(4)
+        .clamp(1, 4)
         .min(pages.len() / 8 + 1);
-    let per_thread = pages.len().div_ceil(threads.max(1)).max(1);
-    let ranges: Vec<&[hayro_interpret::hayro_syntax::page::Page<'_>]> =
-        pages.chunks(per_thread).collect();
-    let read: Vec<Vec<PageText>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = ranges
-            .iter()
-            .map(|range| scope.spawn(move || read_range(range)))
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut read: Vec<PageText> = Vec::new();
+    read.resize_with(pages.len(), PageText::default);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..threads)
+            .map(|_| scope.spawn(|| read_shared(pages, &next)))
             .collect();
-        handles
-            .into_iter()
-            .zip(&ranges)
-            .map(|(handle, range)| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| range.iter().map(|_| PageText::default()).collect())
-            })
-            .collect()
+        // This thread reads too.
+        for (index, text) in read_shared(pages, &next) {
+            read[index] = text;
+        }
+        for handle in handles {
+            for (index, text) in handle.join().unwrap_or_default() {
+                read[index] = text;
+            }
+        }
     });
-    let pages: Vec<PageText> = read.into_iter().flatten().collect();
-    Ok(pages)
+    Ok(read)
 }
 
 /// The laid-out text of every page, before structure is inferred (running headers and footers

@@ -335,13 +335,27 @@ impl Pipeline {
         kit_id: &str,
         actor: &str,
     ) -> Result<(), String> {
+        let started = std::time::Instant::now();
         let document = match self.store.get_document(org, id).await {
             Ok(Some(document)) if document.deleted_at.is_none() => document,
             Ok(_) => return Err("the document no longer exists".into()),
             Err(error) => return Err(internal(&error)),
         };
         match self.read_document(&document).await {
-            Ok(read) => self.store_chunks(org, id, kit_id, actor, read).await,
+            Ok(read) => {
+                let read_ms = started.elapsed().as_secs_f64() * 1e3;
+                let chunks = read.chunks.len();
+                let stored = self.store_chunks(org, id, kit_id, actor, read).await;
+                let total_ms = started.elapsed().as_secs_f64() * 1e3;
+                tracing::info!(
+                    document = id,
+                    chunks,
+                    read_ms,
+                    index_ms = total_ms - read_ms,
+                    "document ingested"
+                );
+                stored
+            }
             Err(reason) => {
                 self.mark_failed(org, id, actor, &reason).await;
                 Err(reason)
@@ -368,8 +382,12 @@ impl Pipeline {
         // Chunking and summarising are CPU work: off the runtime's threads, so requests and
         // lease heartbeats on this node never wait behind a large document.
         let (extracted, chunks, summary) = tokio::task::spawn_blocking(move || {
-            let chunks = chunk_document(&extracted, ChunkSettings::default());
-            let summary = summarize(&extracted, 3, 1000);
+            // The two are independent: side by side on a second thread.
+            let (chunks, summary) = std::thread::scope(|scope| {
+                let summary = scope.spawn(|| summarize(&extracted, 3, 1000));
+                let chunks = chunk_document(&extracted, ChunkSettings::default());
+                (chunks, summary.join().ok().flatten())
+            });
             (extracted, chunks, summary)
         })
         .await
