@@ -16,7 +16,13 @@ enum Answer<'a> {
 }
 
 /// Runs the sandboxed extraction; returns the process exit code.
-pub fn run(kind: &str, docx_part_bytes: u64, max_pages: u32, memory_mb: u64) -> u8 {
+pub fn run(
+    kind: &str,
+    docx_part_bytes: u64,
+    max_pages: u32,
+    memory_mb: u64,
+    charset: Option<&str>,
+) -> u8 {
     if memory_mb > 0 {
         let bytes = memory_mb.saturating_mul(1024 * 1024);
         if let Err(error) = rlimit::setrlimit(rlimit::Resource::AS, bytes, bytes) {
@@ -37,7 +43,7 @@ pub fn run(kind: &str, docx_part_bytes: u64, max_pages: u32, memory_mb: u64) -> 
         docx_part_bytes,
         max_pages,
     };
-    let answer = brandstream_ingest::extract(kind, &input, limits);
+    let answer = brandstream_ingest::extract_declared(kind, &input, limits, charset);
     drop(input);
     // `{"ok": Extracted}` or `{"err": ExtractError}`, written straight from the values.
     let answer = match &answer {

@@ -74,6 +74,9 @@ struct ExtractArgs {
     /// Address-space limit in MiB (0: none).
     #[arg(long, default_value_t = 1024)]
     memory_mb: u64,
+    /// The charset the sender declared for a textual file (a WHATWG encoding label).
+    #[arg(long)]
+    charset: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
             args.docx_part_bytes,
             args.max_pages,
             args.memory_mb,
+            args.charset.as_deref(),
         ));
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()

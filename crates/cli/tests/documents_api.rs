@@ -598,3 +598,97 @@ async fn documents_can_live_in_s3_compatible_storage() {
     );
     assert!(bucket_view.get(&key).await.is_err(), "the object is gone");
 }
+
+/// The texts of a document's chunks, searched for `query`.
+async fn found_texts(api: &Api<'_>, document: &str, query: &str) -> Vec<String> {
+    let url = api.docs(
+        2,
+        &format!(
+            "/chunks?search={}&documentId={document}",
+            form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
+        ),
+    );
+    let page: Value = api.get(&url).await.json().await.unwrap();
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|chunk| chunk["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_textual_file_is_read_in_the_charset_its_content_type_declares() {
+    // Short Baltic text in windows-1257: detection alone would read `ū` as `ű`.
+    let text = "Ačiū labai už kavą";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1257.encode(text);
+    let bytes = bytes.into_owned();
+    let origin = serve_file(bytes.clone(), "text/plain; charset=windows-1257").await;
+    let server = TestServer::start_with(&[("BRANDSTREAM_DOCUMENTS__ALLOW_PRIVATE_URLS", "true")]);
+    let api = Api::new(&server, &[]).await;
+    let kit = api.create_kit_id("Charsets").await;
+    let references = json!([{"type": "brandkit", "id": kit}]);
+
+    // A multipart file part with a charset parameter.
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes.clone())
+                .file_name("thanks.txt")
+                .mime_str("text/plain; charset=windows-1257")
+                .unwrap(),
+        )
+        .text(
+            "create_request",
+            json!({"tags": [], "references": references}).to_string(),
+        );
+    let response = api
+        .request(reqwest::Method::POST, &api.docs(2, "/documents"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let uploaded: Value = response.json().await.unwrap();
+    // A fetched response with a charset parameter.
+    let response = upload_url_form(
+        &api,
+        json!({"url": format!("{origin}/thanks.txt"), "tags": [], "references": references}),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    let fetched: Value = response.json().await.unwrap();
+    // The same bytes with nothing declared: detection decides.
+    let undeclared = api
+        .upload_bytes(
+            bytes,
+            "guess.txt",
+            json!({"tags": [], "references": references}),
+        )
+        .await;
+    assert_eq!(undeclared.status(), 201);
+    let undeclared: Value = undeclared.json().await.unwrap();
+
+    let run = api
+        .start_pipeline("BrandIngestionPipeline", json!({"brand_kit_id": kit}))
+        .await;
+    let run = api
+        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(run["status"], "Succeeded", "{run}");
+    for document in [&uploaded, &fetched] {
+        let id = document["id"].as_str().unwrap();
+        assert_eq!(
+            found_texts(&api, id, "Ačiū").await,
+            vec![text.to_owned()],
+            "{document}"
+        );
+    }
+    let id = undeclared["id"].as_str().unwrap();
+    let guessed = found_texts(&api, id, "labai").await;
+    assert_eq!(guessed.len(), 1);
+    assert_ne!(
+        guessed[0], text,
+        "without a declared charset the guess differs, so this test shows the declaration is used"
+    );
+}

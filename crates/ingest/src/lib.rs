@@ -12,7 +12,8 @@ pub mod summary;
 
 pub use chunk::{chunk_document, Chunk, ChunkSettings};
 pub use detect::{detect_kind, FileKind};
-pub use extract::{extract, ExtractLimits};
+pub use extract::text::declared_charset;
+pub use extract::{extract, extract_declared, ExtractLimits};
 pub use fill::{fill_fields, glossary_terms, FieldTarget, Filled, GlossaryTerm, KnowledgeChunk};
 
 /// What a block of text is.

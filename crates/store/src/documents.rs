@@ -62,6 +62,10 @@ pub struct DocumentRecord {
     pub updated_by: String,
     /// Deletion time.
     pub deleted_at: Option<i64>,
+    /// The charset its sender declared for a textual file (the `charset` parameter of the
+    /// upload part's or fetched response's Content-Type, by its WHATWG Encoding Standard name),
+    /// used to read the file when the file names none itself.
+    pub charset: Option<String>,
 }
 
 /// Filters and page of a document listing.

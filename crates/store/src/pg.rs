@@ -47,6 +47,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "search_form",
         include_str!("../migrations/postgres/0005_search_form.sql"),
     ),
+    (
+        6,
+        "document_charset",
+        include_str!("../migrations/postgres/0006_document_charset.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migrations across nodes ("brandstr" in ASCII).

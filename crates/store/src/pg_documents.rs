@@ -29,7 +29,7 @@ use crate::{PgStore, StoreError, StoreResult};
 const DOCUMENT_COLUMNS: &str = "id, org_id, status, doc_type, title, summary, url, file_id, \
      file_type, file_name, size, sha256, number_of_pages, page_range_from, page_range_to, tags, \
      refs, chunked, summarized, message, version, created_at, created_by, updated_at, updated_by, \
-     deleted_at";
+     deleted_at, charset";
 const CHUNK_COLUMNS: &str = "c.id, c.document_id, c.org_id, c.ordinal, c.headings, c.text, \
      c.page_start, c.page_end, c.created_at";
 const RUN_COLUMNS: &str = "id, org_id, pipeline_id, kit_id, parameters, status, message, \
@@ -77,6 +77,7 @@ fn document_from_row(row: &Row) -> StoreResult<DocumentRecord> {
         updated_at: column(row, "updated_at")?,
         updated_by: column(row, "updated_by")?,
         deleted_at: column(row, "deleted_at")?,
+        charset: column(row, "charset")?,
     })
 }
 
@@ -358,7 +359,7 @@ impl DocumentStore for PgStore {
             &format!(
                 "INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES \
                  ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                  $18, $19, $20, $21, $22, $23, $24, $25, $26)"
+                  $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
             ),
             &[
                 &document.id,
@@ -387,6 +388,7 @@ impl DocumentStore for PgStore {
                 &document.updated_at,
                 &document.updated_by,
                 &document.deleted_at,
+                &document.charset,
             ],
         )
         .await?;
@@ -999,6 +1001,7 @@ mod tests {
             updated_at: created_at,
             updated_by: "alice".into(),
             deleted_at: None,
+            charset: None,
         }
     }
 

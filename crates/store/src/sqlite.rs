@@ -57,6 +57,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "search_form",
         include_str!("../migrations/sqlite/0006_search_form.sql"),
     ),
+    (
+        7,
+        "document_charset",
+        include_str!("../migrations/sqlite/0007_document_charset.sql"),
+    ),
 ];
 
 /// Idle reader connections kept for reuse.

@@ -19,7 +19,7 @@ use crate::{SqliteStore, StoreError, StoreResult};
 const DOCUMENT_COLUMNS: &str =
     "id, org_id, status, doc_type, title, summary, url, file_id, file_type, file_name, size, sha256, \
      number_of_pages, page_range_from, page_range_to, tags, refs, chunked, summarized, message, \
-     version, created_at, created_by, updated_at, updated_by, deleted_at";
+     version, created_at, created_by, updated_at, updated_by, deleted_at, charset";
 const CHUNK_COLUMNS: &str =
     "c.id, c.document_id, c.org_id, c.ordinal, c.headings, c.text, c.page_start, c.page_end, c.created_at";
 const RUN_COLUMNS: &str =
@@ -54,6 +54,7 @@ fn document_from_row(row: &Row<'_>) -> StoreResult<DocumentRecord> {
         updated_at: row.get("updated_at")?,
         updated_by: row.get("updated_by")?,
         deleted_at: row.get("deleted_at")?,
+        charset: row.get("charset")?,
     })
 }
 
@@ -186,7 +187,7 @@ impl DocumentStore for SqliteStore {
             c.execute(
                 &format!(
                     "INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
                 ),
                 params![
                     document.id,
@@ -214,7 +215,8 @@ impl DocumentStore for SqliteStore {
                     document.created_by,
                     document.updated_at,
                     document.updated_by,
-                    document.deleted_at
+                    document.deleted_at,
+                    document.charset
                 ],
             )?;
             Ok(())

@@ -24,7 +24,20 @@ fn level(heading: HeadingLevel) -> u8 {
 ///
 /// [`ExtractError::NotText`] for binary content, [`ExtractError::Empty`] when there is no text.
 pub fn extract_markdown(bytes: &[u8]) -> Result<Extracted, ExtractError> {
-    let text = crate::extract::text::decode_document(bytes)?;
+    extract_markdown_with_charset(bytes, None)
+}
+
+/// Extracts Markdown whose sender declared `charset` (a WHATWG encoding label; a BOM still
+/// decides first, unknown labels are ignored).
+///
+/// # Errors
+///
+/// As [`extract_markdown`].
+pub fn extract_markdown_with_charset(
+    bytes: &[u8],
+    charset: Option<&str>,
+) -> Result<Extracted, ExtractError> {
+    let text = crate::extract::text::decode_declared(bytes, charset)?;
     let text = text.as_ref();
     let mut builder = Builder::default();
     let mut buffer = String::new();

@@ -33,12 +33,29 @@ pub fn extract(
     bytes: &[u8],
     limits: ExtractLimits,
 ) -> Result<Extracted, ExtractError> {
+    extract_declared(kind, bytes, limits, None)
+}
+
+/// Extracts `bytes` as [`extract`] does, reading a textual file (HTML, Markdown, plain text)
+/// in the `charset` its sender declared (a WHATWG encoding label, e.g. the `charset` parameter
+/// of the Content-Type it arrived with) when the file itself names none. PDF and DOCX carry
+/// their own encodings and ignore it.
+///
+/// # Errors
+///
+/// As [`extract`].
+pub fn extract_declared(
+    kind: FileKind,
+    bytes: &[u8],
+    limits: ExtractLimits,
+    charset: Option<&str>,
+) -> Result<Extracted, ExtractError> {
     let extracted = match kind {
         FileKind::Pdf => pdf::extract_pdf_limited(bytes, limits.max_pages),
         FileKind::Docx => docx::extract_docx(bytes, limits.docx_part_bytes),
-        FileKind::Html => html::extract_html(bytes),
-        FileKind::Markdown => markdown::extract_markdown(bytes),
-        FileKind::Text => text::extract_text(bytes),
+        FileKind::Html => html::extract_html_with_charset(bytes, charset),
+        FileKind::Markdown => markdown::extract_markdown_with_charset(bytes, charset),
+        FileKind::Text => text::extract_text_with_charset(bytes, charset),
     }?;
     let pages = extracted.pages.len();
     if pages > limits.max_pages as usize {

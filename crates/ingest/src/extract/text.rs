@@ -28,8 +28,30 @@ const BINARY_SNIFF_BYTES: usize = 8 * 1024;
 /// [`ExtractError::NotText`] when the bytes have no BOM, are not UTF-8 and look binary
 /// (see [`looks_binary`]).
 pub(crate) fn decode_document(bytes: &[u8]) -> Result<Cow<'_, str>, ExtractError> {
+    decode_declared(bytes, None)
+}
+
+/// Decodes a text document whose sender may have declared its encoding: a byte order mark
+/// decides first, then `charset` (a WHATWG encoding label, e.g. the `charset` parameter of the
+/// Content-Type it arrived with; unknown labels are ignored), then as [`decode_document`].
+///
+/// # Errors
+///
+/// [`ExtractError::NotText`] when the bytes have no BOM and look binary.
+pub(crate) fn decode_declared<'a>(
+    bytes: &'a [u8],
+    charset: Option<&str>,
+) -> Result<Cow<'a, str>, ExtractError> {
     if let Some((encoding, bom_length)) = Encoding::for_bom(bytes) {
         return Ok(decode_with(encoding, &bytes[bom_length..]));
+    }
+    if let Some(encoding) = charset.and_then(|label| Encoding::for_label(label.as_bytes())) {
+        if looks_binary(bytes) {
+            return Err(ExtractError::NotText);
+        }
+        // UTF-16 without a BOM is not ASCII-compatible: trust the label only as far as the
+        // Encoding Standard's "decode" does for the other labels.
+        return Ok(decode_with(encoding.output_encoding(), bytes));
     }
     if let Ok(text) = std::str::from_utf8(bytes) {
         return Ok(Cow::Borrowed(text));
@@ -38,6 +60,21 @@ pub(crate) fn decode_document(bytes: &[u8]) -> Result<Cow<'_, str>, ExtractError
         return Err(ExtractError::NotText);
     }
     Ok(decode_with(detect_encoding(bytes), bytes))
+}
+
+/// The encoding a `Content-Type` value declares in its `charset` parameter (RFC 9110 §8.3), by
+/// its WHATWG Encoding Standard name: `text/html; charset="KOI8-R"` gives `KOI8-R`'s encoding,
+/// named `KOI8-R`; `latin1` gives `windows-1252`. `None` without a charset parameter or for a
+/// label the Encoding Standard does not know.
+pub fn declared_charset(content_type: &str) -> Option<&'static str> {
+    content_type.split(';').skip(1).find_map(|parameter| {
+        let (name, value) = parameter.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("charset") {
+            return None;
+        }
+        let value = value.trim().trim_matches('"');
+        Encoding::for_label(value.as_bytes()).map(Encoding::name)
+    })
 }
 
 /// Decodes `bytes` (without a BOM) as `encoding`, replacing malformed sequences with U+FFFD.
@@ -85,7 +122,19 @@ pub(crate) fn looks_binary(bytes: &[u8]) -> bool {
 ///
 /// [`ExtractError::NotText`] for binary content, [`ExtractError::Empty`] when there is no text.
 pub fn extract_text(bytes: &[u8]) -> Result<Extracted, ExtractError> {
-    let text = decode_document(bytes)?;
+    extract_text_with_charset(bytes, None)
+}
+
+/// Extracts plain text whose sender declared `charset` (see [`decode_declared`]).
+///
+/// # Errors
+///
+/// As [`extract_text`].
+pub fn extract_text_with_charset(
+    bytes: &[u8],
+    charset: Option<&str>,
+) -> Result<Extracted, ExtractError> {
+    let text = decode_declared(bytes, charset)?;
     let mut pages = Vec::new();
     for (index, page_text) in text.split('\u{c}').enumerate() {
         let mut builder = Builder::default();
@@ -112,6 +161,51 @@ mod tests {
     use super::*;
 
     use super::realdocs::block_text as all_text;
+
+    #[test]
+    fn a_declared_charset_is_read_from_the_content_type() {
+        assert_eq!(
+            declared_charset("text/html; charset=\"KOI8-R\""),
+            Some("KOI8-R")
+        );
+        assert_eq!(
+            declared_charset("text/plain;format=flowed; Charset=latin1"),
+            Some("windows-1252")
+        );
+        assert_eq!(declared_charset("text/plain"), None);
+        assert_eq!(declared_charset("text/plain; charset=klingon"), None);
+        assert_eq!(
+            declared_charset("charset=utf-8"),
+            None,
+            "a type comes first"
+        );
+    }
+
+    #[test]
+    fn a_declared_charset_decides_where_the_file_names_none() {
+        // Short Baltic text: detection alone guesses another encoding.
+        let baltic = "Ačiū labai";
+        let (bytes, _, _) = encoding_rs::WINDOWS_1257.encode(baltic);
+        let guessed = all_text(&extract_text(&bytes).unwrap());
+        assert_ne!(guessed, baltic, "detection alone must not already be right");
+        let declared = all_text(&extract_text_with_charset(&bytes, Some("windows-1257")).unwrap());
+        assert_eq!(declared, baltic);
+        let markdown =
+            crate::extract::markdown::extract_markdown_with_charset(&bytes, Some("cp1257"))
+                .unwrap();
+        assert_eq!(all_text(&markdown), baltic);
+        // A byte order mark still decides first; binary is still refused.
+        let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+        with_bom.extend_from_slice(baltic.as_bytes());
+        assert_eq!(
+            all_text(&extract_text_with_charset(&with_bom, Some("windows-1257")).unwrap()),
+            baltic
+        );
+        assert!(matches!(
+            extract_text_with_charset(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", Some("windows-1257")),
+            Err(ExtractError::NotText)
+        ));
+    }
 
     #[test]
     fn legacy_encodings_are_detected_instead_of_refused() {

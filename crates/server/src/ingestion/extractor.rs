@@ -35,18 +35,22 @@ enum Answer {
 }
 
 impl Extractor {
-    /// Extracts `bytes` of `kind`. Errors are for people (they end up in run messages).
+    /// Extracts `bytes` of `kind`, a textual file in the `charset` its sender declared when
+    /// it names none itself. Errors are for people (they end up in run messages).
     pub async fn extract(
         &self,
         kind: FileKind,
         bytes: bytes::Bytes,
         limits: ExtractLimits,
+        charset: Option<String>,
     ) -> Result<Extracted, String> {
         match self {
             Extractor::InProcess => tokio::task::spawn_blocking(move || {
-                std::panic::catch_unwind(|| brandstream_ingest::extract(kind, &bytes, limits))
-                    .map_err(|_| "the document could not be read (the parser failed)".to_owned())?
-                    .map_err(|error| error.to_string())
+                std::panic::catch_unwind(|| {
+                    brandstream_ingest::extract_declared(kind, &bytes, limits, charset.as_deref())
+                })
+                .map_err(|_| "the document could not be read (the parser failed)".to_owned())?
+                .map_err(|error| error.to_string())
             })
             .await
             .map_err(|error| format!("extraction stopped: {error}"))?,
@@ -54,7 +58,7 @@ impl Extractor {
                 program,
                 timeout,
                 memory_mb,
-            } => sandboxed(program, *timeout, *memory_mb, kind, bytes, limits).await,
+            } => sandboxed(program, *timeout, *memory_mb, kind, bytes, limits, charset).await,
         }
     }
 }
@@ -66,9 +70,14 @@ async fn sandboxed(
     kind: FileKind,
     bytes: bytes::Bytes,
     limits: ExtractLimits,
+    charset: Option<String>,
 ) -> Result<Extracted, String> {
-    let mut child = tokio::process::Command::new(program)
-        .arg("__extract")
+    let mut command = tokio::process::Command::new(program);
+    command.arg("__extract");
+    if let Some(charset) = charset {
+        command.arg("--charset").arg(charset);
+    }
+    let mut child = command
         .arg("--kind")
         .arg(kind.short_name())
         .arg("--docx-part-bytes")

@@ -370,7 +370,10 @@ impl Pipeline {
             .await
             .map_err(|error| internal(&error))?;
         let kind = detect_kind(&bytes).ok_or("the file is not a supported type")?;
-        let mut extracted = self.extractor.extract(kind, bytes, self.limits).await?;
+        let mut extracted = self
+            .extractor
+            .extract(kind, bytes, self.limits, document.charset.clone())
+            .await?;
         let from = document.page_range_from.unwrap_or(1);
         let to = document.page_range_to.unwrap_or(i64::MAX);
         let total_pages = extracted.pages.len();

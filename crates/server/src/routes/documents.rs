@@ -628,6 +628,14 @@ pub async fn create_document(
         .filter_map(|(_, value)| value.and_then(FileKind::from_declared))
         .find(|declared| kind.agrees_with(*declared))
         .unwrap_or(kind);
+    // A textual file is read in the charset its Content-Type declared, when it names none.
+    let charset = match kind {
+        FileKind::Html | FileKind::Markdown | FileKind::Text => part_type
+            .as_deref()
+            .and_then(brandstream_ingest::declared_charset)
+            .map(str::to_owned),
+        FileKind::Pdf | FileKind::Docx => None,
+    };
 
     let now = now_micros();
     let id = uuid::Uuid::new_v4().to_string();
@@ -676,6 +684,7 @@ pub async fn create_document(
         updated_at: now,
         updated_by: actor.to_owned(),
         deleted_at: None,
+        charset,
     };
     if let Err(error) = state.store.insert_document(&document).await {
         let _ = state.blobs.delete(&document.file_id).await;
