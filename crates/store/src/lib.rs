@@ -6,6 +6,8 @@
 
 mod blobs;
 pub mod brand;
+#[cfg(test)]
+mod contract;
 pub mod documents;
 mod model;
 mod pg;

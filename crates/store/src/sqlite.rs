@@ -965,6 +965,8 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    // The store behaviours are in the contract suite (`crate::contract`), run on both backends;
+    // these are SQLite's own: its migrations and its change-feed paging under a burst.
     use super::*;
     use brandstream_domain::now_unix;
 
@@ -984,27 +986,6 @@ mod tests {
         }
     }
 
-    async fn org_and_client(store: &SqliteStore) -> ClientId {
-        let org = Org {
-            id: OrgId::generate(),
-            name: "Acme".into(),
-            is_default: true,
-            created_at: 1,
-        };
-        store.create_org(&org).await.unwrap();
-        let client = NewClient {
-            client_id: ClientId::generate(),
-            org_id: org.id.clone(),
-            label: "ci".into(),
-            description: String::new(),
-            scopes: ScopeSet::all(),
-            token_lifetime: 86_400,
-            created_at: now_unix(),
-        };
-        store.create_client(&client, &secret(1)).await.unwrap();
-        client.client_id
-    }
-
     #[tokio::test]
     async fn migrations_are_idempotent() {
         let dir = tempfile::tempdir().unwrap();
@@ -1012,44 +993,6 @@ mod tests {
         drop(SqliteStore::open(&path).await.unwrap());
         let store = SqliteStore::open(&path).await.unwrap();
         store.ping().await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn secrets_rotate_with_at_most_two_active() {
-        let (_dir, store) = store().await;
-        let id = org_and_client(&store).await;
-        store.add_secret(&id, &secret(2), 2).await.unwrap();
-        let hashes: Vec<u8> = store
-            .get_client(&id)
-            .await
-            .unwrap()
-            .unwrap()
-            .secrets
-            .iter()
-            .map(|s| s.hash[0])
-            .collect();
-        assert_eq!(hashes, vec![1, 2]);
-        store.add_secret(&id, &secret(3), 2).await.unwrap();
-        let hashes: Vec<u8> = store
-            .get_client(&id)
-            .await
-            .unwrap()
-            .unwrap()
-            .secrets
-            .iter()
-            .map(|s| s.hash[0])
-            .collect();
-        assert_eq!(hashes, vec![2, 3]);
-        assert!(store.retire_oldest_secret(&id, now_unix()).await.unwrap());
-        assert!(!store.retire_oldest_secret(&id, now_unix()).await.unwrap());
-        assert!(store.revoke_client(&id, now_unix()).await.unwrap());
-        let client = store.get_client(&id).await.unwrap().unwrap();
-        assert_eq!(client.status, ClientStatus::Revoked);
-        assert!(client.secrets.is_empty());
-        assert!(matches!(
-            store.add_secret(&id, &secret(4), 2).await,
-            Err(StoreError::Conflict(_))
-        ));
     }
 
     #[tokio::test]
@@ -1081,45 +1024,5 @@ mod tests {
         assert_eq!(cursor, 1_000);
         let next = store.clients_changed_since(cursor).await.unwrap();
         assert_eq!(next.iter().map(|(_, _, at)| *at).max(), Some(1_001));
-    }
-
-    #[tokio::test]
-    async fn a_lease_has_one_holder_until_it_expires() {
-        let (_dir, store) = store().await;
-        let now = now_unix();
-        assert!(store
-            .acquire_lease("maintenance", "a", now, 30)
-            .await
-            .unwrap());
-        assert!(!store
-            .acquire_lease("maintenance", "b", now + 10, 30)
-            .await
-            .unwrap());
-        assert!(store
-            .acquire_lease("maintenance", "a", now + 20, 30)
-            .await
-            .unwrap());
-        assert!(!store
-            .acquire_lease("maintenance", "b", now + 40, 30)
-            .await
-            .unwrap());
-        assert!(store
-            .acquire_lease("maintenance", "b", now + 51, 30)
-            .await
-            .unwrap());
-        assert!(store.acquire_lease("other", "a", now, 30).await.unwrap());
-    }
-
-    #[tokio::test]
-    async fn only_one_default_org() {
-        let (_dir, store) = store().await;
-        org_and_client(&store).await;
-        let second = Org {
-            id: OrgId::generate(),
-            name: "B".into(),
-            is_default: true,
-            created_at: 2,
-        };
-        assert!(store.create_org(&second).await.is_err());
     }
 }

@@ -1,0 +1,440 @@
+//! Brand kits, their sections and fields.
+
+use super::TestStore;
+use crate::{FieldRecord, KitQuery, KitRecord, SectionRecord, StoreError};
+use brandstream_domain::OrgId;
+use serde_json::json;
+
+fn kit(org: &OrgId, id: &str, name: &str, at: i64) -> KitRecord {
+    KitRecord {
+        id: id.into(),
+        org_id: org.clone(),
+        name: name.into(),
+        description: None,
+        brand_name: Some("Acme".into()),
+        company_name: None,
+        logo: None,
+        industry: None,
+        status: "draft".into(),
+        parent_id: None,
+        parent_type: Some(String::new()),
+        tags: json!([{"category": "tone", "values": ["warm", "plain"]}]),
+        references: json!([]),
+        locked: false,
+        version: 1,
+        created_at: at,
+        created_by: "creator".into(),
+        updated_at: at,
+        updated_by: "creator".into(),
+        deleted_at: None,
+    }
+}
+
+fn section(kit_id: &str, id: &str, order: i64, at: i64) -> SectionRecord {
+    SectionRecord {
+        id: id.into(),
+        kit_id: kit_id.into(),
+        name: format!("Section {id}"),
+        order,
+        deletable: true,
+        predefined: false,
+        properties: json!({"sourceLanguage": "en-US", "another": 1}),
+        version: 1,
+        created_at: at,
+        created_by: "creator".into(),
+        updated_at: at,
+        updated_by: "creator".into(),
+        deleted_at: None,
+    }
+}
+
+fn field(section: &SectionRecord, id: &str, order: Option<i64>, at: i64) -> FieldRecord {
+    FieldRecord {
+        id: id.into(),
+        section_id: section.id.clone(),
+        kit_id: section.kit_id.clone(),
+        name: format!("Field {id}"),
+        field_type: "text".into(),
+        order,
+        value: json!("value"),
+        intent: Some("what belongs here".into()),
+        references: json!([{"id": "chunk-1", "path": "doc", "type": "chunk"}]),
+        deletable: true,
+        verified: None,
+        ai_editable: true,
+        predefined: false,
+        properties: json!({}),
+        version: 1,
+        created_at: at,
+        created_by: "creator".into(),
+        updated_at: at,
+        updated_by: "creator".into(),
+    }
+}
+
+fn query(limit: i64) -> KitQuery {
+    KitQuery {
+        limit,
+        ..KitQuery::default()
+    }
+}
+
+fn ids(kits: &[KitRecord]) -> Vec<&str> {
+    kits.iter().map(|k| k.id.as_str()).collect()
+}
+
+async fn kits_are_created_listed_filtered_paged_and_updated(store: TestStore) {
+    let org = OrgId::generate();
+    let other_org = OrgId::generate();
+    let mut first = kit(&org, "k1", "Alpha 100% Brand", 10);
+    first.description = Some("The first one".into());
+    let mut second = kit(&org, "k2", "Beta", 20);
+    second.status = "published".into();
+    second.parent_id = Some("k1".into());
+    second.parent_type = Some("brandkit".into());
+    let third = kit(&org, "k3", "Gamma", 30);
+    // A catalogue-sized kit: sections and hundreds of fields in one transaction.
+    let sections: Vec<SectionRecord> = (1..=12)
+        .map(|n| section("k1", &format!("s{n:02}"), n, 10))
+        .collect();
+    let fields: Vec<FieldRecord> = sections
+        .iter()
+        .flat_map(|s| (1..=25).map(move |n| field(s, &format!("{}-f{n:02}", s.id), Some(n), 10)))
+        .collect();
+    store.create_kit(&first, &sections, &fields).await.unwrap();
+    store.create_kit(&second, &[], &[]).await.unwrap();
+    store.create_kit(&third, &[], &[]).await.unwrap();
+    store
+        .create_kit(&kit(&other_org, "k4", "Alpha 100% Brand", 40), &[], &[])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.get_kit(&org, "k1").await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.get_kit(&other_org, "k1").await.unwrap(), None);
+    assert_eq!(store.list_sections("k1").await.unwrap().len(), 12);
+    assert_eq!(store.list_fields("s03").await.unwrap().len(), 25);
+
+    // Default order is oldest first; descending is newest first.
+    let (total, kits) = store.list_kits(&org, &query(10)).await.unwrap();
+    assert_eq!((total, ids(&kits)), (3, vec!["k1", "k2", "k3"]));
+    let newest_first = KitQuery {
+        descending: true,
+        ..query(10)
+    };
+    let (_, kits) = store.list_kits(&org, &newest_first).await.unwrap();
+    assert_eq!(ids(&kits), vec!["k3", "k2", "k1"]);
+
+    // Paging keeps the total of all matches.
+    let second_page = KitQuery {
+        offset: 2,
+        ..query(2)
+    };
+    let (total, kits) = store.list_kits(&org, &second_page).await.unwrap();
+    assert_eq!((total, ids(&kits)), (3, vec!["k3"]));
+
+    // Search is a case-insensitive substring of name or description; wildcards are literal.
+    let search = |text: &str| KitQuery {
+        search: Some(text.into()),
+        ..query(10)
+    };
+    let (total, kits) = store.list_kits(&org, &search("ALPHA")).await.unwrap();
+    assert_eq!((total, ids(&kits)), (1, vec!["k1"]));
+    let (_, kits) = store.list_kits(&org, &search("first ONE")).await.unwrap();
+    assert_eq!(ids(&kits), vec!["k1"]);
+    let (_, kits) = store.list_kits(&org, &search("100%")).await.unwrap();
+    assert_eq!(ids(&kits), vec!["k1"]);
+    let (total, _) = store.list_kits(&org, &search("1_0")).await.unwrap();
+    assert_eq!(total, 0);
+    let (total, _) = store.list_kits(&org, &search("%")).await.unwrap();
+    assert_eq!(total, 1);
+
+    // Status compares case-insensitively; parent and ids exactly.
+    let by_status = KitQuery {
+        status: Some("PUBLISHED".into()),
+        ..query(10)
+    };
+    assert_eq!(
+        ids(&store.list_kits(&org, &by_status).await.unwrap().1),
+        vec!["k2"]
+    );
+    let by_parent = KitQuery {
+        parent_id: Some("k1".into()),
+        ..query(10)
+    };
+    assert_eq!(
+        ids(&store.list_kits(&org, &by_parent).await.unwrap().1),
+        vec!["k2"]
+    );
+    let by_ids = KitQuery {
+        ids: vec!["k3".into(), "k1".into(), "k4".into()],
+        ..query(10)
+    };
+    assert_eq!(
+        ids(&store.list_kits(&org, &by_ids).await.unwrap().1),
+        vec!["k1", "k3"]
+    );
+
+    // An update needs the stored version; the record carries the next one.
+    let mut renamed = first.clone();
+    renamed.name = "Alpha renamed".into();
+    renamed.locked = true;
+    renamed.tags = json!([{"values": [], "category": "z"}]);
+    renamed.version = 2;
+    renamed.updated_at = 50;
+    assert!(!store.update_kit(&renamed, 7).await.unwrap());
+    assert!(store.update_kit(&renamed, 1).await.unwrap());
+    assert!(!store.update_kit(&renamed, 1).await.unwrap());
+    let stored = store.get_kit(&org, "k1").await.unwrap().unwrap();
+    assert_eq!(stored, renamed);
+    // JSON is stored as the text the record serialises to, key order included, on both backends.
+    assert_eq!(store.kit_tags_text("k1").await, renamed.tags.to_string());
+    // A kit of another organisation is not updated.
+    let mut foreign = renamed.clone();
+    foreign.org_id = other_org.clone();
+    assert!(!store.update_kit(&foreign, 2).await.unwrap());
+
+    // Sorting by update time puts the renamed kit last.
+    let by_update = KitQuery {
+        sort_by_updated: true,
+        ..query(10)
+    };
+    let (_, kits) = store.list_kits(&org, &by_update).await.unwrap();
+    assert_eq!(ids(&kits), vec!["k2", "k3", "k1"]);
+
+    // Soft-deleted kits are listed only on request.
+    let mut deleted = third.clone();
+    deleted.deleted_at = Some(60);
+    deleted.version = 2;
+    assert!(store.update_kit(&deleted, 1).await.unwrap());
+    assert_eq!(store.list_kits(&org, &query(10)).await.unwrap().0, 2);
+    let with_deleted = KitQuery {
+        include_deleted: true,
+        ..query(10)
+    };
+    assert_eq!(store.list_kits(&org, &with_deleted).await.unwrap().0, 3);
+    assert!(store.get_kit(&org, "k3").await.unwrap().is_some());
+}
+
+async fn kit_names_are_unique_per_org_case_insensitively_until_deleted(store: TestStore) {
+    let org = OrgId::generate();
+    let original = kit(&org, "k1", "Acme", 1);
+    store.create_kit(&original, &[], &[]).await.unwrap();
+    let result = store
+        .create_kit(&kit(&org, "k2", "aCME", 2), &[], &[])
+        .await;
+    assert!(matches!(
+        result,
+        Err(StoreError::Duplicate("brand kit name"))
+    ));
+    // Nothing of the refused kit remains.
+    assert!(store.get_kit(&org, "k2").await.unwrap().is_none());
+    // Another organisation may use the name.
+    store
+        .create_kit(&kit(&OrgId::generate(), "k3", "ACME", 3), &[], &[])
+        .await
+        .unwrap();
+    // A rename onto a taken name is refused too.
+    store
+        .create_kit(&kit(&org, "k4", "Other", 4), &[], &[])
+        .await
+        .unwrap();
+    let mut rename = kit(&org, "k4", "acme", 4);
+    rename.version = 2;
+    let result = store.update_kit(&rename, 1).await;
+    assert!(matches!(
+        result,
+        Err(StoreError::Duplicate("brand kit name"))
+    ));
+    // Deleting the kit frees its name.
+    let mut deleted = original.clone();
+    deleted.deleted_at = Some(5);
+    deleted.version = 2;
+    assert!(store.update_kit(&deleted, 1).await.unwrap());
+    store
+        .create_kit(&kit(&org, "k5", "ACME", 6), &[], &[])
+        .await
+        .unwrap();
+    assert!(store.update_kit(&rename, 1).await.is_err());
+    // The same id twice is refused as well.
+    let result = store
+        .create_kit(&kit(&org, "k5", "Fresh", 7), &[], &[])
+        .await;
+    assert!(matches!(result, Err(StoreError::Duplicate(_))));
+}
+
+async fn concurrent_updates_of_one_version_let_exactly_one_succeed(store: TestStore) {
+    let org = OrgId::generate();
+    store
+        .create_kit(&kit(&org, "k1", "Acme", 1), &[], &[])
+        .await
+        .unwrap();
+    let attempts: Vec<_> = (0..8)
+        .map(|n| {
+            let store = store.clone();
+            let mut next = kit(&org, "k1", &format!("Acme {n}"), 1);
+            next.version = 2;
+            tokio::spawn(async move { store.update_kit(&next, 1).await })
+        })
+        .collect();
+    let mut successes = 0;
+    for attempt in attempts {
+        if attempt.await.unwrap().unwrap() {
+            successes += 1;
+        }
+    }
+    assert_eq!(successes, 1);
+    assert_eq!(store.get_kit(&org, "k1").await.unwrap().unwrap().version, 2);
+}
+
+async fn sections_and_fields_are_ordered_versioned_and_deleted(store: TestStore) {
+    let org = OrgId::generate();
+    let first = section("k1", "s-b", 1, 10);
+    store
+        .create_kit(
+            &kit(&org, "k1", "Acme", 1),
+            std::slice::from_ref(&first),
+            &[],
+        )
+        .await
+        .unwrap();
+    // Sections order by position, then creation, then id.
+    store
+        .insert_section(&section("k1", "s-c", 2, 5))
+        .await
+        .unwrap();
+    store
+        .insert_section(&section("k1", "s-a", 2, 5))
+        .await
+        .unwrap();
+    store
+        .insert_section(&section("k1", "s-d", 0, 20))
+        .await
+        .unwrap();
+    let order: Vec<String> = store
+        .list_sections("k1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(order, vec!["s-d", "s-b", "s-a", "s-c"]);
+    // A section of an unknown kit is refused.
+    assert!(store
+        .insert_section(&section("missing", "s-x", 1, 1))
+        .await
+        .is_err());
+    assert_eq!(
+        store.get_section("k1", "s-b").await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.get_section("k2", "s-b").await.unwrap(), None);
+
+    let mut changed = first.clone();
+    changed.name = "Renamed".into();
+    changed.order = 9;
+    changed.deletable = false;
+    changed.properties = json!({"b": 1, "a": 2});
+    changed.version = 2;
+    changed.deleted_at = Some(30);
+    assert!(!store.update_section(&changed, 2).await.unwrap());
+    assert!(store.update_section(&changed, 1).await.unwrap());
+    assert_eq!(
+        store.get_section("k1", "s-b").await.unwrap(),
+        Some(changed.clone())
+    );
+    // Deleted sections are still listed (the service filters them).
+    assert_eq!(store.list_sections("k1").await.unwrap().len(), 4);
+
+    // Fields: positioned first by position, unpositioned last, ties by creation and id.
+    let mut verified = field(&first, "f-2", Some(2), 1);
+    verified.verified = Some(false);
+    store.insert_field(&verified).await.unwrap();
+    store
+        .insert_field(&field(&first, "f-none", None, 0))
+        .await
+        .unwrap();
+    store
+        .insert_field(&field(&first, "f-1b", Some(1), 3))
+        .await
+        .unwrap();
+    store
+        .insert_field(&field(&first, "f-1a", Some(1), 3))
+        .await
+        .unwrap();
+    store
+        .insert_field(&field(&first, "f-0", Some(1), 2))
+        .await
+        .unwrap();
+    let order: Vec<String> = store
+        .list_fields("s-b")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(order, vec!["f-0", "f-1a", "f-1b", "f-2", "f-none"]);
+    let (total, page) = store.page_fields("s-b", 1, 2).await.unwrap();
+    assert_eq!(total, 5);
+    let page: Vec<&str> = page.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(page, vec!["f-1a", "f-1b"]);
+    assert_eq!(store.page_fields("s-b", 10, 2).await.unwrap(), (5, vec![]));
+    assert_eq!(store.page_fields("none", 0, 2).await.unwrap(), (0, vec![]));
+    // A duplicate field id is refused.
+    assert!(store
+        .insert_field(&field(&first, "f-0", None, 9))
+        .await
+        .is_err());
+
+    assert_eq!(
+        store.get_field("s-b", "f-2").await.unwrap(),
+        Some(verified.clone())
+    );
+    assert_eq!(store.get_field("s-c", "f-2").await.unwrap(), None);
+    let mut edited = verified.clone();
+    edited.name = "Edited".into();
+    edited.order = None;
+    edited.value = json!(["one", "two"]);
+    edited.intent = None;
+    edited.references = json!([]);
+    edited.deletable = false;
+    edited.verified = Some(true);
+    edited.ai_editable = false;
+    edited.properties = json!({"k": "v"});
+    edited.version = 2;
+    edited.updated_at = 99;
+    edited.updated_by = "editor".into();
+    assert!(!store.update_field(&edited, 3).await.unwrap());
+    assert!(store.update_field(&edited, 1).await.unwrap());
+    assert_eq!(
+        store.get_field("s-b", "f-2").await.unwrap(),
+        Some(edited.clone())
+    );
+    let mut cleared = edited.clone();
+    cleared.verified = None;
+    cleared.version = 3;
+    assert!(store.update_field(&cleared, 2).await.unwrap());
+    assert_eq!(
+        store
+            .get_field("s-b", "f-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .verified,
+        None
+    );
+
+    assert!(store.delete_field("s-b", "f-2").await.unwrap());
+    assert!(!store.delete_field("s-b", "f-2").await.unwrap());
+    assert!(!store.delete_field("s-c", "f-0").await.unwrap());
+    assert_eq!(store.list_fields("s-b").await.unwrap().len(), 4);
+}
+
+contract_tests! {
+    kits_are_created_listed_filtered_paged_and_updated,
+    kit_names_are_unique_per_org_case_insensitively_until_deleted,
+    concurrent_updates_of_one_version_let_exactly_one_succeed,
+    sections_and_fields_are_ordered_versioned_and_deleted,
+}

@@ -1,0 +1,156 @@
+//! The store contract: every behaviour of [`Store`] written once and run against both backends.
+//!
+//! Each case is an `async fn(TestStore)` in the module of its area. [`contract_tests!`] turns a
+//! list of cases into two tests each: `sqlite::<case>` on a fresh database in a temporary
+//! directory, and `postgres::<case>` on a fresh database of the server named by
+//! `TEST_DATABASE_URL` (skipped, with a note, when it is not set). A case that passes on one
+//! backend and fails on the other is a difference the server would show its users.
+//!
+//! Cases use the [`Store`] trait only. The few facts the trait cannot show (the stored JSON text,
+//! a foreign-key cascade) go through [`ContractBackend`], one small method per fact.
+
+use crate::pg::{query_one, PgStore};
+use crate::{SqliteStore, Store};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// What a contract case gets: a store behind the same kind of pointer the server holds, with
+/// the test-only peeks of [`ContractBackend`].
+pub(crate) type TestStore = Arc<dyn ContractBackend>;
+
+/// Peeks at the stored rows for the few assertions the [`Store`] trait cannot express. Each
+/// backend answers with its own SQL; the assertions stay in the shared cases.
+#[async_trait]
+pub(crate) trait ContractBackend: Store {
+    /// A kit's `tags` column exactly as stored: JSON must be kept as the text the caller's
+    /// serialiser wrote (key order and spacing included), the same on both backends.
+    async fn kit_tags_text(&self, kit_id: &str) -> String;
+    /// A field's `refs` column exactly as stored.
+    async fn field_references_text(&self, field_id: &str) -> String;
+    /// Deletes a user row directly (no store method does), to check the schema's cascades.
+    async fn delete_user_row(&self, user_id: &str);
+}
+
+#[async_trait]
+impl ContractBackend for SqliteStore {
+    async fn kit_tags_text(&self, kit_id: &str) -> String {
+        self.read(|connection| {
+            Ok(connection.query_row(
+                "SELECT tags FROM brand_kits WHERE id = ?1",
+                [kit_id],
+                |row| row.get(0),
+            )?)
+        })
+        .expect("kit tags")
+    }
+
+    async fn field_references_text(&self, field_id: &str) -> String {
+        self.read(|connection| {
+            Ok(connection.query_row(
+                "SELECT refs FROM brand_fields WHERE id = ?1",
+                [field_id],
+                |row| row.get(0),
+            )?)
+        })
+        .expect("field references")
+    }
+
+    async fn delete_user_row(&self, user_id: &str) {
+        self.write(|connection| {
+            connection.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
+            Ok(())
+        })
+        .await
+        .expect("delete user");
+    }
+}
+
+#[async_trait]
+impl ContractBackend for PgStore {
+    async fn kit_tags_text(&self, kit_id: &str) -> String {
+        let client = self.client().await.expect("connection");
+        query_one(
+            &client,
+            "SELECT tags FROM brand_kits WHERE id = $1",
+            &[&kit_id],
+            |row| Ok(row.get(0)),
+        )
+        .await
+        .expect("kit tags")
+        .expect("the kit exists")
+    }
+
+    async fn field_references_text(&self, field_id: &str) -> String {
+        let client = self.client().await.expect("connection");
+        query_one(
+            &client,
+            "SELECT refs FROM brand_fields WHERE id = $1",
+            &[&field_id],
+            |row| Ok(row.get(0)),
+        )
+        .await
+        .expect("field references")
+        .expect("the field exists")
+    }
+
+    async fn delete_user_row(&self, user_id: &str) {
+        self.run("DELETE FROM users WHERE id = $1", &[&user_id])
+            .await
+            .expect("delete user");
+    }
+}
+
+/// A store on a new database file in a new temporary directory (deleted when the directory
+/// guard is dropped, so keep it alive for the whole case).
+pub(crate) async fn sqlite_store() -> (tempfile::TempDir, TestStore) {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteStore::open(&directory.path().join("db.sqlite"))
+        .await
+        .expect("open SQLite store");
+    (directory, Arc::new(store))
+}
+
+/// A store on a new PostgreSQL database, or `None` (after printing "skipped `purpose`: …")
+/// when `TEST_DATABASE_URL` is not set.
+pub(crate) async fn postgres_store(purpose: &str) -> Option<TestStore> {
+    let store = crate::pg::testing::fresh_store(purpose).await?;
+    Some(Arc::new(store))
+}
+
+/// Expands each named case (an `async fn(TestStore)` in the invoking module) into the tests
+/// `sqlite::<case>` and `postgres::<case>`. They run on a multi-threaded runtime so that the
+/// concurrency cases race for real.
+macro_rules! contract_tests {
+    ($($case:ident),+ $(,)?) => {
+        /// The contract on SQLite.
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let (_directory, store) = $crate::contract::sqlite_store().await;
+                    super::$case(store).await;
+                }
+            )+
+        }
+
+        /// The contract on PostgreSQL, when `TEST_DATABASE_URL` names a server.
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let purpose = concat!("postgres::", stringify!($case));
+                    let Some(store) = $crate::contract::postgres_store(purpose).await else {
+                        return;
+                    };
+                    super::$case(store).await;
+                }
+            )+
+        }
+    };
+}
+
+mod brand;
+mod documents;
+mod portal;
+mod runs;
+mod tokens;

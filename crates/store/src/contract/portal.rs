@@ -1,0 +1,286 @@
+//! Portal users, their memberships and sessions.
+
+use super::TestStore;
+use crate::{Membership, Org, SessionRecord, StoreError, UserRecord};
+use brandstream_domain::OrgId;
+
+async fn org(store: &TestStore, name: &str, at: i64) -> OrgId {
+    let id = OrgId::generate();
+    store
+        .create_org(&Org {
+            id: id.clone(),
+            name: name.into(),
+            is_default: false,
+            created_at: at,
+        })
+        .await
+        .unwrap();
+    id
+}
+
+fn user(id: &str, username: &str) -> UserRecord {
+    UserRecord {
+        id: id.into(),
+        username: username.into(),
+        password_hash: "$argon2id$hash".into(),
+        must_change: true,
+        created_at: 100,
+    }
+}
+
+fn membership(user_id: &str, org: &OrgId, role: &str, at: i64) -> Membership {
+    Membership {
+        user_id: user_id.into(),
+        org_id: org.clone(),
+        role: role.into(),
+        created_at: at,
+    }
+}
+
+fn session(token_hash: &str, user_id: &str, org: &OrgId, at: i64) -> SessionRecord {
+    SessionRecord {
+        token_hash: token_hash.into(),
+        user_id: user_id.into(),
+        org_id: org.clone(),
+        csrf_token: format!("csrf-{token_hash}"),
+        created_at: at,
+        last_seen_at: at,
+    }
+}
+
+async fn users_are_unique_case_insensitively_and_have_memberships(store: TestStore) {
+    let acme = org(&store, "Acme", 1).await;
+    let globex = org(&store, "Globex", 2).await;
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    let ada = user("u1", "Ada");
+    store
+        .create_user(&ada, &membership("u1", &acme, "admin", 10))
+        .await
+        .unwrap();
+    let result = store
+        .create_user(&user("u2", "aDA"), &membership("u2", &acme, "member", 11))
+        .await;
+    assert!(matches!(result, Err(StoreError::Duplicate("username"))));
+    // The refused user left no membership behind.
+    assert!(store.memberships("u2").await.unwrap().is_empty());
+    assert_eq!(store.count_users().await.unwrap(), 1);
+    // A membership in an unknown organisation is refused, user and all.
+    let nowhere = OrgId::generate();
+    assert!(store
+        .create_user(
+            &user("u3", "Bob"),
+            &membership("u3", &nowhere, "member", 12)
+        )
+        .await
+        .is_err());
+    assert!(store.get_user("u3").await.unwrap().is_none());
+
+    assert_eq!(store.user_by_name("ADA").await.unwrap(), Some(ada.clone()));
+    assert_eq!(store.user_by_name("ada").await.unwrap(), Some(ada.clone()));
+    assert_eq!(store.user_by_name("ad").await.unwrap(), None);
+    assert_eq!(store.get_user("u1").await.unwrap(), Some(ada.clone()));
+    assert_eq!(store.get_user("missing").await.unwrap(), None);
+
+    // Memberships: oldest first; setting one again changes only the role.
+    store
+        .set_membership(&membership("u1", &globex, "member", 5))
+        .await
+        .unwrap();
+    store
+        .set_membership(&membership("u1", &acme, "member", 99))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.memberships("u1").await.unwrap(),
+        vec![
+            membership("u1", &globex, "member", 5),
+            membership("u1", &acme, "member", 10),
+        ]
+    );
+
+    // Members are listed by name, case-insensitively.
+    store
+        .create_user(&user("u4", "bob"), &membership("u4", &acme, "member", 20))
+        .await
+        .unwrap();
+    store
+        .create_user(&user("u5", "Carol"), &membership("u5", &acme, "admin", 21))
+        .await
+        .unwrap();
+    store
+        .create_user(&user("u6", "alan"), &membership("u6", &acme, "member", 22))
+        .await
+        .unwrap();
+    let members = store.org_members(&acme).await.unwrap();
+    let names: Vec<&str> = members.iter().map(|(u, _)| u.username.as_str()).collect();
+    assert_eq!(names, vec!["Ada", "alan", "bob", "Carol"]);
+    assert_eq!(members[3].1, membership("u5", &acme, "admin", 21));
+    assert_eq!(store.org_members(&globex).await.unwrap().len(), 1);
+    assert_eq!(store.count_users().await.unwrap(), 4);
+}
+
+async fn sessions_are_created_touched_pruned_and_ended(store: TestStore) {
+    let acme = org(&store, "Acme", 1).await;
+    let globex = org(&store, "Globex", 2).await;
+    store
+        .create_user(&user("u1", "ada"), &membership("u1", &acme, "admin", 10))
+        .await
+        .unwrap();
+    store
+        .set_membership(&membership("u1", &globex, "member", 11))
+        .await
+        .unwrap();
+
+    let first = session("t1", "u1", &acme, 100);
+    store.insert_session(&first).await.unwrap();
+    assert!(store.insert_session(&first).await.is_err());
+    // A session of an unknown user is refused.
+    assert!(store
+        .insert_session(&session("t0", "nobody", &acme, 100))
+        .await
+        .is_err());
+    assert_eq!(store.get_session("t1").await.unwrap(), Some(first.clone()));
+    assert_eq!(store.get_session("t9").await.unwrap(), None);
+
+    // Touching records activity and the organisation switched to.
+    store.touch_session("t1", &globex, 150).await.unwrap();
+    let touched = store.get_session("t1").await.unwrap().unwrap();
+    assert_eq!(
+        (touched.org_id.clone(), touched.last_seen_at),
+        (globex.clone(), 150)
+    );
+    assert_eq!(touched.created_at, 100);
+    store.touch_session("missing", &acme, 150).await.unwrap();
+
+    store.delete_session("t1").await.unwrap();
+    assert_eq!(store.get_session("t1").await.unwrap(), None);
+    store.delete_session("t1").await.unwrap();
+
+    // Pruning: idle since before 200, or signed in before 50.
+    store
+        .insert_session(&session("idle", "u1", &acme, 150))
+        .await
+        .unwrap();
+    let mut old = session("old", "u1", &acme, 40);
+    old.last_seen_at = 300;
+    store.insert_session(&old).await.unwrap();
+    store
+        .insert_session(&session("fresh", "u1", &acme, 250))
+        .await
+        .unwrap();
+    assert_eq!(store.prune_sessions(200, 50).await.unwrap(), 2);
+    assert!(store.get_session("fresh").await.unwrap().is_some());
+    assert_eq!(store.prune_sessions(200, 50).await.unwrap(), 0);
+
+    // A new password ends every other session and sets the change flag.
+    store
+        .insert_session(&session("s2", "u1", &acme, 260))
+        .await
+        .unwrap();
+    store
+        .insert_session(&session("s3", "u1", &globex, 260))
+        .await
+        .unwrap();
+    store
+        .set_password("u1", "$argon2id$new", false, Some("s2"))
+        .await
+        .unwrap();
+    let ada = store.get_user("u1").await.unwrap().unwrap();
+    assert_eq!(
+        (ada.password_hash.as_str(), ada.must_change),
+        ("$argon2id$new", false)
+    );
+    assert!(store.get_session("s2").await.unwrap().is_some());
+    assert!(store.get_session("fresh").await.unwrap().is_none());
+    assert!(store.get_session("s3").await.unwrap().is_none());
+    store
+        .set_password("u1", "$argon2id$x", true, None)
+        .await
+        .unwrap();
+    assert!(store.get_session("s2").await.unwrap().is_none());
+    assert!(store.get_user("u1").await.unwrap().unwrap().must_change);
+}
+
+async fn removing_the_last_membership_deletes_the_user_and_sessions(store: TestStore) {
+    let acme = org(&store, "Acme", 1).await;
+    let globex = org(&store, "Globex", 2).await;
+    store
+        .create_user(&user("u1", "ada"), &membership("u1", &acme, "admin", 10))
+        .await
+        .unwrap();
+    store
+        .set_membership(&membership("u1", &globex, "member", 11))
+        .await
+        .unwrap();
+    store
+        .insert_session(&session("in-acme", "u1", &acme, 100))
+        .await
+        .unwrap();
+    store
+        .insert_session(&session("in-globex", "u1", &globex, 100))
+        .await
+        .unwrap();
+
+    // Leaving one organisation ends only the sessions there.
+    assert!(store.remove_membership("u1", &acme).await.unwrap());
+    assert!(!store.remove_membership("u1", &acme).await.unwrap());
+    assert!(store.get_session("in-acme").await.unwrap().is_none());
+    assert!(store.get_session("in-globex").await.unwrap().is_some());
+    assert!(store.get_user("u1").await.unwrap().is_some());
+
+    // Leaving the last one deletes the user with every session.
+    assert!(store.remove_membership("u1", &globex).await.unwrap());
+    assert!(store.get_user("u1").await.unwrap().is_none());
+    assert!(store.get_session("in-globex").await.unwrap().is_none());
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    assert!(!store.remove_membership("u1", &globex).await.unwrap());
+    // The name is free again.
+    store
+        .create_user(&user("u2", "ADA"), &membership("u2", &acme, "member", 12))
+        .await
+        .unwrap();
+
+    // Deleting a user directly cascades to memberships and sessions.
+    store
+        .insert_session(&session("s2", "u2", &acme, 100))
+        .await
+        .unwrap();
+    store.delete_user_row("u2").await;
+    assert!(store.get_session("s2").await.unwrap().is_none());
+    assert!(store.memberships("u2").await.unwrap().is_empty());
+}
+
+async fn concurrent_removals_of_the_last_two_memberships_delete_the_user(store: TestStore) {
+    for round in 0..5 {
+        let acme = org(&store, "Acme", 1).await;
+        let globex = org(&store, "Globex", 2).await;
+        let id = format!("u{round}");
+        store
+            .create_user(&user(&id, &id), &membership(&id, &acme, "admin", 10))
+            .await
+            .unwrap();
+        store
+            .set_membership(&membership(&id, &globex, "member", 11))
+            .await
+            .unwrap();
+        let removals: Vec<_> = [acme, globex]
+            .into_iter()
+            .map(|org| {
+                let store = store.clone();
+                let id = id.clone();
+                tokio::spawn(async move { store.remove_membership(&id, &org).await })
+            })
+            .collect();
+        for removal in removals {
+            assert!(removal.await.unwrap().unwrap());
+        }
+        assert!(store.get_user(&id).await.unwrap().is_none());
+    }
+}
+
+contract_tests! {
+    users_are_unique_case_insensitively_and_have_memberships,
+    sessions_are_created_touched_pruned_and_ended,
+    removing_the_last_membership_deletes_the_user_and_sessions,
+    concurrent_removals_of_the_last_two_memberships_delete_the_user,
+}

@@ -1,0 +1,231 @@
+//! Ingestion runs: the queue, worker leases, cancelling and listing.
+
+use super::TestStore;
+use crate::{run_status, RunQuery, RunRecord};
+use brandstream_domain::OrgId;
+use serde_json::json;
+
+fn org(letter: char) -> OrgId {
+    OrgId::parse(&format!("org_{}", letter.to_string().repeat(16))).unwrap()
+}
+
+fn run(org: &OrgId, id: &str, created_at: i64) -> RunRecord {
+    RunRecord {
+        id: id.into(),
+        org_id: org.clone(),
+        pipeline_id: "BrandIngestionPipeline".into(),
+        kit_id: "kit".into(),
+        parameters: json!({"b": 1, "a": 2}),
+        status: run_status::QUEUED.into(),
+        message: String::new(),
+        progress: json!({}),
+        run_start: None,
+        run_end: None,
+        duration_ms: 0,
+        attempts: 0,
+        lease_owner: None,
+        lease_until: None,
+        created_at,
+        created_by: "test".into(),
+        updated_at: created_at,
+        updated_by: "test".into(),
+    }
+}
+
+async fn concurrent_workers_claim_each_run_once(store: TestStore) {
+    let acme = org('A');
+    for index in 0..20 {
+        store
+            .insert_run(&run(&acme, &format!("run-{index:02}"), index))
+            .await
+            .unwrap();
+    }
+    let mut workers = Vec::new();
+    for worker in 0..8 {
+        let store = store.clone();
+        workers.push(tokio::spawn(async move {
+            let owner = format!("worker-{worker}");
+            let mut claimed = Vec::new();
+            while let Some(run) = store.claim_run(&owner, 1_000, 2_000).await.unwrap() {
+                assert_eq!(run.lease_owner.as_deref(), Some(owner.as_str()));
+                claimed.push(run.id);
+            }
+            claimed
+        }));
+    }
+    let mut claimed = Vec::new();
+    for worker in workers {
+        claimed.extend(worker.await.unwrap());
+    }
+    claimed.sort();
+    let expected: Vec<String> = (0..20).map(|index| format!("run-{index:02}")).collect();
+    assert_eq!(claimed, expected);
+    let (total, runs) = store
+        .list_runs(
+            &acme,
+            &RunQuery {
+                status: Some(run_status::IN_PROGRESS.into()),
+                limit: 100,
+                ..RunQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(total, 20);
+    assert!(runs
+        .iter()
+        .all(|run| run.attempts == 1 && run.run_start == Some(1_000)));
+}
+
+async fn leases_expire_and_only_their_holder_acts(store: TestStore) {
+    let acme = org('A');
+    let first_run = run(&acme, "r1", 1);
+    store.insert_run(&first_run).await.unwrap();
+    assert_eq!(store.get_run(&acme, "r1").await.unwrap(), Some(first_run));
+    assert!(store.get_run(&org('B'), "r1").await.unwrap().is_none());
+    let first = store.claim_run("a", 100, 200).await.unwrap().unwrap();
+    assert_eq!(first.status, run_status::IN_PROGRESS);
+    assert_eq!((first.attempts, first.run_start), (1, Some(100)));
+    // Held: nobody else gets it or can act on it.
+    assert!(store.claim_run("b", 150, 250).await.unwrap().is_none());
+    assert!(store
+        .heartbeat_run("r1", "b", &json!({}), 150, 250)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(!store.release_run("r1", "b", 150).await.unwrap());
+    assert_eq!(
+        store
+            .heartbeat_run("r1", "a", &json!({"stage": "read"}), 150, 199)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(run_status::IN_PROGRESS)
+    );
+    // The lease lapses (its holder died): another worker takes it over.
+    let second = store.claim_run("b", 200, 300).await.unwrap().unwrap();
+    assert_eq!(second.lease_owner.as_deref(), Some("b"));
+    assert_eq!((second.attempts, second.run_start), (2, Some(100)));
+    assert_eq!(second.progress, json!({"stage": "read"}));
+    // The old holder can no longer finish it; the new one can.
+    assert!(!store
+        .finish_run("r1", "a", run_status::SUCCEEDED, "", &json!({}), 210)
+        .await
+        .unwrap());
+    assert!(store
+        .finish_run(
+            "r1",
+            "b",
+            run_status::SUCCEEDED,
+            "done",
+            &json!({"n": 1}),
+            5_100
+        )
+        .await
+        .unwrap());
+    let done = store.get_run(&acme, "r1").await.unwrap().unwrap();
+    assert_eq!(done.status, run_status::SUCCEEDED);
+    assert_eq!((done.run_end, done.duration_ms), (Some(5_100), 5));
+    assert_eq!((done.lease_owner, done.lease_until), (None, None));
+    assert!(store
+        .claim_run("c", 10_000, 20_000)
+        .await
+        .unwrap()
+        .is_none());
+
+    // Released runs go back to the queue, oldest first.
+    store.insert_run(&run(&acme, "r3", 3)).await.unwrap();
+    store.insert_run(&run(&acme, "r2", 2)).await.unwrap();
+    let taken = store.claim_run("a", 100, 200).await.unwrap().unwrap();
+    assert_eq!(taken.id, "r2");
+    assert!(store.release_run("r2", "a", 110).await.unwrap());
+    let released = store.get_run(&acme, "r2").await.unwrap().unwrap();
+    assert_eq!(released.status, run_status::QUEUED);
+    assert_eq!(
+        (released.lease_owner, released.lease_until),
+        (None, Some(0))
+    );
+    assert_eq!(
+        store.claim_run("b", 120, 220).await.unwrap().unwrap().id,
+        "r2"
+    );
+
+    // Listing: newest first, filtered, paged.
+    let (total, runs) = store
+        .list_runs(
+            &acme,
+            &RunQuery {
+                limit: 2,
+                offset: 1,
+                ..RunQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(total, 3);
+    let ids: Vec<&str> = runs.iter().map(|run| run.id.as_str()).collect();
+    assert_eq!(ids, ["r2", "r1"]);
+    let (total, _) = store
+        .list_runs(
+            &acme,
+            &RunQuery {
+                kit_id: Some("kit".into()),
+                pipeline_id: Some("EnrichSectionsPipeline".into()),
+                limit: 10,
+                ..RunQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(total, 0);
+}
+
+async fn cancelling_ends_queued_runs_and_asks_running_ones_to_stop(store: TestStore) {
+    let acme = org('A');
+    store.insert_run(&run(&acme, "queued", 1)).await.unwrap();
+    let cancelled = store
+        .cancel_run(&acme, "queued", 5, "me")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cancelled.status, run_status::CANCELLED);
+    assert_eq!(cancelled.run_end, Some(5));
+    assert_eq!(cancelled.message, "Cancelled before it started");
+    assert!(store.claim_run("a", 10, 20).await.unwrap().is_none());
+    // Finished runs come back unchanged; unknown ones not at all.
+    let again = store
+        .cancel_run(&acme, "queued", 6, "you")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, cancelled);
+    assert!(store
+        .cancel_run(&org('B'), "queued", 6, "you")
+        .await
+        .unwrap()
+        .is_none());
+
+    store.insert_run(&run(&acme, "running", 2)).await.unwrap();
+    store.claim_run("a", 10, 20).await.unwrap().unwrap();
+    let canceling = store
+        .cancel_run(&acme, "running", 11, "me")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(canceling.status, run_status::CANCELING);
+    assert_eq!(canceling.run_end, None);
+    let seen = store
+        .heartbeat_run("running", "a", &json!({}), 12, 22)
+        .await
+        .unwrap();
+    assert_eq!(seen.as_deref(), Some(run_status::CANCELING));
+    // A canceling run whose worker died is claimed again (to be wound up), still canceling.
+    let reclaimed = store.claim_run("b", 30, 40).await.unwrap().unwrap();
+    assert_eq!(reclaimed.status, run_status::CANCELING);
+}
+
+contract_tests! {
+    concurrent_workers_claim_each_run_once,
+    leases_expire_and_only_their_holder_acts,
+    cancelling_ends_queued_runs_and_asks_running_ones_to_stop,
+}
