@@ -6,6 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use brandstream_auth::AuthError;
+use brandstream_store::StoreError;
 use serde_json::json;
 
 /// An RFC 6749 error response.
@@ -152,6 +153,71 @@ impl FieldIssue {
             loc,
             msg: msg.into(),
             kind: kind.into(),
+        }
+    }
+}
+
+/// What a service refuses, in the service's terms. Services (brands, documents, pipeline) return
+/// it; the edges turn it into their own answer: [`ApiError`] for the REST APIs (through `From`,
+/// so handlers use `?`), the error page for the portal.
+#[derive(Debug)]
+pub enum ServiceError {
+    /// The input breaks rules: `422` with the FastAPI `detail` list.
+    Invalid(Vec<FieldIssue>),
+    /// The named resource does not exist (or is deleted): `404 "{what} not found"`.
+    NotFound(&'static str),
+    /// A brand kit of that name exists already: `400` in the hosted DuplicateHTTPError shape.
+    DuplicateName,
+    /// The change conflicts with the resource's state (a locked kit): `409`.
+    Conflict(String),
+    /// An `If-Match` precondition failed: `412` (RFC 9110 §13.1.1).
+    PreconditionFailed,
+    /// The request cannot be carried out as asked: `400` with the reason.
+    Rejected(String),
+    /// Storage failed or refused the value.
+    Store(StoreError),
+}
+
+impl ServiceError {
+    /// The error as one line for people, as the API would word it.
+    pub fn message(self) -> String {
+        ApiError::from(self).message()
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        ServiceError::Store(error)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Duplicate(_) => ApiError::duplicate_name(),
+            StoreError::NotFound(what) => ApiError::missing(what),
+            StoreError::Unstorable => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "Text must not contain NUL (\\u0000) characters",
+            ),
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Invalid(issues) => ApiError::validation(issues),
+            ServiceError::NotFound(what) => ApiError::missing(what),
+            ServiceError::DuplicateName => ApiError::duplicate_name(),
+            ServiceError::Conflict(detail) => ApiError::new(StatusCode::CONFLICT, detail),
+            ServiceError::PreconditionFailed => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "The resource was changed by someone else; fetch it again and retry",
+            ),
+            ServiceError::Rejected(detail) => ApiError::new(StatusCode::BAD_REQUEST, detail),
+            ServiceError::Store(error) => ApiError::from(error),
         }
     }
 }

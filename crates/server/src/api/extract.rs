@@ -441,12 +441,15 @@ impl IfMatch {
     }
 }
 
+impl crate::services::Precondition for IfMatch {
+    fn admits(&self, id: &str, version: i64) -> bool {
+        self.matches(&crate::api::etag(id, version))
+    }
+}
+
 /// `412` when an `If-Match` precondition fails.
 pub fn precondition_failed() -> ApiError {
-    ApiError::new(
-        StatusCode::PRECONDITION_FAILED,
-        "The resource was changed by someone else; fetch it again and retry",
-    )
+    ApiError::from(crate::error::ServiceError::PreconditionFailed)
 }
 
 #[cfg(test)]

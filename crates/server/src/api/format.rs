@@ -21,13 +21,7 @@ pub fn timestamp(micros: i64) -> String {
     }
 }
 
-/// The current time in Unix microseconds.
-pub fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_micros() as i64)
-        .unwrap_or(0)
-}
+pub use crate::services::now_micros;
 
 /// The strong ETag of a versioned resource.
 pub fn etag(id: &str, version: i64) -> String {

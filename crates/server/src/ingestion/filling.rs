@@ -10,7 +10,7 @@ use brandstream_ingest::fill::{fill_fields, glossary_terms, FieldTarget, Knowled
 use brandstream_store::{ChunkQuery, FieldChange, FieldRecord, KitRecord, Store, StoreError};
 use serde_json::{json, Value};
 
-use crate::api::now_micros;
+use crate::services::now_micros;
 
 /// Most chunks considered for one kit.
 const CHUNKS_MAX: i64 = 50_000;

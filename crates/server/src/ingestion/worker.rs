@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::Pipeline;
-use crate::api::now_micros;
-use crate::routes::pipeline::{BRAND_INGESTION, ENRICH_SECTIONS};
+use crate::services::now_micros;
+use crate::services::pipeline::PipelineKind;
 
 /// How a run ended, from the worker's point of view.
 enum Outcome {
@@ -205,7 +205,8 @@ impl Pipeline {
         let mut notes: Vec<String> = Vec::new();
         let mut failures: Vec<String> = Vec::new();
         let mut documents_total = 0;
-        if run.pipeline_id == BRAND_INGESTION {
+        let kind = PipelineKind::from_id(&run.pipeline_id);
+        if kind == Some(PipelineKind::BrandIngestion) {
             let ids: Vec<String> = parameter("documentIdsList")
                 .and_then(Value::as_str)
                 .unwrap_or("")
@@ -238,7 +239,7 @@ impl Pipeline {
                 ids.len()
             ));
         }
-        let populate = run.pipeline_id == ENRICH_SECTIONS
+        let populate = kind == Some(PipelineKind::EnrichSections)
             || parameter("populateSections")
                 .and_then(Value::as_bool)
                 .unwrap_or(true);

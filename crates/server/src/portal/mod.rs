@@ -20,7 +20,6 @@ use brandstream_domain::{now_unix, ClientId, ScopeSet};
 use brandstream_store::{DocumentQuery, KitQuery, RunQuery, SessionRecord};
 
 use crate::api::IfMatch;
-use crate::services::brands::store_error;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -632,12 +631,7 @@ async fn render_kit(
             .await?
         {
             let mut fields = Vec::new();
-            for field in state
-                .store
-                .list_fields(&section.id)
-                .await
-                .map_err(store_error)?
-            {
+            for field in state.store.list_fields(&section.id).await? {
                 let mut sources = Vec::new();
                 let ids = field.references.as_array().cloned().unwrap_or_default();
                 for reference in ids.iter().take(3) {
@@ -670,8 +664,7 @@ async fn render_kit(
                     ..DocumentQuery::default()
                 },
             )
-            .await
-            .map_err(store_error)?;
+            .await?;
         let (_, runs) = state
             .store
             .list_runs(
@@ -682,8 +675,7 @@ async fn render_kit(
                     ..RunQuery::default()
                 },
             )
-            .await
-            .map_err(store_error)?;
+            .await?;
         Ok::<_, crate::error::ApiError>((sections, documents, runs))
     }
     .await;

@@ -20,7 +20,6 @@ use utoipa_axum::routes;
 use super::brands::present;
 use crate::api::{now_micros, timestamp, ApiJson, Caller, Page, PathIds, QueryParams};
 use crate::error::{ApiError, FieldIssue};
-use crate::services::brands::store_error;
 use crate::AppState;
 
 /// Longest title.
@@ -688,7 +687,7 @@ pub async fn create_document(
     };
     if let Err(error) = state.store.insert_document(&document).await {
         let _ = state.blobs.delete(&document.file_id).await;
-        return Err(store_error(error));
+        return Err(ApiError::from(error));
     }
     metrics::counter!("brandstream_documents_uploaded_total", "type" => kind.short_name())
         .increment(1);
@@ -761,11 +760,7 @@ pub async fn list_documents(
             "Unsupported search type",
         ));
     }
-    let (total, documents) = state
-        .store
-        .list_documents(&org, &filters)
-        .await
-        .map_err(store_error)?;
+    let (total, documents) = state.store.list_documents(&org, &filters).await?;
     Ok(Json(Page {
         total_count: total,
         page_size,
@@ -783,12 +778,7 @@ async fn live_document(
     id: &str,
     include_deleted: bool,
 ) -> Result<DocumentRecord, ApiError> {
-    match state
-        .store
-        .get_document(org, id)
-        .await
-        .map_err(store_error)?
-    {
+    match state.store.get_document(org, id).await? {
         Some(document) if include_deleted || document.deleted_at.is_none() => Ok(document),
         _ => Err(ApiError::new(StatusCode::NOT_FOUND, "Document not found")),
     }
@@ -926,8 +916,7 @@ pub async fn update_document(
         if state
             .store
             .update_document(&document, current.version)
-            .await
-            .map_err(store_error)?
+            .await?
         {
             return Ok(document_response(StatusCode::OK, &document));
         }
@@ -1004,11 +993,7 @@ pub async fn download_document(
     let org = caller.authorize(path.organization(), Scope::DocumentsRead)?;
     let [id] = path.uuids(["documentId"])?;
     let document = live_document(&state, &org, &id, false).await?;
-    let bytes = state
-        .blobs
-        .get(&document.file_id)
-        .await
-        .map_err(store_error)?;
+    let bytes = state.blobs.get(&document.file_id).await?;
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&document.file_type) {
@@ -1098,11 +1083,7 @@ pub async fn search_chunks(
     let (total, data) = match search {
         Some(search) => {
             let terms = search_terms(&search);
-            let (total, hits) = state
-                .store
-                .search_chunks(&org, &terms, &scope)
-                .await
-                .map_err(store_error)?;
+            let (total, hits) = state.store.search_chunks(&org, &terms, &scope).await?;
             let data = hits
                 .iter()
                 .map(|hit| {
@@ -1116,11 +1097,7 @@ pub async fn search_chunks(
             (total, data)
         }
         None => {
-            let (total, chunks) = state
-                .store
-                .list_chunks(&org, &scope)
-                .await
-                .map_err(store_error)?;
+            let (total, chunks) = state.store.list_chunks(&org, &scope).await?;
             let data = chunks
                 .iter()
                 .map(|chunk| ChunkResponse::from_record(chunk, None, None))
@@ -1157,12 +1134,7 @@ pub async fn get_chunk(
 ) -> Result<Json<ChunkResponse>, ApiError> {
     let org = caller.authorize(path.organization(), Scope::DocumentsRead)?;
     let [id] = path.uuids(["chunkId"])?;
-    match state
-        .store
-        .get_chunk(&org, &id)
-        .await
-        .map_err(store_error)?
-    {
+    match state.store.get_chunk(&org, &id).await? {
         Some(chunk) => Ok(Json(ChunkResponse::from_record(&chunk, None, None))),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, "Chunk not found")),
     }

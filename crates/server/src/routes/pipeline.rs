@@ -14,13 +14,13 @@ use serde_json::{json, Map, Value};
 
 use crate::api::{now_micros, timestamp, ApiJson, Caller, Page, PathIds, QueryParams};
 use crate::error::{ApiError, FieldIssue};
-use crate::services::brands::store_error;
+use crate::services::pipeline::PipelineKind;
 use crate::AppState;
 
 /// The ingestion pipeline's id.
-pub const BRAND_INGESTION: &str = "BrandIngestionPipeline";
+const BRAND_INGESTION: &str = PipelineKind::BrandIngestion.id();
 /// The enrichment pipeline's id.
-pub const ENRICH_SECTIONS: &str = "EnrichSectionsPipeline";
+const ENRICH_SECTIONS: &str = PipelineKind::EnrichSections.id();
 /// Most documents one ingestion run may name.
 const DOCUMENTS_MAX: usize = 500;
 
@@ -135,7 +135,7 @@ async fn insert_run(
         updated_at: now,
         updated_by: actor.into(),
     };
-    state.store.insert_run(&run).await.map_err(store_error)?;
+    state.store.insert_run(&run).await?;
     state.pipeline.wake();
     metrics::counter!("brandstream_pipeline_runs_total", "pipeline" => pipeline_id.to_owned())
         .increment(1);
@@ -236,12 +236,7 @@ pub async fn queue_ingestion(
     let documents = match listed {
         Some(ids) => {
             for id in &ids {
-                match state
-                    .store
-                    .get_document(org, id)
-                    .await
-                    .map_err(store_error)?
-                {
+                match state.store.get_document(org, id).await? {
                     Some(document) if document.deleted_at.is_none() => {}
                     _ => return Err(invalid_request(&format!("document {id} not found"))),
                 }
@@ -259,8 +254,7 @@ pub async fn queue_ingestion(
                         ..DocumentQuery::default()
                     },
                 )
-                .await
-                .map_err(store_error)?;
+                .await?;
             if documents.is_empty() {
                 return Err(invalid_request(
                     "the brand kit has no documents; upload documents that reference it first",
@@ -341,8 +335,7 @@ pub async fn start_enrichment(
                 ..DocumentQuery::default()
             },
         )
-        .await
-        .map_err(store_error)?;
+        .await?;
     if processed == 0 {
         return Err(invalid_request(
             "the brand kit has no brand knowledge yet; run BrandIngestionPipeline first",
@@ -388,7 +381,7 @@ pub async fn get_run(
 ) -> Result<Json<RunResponse>, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
     let [id] = path.uuids(["runId"])?;
-    match state.store.get_run(&org, &id).await.map_err(store_error)? {
+    match state.store.get_run(&org, &id).await? {
         Some(run) => Ok(Json(RunResponse::from(&run))),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, "Run not found")),
     }
@@ -451,8 +444,7 @@ pub async fn list_runs(
                 limit: page_size,
             },
         )
-        .await
-        .map_err(store_error)?;
+        .await?;
     Ok(Json(Page {
         total_count: total,
         page_size,
@@ -486,8 +478,7 @@ pub async fn cancel_run(
     match state
         .store
         .cancel_run(&org, &id, now_micros(), caller.subject())
-        .await
-        .map_err(store_error)?
+        .await?
     {
         Some(run) => Ok(Json(RunResponse::from(&run))),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, "Run not found")),

@@ -3,18 +3,15 @@
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use brandstream_domain::brand::{
     validate_value, FieldType, KitStatus, CATALOGUE, GLOSSARY_SECTION, NAME_MAX,
 };
 use brandstream_domain::OrgId;
-use brandstream_store::{FieldRecord, KitQuery, KitRecord, SectionRecord, Store, StoreError};
+use brandstream_store::{FieldRecord, KitQuery, KitRecord, SectionRecord, Store};
 use serde_json::{json, Value};
 
-use crate::api::extract::precondition_failed;
-use crate::api::format::now_micros;
-use crate::api::{etag, IfMatch};
-use crate::error::{ApiError, FieldIssue};
+use super::{now_micros, Precondition};
+use crate::error::{FieldIssue, ServiceError};
 
 /// A value that may be absent (leave unchanged), `null` (clear) or set.
 pub type Patch<T> = Option<Option<T>>;
@@ -74,29 +71,17 @@ impl Issues {
     }
 
     /// Fails with 422 if anything was recorded.
-    pub fn finish(self) -> Result<(), ApiError> {
+    pub fn finish(self) -> Result<(), ServiceError> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::validation(self.0))
+            Err(ServiceError::Invalid(self.0))
         }
     }
 }
 
-pub(crate) fn store_error(error: StoreError) -> ApiError {
-    match error {
-        StoreError::Duplicate(_) => ApiError::duplicate_name(),
-        StoreError::NotFound(what) => ApiError::missing(what),
-        StoreError::Unstorable => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Text must not contain NUL (\\u0000) characters",
-        ),
-        other => ApiError::internal(&other),
-    }
-}
-
-fn locked() -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "Brand Kit is locked")
+fn locked() -> ServiceError {
+    ServiceError::Conflict("Brand Kit is locked".into())
 }
 
 /// Kit fields a creation may set.
@@ -248,7 +233,7 @@ impl BrandService {
         org: &OrgId,
         actor: &str,
         new: NewKit,
-    ) -> Result<KitRecord, ApiError> {
+    ) -> Result<KitRecord, ServiceError> {
         let now = now_micros();
         let kit = KitRecord {
             id: uuid::Uuid::new_v4().to_string(),
@@ -320,10 +305,7 @@ impl BrandService {
                 });
             }
         }
-        self.store
-            .create_kit(&kit, &sections, &fields)
-            .await
-            .map_err(store_error)?;
+        self.store.create_kit(&kit, &sections, &fields).await?;
         Ok(kit)
     }
 
@@ -332,8 +314,11 @@ impl BrandService {
         &self,
         org: &OrgId,
         query: &KitQuery,
-    ) -> Result<(i64, Vec<KitRecord>), ApiError> {
-        self.store.list_kits(org, query).await.map_err(store_error)
+    ) -> Result<(i64, Vec<KitRecord>), ServiceError> {
+        self.store
+            .list_kits(org, query)
+            .await
+            .map_err(ServiceError::from)
     }
 
     /// A kit; deleted kits only with `include_deleted`.
@@ -342,15 +327,15 @@ impl BrandService {
         org: &OrgId,
         id: &str,
         include_deleted: bool,
-    ) -> Result<KitRecord, ApiError> {
-        match self.store.get_kit(org, id).await.map_err(store_error)? {
+    ) -> Result<KitRecord, ServiceError> {
+        match self.store.get_kit(org, id).await? {
             Some(kit) if include_deleted || kit.deleted_at.is_none() => Ok(kit),
-            _ => Err(ApiError::missing("Brand kit")),
+            _ => Err(ServiceError::NotFound("Brand kit")),
         }
     }
 
     /// A live kit that may be written to (not locked).
-    async fn writable_kit(&self, org: &OrgId, id: &str) -> Result<KitRecord, ApiError> {
+    async fn writable_kit(&self, org: &OrgId, id: &str) -> Result<KitRecord, ServiceError> {
         let kit = self.get_kit(org, id, false).await?;
         if kit.locked {
             return Err(locked());
@@ -365,11 +350,11 @@ impl BrandService {
         id: &str,
         actor: &str,
         changes: KitChanges,
-        precondition: &IfMatch,
-    ) -> Result<KitRecord, ApiError> {
+        precondition: &dyn Precondition,
+    ) -> Result<KitRecord, ServiceError> {
         let current = self.get_kit(org, id, false).await?;
-        if !precondition.matches(&etag(&current.id, current.version)) {
-            return Err(precondition_failed());
+        if !precondition.admits(&current.id, current.version) {
+            return Err(ServiceError::PreconditionFailed);
         }
         let only_lock = changes.status.is_none()
             && changes.name.is_none()
@@ -403,31 +388,21 @@ impl BrandService {
         kit.version += 1;
         kit.updated_at = now_micros();
         kit.updated_by = actor.into();
-        if !self
-            .store
-            .update_kit(&kit, current.version)
-            .await
-            .map_err(store_error)?
-        {
-            return Err(precondition_failed());
+        if !self.store.update_kit(&kit, current.version).await? {
+            return Err(ServiceError::PreconditionFailed);
         }
         Ok(kit)
     }
 
     /// Soft-deletes a kit. Locked kits cannot be deleted.
-    pub async fn delete_kit(&self, org: &OrgId, id: &str, actor: &str) -> Result<(), ApiError> {
+    pub async fn delete_kit(&self, org: &OrgId, id: &str, actor: &str) -> Result<(), ServiceError> {
         let current = self.writable_kit(org, id).await?;
         let mut kit = current.clone();
         kit.deleted_at = Some(now_micros());
         kit.version += 1;
         kit.updated_by = actor.into();
-        if !self
-            .store
-            .update_kit(&kit, current.version)
-            .await
-            .map_err(store_error)?
-        {
-            return Err(precondition_failed());
+        if !self.store.update_kit(&kit, current.version).await? {
+            return Err(ServiceError::PreconditionFailed);
         }
         Ok(())
     }
@@ -439,13 +414,9 @@ impl BrandService {
         kit_id: &str,
         ids: &[String],
         include_deleted: bool,
-    ) -> Result<Vec<SectionRecord>, ApiError> {
+    ) -> Result<Vec<SectionRecord>, ServiceError> {
         self.get_kit(org, kit_id, false).await?;
-        let sections = self
-            .store
-            .list_sections(kit_id)
-            .await
-            .map_err(store_error)?;
+        let sections = self.store.list_sections(kit_id).await?;
         Ok(sections
             .into_iter()
             .filter(|section| include_deleted || section.deleted_at.is_none())
@@ -459,20 +430,15 @@ impl BrandService {
         org: &OrgId,
         kit_id: &str,
         id: &str,
-    ) -> Result<SectionRecord, ApiError> {
+    ) -> Result<SectionRecord, ServiceError> {
         self.get_kit(org, kit_id, false).await?;
         self.live_section(kit_id, id).await
     }
 
-    async fn live_section(&self, kit_id: &str, id: &str) -> Result<SectionRecord, ApiError> {
-        match self
-            .store
-            .get_section(kit_id, id)
-            .await
-            .map_err(store_error)?
-        {
+    async fn live_section(&self, kit_id: &str, id: &str) -> Result<SectionRecord, ServiceError> {
+        match self.store.get_section(kit_id, id).await? {
             Some(section) if section.deleted_at.is_none() => Ok(section),
-            _ => Err(ApiError::missing("Section")),
+            _ => Err(ServiceError::NotFound("Section")),
         }
     }
 
@@ -483,13 +449,9 @@ impl BrandService {
         kit_id: &str,
         actor: &str,
         new: NewSection,
-    ) -> Result<SectionRecord, ApiError> {
+    ) -> Result<SectionRecord, ServiceError> {
         self.writable_kit(org, kit_id).await?;
-        let existing = self
-            .store
-            .list_sections(kit_id)
-            .await
-            .map_err(store_error)?;
+        let existing = self.store.list_sections(kit_id).await?;
         let next = existing.iter().map(|s| s.order).max().unwrap_or(0) + 1;
         let now = now_micros();
         let section = SectionRecord {
@@ -507,10 +469,7 @@ impl BrandService {
             updated_by: actor.into(),
             deleted_at: None,
         };
-        self.store
-            .insert_section(&section)
-            .await
-            .map_err(store_error)?;
+        self.store.insert_section(&section).await?;
         Ok(section)
     }
 
@@ -522,19 +481,18 @@ impl BrandService {
         id: &str,
         actor: &str,
         changes: SectionChanges,
-        precondition: &IfMatch,
-    ) -> Result<SectionRecord, ApiError> {
+        precondition: &dyn Precondition,
+    ) -> Result<SectionRecord, ServiceError> {
         self.writable_kit(org, kit_id).await?;
         let current = self.live_section(kit_id, id).await?;
-        if !precondition.matches(&etag(&current.id, current.version)) {
-            return Err(precondition_failed());
+        if !precondition.admits(&current.id, current.version) {
+            return Err(ServiceError::PreconditionFailed);
         }
         let mut section = current.clone();
         if let Some(Some(name)) = changes.name {
             if current.predefined && name != current.name {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "Predefined sections cannot be renamed",
+                return Err(ServiceError::Rejected(
+                    "Predefined sections cannot be renamed".into(),
                 ));
             }
             section.name = name;
@@ -544,9 +502,8 @@ impl BrandService {
         }
         if let Some(Some(deletable)) = changes.deletable {
             if current.predefined && deletable {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "Predefined sections cannot be made deletable",
+                return Err(ServiceError::Rejected(
+                    "Predefined sections cannot be made deletable".into(),
                 ));
             }
             section.deletable = deletable;
@@ -555,13 +512,8 @@ impl BrandService {
         section.version += 1;
         section.updated_at = now_micros();
         section.updated_by = actor.into();
-        if !self
-            .store
-            .update_section(&section, current.version)
-            .await
-            .map_err(store_error)?
-        {
-            return Err(precondition_failed());
+        if !self.store.update_section(&section, current.version).await? {
+            return Err(ServiceError::PreconditionFailed);
         }
         Ok(section)
     }
@@ -573,26 +525,20 @@ impl BrandService {
         kit_id: &str,
         id: &str,
         actor: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         self.writable_kit(org, kit_id).await?;
         let current = self.live_section(kit_id, id).await?;
         if current.predefined || !current.deletable {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "Predefined sections cannot be deleted",
+            return Err(ServiceError::Rejected(
+                "Predefined sections cannot be deleted".into(),
             ));
         }
         let mut section = current.clone();
         section.deleted_at = Some(now_micros());
         section.version += 1;
         section.updated_by = actor.into();
-        if !self
-            .store
-            .update_section(&section, current.version)
-            .await
-            .map_err(store_error)?
-        {
-            return Err(precondition_failed());
+        if !self.store.update_section(&section, current.version).await? {
+            return Err(ServiceError::PreconditionFailed);
         }
         Ok(())
     }
@@ -603,12 +549,12 @@ impl BrandService {
         org: &OrgId,
         kit_id: &str,
         section_id: &str,
-    ) -> Result<Vec<FieldRecord>, ApiError> {
+    ) -> Result<Vec<FieldRecord>, ServiceError> {
         self.get_section(org, kit_id, section_id).await?;
         self.store
             .list_fields(section_id)
             .await
-            .map_err(store_error)
+            .map_err(ServiceError::from)
     }
 
     /// One page of a section's subsections.
@@ -619,12 +565,12 @@ impl BrandService {
         section_id: &str,
         offset: i64,
         limit: i64,
-    ) -> Result<(i64, Vec<FieldRecord>), ApiError> {
+    ) -> Result<(i64, Vec<FieldRecord>), ServiceError> {
         self.get_section(org, kit_id, section_id).await?;
         self.store
             .page_fields(section_id, offset, limit)
             .await
-            .map_err(store_error)
+            .map_err(ServiceError::from)
     }
 
     /// One subsection.
@@ -634,13 +580,12 @@ impl BrandService {
         kit_id: &str,
         section_id: &str,
         id: &str,
-    ) -> Result<FieldRecord, ApiError> {
+    ) -> Result<FieldRecord, ServiceError> {
         self.get_section(org, kit_id, section_id).await?;
         self.store
             .get_field(section_id, id)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| ApiError::missing("Subsection"))
+            .await?
+            .ok_or(ServiceError::NotFound("Subsection"))
     }
 
     /// Adds a subsection (or a glossary term).
@@ -651,7 +596,7 @@ impl BrandService {
         section_id: &str,
         actor: &str,
         new: NewField,
-    ) -> Result<FieldRecord, ApiError> {
+    ) -> Result<FieldRecord, ServiceError> {
         self.writable_kit(org, kit_id).await?;
         let section = self.live_section(kit_id, section_id).await?;
         let field_type = new.field_type.unwrap_or(FieldType::Text);
@@ -682,7 +627,7 @@ impl BrandService {
             updated_at: now,
             updated_by: actor.into(),
         };
-        self.store.insert_field(&field).await.map_err(store_error)?;
+        self.store.insert_field(&field).await?;
         Ok(field)
     }
 
@@ -696,25 +641,23 @@ impl BrandService {
         id: &str,
         actor: &str,
         changes: FieldChanges,
-        precondition: &IfMatch,
-    ) -> Result<FieldRecord, ApiError> {
+        precondition: &dyn Precondition,
+    ) -> Result<FieldRecord, ServiceError> {
         self.writable_kit(org, kit_id).await?;
         let section = self.live_section(kit_id, section_id).await?;
         let current = self
             .store
             .get_field(section_id, id)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| ApiError::missing("Subsection"))?;
-        if !precondition.matches(&etag(&current.id, current.version)) {
-            return Err(precondition_failed());
+            .await?
+            .ok_or(ServiceError::NotFound("Subsection"))?;
+        if !precondition.admits(&current.id, current.version) {
+            return Err(ServiceError::PreconditionFailed);
         }
         let mut field = current.clone();
         if let Some(Some(name)) = changes.name {
             if current.predefined && name != current.name {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "Predefined subsections cannot be renamed",
+                return Err(ServiceError::Rejected(
+                    "Predefined subsections cannot be renamed".into(),
                 ));
             }
             field.name = name;
@@ -728,9 +671,8 @@ impl BrandService {
         }
         if let Some(Some(deletable)) = changes.deletable {
             if current.predefined && deletable {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "Predefined subsections cannot be made deletable",
+                return Err(ServiceError::Rejected(
+                    "Predefined subsections cannot be made deletable".into(),
                 ));
             }
             field.deletable = deletable;
@@ -745,13 +687,8 @@ impl BrandService {
         field.version += 1;
         field.updated_at = now_micros();
         field.updated_by = actor.into();
-        if !self
-            .store
-            .update_field(&field, current.version)
-            .await
-            .map_err(store_error)?
-        {
-            return Err(precondition_failed());
+        if !self.store.update_field(&field, current.version).await? {
+            return Err(ServiceError::PreconditionFailed);
         }
         Ok(field)
     }
@@ -763,33 +700,32 @@ impl BrandService {
         kit_id: &str,
         section_id: &str,
         id: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         self.writable_kit(org, kit_id).await?;
         self.live_section(kit_id, section_id).await?;
         let field = self
             .store
             .get_field(section_id, id)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| ApiError::missing("Subsection"))?;
+            .await?
+            .ok_or(ServiceError::NotFound("Subsection"))?;
         if field.predefined || !field.deletable {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "Predefined subsections cannot be deleted",
+            return Err(ServiceError::Rejected(
+                "Predefined subsections cannot be deleted".into(),
             ));
         }
-        self.store
-            .delete_field(section_id, id)
-            .await
-            .map_err(store_error)?;
+        self.store.delete_field(section_id, id).await?;
         Ok(())
     }
 }
 
 /// Validates a value for its type, as a 422 located at `body.value…`.
-fn checked_value(field_type: FieldType, glossary: bool, value: &Value) -> Result<Value, ApiError> {
+fn checked_value(
+    field_type: FieldType,
+    glossary: bool,
+    value: &Value,
+) -> Result<Value, ServiceError> {
     validate_value(field_type, glossary, value).map_err(|errors| {
-        ApiError::validation(
+        ServiceError::Invalid(
             errors
                 .into_iter()
                 .map(|error| {
