@@ -33,6 +33,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Brand kits, sections and subsections.
     pub brands: crate::services::brands::BrandService,
+    /// Brand documents.
+    pub documents: crate::services::documents::DocumentService,
     /// The OpenAPI document, serialised once.
     pub openapi: Arc<str>,
     /// Prometheus handle, when this process installed the recorder.

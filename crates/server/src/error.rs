@@ -174,6 +174,9 @@ pub enum ServiceError {
     PreconditionFailed,
     /// The request cannot be carried out as asked: `400` with the reason.
     Rejected(String),
+    /// The operation failed on our side: `500` with this message for people (the cause is
+    /// logged where it happened).
+    Failed(String),
     /// Storage failed or refused the value.
     Store(StoreError),
 }
@@ -217,6 +220,9 @@ impl From<ServiceError> for ApiError {
                 "The resource was changed by someone else; fetch it again and retry",
             ),
             ServiceError::Rejected(detail) => ApiError::new(StatusCode::BAD_REQUEST, detail),
+            ServiceError::Failed(detail) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, detail)
+            }
             ServiceError::Store(error) => ApiError::from(error),
         }
     }

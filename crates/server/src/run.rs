@@ -230,6 +230,13 @@ impl Server {
                 tracing::info!(org_id = %org.id, "created the portal user admin from BRANDSTREAM_ADMIN_PASSWORD");
             }
         }
+        let brands = crate::services::brands::BrandService::new(Arc::clone(&store));
+        let documents = crate::services::documents::DocumentService::new(
+            Arc::clone(&store),
+            blobs.clone(),
+            brands.clone(),
+            settings.documents.clone(),
+        );
         let state = Arc::new(AppState {
             admin,
             users,
@@ -237,7 +244,8 @@ impl Server {
             blobs,
             pipeline,
             tokens,
-            brands: crate::services::brands::BrandService::new(Arc::clone(&store)),
+            brands,
+            documents,
             store,
             settings: Arc::new(settings),
             openapi: serde_json::to_string(&crate::app::openapi_document())

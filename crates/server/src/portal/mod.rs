@@ -769,12 +769,14 @@ async fn upload_document(
     let title = file
         .as_ref()
         .and_then(|(_, name, _): &(_, Option<String>, _)| name.clone());
-    let create = crate::routes::documents::CreateDocumentRequest {
+    let create = crate::services::documents::NewDocument {
         title,
         references: Some(vec![serde_json::json!({"type": "brandkit", "id": kit_id})]),
         ..Default::default()
     };
-    match crate::routes::documents::create_document(&state, &user.org, &user.actor(), create, file)
+    match state
+        .documents
+        .create_document(&user.org, &user.actor(), create, file)
         .await
     {
         Ok(_) => Redirect::to(&format!("/portal/kits/{kit_id}")).into_response(),

@@ -201,6 +201,7 @@ pub struct FieldChanges {
 }
 
 /// The brand service.
+#[derive(Clone)]
 pub struct BrandService {
     store: Arc<dyn Store>,
 }

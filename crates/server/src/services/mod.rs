@@ -3,6 +3,7 @@
 //! the REST handlers turn into API errors (with `?`) and the portal into its error page.
 
 pub mod brands;
+pub mod documents;
 pub mod pipeline;
 
 /// The version a caller expects a resource to be at before it changes it: an `If-Match`
