@@ -35,6 +35,8 @@ pub struct AppState {
     pub brands: crate::services::brands::BrandService,
     /// Brand documents.
     pub documents: crate::services::documents::DocumentService,
+    /// Pipeline runs.
+    pub runs: crate::services::pipeline::PipelineService,
     /// The OpenAPI document, serialised once.
     pub openapi: Arc<str>,
     /// Prometheus handle, when this process installed the recorder.

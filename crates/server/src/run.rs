@@ -237,6 +237,11 @@ impl Server {
             brands.clone(),
             settings.documents.clone(),
         );
+        let runs = crate::services::pipeline::PipelineService::new(
+            Arc::clone(&store),
+            brands.clone(),
+            Arc::clone(&pipeline),
+        );
         let state = Arc::new(AppState {
             admin,
             users,
@@ -246,6 +251,7 @@ impl Server {
             tokens,
             brands,
             documents,
+            runs,
             store,
             settings: Arc::new(settings),
             openapi: serde_json::to_string(&crate::app::openapi_document())

@@ -211,7 +211,7 @@ async fn login(
     if let Err(response) = check_csrf(&headers, &expected, &form.csrf) {
         return *response;
     }
-    let address = crate::routes::oauth::source_address(&state.settings, &headers, peer);
+    let address = crate::api::source_address(&state.settings, &headers, peer);
     let username = form.username.trim().chars().take(64).collect::<String>();
     let again = |status: StatusCode, message: &str| {
         (status, pages::login(&expected, Some(message), &username)).into_response()
@@ -800,7 +800,9 @@ async fn start_ingestion(
     let mut parameters = serde_json::Map::new();
     parameters.insert("brand_kit_id".into(), serde_json::json!(kit_id));
     parameters.insert("populateSections".into(), serde_json::json!(true));
-    match crate::routes::pipeline::queue_ingestion(&state, &user.org, &user.actor(), parameters)
+    match state
+        .runs
+        .queue_ingestion(&user.org, &user.actor(), parameters)
         .await
     {
         Ok(_) => Redirect::to(&format!("/portal/kits/{kit_id}")).into_response(),

@@ -8,12 +8,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use brandstream_domain::Scope;
-use brandstream_store::{run_status, DocumentQuery, RunQuery, RunRecord};
+use brandstream_store::{run_status, RunQuery, RunRecord};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::api::{now_micros, timestamp, ApiJson, Caller, Page, PathIds, QueryParams};
-use crate::error::{ApiError, FieldIssue};
+use crate::error::ApiError;
 use crate::services::pipeline::PipelineKind;
 use crate::AppState;
 
@@ -21,8 +21,6 @@ use crate::AppState;
 const BRAND_INGESTION: &str = PipelineKind::BrandIngestion.id();
 /// The enrichment pipeline's id.
 const ENRICH_SECTIONS: &str = PipelineKind::EnrichSections.id();
-/// Most documents one ingestion run may name.
-const DOCUMENTS_MAX: usize = 500;
 
 /// `POST …/pipeline/{pipelineId}` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -77,71 +75,6 @@ impl From<&RunRecord> for RunResponse {
     }
 }
 
-fn issue(name: &str, msg: impl Into<String>, kind: &str) -> ApiError {
-    ApiError::validation(vec![FieldIssue::new(
-        vec![json!("body"), json!("parameters"), json!(name)],
-        msg,
-        kind,
-    )])
-}
-
-fn uuid_parameter(
-    parameters: &Map<String, Value>,
-    name: &str,
-    required: bool,
-) -> Result<Option<String>, ApiError> {
-    match parameters.get(name) {
-        None | Some(Value::Null) if !required => Ok(None),
-        None | Some(Value::Null) => Err(issue(name, "Field required", "missing")),
-        Some(Value::String(text)) if text.trim().is_empty() && !required => Ok(None),
-        Some(Value::String(text)) => uuid::Uuid::try_parse(text.trim())
-            .map(|id| Some(id.hyphenated().to_string()))
-            .map_err(|_| issue(name, "Input should be a valid UUID", "uuid_parsing")),
-        Some(_) => Err(issue(name, "Input should be a valid string", "string_type")),
-    }
-}
-
-fn invalid_request(why: &str) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, format!("Invalid request: {why}"))
-}
-
-async fn insert_run(
-    state: &AppState,
-    actor: &str,
-    org: &brandstream_domain::OrgId,
-    pipeline_id: &str,
-    kit_id: &str,
-    mut parameters: Map<String, Value>,
-) -> Result<RunRecord, ApiError> {
-    parameters.insert("org_id".into(), json!(org.as_str()));
-    let now = now_micros();
-    let run = RunRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        org_id: org.clone(),
-        pipeline_id: pipeline_id.into(),
-        kit_id: kit_id.into(),
-        parameters: Value::Object(parameters),
-        status: run_status::QUEUED.into(),
-        message: String::new(),
-        progress: json!({"stage": "queued", "documentsDone": 0, "documentsTotal": 0}),
-        run_start: None,
-        run_end: None,
-        duration_ms: 0,
-        attempts: 0,
-        lease_owner: None,
-        lease_until: None,
-        created_at: now,
-        created_by: actor.into(),
-        updated_at: now,
-        updated_by: actor.into(),
-    };
-    state.store.insert_run(&run).await?;
-    state.pipeline.wake();
-    metrics::counter!("brandstream_pipeline_runs_total", "pipeline" => pipeline_id.to_owned())
-        .increment(1);
-    Ok(run)
-}
-
 /// Starts brand ingestion: read, chunk and index the kit's documents, then (unless
 /// `populateSections` is false) fill its subsections.
 #[utoipa::path(
@@ -167,110 +100,11 @@ pub async fn start_ingestion(
     ApiJson(request): ApiJson<PipelineRequest>,
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
-    let run = queue_ingestion(&state, &org, caller.subject(), request.parameters).await?;
+    let run = state
+        .runs
+        .queue_ingestion(&org, caller.subject(), request.parameters)
+        .await?;
     Ok((StatusCode::CREATED, Json(RunResponse::from(&run))).into_response())
-}
-
-/// Validates BrandIngestionPipeline parameters and queues the run: shared by the API and the
-/// portal.
-pub async fn queue_ingestion(
-    state: &AppState,
-    org: &brandstream_domain::OrgId,
-    actor: &str,
-    mut parameters: Map<String, Value>,
-) -> Result<RunRecord, ApiError> {
-    let Some(kit_id) = uuid_parameter(&parameters, "brand_kit_id", true)? else {
-        return Err(issue("brand_kit_id", "Field required", "missing"));
-    };
-    let populate = match parameters.get("populateSections") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(flag)) => *flag,
-        Some(_) => {
-            return Err(issue(
-                "populateSections",
-                "Input should be a valid boolean",
-                "bool_type",
-            ))
-        }
-    };
-    let listed: Option<Vec<String>> = match parameters.get("documentIdsList") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(text)) if text.trim().is_empty() => None,
-        Some(Value::String(text)) => {
-            let mut ids = Vec::new();
-            for item in text
-                .split(',')
-                .map(str::trim)
-                .filter(|item| !item.is_empty())
-            {
-                let id = uuid::Uuid::try_parse(item).map_err(|_| {
-                    issue(
-                        "documentIdsList",
-                        "Each item should be a valid UUID",
-                        "uuid_parsing",
-                    )
-                })?;
-                let id = id.hyphenated().to_string();
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
-            if ids.len() > DOCUMENTS_MAX {
-                return Err(issue(
-                    "documentIdsList",
-                    format!("List should have at most {DOCUMENTS_MAX} items"),
-                    "too_long",
-                ));
-            }
-            Some(ids)
-        }
-        Some(_) => {
-            return Err(issue(
-                "documentIdsList",
-                "Input should be a comma-separated string of document ids",
-                "string_type",
-            ))
-        }
-    };
-    state.brands.get_kit(org, &kit_id, false).await?;
-    let documents = match listed {
-        Some(ids) => {
-            for id in &ids {
-                match state.store.get_document(org, id).await? {
-                    Some(document) if document.deleted_at.is_none() => {}
-                    _ => return Err(invalid_request(&format!("document {id} not found"))),
-                }
-            }
-            ids
-        }
-        None => {
-            let (_, documents) = state
-                .store
-                .list_documents(
-                    org,
-                    &DocumentQuery {
-                        limit: DOCUMENTS_MAX as i64,
-                        reference_id: Some(kit_id.clone()),
-                        ..DocumentQuery::default()
-                    },
-                )
-                .await?;
-            if documents.is_empty() {
-                return Err(invalid_request(
-                    "the brand kit has no documents; upload documents that reference it first",
-                ));
-            }
-            documents
-                .into_iter()
-                .filter(|document| document.status != "processed")
-                .map(|document| document.id)
-                .collect()
-        }
-    };
-    parameters.insert("brand_kit_id".into(), json!(kit_id));
-    parameters.insert("populateSections".into(), json!(populate));
-    parameters.insert("documentIdsList".into(), json!(documents.join(",")));
-    insert_run(state, actor, org, BRAND_INGESTION, &kit_id, parameters).await
 }
 
 /// Starts section enrichment: fill the kit's unlocked, AI-editable subsections (all, one
@@ -298,65 +132,10 @@ pub async fn start_enrichment(
     ApiJson(request): ApiJson<PipelineRequest>,
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
-    let mut parameters = request.parameters;
-    let Some(kit_id) = uuid_parameter(&parameters, "brand_kit_id", true)? else {
-        return Err(issue("brand_kit_id", "Field required", "missing"));
-    };
-    let section_id = uuid_parameter(&parameters, "sectionId", false)?;
-    let field_id = uuid_parameter(&parameters, "fieldId", false)?;
-    state.brands.get_kit(&org, &kit_id, false).await?;
-    match (&section_id, &field_id) {
-        (None, Some(_)) => {
-            return Err(issue(
-                "sectionId",
-                "sectionId is required with fieldId",
-                "missing",
-            ))
-        }
-        (Some(section), field) => {
-            let section_record = state.brands.get_section(&org, &kit_id, section).await?;
-            if let Some(field) = field {
-                state
-                    .brands
-                    .get_field(&org, &kit_id, &section_record.id, field)
-                    .await?;
-            }
-        }
-        (None, None) => {}
-    }
-    let (processed, _) = state
-        .store
-        .list_documents(
-            &org,
-            &DocumentQuery {
-                limit: 1,
-                reference_id: Some(kit_id.clone()),
-                status: Some("processed".into()),
-                ..DocumentQuery::default()
-            },
-        )
+    let run = state
+        .runs
+        .queue_enrichment(&org, caller.subject(), request.parameters)
         .await?;
-    if processed == 0 {
-        return Err(invalid_request(
-            "the brand kit has no brand knowledge yet; run BrandIngestionPipeline first",
-        ));
-    }
-    parameters.insert("brand_kit_id".into(), json!(kit_id));
-    for (name, value) in [("sectionId", section_id), ("fieldId", field_id)] {
-        match value {
-            Some(id) => parameters.insert(name.into(), json!(id)),
-            None => parameters.remove(name),
-        };
-    }
-    let run = insert_run(
-        &state,
-        caller.subject(),
-        &org,
-        ENRICH_SECTIONS,
-        &kit_id,
-        parameters,
-    )
-    .await?;
     Ok((StatusCode::CREATED, Json(RunResponse::from(&run))).into_response())
 }
 

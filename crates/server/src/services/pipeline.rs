@@ -1,4 +1,16 @@
-//! Pipeline runs: which pipelines exist, by the ids the Stream API's Pipeline endpoints use.
+//! Pipeline runs: which pipelines exist (by the ids the Stream API's Pipeline endpoints use),
+//! and queueing runs with their parameters checked (reference §2C).
+
+use std::sync::Arc;
+
+use brandstream_domain::OrgId;
+use brandstream_store::{run_status, DocumentQuery, RunRecord, Store};
+use serde_json::{json, Map, Value};
+
+use super::brands::BrandService;
+use super::now_micros;
+use crate::error::{FieldIssue, ServiceError};
+use crate::ingestion::Pipeline;
 
 /// A pipeline a run executes (`pipelineId` on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +38,272 @@ impl PipelineKind {
     /// The pipeline with wire id `id`, if there is one.
     pub fn from_id(id: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.id() == id)
+    }
+}
+
+/// Most documents one ingestion run may name.
+const DOCUMENTS_MAX: usize = 500;
+
+fn issue(name: &str, msg: impl Into<String>, kind: &str) -> ServiceError {
+    ServiceError::Invalid(vec![FieldIssue::new(
+        vec![json!("body"), json!("parameters"), json!(name)],
+        msg,
+        kind,
+    )])
+}
+
+fn uuid_parameter(
+    parameters: &Map<String, Value>,
+    name: &str,
+    required: bool,
+) -> Result<Option<String>, ServiceError> {
+    match parameters.get(name) {
+        None | Some(Value::Null) if !required => Ok(None),
+        None | Some(Value::Null) => Err(issue(name, "Field required", "missing")),
+        Some(Value::String(text)) if text.trim().is_empty() && !required => Ok(None),
+        Some(Value::String(text)) => uuid::Uuid::try_parse(text.trim())
+            .map(|id| Some(id.hyphenated().to_string()))
+            .map_err(|_| issue(name, "Input should be a valid UUID", "uuid_parsing")),
+        Some(_) => Err(issue(name, "Input should be a valid string", "string_type")),
+    }
+}
+
+fn invalid_request(why: &str) -> ServiceError {
+    ServiceError::Rejected(format!("Invalid request: {why}"))
+}
+
+/// The pipeline service: checks run parameters and queues runs for the workers.
+#[derive(Clone)]
+pub struct PipelineService {
+    store: Arc<dyn Store>,
+    brands: BrandService,
+    pipeline: Arc<Pipeline>,
+}
+
+impl PipelineService {
+    /// A service over `store`, checking kits through `brands`, waking `pipeline`'s workers.
+    pub fn new(store: Arc<dyn Store>, brands: BrandService, pipeline: Arc<Pipeline>) -> Self {
+        Self {
+            store,
+            brands,
+            pipeline,
+        }
+    }
+
+    /// Queues a `BrandIngestionPipeline` run (reference §2C) from its wire `parameters`:
+    /// `brand_kit_id` (required), `populateSections` (default true), `documentIdsList` (comma
+    /// separated ids; default: the kit's documents not yet processed). Shared by the API and the
+    /// portal.
+    pub async fn queue_ingestion(
+        &self,
+        org: &OrgId,
+        actor: &str,
+        mut parameters: Map<String, Value>,
+    ) -> Result<RunRecord, ServiceError> {
+        let Some(kit_id) = uuid_parameter(&parameters, "brand_kit_id", true)? else {
+            return Err(issue("brand_kit_id", "Field required", "missing"));
+        };
+        let populate = match parameters.get("populateSections") {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(flag)) => *flag,
+            Some(_) => {
+                return Err(issue(
+                    "populateSections",
+                    "Input should be a valid boolean",
+                    "bool_type",
+                ))
+            }
+        };
+        let listed: Option<Vec<String>> = match parameters.get("documentIdsList") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) if text.trim().is_empty() => None,
+            Some(Value::String(text)) => {
+                let mut ids = Vec::new();
+                for item in text
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                {
+                    let id = uuid::Uuid::try_parse(item).map_err(|_| {
+                        issue(
+                            "documentIdsList",
+                            "Each item should be a valid UUID",
+                            "uuid_parsing",
+                        )
+                    })?;
+                    let id = id.hyphenated().to_string();
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+                if ids.len() > DOCUMENTS_MAX {
+                    return Err(issue(
+                        "documentIdsList",
+                        format!("List should have at most {DOCUMENTS_MAX} items"),
+                        "too_long",
+                    ));
+                }
+                Some(ids)
+            }
+            Some(_) => {
+                return Err(issue(
+                    "documentIdsList",
+                    "Input should be a comma-separated string of document ids",
+                    "string_type",
+                ))
+            }
+        };
+        self.brands.get_kit(org, &kit_id, false).await?;
+        let documents = match listed {
+            Some(ids) => {
+                for id in &ids {
+                    match self.store.get_document(org, id).await? {
+                        Some(document) if document.deleted_at.is_none() => {}
+                        _ => return Err(invalid_request(&format!("document {id} not found"))),
+                    }
+                }
+                ids
+            }
+            None => {
+                let (_, documents) = self
+                    .store
+                    .list_documents(
+                        org,
+                        &DocumentQuery {
+                            limit: DOCUMENTS_MAX as i64,
+                            reference_id: Some(kit_id.clone()),
+                            ..DocumentQuery::default()
+                        },
+                    )
+                    .await?;
+                if documents.is_empty() {
+                    return Err(invalid_request(
+                        "the brand kit has no documents; upload documents that reference it first",
+                    ));
+                }
+                documents
+                    .into_iter()
+                    .filter(|document| document.status != "processed")
+                    .map(|document| document.id)
+                    .collect()
+            }
+        };
+        parameters.insert("brand_kit_id".into(), json!(kit_id));
+        parameters.insert("populateSections".into(), json!(populate));
+        parameters.insert("documentIdsList".into(), json!(documents.join(",")));
+        self.insert_run(
+            actor,
+            org,
+            PipelineKind::BrandIngestion,
+            &kit_id,
+            parameters,
+        )
+        .await
+    }
+
+    /// Queues an `EnrichSectionsPipeline` run from its wire `parameters`: `brand_kit_id`
+    /// (required), optional `sectionId`, and `fieldId` (which needs `sectionId`). The kit must
+    /// hold processed knowledge.
+    pub async fn queue_enrichment(
+        &self,
+        org: &OrgId,
+        actor: &str,
+        mut parameters: Map<String, Value>,
+    ) -> Result<RunRecord, ServiceError> {
+        let Some(kit_id) = uuid_parameter(&parameters, "brand_kit_id", true)? else {
+            return Err(issue("brand_kit_id", "Field required", "missing"));
+        };
+        let section_id = uuid_parameter(&parameters, "sectionId", false)?;
+        let field_id = uuid_parameter(&parameters, "fieldId", false)?;
+        self.brands.get_kit(org, &kit_id, false).await?;
+        match (&section_id, &field_id) {
+            (None, Some(_)) => {
+                return Err(issue(
+                    "sectionId",
+                    "sectionId is required with fieldId",
+                    "missing",
+                ))
+            }
+            (Some(section), field) => {
+                let section_record = self.brands.get_section(org, &kit_id, section).await?;
+                if let Some(field) = field {
+                    self.brands
+                        .get_field(org, &kit_id, &section_record.id, field)
+                        .await?;
+                }
+            }
+            (None, None) => {}
+        }
+        let (processed, _) = self
+            .store
+            .list_documents(
+                org,
+                &DocumentQuery {
+                    limit: 1,
+                    reference_id: Some(kit_id.clone()),
+                    status: Some("processed".into()),
+                    ..DocumentQuery::default()
+                },
+            )
+            .await?;
+        if processed == 0 {
+            return Err(invalid_request(
+                "the brand kit has no brand knowledge yet; run BrandIngestionPipeline first",
+            ));
+        }
+        parameters.insert("brand_kit_id".into(), json!(kit_id));
+        for (name, value) in [("sectionId", section_id), ("fieldId", field_id)] {
+            match value {
+                Some(id) => parameters.insert(name.into(), json!(id)),
+                None => parameters.remove(name),
+            };
+        }
+        self.insert_run(
+            actor,
+            org,
+            PipelineKind::EnrichSections,
+            &kit_id,
+            parameters,
+        )
+        .await
+    }
+
+    async fn insert_run(
+        &self,
+        actor: &str,
+        org: &OrgId,
+        kind: PipelineKind,
+        kit_id: &str,
+        mut parameters: Map<String, Value>,
+    ) -> Result<RunRecord, ServiceError> {
+        let pipeline_id = kind.id();
+        parameters.insert("org_id".into(), json!(org.as_str()));
+        let now = now_micros();
+        let run = RunRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            org_id: org.clone(),
+            pipeline_id: pipeline_id.into(),
+            kit_id: kit_id.into(),
+            parameters: Value::Object(parameters),
+            status: run_status::QUEUED.into(),
+            message: String::new(),
+            progress: json!({"stage": "queued", "documentsDone": 0, "documentsTotal": 0}),
+            run_start: None,
+            run_end: None,
+            duration_ms: 0,
+            attempts: 0,
+            lease_owner: None,
+            lease_until: None,
+            created_at: now,
+            created_by: actor.into(),
+            updated_at: now,
+            updated_by: actor.into(),
+        };
+        self.store.insert_run(&run).await?;
+        self.pipeline.wake();
+        metrics::counter!("brandstream_pipeline_runs_total", "pipeline" => pipeline_id.to_owned())
+            .increment(1);
+        Ok(run)
     }
 }
 

@@ -130,28 +130,7 @@ pub fn client_credentials(
     })
 }
 
-/// The caller's address: the TCP peer, or — when `trust_forwarded_for` is set because a proxy
-/// of ours fronts every request — the last address in `X-Forwarded-For`, which that proxy
-/// appended (earlier entries are client-controlled and ignored).
-pub fn source_address(
-    settings: &crate::config::Settings,
-    headers: &HeaderMap,
-    peer: std::net::SocketAddr,
-) -> std::net::IpAddr {
-    if settings.trust_forwarded_for {
-        let forwarded = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .filter_map(|item| item.trim().parse::<std::net::IpAddr>().ok())
-            .next_back();
-        if let Some(address) = forwarded {
-            return address;
-        }
-    }
-    peer.ip()
-}
+pub use crate::api::source_address;
 
 /// The shared state type, re-exported for the handlers.
 pub type State = axum::extract::State<Arc<crate::AppState>>;
