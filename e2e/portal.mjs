@@ -146,8 +146,10 @@ try {
     await page.getByText("pending").first().waitFor();
     await page.getByRole("button", { name: "Start ingestion" }).click();
     await until("the run to succeed", async () => {
-      await page.reload();
-      return (await page.content()).includes("Succeeded");
+      // The kit page refreshes itself while a run is active: our reload may collide with
+      // its own (the page is briefly detached), so a failed reload just means "look again".
+      await page.reload().catch(() => {});
+      return (await settledContent(page)).includes("Succeeded");
     });
     await page.getByText("processed").first().waitFor();
     const content = await page.content();

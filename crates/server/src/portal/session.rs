@@ -5,9 +5,9 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use brandstream_domain::{now_unix, OrgId};
@@ -168,66 +168,115 @@ impl FromRequestParts<Arc<AppState>> for PortalUser {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(SignInRequired::SignIn)?;
-        let hash = token_hash(&token);
-        let session = state
-            .store
-            .get_session(&hash)
-            .await
-            .ok()
-            .flatten()
-            .ok_or(SignInRequired::SignIn)?;
-        let now = now_unix();
-        let settings = &state.settings.portal;
-        let idle = i64::try_from(settings.idle_minutes * 60).unwrap_or(i64::MAX);
-        let absolute = i64::try_from(settings.absolute_hours * 3600).unwrap_or(i64::MAX);
-        if now - session.last_seen_at > idle || now - session.created_at > absolute {
-            let _ = state.store.delete_session(&hash).await;
-            return Err(SignInRequired::SignIn);
+        // Several extractors of one request need the user (`AdminUser`, `CsrfForm`): look the
+        // session up once.
+        if let Some(user) = parts.extensions.get::<PortalUser>() {
+            return Ok(user.clone());
         }
-        let user = state
+        let user = signed_in_user(parts, state).await?;
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+impl OptionalFromRequestParts<Arc<AppState>> for PortalUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(
+            <PortalUser as FromRequestParts<Arc<AppState>>>::from_request_parts(parts, state)
+                .await
+                .ok(),
+        )
+    }
+}
+
+/// The user of the request's session cookie, checking expiry and the forced password change.
+async fn signed_in_user(parts: &Parts, state: &AppState) -> Result<PortalUser, SignInRequired> {
+    let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(SignInRequired::SignIn)?;
+    let hash = token_hash(&token);
+    let session = state
+        .store
+        .get_session(&hash)
+        .await
+        .ok()
+        .flatten()
+        .ok_or(SignInRequired::SignIn)?;
+    let now = now_unix();
+    let settings = &state.settings.portal;
+    let idle = i64::try_from(settings.idle_minutes * 60).unwrap_or(i64::MAX);
+    let absolute = i64::try_from(settings.absolute_hours * 3600).unwrap_or(i64::MAX);
+    if now - session.last_seen_at > idle || now - session.created_at > absolute {
+        let _ = state.store.delete_session(&hash).await;
+        return Err(SignInRequired::SignIn);
+    }
+    let user = state
+        .store
+        .get_user(&session.user_id)
+        .await
+        .ok()
+        .flatten()
+        .ok_or(SignInRequired::SignIn)?;
+    // A one-time password must be replaced before anything else.
+    let path = parts.uri.path();
+    if user.must_change && path != "/portal/password" && path != "/portal/logout" {
+        return Err(SignInRequired::ChangePassword);
+    }
+    let memberships = state
+        .store
+        .memberships(&user.id)
+        .await
+        .map_err(|_| SignInRequired::SignIn)?;
+    let membership = memberships
+        .iter()
+        .find(|m| m.org_id == session.org_id)
+        .or_else(|| memberships.first())
+        .cloned()
+        .ok_or(SignInRequired::SignIn)?;
+    // Write activity at most once a minute.
+    if now - session.last_seen_at >= 60 || membership.org_id != session.org_id {
+        let _ = state
             .store
-            .get_user(&session.user_id)
-            .await
-            .ok()
-            .flatten()
-            .ok_or(SignInRequired::SignIn)?;
-        // A one-time password must be replaced before anything else.
-        let path = parts.uri.path();
-        if user.must_change && path != "/portal/password" && path != "/portal/logout" {
-            return Err(SignInRequired::ChangePassword);
+            .touch_session(&hash, &membership.org_id, now)
+            .await;
+    }
+    Ok(PortalUser {
+        user,
+        memberships,
+        org: membership.org_id.clone(),
+        role: membership.role.clone(),
+        session,
+    })
+}
+
+/// Why [`check_csrf`] refused a state-changing request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsrfRejection {
+    /// The browser's `Origin` names another site.
+    ForeignOrigin,
+    /// The form's token is missing or is not this session's.
+    BadToken,
+}
+
+impl CsrfRejection {
+    /// The sentence shown on the `403` page.
+    pub fn message(self) -> &'static str {
+        match self {
+            CsrfRejection::ForeignOrigin => "The request came from another site.",
+            CsrfRejection::BadToken => {
+                "The form expired or did not come from this site. Go back, reload and try again."
+            }
         }
-        let memberships = state
-            .store
-            .memberships(&user.id)
-            .await
-            .map_err(|_| SignInRequired::SignIn)?;
-        let membership = memberships
-            .iter()
-            .find(|m| m.org_id == session.org_id)
-            .or_else(|| memberships.first())
-            .cloned()
-            .ok_or(SignInRequired::SignIn)?;
-        // Write activity at most once a minute.
-        if now - session.last_seen_at >= 60 || membership.org_id != session.org_id {
-            let _ = state
-                .store
-                .touch_session(&hash, &membership.org_id, now)
-                .await;
-        }
-        Ok(PortalUser {
-            user,
-            memberships,
-            org: membership.org_id.clone(),
-            role: membership.role.clone(),
-            session,
-        })
     }
 }
 
 /// Rejects a state-changing request whose CSRF token does not match, or whose `Origin` is
-/// another site's.
-pub fn check_csrf(headers: &HeaderMap, expected: &str, sent: &str) -> Result<(), Box<Response>> {
+/// another site's. The one check behind every portal form (`CsrfForm`, the upload, the
+/// credential form and sign-in).
+pub fn check_csrf(headers: &HeaderMap, expected: &str, sent: &str) -> Result<(), CsrfRejection> {
     // The browser's Origin must name this site: the Host it asked, or the public host a proxy
     // forwarded (browsers never let a cross-site page set X-Forwarded-Host, so accepting it
     // cannot help an attacker; the CSRF token below is the main defence either way).
@@ -240,22 +289,11 @@ pub fn check_csrf(headers: &HeaderMap, expected: &str, sent: &str) -> Result<(),
             .any(|host| host.trim() == origin_host);
         let known = headers.contains_key(header::HOST) || headers.contains_key("x-forwarded-host");
         if origin != "null" && known && !ours {
-            return Err(Box::new(forbidden("The request came from another site.")));
+            return Err(CsrfRejection::ForeignOrigin);
         }
     }
     if expected.is_empty() || !same_token(expected, sent) {
-        return Err(Box::new(forbidden(
-            "The form expired or did not come from this site. Go back, reload and try again.",
-        )));
+        return Err(CsrfRejection::BadToken);
     }
     Ok(())
-}
-
-/// A plain `403` page.
-pub fn forbidden(message: &str) -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        super::pages::message_page("Not allowed", message),
-    )
-        .into_response()
 }
