@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use super::Pipeline;
 use crate::services::now_micros;
-use crate::services::pipeline::PipelineKind;
+use crate::services::pipeline::RunSpec;
 
 /// How a run ended, from the worker's point of view.
 enum Outcome {
@@ -201,48 +201,64 @@ impl Pipeline {
             }
             Err(error) => return internal_failure(&error),
         };
-        let parameter = |name: &str| run.parameters.get(name);
+        let Some(spec) = RunSpec::of(&run.pipeline_id, &run.parameters) else {
+            return Outcome::Finished(
+                run_status::FAILED,
+                format!("Unknown pipeline {}", run.pipeline_id),
+            );
+        };
         let mut notes: Vec<String> = Vec::new();
         let mut failures: Vec<String> = Vec::new();
         let mut documents_total = 0;
-        let kind = PipelineKind::from_id(&run.pipeline_id);
-        if kind == Some(PipelineKind::BrandIngestion) {
-            let ids: Vec<String> = parameter("documentIdsList")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .split(',')
-                .map(str::trim)
-                .filter(|id| !id.is_empty())
-                .map(str::to_owned)
-                .collect();
-            documents_total = ids.len();
-            for (done, id) in ids.iter().enumerate() {
-                self.refresh(run, tracker).await;
-                if let Some(stop) = tracker.stopped() {
-                    return stop;
+        let (populate, scope) = match &spec {
+            RunSpec::BrandIngestion {
+                documents,
+                populate_sections,
+                section_id,
+                field_id,
+            } => {
+                documents_total = documents.len();
+                for (done, id) in documents.iter().enumerate() {
+                    self.refresh(run, tracker).await;
+                    if let Some(stop) = tracker.stopped() {
+                        return stop;
+                    }
+                    tracker.set(json!({
+                        "stage": "reading", "documentsDone": done, "documentsTotal": documents.len(), "documentId": id,
+                    }));
+                    self.report(run, owner, tracker).await;
+                    if let Err(reason) = self
+                        .process_document(&run.org_id, id, &kit.id, &run.created_by)
+                        .await
+                    {
+                        tracing::info!(run = %run.id, document = %id, %reason, "a document could not be ingested");
+                        failures.push(format!("{id}: {reason}"));
+                    }
                 }
-                tracker.set(json!({
-                    "stage": "reading", "documentsDone": done, "documentsTotal": ids.len(), "documentId": id,
-                }));
-                self.report(run, owner, tracker).await;
-                if let Err(reason) = self
-                    .process_document(&run.org_id, id, &kit.id, &run.created_by)
-                    .await
-                {
-                    tracing::info!(run = %run.id, document = %id, %reason, "a document could not be ingested");
-                    failures.push(format!("{id}: {reason}"));
-                }
+                notes.push(format!(
+                    "Ingested {} of {} documents",
+                    documents.len() - failures.len(),
+                    documents.len()
+                ));
+                (
+                    *populate_sections,
+                    super::filling::Scope {
+                        section_id: section_id.clone(),
+                        field_id: field_id.clone(),
+                    },
+                )
             }
-            notes.push(format!(
-                "Ingested {} of {} documents",
-                ids.len() - failures.len(),
-                ids.len()
-            ));
-        }
-        let populate = kind == Some(PipelineKind::EnrichSections)
-            || parameter("populateSections")
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
+            RunSpec::EnrichSections {
+                section_id,
+                field_id,
+            } => (
+                true,
+                super::filling::Scope {
+                    section_id: section_id.clone(),
+                    field_id: field_id.clone(),
+                },
+            ),
+        };
         if populate {
             self.refresh(run, tracker).await;
             if let Some(stop) = tracker.stopped() {
@@ -255,14 +271,6 @@ impl Pipeline {
             if kit.locked {
                 notes.push("the brand kit is locked, so no subsection was changed".into());
             } else {
-                let scope = super::filling::Scope {
-                    section_id: parameter("sectionId")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    field_id: parameter("fieldId")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                };
                 match super::filling::fill_kit(self.store.as_ref(), &kit, &scope, &run.created_by)
                     .await
                 {

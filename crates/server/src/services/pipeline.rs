@@ -41,6 +41,68 @@ impl PipelineKind {
     }
 }
 
+/// What a run does, read once from the parameters stored with it (written by
+/// [`PipelineService`], in the API's wire names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunSpec {
+    /// Read these documents (ids, in order), then fill the kit unless `populate_sections` is
+    /// false.
+    BrandIngestion {
+        /// Document ids (`documentIdsList`).
+        documents: Vec<String>,
+        /// `populateSections` (default true).
+        populate_sections: bool,
+        /// `sectionId`/`fieldId` limit the filling as for enrichment (not in the hosted API's
+        /// ingestion parameters, but passed through and honoured).
+        section_id: Option<String>,
+        /// See `section_id`.
+        field_id: Option<String>,
+    },
+    /// Fill the kit's subsections: all, one section's (`sectionId`) or one (`fieldId`).
+    EnrichSections {
+        /// `sectionId`, if the run is limited to one section.
+        section_id: Option<String>,
+        /// `fieldId`, if the run is limited to one subsection.
+        field_id: Option<String>,
+    },
+}
+
+impl RunSpec {
+    /// The spec of a stored run of pipeline `pipeline_id` with `parameters`; `None` for a
+    /// pipeline this server does not know.
+    pub fn of(pipeline_id: &str, parameters: &Value) -> Option<Self> {
+        let text = |name: &str| {
+            parameters
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|text| !text.is_empty())
+                .map(str::to_owned)
+        };
+        Some(match PipelineKind::from_id(pipeline_id)? {
+            PipelineKind::BrandIngestion => RunSpec::BrandIngestion {
+                documents: text("documentIdsList")
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|id| !id.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                populate_sections: parameters
+                    .get("populateSections")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true),
+                section_id: text("sectionId"),
+                field_id: text("fieldId"),
+            },
+            PipelineKind::EnrichSections => RunSpec::EnrichSections {
+                section_id: text("sectionId"),
+                field_id: text("fieldId"),
+            },
+        })
+    }
+}
+
 /// Most documents one ingestion run may name.
 const DOCUMENTS_MAX: usize = 500;
 
@@ -310,6 +372,41 @@ impl PipelineService {
 #[cfg(test)]
 mod tests {
     use super::PipelineKind;
+
+    #[test]
+    fn run_specs_are_read_from_stored_parameters() {
+        use super::RunSpec;
+        use serde_json::json;
+        assert_eq!(
+            RunSpec::of(
+                "BrandIngestionPipeline",
+                &json!({"brand_kit_id": "k", "documentIdsList": "a, b,,c", "populateSections": false})
+            ),
+            Some(RunSpec::BrandIngestion {
+                documents: vec!["a".into(), "b".into(), "c".into()],
+                populate_sections: false,
+                section_id: None,
+                field_id: None,
+            })
+        );
+        assert_eq!(
+            RunSpec::of("BrandIngestionPipeline", &json!({"documentIdsList": ""})),
+            Some(RunSpec::BrandIngestion {
+                documents: vec![],
+                populate_sections: true,
+                section_id: None,
+                field_id: None,
+            })
+        );
+        assert_eq!(
+            RunSpec::of("EnrichSectionsPipeline", &json!({"sectionId": "s"})),
+            Some(RunSpec::EnrichSections {
+                section_id: Some("s".into()),
+                field_id: None,
+            })
+        );
+        assert_eq!(RunSpec::of("SomethingElse", &json!({})), None);
+    }
 
     #[test]
     fn wire_ids_round_trip() {
