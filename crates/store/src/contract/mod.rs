@@ -151,6 +151,7 @@ macro_rules! contract_tests {
 
 mod brand;
 mod documents;
+mod keys;
 mod portal;
 mod runs;
 mod tokens;

@@ -190,8 +190,212 @@ async fn a_lease_has_one_holder_until_it_expires(store: TestStore) {
     assert!(store.acquire_lease("other", "a", now, 30).await.unwrap());
 }
 
+async fn organisations_are_listed_oldest_first_and_found_by_id(store: TestStore) {
+    store.ping().await.unwrap();
+    assert!(store.list_orgs().await.unwrap().is_empty());
+    // Fixed ids of one case, so the tie on `created_at` is ordered by id whatever the
+    // database's collation.
+    let at = |id: &str, name: &str, is_default: bool, created_at: i64| Org {
+        id: OrgId::parse(id).unwrap(),
+        name: name.into(),
+        is_default,
+        created_at,
+    };
+    let late = at("org_aaaaaaaaaaaaaaaa", "Late", false, 30);
+    let tie_second = at("org_cccccccccccccccc", "Tie 2", false, 20);
+    let first = at("org_zzzzzzzzzzzzzzzz", "First", true, 10);
+    let tie_first = at("org_bbbbbbbbbbbbbbbb", "Tie 1", false, 20);
+    for org in [&late, &tie_second, &first, &tie_first] {
+        store.create_org(org).await.unwrap();
+    }
+    assert_eq!(
+        store.list_orgs().await.unwrap(),
+        vec![
+            first.clone(),
+            tie_first.clone(),
+            tie_second.clone(),
+            late.clone()
+        ]
+    );
+    assert_eq!(store.get_org(&first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.get_org(&late.id).await.unwrap(), Some(late.clone()));
+    assert_eq!(store.get_org(&OrgId::generate()).await.unwrap(), None);
+
+    // An id already taken is a conflict and the stored organisation is kept.
+    assert!(matches!(
+        store
+            .create_org(&Org {
+                name: "Impostor".into(),
+                ..late.clone()
+            })
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.get_org(&late.id).await.unwrap(), Some(late));
+    assert_eq!(store.list_orgs().await.unwrap().len(), 4);
+    store.ping().await.unwrap();
+}
+
+/// The active secrets as (row id, first hash byte, hint, created_at).
+async fn secret_rows(store: &TestStore, id: &ClientId) -> Vec<(i64, u8, String, i64)> {
+    store
+        .get_client(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .secrets
+        .into_iter()
+        .map(|s| (s.id, s.hash[0], s.hint, s.created_at))
+        .collect()
+}
+
+async fn replacing_a_secret_hash_changes_what_verification_sees(store: TestStore) {
+    let org = org("Acme", true);
+    store.create_org(&org).await.unwrap();
+    let one = client(&org);
+    let id = one.client_id.clone();
+    store.create_client(&one, &secret(1)).await.unwrap();
+    store.add_secret(&id, &secret(2), 2).await.unwrap();
+    let other = client(&org);
+    store.create_client(&other, &secret(1)).await.unwrap();
+
+    let before = secret_rows(&store, &id).await;
+    assert!(store
+        .replace_secret_hash(&id, &[1; 32], &[9; 32])
+        .await
+        .unwrap());
+    let after = secret_rows(&store, &id).await;
+    // Only the hash changed: same row, hint and creation time, same order.
+    assert_eq!(
+        after[0],
+        (before[0].0, 9, before[0].1.to_string(), before[0].3)
+    );
+    assert_eq!(after[1], before[1]);
+    let hashes = store.get_client(&id).await.unwrap().unwrap().secrets;
+    assert_eq!(hashes[0].hash, [9; 32]);
+    // The other credential's secret with the same hash is untouched.
+    assert_eq!(active_secrets(&store, &other.client_id).await, vec![1]);
+
+    // The old hash is no longer stored: a second node re-hashing it does nothing.
+    assert!(!store
+        .replace_secret_hash(&id, &[1; 32], &[8; 32])
+        .await
+        .unwrap());
+    assert!(!store
+        .replace_secret_hash(&ClientId::generate(), &[9; 32], &[8; 32])
+        .await
+        .unwrap());
+    assert_eq!(secret_rows(&store, &id).await, after);
+
+    // A retired secret is never re-hashed.
+    store.add_secret(&id, &secret(3), 2).await.unwrap();
+    assert_eq!(active_secrets(&store, &id).await, vec![2, 3]);
+    assert!(!store
+        .replace_secret_hash(&id, &[9; 32], &[7; 32])
+        .await
+        .unwrap());
+    assert_eq!(active_secrets(&store, &id).await, vec![2, 3]);
+    store.revoke_client(&id, now_unix()).await.unwrap();
+    assert!(!store
+        .replace_secret_hash(&id, &[2; 32], &[7; 32])
+        .await
+        .unwrap());
+}
+
+fn revocation(jti: &str, expires_at: i64) -> TokenRevocation {
+    TokenRevocation {
+        jti: jti.into(),
+        client_id: "client".into(),
+        expires_at,
+        revoked_at: 1,
+    }
+}
+
+async fn revocations_are_forgotten_once_their_tokens_expire(store: TestStore) {
+    assert_eq!(store.prune_revocations(i64::MAX).await.unwrap(), 0);
+    for (jti, expires_at) in [("a", 100), ("b", 200), ("c", 300)] {
+        store
+            .revoke_token(&revocation(jti, expires_at))
+            .await
+            .unwrap();
+    }
+    // Expiring at 100 is still kept at 100: the cut-off is exclusive.
+    assert_eq!(store.prune_revocations(100).await.unwrap(), 0);
+    assert_eq!(store.prune_revocations(201).await.unwrap(), 2);
+    assert_eq!(store.prune_revocations(201).await.unwrap(), 0);
+    let kept = store.revocations_after(0).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].1, revocation("c", 300));
+
+    // A forgotten token id can be revoked again; it gets a new, later sequence number.
+    store.revoke_token(&revocation("a", 400)).await.unwrap();
+    let again = store.revocations_after(kept[0].0).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].1, revocation("a", 400));
+    assert!(again[0].0 > kept[0].0);
+}
+
+fn event(at: i64, org: Option<&OrgId>, kind: &str) -> AuditEvent {
+    AuditEvent {
+        id: 0,
+        at,
+        org_id: org.map(|o| o.to_string()),
+        kind: kind.into(),
+        client_id: org.map(|_| "client".to_string()),
+        actor: "system".into(),
+        source_address: org.map(|_| "192.0.2.1".to_string()),
+        detail: serde_json::json!({"at": at}),
+    }
+}
+
+async fn audit_events_are_listed_newest_first_and_pruned_before_the_cut_off(store: TestStore) {
+    let acme = OrgId::generate();
+    store.append_audit_events(&[]).await.unwrap();
+    assert_eq!(store.prune_audit_events(i64::MAX).await.unwrap(), 0);
+    let written = vec![
+        event(10, Some(&acme), "a"),
+        event(30, None, "b"),
+        event(20, Some(&acme), "c"),
+    ];
+    store.append_audit_events(&written).await.unwrap();
+
+    // Newest written first (by id, not by time), every field as written.
+    let listed = store.list_audit_events(None, 10).await.unwrap();
+    assert!(listed[0].id > listed[1].id && listed[1].id > listed[2].id);
+    let without_ids = |events: Vec<AuditEvent>| {
+        events
+            .into_iter()
+            .map(|e| AuditEvent { id: 0, ..e })
+            .collect::<Vec<_>>()
+    };
+    let newest_first: Vec<AuditEvent> = written.iter().rev().cloned().collect();
+    assert_eq!(without_ids(listed), newest_first);
+    assert_eq!(
+        without_ids(store.list_audit_events(None, 2).await.unwrap()),
+        newest_first[..2].to_vec()
+    );
+    assert_eq!(
+        without_ids(store.list_audit_events(Some(&acme), 10).await.unwrap()),
+        vec![written[2].clone(), written[0].clone()]
+    );
+
+    // Events at exactly the cut-off are kept.
+    assert_eq!(store.prune_audit_events(10).await.unwrap(), 0);
+    assert_eq!(store.prune_audit_events(20).await.unwrap(), 1);
+    assert_eq!(
+        without_ids(store.list_audit_events(None, 10).await.unwrap()),
+        vec![written[2].clone(), written[1].clone()]
+    );
+    assert_eq!(store.prune_audit_events(31).await.unwrap(), 2);
+    assert!(store.list_audit_events(None, 10).await.unwrap().is_empty());
+}
+
 contract_tests! {
     credentials_keys_revocations_and_leases,
     secrets_rotate_with_at_most_two_active,
     a_lease_has_one_holder_until_it_expires,
+    organisations_are_listed_oldest_first_and_found_by_id,
+    replacing_a_secret_hash_changes_what_verification_sees,
+    revocations_are_forgotten_once_their_tokens_expire,
+    audit_events_are_listed_newest_first_and_pruned_before_the_cut_off,
 }
