@@ -159,8 +159,8 @@ pub struct RunRecord {
     pub kit_id: String,
     /// The parameters as echoed to clients.
     pub parameters: Value,
-    /// Queued | InProgress | Canceling | Cancelled | Succeeded | Failed.
-    pub status: String,
+    /// Where it is in its life.
+    pub status: RunStatus,
     /// Outcome or failures, for people.
     pub message: String,
     /// `{"stage", "documentsDone", "documentsTotal"}`.
@@ -187,20 +187,70 @@ pub struct RunRecord {
     pub updated_by: String,
 }
 
-/// Run statuses.
-pub mod run_status {
-    /// Waiting for a worker.
-    pub const QUEUED: &str = "Queued";
-    /// A worker runs it.
-    pub const IN_PROGRESS: &str = "InProgress";
-    /// Cancellation requested while running.
-    pub const CANCELING: &str = "Canceling";
-    /// Stopped on request.
-    pub const CANCELLED: &str = "Cancelled";
-    /// Finished.
-    pub const SUCCEEDED: &str = "Succeeded";
-    /// Finished without result.
-    pub const FAILED: &str = "Failed";
+/// A pipeline run's status, stored and sent by its Stream API name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunStatus {
+    /// Waiting for a worker (`Queued`).
+    Queued,
+    /// A worker runs it (`InProgress`).
+    InProgress,
+    /// Cancellation requested while running (`Canceling`).
+    Canceling,
+    /// Stopped on request (`Cancelled`).
+    Cancelled,
+    /// Finished (`Succeeded`).
+    Succeeded,
+    /// Finished without result (`Failed`).
+    Failed,
+}
+
+impl RunStatus {
+    /// Every status, in a run's life order.
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Queued,
+        RunStatus::InProgress,
+        RunStatus::Canceling,
+        RunStatus::Cancelled,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+    ];
+
+    /// The wire and stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "Queued",
+            RunStatus::InProgress => "InProgress",
+            RunStatus::Canceling => "Canceling",
+            RunStatus::Cancelled => "Cancelled",
+            RunStatus::Succeeded => "Succeeded",
+            RunStatus::Failed => "Failed",
+        }
+    }
+
+    /// The status named `name` (exactly as stored), if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+
+    /// Whether the run has ended (Cancelled, Succeeded or Failed).
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Cancelled | RunStatus::Succeeded | RunStatus::Failed
+        )
+    }
+}
+
+/// A stored status read back: a name no version of this server writes is a corrupt row.
+pub(crate) fn run_status_column(name: &str) -> StoreResult<RunStatus> {
+    RunStatus::parse(name)
+        .ok_or_else(|| crate::StoreError::Corrupt(format!("unknown run status {name:?}")))
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Filters of a run listing.
@@ -209,7 +259,7 @@ pub struct RunQuery {
     /// Only runs on this kit.
     pub kit_id: Option<String>,
     /// Only runs with this status.
-    pub status: Option<String>,
+    pub status: Option<RunStatus>,
     /// Only this pipeline.
     pub pipeline_id: Option<String>,
     /// Rows to skip.
@@ -301,13 +351,13 @@ pub trait DocumentStore {
         progress: &Value,
         now: i64,
         lease_until: i64,
-    ) -> StoreResult<Option<String>>;
+    ) -> StoreResult<Option<RunStatus>>;
     /// Ends a run held by `owner`. Returns false when the lease was lost.
     async fn finish_run(
         &self,
         id: &str,
         owner: &str,
-        status: &str,
+        status: RunStatus,
         message: &str,
         progress: &Value,
         now: i64,
@@ -327,4 +377,19 @@ pub trait DocumentStore {
     /// Applies the section filler's changes in one transaction. A change whose field moved on
     /// (version differs), or that is no longer AI-editable, is skipped. Returns how many applied.
     async fn apply_field_changes(&self, changes: &[FieldChange]) -> StoreResult<usize>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunStatus;
+
+    #[test]
+    fn run_statuses_keep_their_stream_names() {
+        for status in RunStatus::ALL {
+            assert_eq!(RunStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(RunStatus::InProgress.as_str(), "InProgress");
+        assert_eq!(RunStatus::parse("queued"), None, "names are exact");
+        assert!(RunStatus::Failed.is_finished() && !RunStatus::Canceling.is_finished());
+    }
 }

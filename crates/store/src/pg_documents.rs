@@ -18,8 +18,8 @@ use serde_json::Value;
 use tokio_postgres::Row;
 
 use crate::documents::{
-    run_status, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStore,
-    FieldChange, RunQuery, RunRecord, SNIPPET_WORDS,
+    run_status_column, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord,
+    DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus, SNIPPET_WORDS,
 };
 use crate::pg::{column, corrupt, count_and_page, execute, org_column, query_one, Param};
 use crate::pg_brand::{insert_fields, json_column};
@@ -104,7 +104,7 @@ fn run_from_row(row: &Row) -> StoreResult<RunRecord> {
         pipeline_id: column(row, "pipeline_id")?,
         kit_id: column(row, "kit_id")?,
         parameters: json_column(row, "parameters")?,
-        status: column(row, "status")?,
+        status: run_status_column(&column::<String>(row, "status")?)?,
         message: column(row, "message")?,
         progress: json_column(row, "progress")?,
         run_start: column(row, "run_start")?,
@@ -678,7 +678,7 @@ impl DocumentStore for PgStore {
                 &run.pipeline_id,
                 &run.kit_id,
                 &run.parameters.to_string(),
-                &run.status,
+                &run.status.as_str(),
                 &run.message,
                 &run.progress.to_string(),
                 &run.run_start,
@@ -711,9 +711,10 @@ impl DocumentStore for PgStore {
         clause.and_bound(org.as_str(), |placeholder| {
             format!("org_id = {placeholder}")
         });
+        let status = query.status.map(|status| status.as_str().to_owned());
         for (name, value) in [
             ("kit_id", &query.kit_id),
-            ("status", &query.status),
+            ("status", &status),
             ("pipeline_id", &query.pipeline_id),
         ] {
             if let Some(value) = value {
@@ -760,9 +761,9 @@ impl DocumentStore for PgStore {
              WHERE status = $1 OR (status IN ($2, $3) AND lease_until < $4) \
              ORDER BY created_at, id COLLATE \"C\" LIMIT 1 FOR UPDATE SKIP LOCKED",
             &[
-                &run_status::QUEUED,
-                &run_status::IN_PROGRESS,
-                &run_status::CANCELING,
+                &RunStatus::Queued.as_str(),
+                &RunStatus::InProgress.as_str(),
+                &RunStatus::Canceling.as_str(),
                 &now,
             ],
             |row| column(row, "id"),
@@ -781,8 +782,8 @@ impl DocumentStore for PgStore {
                  WHERE id = $6 RETURNING {RUN_COLUMNS}"
             ),
             &[
-                &run_status::QUEUED,
-                &run_status::IN_PROGRESS,
+                &RunStatus::Queued.as_str(),
+                &RunStatus::InProgress.as_str(),
                 &now,
                 &owner,
                 &lease_until,
@@ -802,12 +803,12 @@ impl DocumentStore for PgStore {
         progress: &Value,
         now: i64,
         lease_until: i64,
-    ) -> StoreResult<Option<String>> {
+    ) -> StoreResult<Option<RunStatus>> {
         self.fetch_one(
             "UPDATE pipeline_runs SET progress = $1, lease_until = $2, updated_at = $3 \
              WHERE id = $4 AND lease_owner = $5 RETURNING status",
             &[&progress.to_string(), &lease_until, &now, &id, &owner],
-            |row| column(row, "status"),
+            |row| run_status_column(&column::<String>(row, "status")?),
         )
         .await
     }
@@ -816,7 +817,7 @@ impl DocumentStore for PgStore {
         &self,
         id: &str,
         owner: &str,
-        status: &str,
+        status: RunStatus,
         message: &str,
         progress: &Value,
         now: i64,
@@ -827,7 +828,14 @@ impl DocumentStore for PgStore {
             "UPDATE pipeline_runs SET status = $1, message = $2, progress = $3, run_end = $4, \
              duration_ms = ($4 - COALESCE(run_start, $4)) / 1000, lease_owner = NULL, \
              lease_until = NULL, updated_at = $4 WHERE id = $5 AND lease_owner = $6",
-            &[&status, &message, &progress.to_string(), &now, &id, &owner],
+            &[
+                &status.as_str(),
+                &message,
+                &progress.to_string(),
+                &now,
+                &id,
+                &owner,
+            ],
         )
         .await?;
         Ok(changed == 1)
@@ -841,8 +849,8 @@ impl DocumentStore for PgStore {
              lease_owner = NULL, lease_until = 0, updated_at = $3 \
              WHERE id = $4 AND lease_owner = $5",
             &[
-                &run_status::IN_PROGRESS,
-                &run_status::QUEUED,
+                &RunStatus::InProgress.as_str(),
+                &RunStatus::Queued.as_str(),
                 &now,
                 &id,
                 &owner,
@@ -870,14 +878,14 @@ impl DocumentStore for PgStore {
                updated_at = $4, updated_by = $5 \
              WHERE org_id = $6 AND id = $7 AND status IN ($1, $8)",
             &[
-                &run_status::QUEUED,
-                &run_status::CANCELLED,
-                &run_status::CANCELING,
+                &RunStatus::Queued.as_str(),
+                &RunStatus::Cancelled.as_str(),
+                &RunStatus::Canceling.as_str(),
                 &now,
                 &by,
                 &org.as_str(),
                 &id,
-                &run_status::IN_PROGRESS,
+                &RunStatus::InProgress.as_str(),
             ],
         )
         .await?;

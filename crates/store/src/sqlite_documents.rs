@@ -9,8 +9,8 @@ use rusqlite::{params, Connection, Row};
 use serde_json::Value;
 
 use crate::documents::{
-    run_status, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStore,
-    FieldChange, RunQuery, RunRecord, SNIPPET_WORDS,
+    run_status_column, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord,
+    DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus, SNIPPET_WORDS,
 };
 use crate::sqlite::{count_and_page, org_column, query_one};
 use crate::sqlite_brand::{insert_field_in, json, like_pattern};
@@ -81,7 +81,7 @@ fn run_from_row(row: &Row<'_>) -> StoreResult<RunRecord> {
         pipeline_id: row.get("pipeline_id")?,
         kit_id: row.get("kit_id")?,
         parameters: json(row, "parameters")?,
-        status: row.get("status")?,
+        status: run_status_column(&row.get::<_, String>("status")?)?,
         message: row.get("message")?,
         progress: json(row, "progress")?,
         run_start: row.get("run_start")?,
@@ -479,7 +479,7 @@ impl DocumentStore for SqliteStore {
                     run.pipeline_id,
                     run.kit_id,
                     run.parameters.to_string(),
-                    run.status,
+                    run.status.as_str(),
                     run.message,
                     run.progress.to_string(),
                     run.run_start,
@@ -513,9 +513,10 @@ impl DocumentStore for SqliteStore {
     async fn list_runs(&self, org: &OrgId, query: &RunQuery) -> StoreResult<(i64, Vec<RunRecord>)> {
         let mut clause = String::from("org_id = ?");
         let mut values = vec![SqlValue::Text(org.as_str().to_owned())];
+        let status = query.status.map(|status| status.as_str().to_owned());
         for (column, value) in [
             ("kit_id", &query.kit_id),
-            ("status", &query.status),
+            ("status", &status),
             ("pipeline_id", &query.pipeline_id),
         ] {
             if let Some(value) = value {
@@ -554,9 +555,9 @@ impl DocumentStore for SqliteStore {
                  WHERE status = ?1 OR (status IN (?2, ?3) AND lease_until < ?4) \
                  ORDER BY created_at, id LIMIT 1",
                 params![
-                    run_status::QUEUED,
-                    run_status::IN_PROGRESS,
-                    run_status::CANCELING,
+                    RunStatus::Queued.as_str(),
+                    RunStatus::InProgress.as_str(),
+                    RunStatus::Canceling.as_str(),
                     now
                 ],
                 |row| Ok(row.get(0)?),
@@ -570,8 +571,8 @@ impl DocumentStore for SqliteStore {
                    run_start = COALESCE(run_start, ?3), attempts = attempts + 1, lease_owner = ?4, \
                    lease_until = ?5, updated_at = ?3 WHERE id = ?6",
                 params![
-                    run_status::QUEUED,
-                    run_status::IN_PROGRESS,
+                    RunStatus::Queued.as_str(),
+                    RunStatus::InProgress.as_str(),
                     now,
                     owner,
                     lease_until,
@@ -595,7 +596,7 @@ impl DocumentStore for SqliteStore {
         progress: &Value,
         now: i64,
         lease_until: i64,
-    ) -> StoreResult<Option<String>> {
+    ) -> StoreResult<Option<RunStatus>> {
         self.transact(|t| {
             let changed = t.execute(
                 "UPDATE pipeline_runs SET progress = ?1, lease_until = ?2, updated_at = ?3 \
@@ -609,7 +610,7 @@ impl DocumentStore for SqliteStore {
                 t,
                 "SELECT status FROM pipeline_runs WHERE id = ?1",
                 [id],
-                |row| Ok(row.get(0)?),
+                |row| run_status_column(&row.get::<_, String>(0)?),
             )
         })
         .await
@@ -619,7 +620,7 @@ impl DocumentStore for SqliteStore {
         &self,
         id: &str,
         owner: &str,
-        status: &str,
+        status: RunStatus,
         message: &str,
         progress: &Value,
         now: i64,
@@ -629,7 +630,7 @@ impl DocumentStore for SqliteStore {
                 "UPDATE pipeline_runs SET status = ?1, message = ?2, progress = ?3, run_end = ?4, \
                  duration_ms = (?4 - COALESCE(run_start, ?4)) / 1000, lease_owner = NULL, lease_until = NULL, \
                  updated_at = ?4 WHERE id = ?5 AND lease_owner = ?6",
-                params![status, message, progress.to_string(), now, id, owner],
+                params![status.as_str(), message, progress.to_string(), now, id, owner],
             )?;
             Ok(changed == 1)
         })
@@ -642,8 +643,8 @@ impl DocumentStore for SqliteStore {
                 "UPDATE pipeline_runs SET status = CASE status WHEN ?1 THEN ?2 ELSE status END, \
                  lease_owner = NULL, lease_until = 0, updated_at = ?3 WHERE id = ?4 AND lease_owner = ?5",
                 params![
-                    run_status::IN_PROGRESS,
-                    run_status::QUEUED,
+                    RunStatus::InProgress.as_str(),
+                    RunStatus::Queued.as_str(),
                     now,
                     id,
                     owner
@@ -670,14 +671,14 @@ impl DocumentStore for SqliteStore {
                    updated_at = ?4, updated_by = ?5 \
                  WHERE org_id = ?6 AND id = ?7 AND status IN (?1, ?8)",
                 params![
-                    run_status::QUEUED,
-                    run_status::CANCELLED,
-                    run_status::CANCELING,
+                    RunStatus::Queued.as_str(),
+                    RunStatus::Cancelled.as_str(),
+                    RunStatus::Canceling.as_str(),
                     now,
                     by,
                     org.as_str(),
                     id,
-                    run_status::IN_PROGRESS
+                    RunStatus::InProgress.as_str()
                 ],
             )?;
             query_one(

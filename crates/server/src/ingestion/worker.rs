@@ -8,7 +8,7 @@ use std::time::Duration;
 use brandstream_domain::OrgId;
 use brandstream_ingest::summary::summarize;
 use brandstream_ingest::{chunk_document, detect_kind, ChunkSettings};
-use brandstream_store::{run_status, ChunkRecord, DocumentRecord, RunRecord, StoreError};
+use brandstream_store::{ChunkRecord, DocumentRecord, RunRecord, RunStatus, StoreError};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -19,7 +19,7 @@ use crate::services::pipeline::RunSpec;
 /// How a run ended, from the worker's point of view.
 enum Outcome {
     /// Finished with a status and message.
-    Finished(&'static str, String),
+    Finished(RunStatus, String),
     /// Stopped on request.
     Cancelled(String),
     /// Another worker took the run over (this one lost its lease).
@@ -111,7 +111,7 @@ impl Pipeline {
         tracing::info!(run = %run.id, pipeline = %run.pipeline_id, attempt = run.attempts, "pipeline run started");
         let tracker = Arc::new(Tracker {
             progress: Mutex::new(run.progress.clone()),
-            cancel: AtomicBool::new(run.status == run_status::CANCELING),
+            cancel: AtomicBool::new(run.status == RunStatus::Canceling),
             lost: AtomicBool::new(false),
         });
         let heartbeat = {
@@ -130,7 +130,7 @@ impl Pipeline {
                         .heartbeat_run(&id, &owner, &tracker.snapshot(), now, now + micros(lease))
                         .await
                     {
-                        Ok(Some(status)) if status == run_status::CANCELING => {
+                        Ok(Some(RunStatus::Canceling)) => {
                             tracker.cancel.store(true, Ordering::SeqCst);
                         }
                         Ok(Some(_)) => {}
@@ -169,7 +169,7 @@ impl Pipeline {
                 tracing::warn!(run = %run.id, "lost the lease on a pipeline run; another worker continues it");
                 return;
             }
-            Some(Outcome::Cancelled(message)) => (run_status::CANCELLED, message),
+            Some(Outcome::Cancelled(message)) => (RunStatus::Cancelled, message),
             Some(Outcome::Finished(status, message)) => (status, message),
         };
         match self
@@ -185,9 +185,9 @@ impl Pipeline {
                 tracing::error!(%error, run = %run.id, "recording a pipeline run's end failed")
             }
         }
-        metrics::counter!("brandstream_pipeline_runs_finished_total", "status" => status)
+        metrics::counter!("brandstream_pipeline_runs_finished_total", "status" => status.as_str())
             .increment(1);
-        tracing::info!(run = %run.id, status, elapsed_ms = started.elapsed().as_millis() as u64, "pipeline run ended");
+        tracing::info!(run = %run.id, status = status.as_str(), elapsed_ms = started.elapsed().as_millis() as u64, "pipeline run ended");
     }
 
     async fn run_pipeline(&self, run: &RunRecord, owner: &str, tracker: &Tracker) -> Outcome {
@@ -195,7 +195,7 @@ impl Pipeline {
             Ok(Some(kit)) if kit.deleted_at.is_none() => kit,
             Ok(_) => {
                 return Outcome::Finished(
-                    run_status::FAILED,
+                    RunStatus::Failed,
                     "The brand kit no longer exists".into(),
                 )
             }
@@ -203,7 +203,7 @@ impl Pipeline {
         };
         let Some(spec) = RunSpec::of(&run.pipeline_id, &run.parameters) else {
             return Outcome::Finished(
-                run_status::FAILED,
+                RunStatus::Failed,
                 format!("Unknown pipeline {}", run.pipeline_id),
             );
         };
@@ -291,9 +291,9 @@ impl Pipeline {
             ));
         }
         let status = if documents_total > 0 && failures.len() == documents_total {
-            run_status::FAILED
+            RunStatus::Failed
         } else {
-            run_status::SUCCEEDED
+            RunStatus::Succeeded
         };
         Outcome::Finished(status, message)
     }
@@ -317,7 +317,7 @@ impl Pipeline {
             )
             .await
         {
-            Ok(Some(status)) if status == run_status::CANCELING => {
+            Ok(Some(RunStatus::Canceling)) => {
                 tracker.cancel.store(true, Ordering::SeqCst);
             }
             Ok(Some(_)) => {}
@@ -329,7 +329,7 @@ impl Pipeline {
     /// Notices a cancellation between steps, without waiting for the next heartbeat.
     async fn refresh(&self, run: &RunRecord, tracker: &Tracker) {
         if let Ok(Some(current)) = self.store.get_run(&run.org_id, &run.id).await {
-            if current.status == run_status::CANCELING {
+            if current.status == RunStatus::Canceling {
                 tracker.cancel.store(true, Ordering::SeqCst);
             }
         }
@@ -520,5 +520,5 @@ fn internal(error: &dyn std::fmt::Display) -> String {
 }
 
 fn internal_failure(error: &dyn std::fmt::Display) -> Outcome {
-    Outcome::Finished(run_status::FAILED, internal(error))
+    Outcome::Finished(RunStatus::Failed, internal(error))
 }

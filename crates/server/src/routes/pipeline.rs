@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use brandstream_domain::Scope;
-use brandstream_store::{run_status, RunQuery, RunRecord};
+use brandstream_store::{RunQuery, RunRecord, RunStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -61,7 +61,7 @@ impl From<&RunRecord> for RunResponse {
             id: run.id.clone(),
             pipeline_id: run.pipeline_id.clone(),
             parameters: run.parameters.clone(),
-            status: run.status.clone(),
+            status: run.status.as_str().to_owned(),
             message: run.message.clone(),
             progress: run.progress.clone(),
             run_start: run.run_start.map(timestamp),
@@ -193,18 +193,8 @@ pub async fn list_runs(
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
     let kit_id = query.uuid_list("brand_kit_id", 1).into_iter().next();
     let status = query
-        .choice(
-            "status",
-            &[
-                run_status::QUEUED,
-                run_status::IN_PROGRESS,
-                run_status::CANCELING,
-                run_status::CANCELLED,
-                run_status::SUCCEEDED,
-                run_status::FAILED,
-            ],
-        )
-        .map(str::to_owned);
+        .choice("status", &RunStatus::ALL.map(RunStatus::as_str))
+        .and_then(RunStatus::parse);
     let pipeline_id = query
         .choice("pipelineId", &[BRAND_INGESTION, ENRICH_SECTIONS])
         .map(str::to_owned);

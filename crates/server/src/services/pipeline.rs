@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use brandstream_domain::OrgId;
-use brandstream_store::{run_status, DocumentQuery, RunRecord, Store};
+use brandstream_store::{DocumentQuery, RunRecord, RunStatus, Store};
 use serde_json::{json, Map, Value};
 
 use super::brands::BrandService;
@@ -347,7 +347,7 @@ impl PipelineService {
             pipeline_id: pipeline_id.into(),
             kit_id: kit_id.into(),
             parameters: Value::Object(parameters),
-            status: run_status::QUEUED.into(),
+            status: RunStatus::Queued,
             message: String::new(),
             progress: json!({"stage": "queued", "documentsDone": 0, "documentsTotal": 0}),
             run_start: None,

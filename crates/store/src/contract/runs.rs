@@ -1,7 +1,7 @@
 //! Ingestion runs: the queue, worker leases, cancelling and listing.
 
 use super::TestStore;
-use crate::{run_status, RunQuery, RunRecord};
+use crate::{RunQuery, RunRecord, RunStatus};
 use brandstream_domain::OrgId;
 use serde_json::json;
 
@@ -16,7 +16,7 @@ fn run(org: &OrgId, id: &str, created_at: i64) -> RunRecord {
         pipeline_id: "BrandIngestionPipeline".into(),
         kit_id: "kit".into(),
         parameters: json!({"b": 1, "a": 2}),
-        status: run_status::QUEUED.into(),
+        status: RunStatus::Queued,
         message: String::new(),
         progress: json!({}),
         run_start: None,
@@ -64,7 +64,7 @@ async fn concurrent_workers_claim_each_run_once(store: TestStore) {
         .list_runs(
             &acme,
             &RunQuery {
-                status: Some(run_status::IN_PROGRESS.into()),
+                status: Some(RunStatus::InProgress),
                 limit: 100,
                 ..RunQuery::default()
             },
@@ -84,7 +84,7 @@ async fn leases_expire_and_only_their_holder_acts(store: TestStore) {
     assert_eq!(store.get_run(&acme, "r1").await.unwrap(), Some(first_run));
     assert!(store.get_run(&org('B'), "r1").await.unwrap().is_none());
     let first = store.claim_run("a", 100, 200).await.unwrap().unwrap();
-    assert_eq!(first.status, run_status::IN_PROGRESS);
+    assert_eq!(first.status, RunStatus::InProgress);
     assert_eq!((first.attempts, first.run_start), (1, Some(100)));
     // Held: nobody else gets it or can act on it.
     assert!(store.claim_run("b", 150, 250).await.unwrap().is_none());
@@ -98,9 +98,8 @@ async fn leases_expire_and_only_their_holder_acts(store: TestStore) {
         store
             .heartbeat_run("r1", "a", &json!({"stage": "read"}), 150, 199)
             .await
-            .unwrap()
-            .as_deref(),
-        Some(run_status::IN_PROGRESS)
+            .unwrap(),
+        Some(RunStatus::InProgress)
     );
     // The lease lapses (its holder died): another worker takes it over.
     let second = store.claim_run("b", 200, 300).await.unwrap().unwrap();
@@ -109,14 +108,14 @@ async fn leases_expire_and_only_their_holder_acts(store: TestStore) {
     assert_eq!(second.progress, json!({"stage": "read"}));
     // The old holder can no longer finish it; the new one can.
     assert!(!store
-        .finish_run("r1", "a", run_status::SUCCEEDED, "", &json!({}), 210)
+        .finish_run("r1", "a", RunStatus::Succeeded, "", &json!({}), 210)
         .await
         .unwrap());
     assert!(store
         .finish_run(
             "r1",
             "b",
-            run_status::SUCCEEDED,
+            RunStatus::Succeeded,
             "done",
             &json!({"n": 1}),
             5_100
@@ -124,7 +123,7 @@ async fn leases_expire_and_only_their_holder_acts(store: TestStore) {
         .await
         .unwrap());
     let done = store.get_run(&acme, "r1").await.unwrap().unwrap();
-    assert_eq!(done.status, run_status::SUCCEEDED);
+    assert_eq!(done.status, RunStatus::Succeeded);
     assert_eq!((done.run_end, done.duration_ms), (Some(5_100), 5));
     assert_eq!((done.lease_owner, done.lease_until), (None, None));
     assert!(store
@@ -140,7 +139,7 @@ async fn leases_expire_and_only_their_holder_acts(store: TestStore) {
     assert_eq!(taken.id, "r2");
     assert!(store.release_run("r2", "a", 110).await.unwrap());
     let released = store.get_run(&acme, "r2").await.unwrap().unwrap();
-    assert_eq!(released.status, run_status::QUEUED);
+    assert_eq!(released.status, RunStatus::Queued);
     assert_eq!(
         (released.lease_owner, released.lease_until),
         (None, Some(0))
@@ -188,7 +187,7 @@ async fn cancelling_ends_queued_runs_and_asks_running_ones_to_stop(store: TestSt
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(cancelled.status, run_status::CANCELLED);
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
     assert_eq!(cancelled.run_end, Some(5));
     assert_eq!(cancelled.message, "Cancelled before it started");
     assert!(store.claim_run("a", 10, 20).await.unwrap().is_none());
@@ -212,16 +211,16 @@ async fn cancelling_ends_queued_runs_and_asks_running_ones_to_stop(store: TestSt
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(canceling.status, run_status::CANCELING);
+    assert_eq!(canceling.status, RunStatus::Canceling);
     assert_eq!(canceling.run_end, None);
     let seen = store
         .heartbeat_run("running", "a", &json!({}), 12, 22)
         .await
         .unwrap();
-    assert_eq!(seen.as_deref(), Some(run_status::CANCELING));
+    assert_eq!(seen, Some(RunStatus::Canceling));
     // A canceling run whose worker died is claimed again (to be wound up), still canceling.
     let reclaimed = store.claim_run("b", 30, 40).await.unwrap().unwrap();
-    assert_eq!(reclaimed.status, run_status::CANCELING);
+    assert_eq!(reclaimed.status, RunStatus::Canceling);
 }
 
 contract_tests! {
