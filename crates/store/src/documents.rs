@@ -14,8 +14,8 @@ pub struct DocumentRecord {
     pub id: String,
     /// Owning organisation.
     pub org_id: OrgId,
-    /// pending | processed | draft | active | archived | edited | failed.
-    pub status: String,
+    /// Where it is: pending until read, then processed or failed (clients may set others).
+    pub status: DocumentStatus,
     /// Free-form kind, e.g. `brand guidelines`.
     pub doc_type: String,
     /// Title.
@@ -80,7 +80,7 @@ pub struct DocumentQuery {
     /// Exact type.
     pub doc_type: Option<String>,
     /// Exact status.
-    pub status: Option<String>,
+    pub status: Option<DocumentStatus>,
     /// Exact creator.
     pub created_by: Option<String>,
     /// Reference type (e.g. `brandkit`).
@@ -185,6 +185,69 @@ pub struct RunRecord {
     pub updated_at: i64,
     /// Last changer.
     pub updated_by: String,
+}
+
+/// A brand document's status (reference §2B), stored and sent by its Stream API name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DocumentStatus {
+    /// Uploaded, not read yet (`pending`).
+    Pending,
+    /// Read, chunked and indexed (`processed`).
+    Processed,
+    /// `draft`, set by clients.
+    Draft,
+    /// `active`, set by clients.
+    Active,
+    /// `archived`, set by clients.
+    Archived,
+    /// `edited`, set by clients.
+    Edited,
+    /// Could not be read; the document's message says why (`failed`).
+    Failed,
+}
+
+impl DocumentStatus {
+    /// Every status, in the reference's order.
+    pub const ALL: [DocumentStatus; 7] = [
+        DocumentStatus::Pending,
+        DocumentStatus::Processed,
+        DocumentStatus::Draft,
+        DocumentStatus::Active,
+        DocumentStatus::Archived,
+        DocumentStatus::Edited,
+        DocumentStatus::Failed,
+    ];
+
+    /// The wire and stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DocumentStatus::Pending => "pending",
+            DocumentStatus::Processed => "processed",
+            DocumentStatus::Draft => "draft",
+            DocumentStatus::Active => "active",
+            DocumentStatus::Archived => "archived",
+            DocumentStatus::Edited => "edited",
+            DocumentStatus::Failed => "failed",
+        }
+    }
+
+    /// The status named `name` (exactly as stored), if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for DocumentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored document status read back: a name no version of this server writes is a corrupt
+/// row.
+pub(crate) fn document_status_column(name: &str) -> StoreResult<DocumentStatus> {
+    DocumentStatus::parse(name)
+        .ok_or_else(|| crate::StoreError::Corrupt(format!("unknown document status {name:?}")))
 }
 
 /// A pipeline run's status, stored and sent by its Stream API name.
@@ -381,7 +444,16 @@ pub trait DocumentStore {
 
 #[cfg(test)]
 mod tests {
-    use super::RunStatus;
+    use super::{DocumentStatus, RunStatus};
+
+    #[test]
+    fn document_statuses_keep_their_stream_names() {
+        for status in DocumentStatus::ALL {
+            assert_eq!(DocumentStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(DocumentStatus::Processed.to_string(), "processed");
+        assert_eq!(DocumentStatus::parse("Processed"), None, "names are exact");
+    }
 
     #[test]
     fn run_statuses_keep_their_stream_names() {

@@ -27,8 +27,8 @@ use brandstream_domain::{ClientId, OrgId, UnixSeconds};
 pub use blobs::Blobs;
 pub use brand::{BrandStore, FieldRecord, KitQuery, KitRecord, SectionRecord};
 pub use documents::{
-    ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStore, FieldChange,
-    RunQuery, RunRecord, RunStatus,
+    ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus,
+    DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus,
 };
 pub use model::*;
 pub use pg::PgStore;

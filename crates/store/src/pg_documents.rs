@@ -18,8 +18,8 @@ use serde_json::Value;
 use tokio_postgres::Row;
 
 use crate::documents::{
-    run_status_column, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord,
-    DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus, SNIPPET_WORDS,
+    document_status_column, run_status_column, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery,
+    DocumentRecord, DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus, SNIPPET_WORDS,
 };
 use crate::pg::{column, corrupt, count_and_page, execute, org_column, query_one, Param};
 use crate::pg_brand::{insert_fields, json_column};
@@ -53,7 +53,7 @@ fn document_from_row(row: &Row) -> StoreResult<DocumentRecord> {
     Ok(DocumentRecord {
         id: column(row, "id")?,
         org_id: org_column(row)?,
-        status: column(row, "status")?,
+        status: document_status_column(&column::<String>(row, "status")?)?,
         doc_type: column(row, "doc_type")?,
         title: column(row, "title")?,
         summary: column(row, "summary")?,
@@ -274,7 +274,7 @@ async fn update_document_in(
          updated_by = $15, deleted_at = $16 \
          WHERE org_id = $17 AND id = $18 AND version = $19",
         &[
-            &document.status,
+            &document.status.as_str(),
             &document.doc_type,
             &document.title,
             &document.summary,
@@ -364,7 +364,7 @@ impl DocumentStore for PgStore {
             &[
                 &document.id,
                 &document.org_id.as_str(),
-                &document.status,
+                &document.status.as_str(),
                 &document.doc_type,
                 &document.title,
                 &document.summary,
@@ -427,9 +427,10 @@ impl DocumentStore for PgStore {
                 )
             });
         }
+        let status = query.status.map(|status| status.as_str().to_owned());
         for (name, value) in [
             ("doc_type", &query.doc_type),
-            ("status", &query.status),
+            ("status", &status),
             ("created_by", &query.created_by),
             ("file_type", &query.file_type),
         ] {

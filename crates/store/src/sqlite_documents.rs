@@ -9,8 +9,8 @@ use rusqlite::{params, Connection, Row};
 use serde_json::Value;
 
 use crate::documents::{
-    run_status_column, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord,
-    DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus, SNIPPET_WORDS,
+    document_status_column, run_status_column, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery,
+    DocumentRecord, DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus, SNIPPET_WORDS,
 };
 use crate::sqlite::{count_and_page, org_column, query_one};
 use crate::sqlite_brand::{insert_field_in, json, like_pattern};
@@ -30,7 +30,7 @@ fn document_from_row(row: &Row<'_>) -> StoreResult<DocumentRecord> {
     Ok(DocumentRecord {
         id: row.get("id")?,
         org_id: org_column(row)?,
-        status: row.get("status")?,
+        status: document_status_column(&row.get::<_, String>("status")?)?,
         doc_type: row.get("doc_type")?,
         title: row.get("title")?,
         summary: row.get("summary")?,
@@ -156,7 +156,7 @@ fn update_document_in(
          message = ?12, version = ?13, updated_at = ?14, updated_by = ?15, deleted_at = ?16 \
          WHERE org_id = ?17 AND id = ?18 AND version = ?19",
         params![
-            document.status,
+            document.status.as_str(),
             document.doc_type,
             document.title,
             document.summary,
@@ -192,7 +192,7 @@ impl DocumentStore for SqliteStore {
                 params![
                     document.id,
                     document.org_id.as_str(),
-                    document.status,
+                    document.status.as_str(),
                     document.doc_type,
                     document.title,
                     document.summary,
@@ -252,9 +252,10 @@ impl DocumentStore for SqliteStore {
             let pattern = like_pattern(search);
             values.extend(std::iter::repeat_n(SqlValue::Text(pattern), 3));
         }
+        let status = query.status.map(|status| status.as_str().to_owned());
         for (column, value) in [
             ("doc_type", &query.doc_type),
-            ("status", &query.status),
+            ("status", &status),
             ("created_by", &query.created_by),
             ("file_type", &query.file_type),
         ] {

@@ -8,7 +8,9 @@ use std::time::Duration;
 use brandstream_domain::OrgId;
 use brandstream_ingest::summary::summarize;
 use brandstream_ingest::{chunk_document, detect_kind, ChunkSettings};
-use brandstream_store::{ChunkRecord, DocumentRecord, RunRecord, RunStatus, StoreError};
+use brandstream_store::{
+    ChunkRecord, DocumentRecord, DocumentStatus, RunRecord, RunStatus, StoreError,
+};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -460,7 +462,7 @@ impl Pipeline {
             }) {
                 document.title = title.chars().take(500).collect();
             }
-            document.status = "processed".into();
+            document.status = DocumentStatus::Processed;
             document.message = String::new();
             document.number_of_pages = pages as i64;
             document.chunked = true;
@@ -497,7 +499,7 @@ impl Pipeline {
                 return;
             };
             let expected = document.version;
-            document.status = "failed".into();
+            document.status = DocumentStatus::Failed;
             document.message = reason.chars().take(2000).collect();
             document.version += 1;
             document.updated_at = now_micros();

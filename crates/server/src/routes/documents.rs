@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use brandstream_domain::{text, Scope};
-use brandstream_store::{ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord};
+use brandstream_store::{ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
@@ -26,16 +26,10 @@ use crate::AppState;
 /// Longest `create_request` JSON.
 const CREATE_REQUEST_MAX: usize = 64 * 1024;
 
-/// Document statuses (reference §2B).
-pub const STATUSES: &[&str] = &[
-    "pending",
-    "processed",
-    "draft",
-    "active",
-    "archived",
-    "edited",
-    "failed",
-];
+/// Document statuses (reference §2B), by their wire names.
+fn statuses() -> [&'static str; 7] {
+    DocumentStatus::ALL.map(DocumentStatus::as_str)
+}
 
 /// The `create_request` part: a JSON string describing the document.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -168,7 +162,7 @@ impl DocumentResponse {
         Self {
             organization_id: document.org_id.to_string(),
             id: document.id.clone(),
-            status: document.status.clone(),
+            status: document.status.as_str().to_owned(),
             chunked: document.chunked,
             summarized: document.summarized,
             url: if document.url.is_empty() {
@@ -445,7 +439,9 @@ pub async fn list_documents(
         limit: page_size,
         search: query.text("search", SHORT_MAX),
         doc_type: query.text("type", SHORT_MAX),
-        status: query.choice("status", STATUSES).map(str::to_owned),
+        status: query
+            .choice("status", &statuses())
+            .and_then(DocumentStatus::parse),
         created_by: query.text("createdBy", SHORT_MAX),
         reference_type: query.text("referenceType", SHORT_MAX),
         reference_id: query
@@ -563,10 +559,10 @@ pub async fn update_document(
         check_tags(&mut issues, tags);
     }
     if let Some(status) = flat(&request.status) {
-        if !STATUSES.contains(&status.as_str()) {
+        if DocumentStatus::parse(&status).is_none() {
             issues.push(FieldIssue::new(
                 vec![json!("body"), json!("status")],
-                format!("Input should be one of {}", STATUSES.join(", ")),
+                format!("Input should be one of {}", statuses().join(", ")),
                 "enum",
             ));
         }
@@ -609,7 +605,10 @@ pub async fn update_document(
             document.summary = summary.clone();
         }
         if let Some(status) = &request.status {
-            document.status = status.clone().unwrap_or_else(|| current.status.clone());
+            document.status = status
+                .as_deref()
+                .and_then(DocumentStatus::parse)
+                .unwrap_or(current.status);
         }
         if let Some(tags) = &request.tags {
             document.tags = json!(tags.clone().unwrap_or_default());

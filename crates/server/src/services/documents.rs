@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use brandstream_domain::OrgId;
 use brandstream_ingest::{detect_kind, FileKind};
-use brandstream_store::{Blobs, DocumentRecord, Store};
+use brandstream_store::{Blobs, DocumentRecord, DocumentStatus, Store};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -359,7 +359,7 @@ impl DocumentService {
         let document = DocumentRecord {
             id,
             org_id: org.clone(),
-            status: "pending".into(),
+            status: DocumentStatus::Pending,
             doc_type: create
                 .doc_type
                 .filter(|t| !t.trim().is_empty())

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use brandstream_domain::OrgId;
-use brandstream_store::{DocumentQuery, RunRecord, RunStatus, Store};
+use brandstream_store::{DocumentQuery, DocumentStatus, RunRecord, RunStatus, Store};
 use serde_json::{json, Map, Value};
 
 use super::brands::BrandService;
@@ -245,7 +245,7 @@ impl PipelineService {
                 }
                 documents
                     .into_iter()
-                    .filter(|document| document.status != "processed")
+                    .filter(|document| document.status != DocumentStatus::Processed)
                     .map(|document| document.id)
                     .collect()
             }
@@ -303,7 +303,7 @@ impl PipelineService {
                 &DocumentQuery {
                     limit: 1,
                     reference_id: Some(kit_id.clone()),
-                    status: Some("processed".into()),
+                    status: Some(DocumentStatus::Processed),
                     ..DocumentQuery::default()
                 },
             )

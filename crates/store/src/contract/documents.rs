@@ -2,8 +2,8 @@
 
 use super::TestStore;
 use crate::{
-    ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStore, FieldChange,
-    FieldRecord, KitRecord, SectionRecord, StoreError,
+    ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus, DocumentStore,
+    FieldChange, FieldRecord, KitRecord, SectionRecord, StoreError,
 };
 use brandstream_domain::OrgId;
 use serde_json::{json, Value};
@@ -16,7 +16,7 @@ fn document(org: &OrgId, id: &str, created_at: i64) -> DocumentRecord {
     DocumentRecord {
         id: id.into(),
         org_id: org.clone(),
-        status: "processed".into(),
+        status: DocumentStatus::Processed,
         doc_type: "brand guidelines".into(),
         title: format!("Title {id}"),
         summary: None,
@@ -148,7 +148,7 @@ async fn documents_are_filtered_paged_versioned_and_deleted(store: TestStore) {
     second.references = json!([{"id": "kit-2", "path": "", "type": "brandkit"}]);
     second.file_type = "text/markdown".into();
     let mut third = document(&acme, "d3", 300);
-    third.status = "failed".into();
+    third.status = DocumentStatus::Failed;
     third.created_by = "bob".into();
     third.references = json!([{"id": "kit-1", "path": "", "type": "website"}]);
     for record in [&first, &second, &third, &document(&other, "d4", 400)] {
@@ -212,7 +212,7 @@ async fn documents_are_filtered_paged_versioned_and_deleted(store: TestStore) {
         (1, vec!["d2".into()])
     );
     assert_eq!(
-        list(with(|query| query.status = Some("failed".into()))).await,
+        list(with(|query| query.status = Some(DocumentStatus::Failed))).await,
         (1, vec!["d3".into()])
     );
     assert_eq!(
