@@ -130,6 +130,12 @@ fn uuid_parameter(
     }
 }
 
+/// The run's `brand_kit_id`, required in every pipeline's parameters.
+fn required_kit_id(parameters: &Map<String, Value>) -> Result<String, ServiceError> {
+    uuid_parameter(parameters, "brand_kit_id", true)?
+        .ok_or_else(|| issue("brand_kit_id", "Field required", "missing"))
+}
+
 fn invalid_request(why: &str) -> ServiceError {
     ServiceError::Rejected(format!("Invalid request: {why}"))
 }
@@ -162,9 +168,7 @@ impl PipelineService {
         actor: &str,
         mut parameters: Map<String, Value>,
     ) -> Result<RunRecord, ServiceError> {
-        let Some(kit_id) = uuid_parameter(&parameters, "brand_kit_id", true)? else {
-            return Err(issue("brand_kit_id", "Field required", "missing"));
-        };
+        let kit_id = required_kit_id(&parameters)?;
         let populate = match parameters.get("populateSections") {
             None | Some(Value::Null) => true,
             Some(Value::Bool(flag)) => *flag,
@@ -272,9 +276,7 @@ impl PipelineService {
         actor: &str,
         mut parameters: Map<String, Value>,
     ) -> Result<RunRecord, ServiceError> {
-        let Some(kit_id) = uuid_parameter(&parameters, "brand_kit_id", true)? else {
-            return Err(issue("brand_kit_id", "Field required", "missing"));
-        };
+        let kit_id = required_kit_id(&parameters)?;
         let section_id = uuid_parameter(&parameters, "sectionId", false)?;
         let field_id = uuid_parameter(&parameters, "fieldId", false)?;
         self.brands.get_kit(org, &kit_id, false).await?;
