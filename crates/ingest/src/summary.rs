@@ -4,8 +4,8 @@
 //! content words they contain (normalised by length, so long sentences do not win by size);
 //! the best few are returned in reading order.
 
+use rustc_hash::FxHashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use crate::{BlockKind, Extracted};
 
@@ -116,22 +116,31 @@ pub fn summarize(document: &Extracted, count: usize, max_chars: usize) -> Option
     if prose.is_empty() {
         return None;
     }
-    let terms: Vec<Vec<Cow<'_, str>>> = prose
+    // Each distinct word gets a number once; sentences are lists of numbers, and the word
+    // counts are indexed by them (one hash lookup per word in all).
+    let mut numbers: FxHashMap<Cow<'_, str>, usize> = FxHashMap::default();
+    let mut frequency: Vec<usize> = Vec::new();
+    let terms: Vec<Vec<usize>> = prose
         .iter()
-        .map(|sentence| words(sentence).collect())
+        .map(|sentence| {
+            words(sentence)
+                .map(|word| {
+                    let next = numbers.len();
+                    let number = *numbers.entry(word).or_insert(next);
+                    if number == frequency.len() {
+                        frequency.push(0);
+                    }
+                    frequency[number] += 1;
+                    number
+                })
+                .collect()
+        })
         .collect();
-    let mut frequency: HashMap<&str, usize> = HashMap::new();
-    for word in terms.iter().flatten() {
-        *frequency.entry(word.as_ref()).or_default() += 1;
-    }
     let mut scored: Vec<(usize, f64)> = terms
         .iter()
         .enumerate()
         .map(|(index, terms)| {
-            let total: usize = terms
-                .iter()
-                .map(|t| frequency.get(t.as_ref()).copied().unwrap_or(0))
-                .sum();
+            let total: usize = terms.iter().map(|number| frequency[*number]).sum();
             let score = total as f64 / (terms.len().max(1) as f64).sqrt();
             // Earlier sentences usually introduce the document.
             (index, score / (1.0 + index as f64 / prose.len() as f64))

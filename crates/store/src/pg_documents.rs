@@ -241,6 +241,18 @@ async fn drop_chunk_references(
     now: i64,
     by: &str,
 ) -> StoreResult<()> {
+    // A document read for the first time has no chunks anyone could cite: skip the scan of
+    // every field of the organisation.
+    let has_chunks: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM chunks WHERE document_id = $1)",
+            &[&document_id],
+        )
+        .await?
+        .get(0);
+    if !has_chunks {
+        return Ok(());
+    }
     execute(
         client,
         "UPDATE brand_fields SET \

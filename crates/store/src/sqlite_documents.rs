@@ -98,6 +98,10 @@ fn run_from_row(row: &Row<'_>) -> StoreResult<RunRecord> {
 }
 
 /// The WHERE clause and parameters of a chunk scope (organisation, kit, document).
+/// Chunk rows per INSERT statement: ten parameters each, within SQLite's limit of 32,766
+/// parameters per statement.
+const CHUNK_ROWS_PER_STATEMENT: usize = 3_000;
+
 fn chunk_scope(org: &OrgId, query: &ChunkQuery) -> (String, Vec<SqlValue>) {
     let mut clause = String::from("c.org_id = ? AND d.deleted_at IS NULL AND d.id = c.document_id");
     let mut values = vec![SqlValue::Text(org.as_str().to_owned())];
@@ -132,6 +136,16 @@ fn drop_chunk_references(
     now: i64,
     by: &str,
 ) -> StoreResult<()> {
+    // A document read for the first time has no chunks anyone could cite: skip the scan of
+    // every field of the organisation.
+    let has_chunks: bool = connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM chunks WHERE document_id = ?1)",
+        [document_id],
+        |row| row.get(0),
+    )?;
+    if !has_chunks {
+        return Ok(());
+    }
     connection.execute(
         "UPDATE brand_fields SET \
            refs = (SELECT COALESCE(json_group_array(json(r.value)), '[]') FROM json_each(brand_fields.refs) r \
@@ -351,36 +365,39 @@ impl DocumentStore for SqliteStore {
         self.transact_in_background(move |t| {
             drop_chunk_references(t, &org_id, &id, document.updated_at, &document.updated_by)?;
             t.execute("DELETE FROM chunks WHERE document_id = ?1", [&id])?;
-            // One statement for all rows: the full-text index (filled by trigger) flushes its
-            // pending terms at every statement boundary inside a transaction, so row-by-row
-            // inserts would write one index segment per chunk and spend their time merging.
-            let rows = chunks
-                .iter()
-                .map(|chunk| {
+            // Few statements for all rows: the full-text index (filled by trigger) flushes
+            // its pending terms at every statement boundary inside a transaction, so
+            // row-by-row inserts would write one index segment per chunk and spend their time
+            // merging. Rows go in as one multi-row VALUES list per batch, bound as parameters.
+            for batch in chunks.chunks(CHUNK_ROWS_PER_STATEMENT) {
+                let mut sql = String::with_capacity(128 + batch.len() * 24);
+                sql.push_str(
+                    "INSERT INTO chunks (id, document_id, org_id, ordinal, heading, headings, \
+                     text, page_start, page_end, created_at) VALUES ",
+                );
+                let mut values: Vec<SqlValue> = Vec::with_capacity(batch.len() * 10);
+                for (index, chunk) in batch.iter().enumerate() {
+                    if index > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str("(?,?,?,?,?,?,?,?,?,?)");
                     let headings = serde_json::to_string(&chunk.headings)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    Ok(serde_json::json!([
-                        chunk.id,
-                        chunk.document_id,
-                        chunk.org_id.as_str(),
-                        chunk.ordinal,
-                        chunk.headings.join(" / "),
-                        headings,
-                        chunk.text,
-                        chunk.page_start,
-                        chunk.page_end,
-                        chunk.created_at
-                    ]))
-                })
-                .collect::<StoreResult<Vec<_>>>()?;
-            let rows = serde_json::Value::Array(rows).to_string();
-            t.execute(
-                "INSERT INTO chunks (id, document_id, org_id, ordinal, heading, headings, text, page_start, page_end, created_at) \
-                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
-                        value ->> 7, value ->> 8, value ->> 9 \
-                 FROM json_each(?1) ORDER BY key",
-                [&rows],
-            )?;
+                    values.extend([
+                        SqlValue::Text(chunk.id.clone()),
+                        SqlValue::Text(chunk.document_id.clone()),
+                        SqlValue::Text(chunk.org_id.as_str().to_owned()),
+                        SqlValue::Integer(chunk.ordinal),
+                        SqlValue::Text(chunk.headings.join(" / ")),
+                        SqlValue::Text(headings),
+                        SqlValue::Text(chunk.text.clone()),
+                        SqlValue::Integer(chunk.page_start),
+                        SqlValue::Integer(chunk.page_end),
+                        SqlValue::Integer(chunk.created_at),
+                    ]);
+                }
+                t.execute(&sql, rusqlite::params_from_iter(values))?;
+            }
             let version = document.version - 1;
             if !update_document_in(t, &document, version)? {
                 return Err(StoreError::Conflict(

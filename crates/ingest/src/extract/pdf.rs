@@ -204,6 +204,38 @@ fn bf_text(text: BfString) -> String {
     }
 }
 
+/// What identifies an outline glyph's text and advance across glyph runs and pages: its font
+/// program and glyph, the character code that selected it, and the horizontal stretch it is
+/// drawn with (the squared ratio of its transform's x and y scales, in 1/4096ths).
+///
+/// hayro does not expose which PDF font dictionary drew a glyph, so two dictionaries sharing
+/// one program are told apart by what they change: another encoding selects other glyphs,
+/// and an unembedded font with its own widths (Arial drawn with the Helvetica substitute) is
+/// drawn stretched to them. Two dictionaries of one program mapping the same glyph to
+/// different text through their `ToUnicode` maps would share entries; no producer we know
+/// writes that, and the sample and real-world PDFs read identically with and without this
+/// cache.
+#[derive(PartialEq, Eq, Hash)]
+struct GlyphKey {
+    glyph: hayro_interpret::font::GlyphIdentifier,
+    code: u32,
+    stretch: u32,
+}
+
+/// A glyph's text (empty when it maps to nothing) and advance in glyph units.
+struct KnownGlyph {
+    text: Box<str>,
+    advance: f64,
+}
+
+/// Glyphs already looked up on this thread. The lookups go through the font's glyph-name and
+/// metrics tables and were most of the cost of text-heavy pages in standard fonts, where every
+/// line is its own glyph run.
+type GlyphCache = rustc_hash::FxHashMap<GlyphKey, KnownGlyph>;
+
+/// Entries kept per thread before the cache starts over (a document with thousands of fonts).
+const MAX_CACHED_GLYPHS: usize = 65_536;
+
 /// Collects a page's glyphs.
 struct Glyphs<'f> {
     placed: Vec<Placed>,
@@ -211,32 +243,52 @@ struct Glyphs<'f> {
     texts: String,
     unmapped: usize,
     fallbacks: &'f CidFallbacks,
+    known: &'f mut GlyphCache,
 }
 
-impl Glyphs<'_> {
-    /// The text of a glyph hayro could not map: through its font's CID fallback, else its code
-    /// when that is printable ASCII (simple fonts with private glyph names).
-    fn fallback_text(&self, glyph: &Glyph<'_>) -> Option<String> {
-        let code = glyph.char_code();
-        if let Glyph::Outline(outline) = glyph {
-            let name = outline
-                .font_data()
-                .and_then(|data| data.postscript_name)
-                .unwrap_or_default();
-            if let Some(Some((encoding, to_unicode))) = self.fallbacks.get(name.as_str()) {
-                let cid = match encoding {
-                    None => Some(code),
-                    Some(cmap) => {
-                        let bytes = if code > 0xFF { 2 } else { 1 };
-                        cmap.lookup_cid_code(code, bytes)
-                            .or_else(|| cmap.lookup_cid_code(code, 2))
-                    }
-                }?;
-                return to_unicode.lookup_bf_string(cid).map(bf_text);
-            }
+/// A glyph's advance in glyph units (1000 to the em): the font's, or half an em when the font
+/// gives none or an absurd one.
+fn advance_or_default(advance: Option<f32>) -> f64 {
+    advance
+        .map(f64::from)
+        .filter(|advance| advance.is_finite() && *advance > 0.0 && *advance < 4000.0)
+        .unwrap_or(500.0)
+}
+
+/// A glyph's text: what hayro maps it to, else its font's CID fallback, else its code when
+/// that is printable (see [`fallback_text`]); empty when it maps to nothing.
+fn glyph_text(glyph: &Glyph<'_>, fallbacks: &CidFallbacks) -> String {
+    match glyph.as_unicode() {
+        Some(BfString::Char('\u{0}' | '\u{FFFD}')) | None => {
+            fallback_text(glyph, fallbacks).unwrap_or_default()
         }
-        simple_code_text(code)
+        Some(BfString::Char(c)) => c.to_string(),
+        Some(BfString::String(text)) => text,
     }
+}
+
+/// The text of a glyph hayro could not map: through its font's CID fallback, else its code
+/// when that is printable ASCII (simple fonts with private glyph names).
+fn fallback_text(glyph: &Glyph<'_>, fallbacks: &CidFallbacks) -> Option<String> {
+    let code = glyph.char_code();
+    if let Glyph::Outline(outline) = glyph {
+        let name = outline
+            .font_data()
+            .and_then(|data| data.postscript_name)
+            .unwrap_or_default();
+        if let Some(Some((encoding, to_unicode))) = fallbacks.get(name.as_str()) {
+            let cid = match encoding {
+                None => Some(code),
+                Some(cmap) => {
+                    let bytes = if code > 0xFF { 2 } else { 1 };
+                    cmap.lookup_cid_code(code, bytes)
+                        .or_else(|| cmap.lookup_cid_code(code, 2))
+                }
+            }?;
+            return to_unicode.lookup_bf_string(cid).map(bf_text);
+        }
+    }
+    simple_code_text(code)
 }
 
 impl<'a> Device<'a> for Glyphs<'_> {
@@ -253,9 +305,8 @@ impl<'a> Device<'a> for Glyphs<'_> {
         props: DrawProps<'a>,
         _: &DrawMode,
     ) {
-        // A run is shown in one font, so a code's text and advance are the same wherever it
-        // recurs in the run: look each up once (the font's lookups go through glyph-name
-        // tables and dominate the cost of text-heavy pages).
+        // Type 3 glyphs have no program to key them by; a run is shown in one font, so their
+        // text and advance are looked up once per code and run.
         let mut seen: Vec<(u32, std::ops::Range<usize>, f64)> = Vec::new();
         for glyph in run.glyphs() {
             if self.placed.len() >= MAX_GLYPHS_PER_PAGE {
@@ -274,30 +325,42 @@ impl<'a> Device<'a> for Glyphs<'_> {
             }
             let direction = (baseline.x / length, baseline.y / length);
             let code = glyph.char_code();
-            let (text, advance) = match seen.iter().find(|(seen, _, _)| *seen == code) {
-                Some((_, text, advance)) => (text.clone(), *advance),
-                None => {
-                    let advance = match &**glyph {
-                        Glyph::Outline(outline) => outline.advance_width(),
-                        Glyph::Type3(type3) => type3.advance_width(),
+            let (text, advance) = match &**glyph {
+                Glyph::Outline(outline) => {
+                    let [a, b, c, d, _, _] = glyph.transform().as_coeffs();
+                    // The squared ratio: no square roots per glyph.
+                    let stretch = (a * a + b * b) / (c * c + d * d).max(1e-18);
+                    let key = GlyphKey {
+                        glyph: outline.identifier(),
+                        code,
+                        stretch: (stretch * 4096.0).round().clamp(0.0, f64::from(u32::MAX)) as u32,
+                    };
+                    if self.known.len() >= MAX_CACHED_GLYPHS {
+                        self.known.clear();
                     }
-                    .map(f64::from)
-                    .filter(|advance| advance.is_finite() && *advance > 0.0 && *advance < 4000.0)
-                    .unwrap_or(500.0);
-                    let start = self.texts.len();
-                    match glyph.as_unicode() {
-                        Some(BfString::Char('\u{0}' | '\u{FFFD}')) | None => {
-                            if let Some(text) = self.fallback_text(glyph) {
-                                self.texts.push_str(&text);
-                            }
+                    let known = match self.known.entry(key) {
+                        std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(entry) => {
+                            let advance = advance_or_default(outline.advance_width());
+                            let text = glyph_text(glyph, self.fallbacks).into_boxed_str();
+                            entry.insert(KnownGlyph { text, advance })
                         }
-                        Some(BfString::Char(c)) => self.texts.push(c),
-                        Some(BfString::String(text)) => self.texts.push_str(&text),
-                    }
-                    let text = start..self.texts.len();
-                    seen.push((code, text.clone(), advance));
-                    (text, advance)
+                    };
+                    let start = self.texts.len();
+                    self.texts.push_str(&known.text);
+                    (start..self.texts.len(), known.advance)
                 }
+                Glyph::Type3(type3) => match seen.iter().find(|(seen, _, _)| *seen == code) {
+                    Some((_, text, advance)) => (text.clone(), *advance),
+                    None => {
+                        let advance = advance_or_default(type3.advance_width());
+                        let start = self.texts.len();
+                        self.texts.push_str(&glyph_text(glyph, self.fallbacks));
+                        let text = start..self.texts.len();
+                        seen.push((code, text.clone(), advance));
+                        (text, advance)
+                    }
+                },
             };
             if text.is_empty() {
                 self.unmapped += 1;
@@ -363,11 +426,12 @@ fn lay_out(glyphs: &[Placed], texts: &str) -> String {
         // Overprinting: the same text again at (almost) the same place — within 0.1 em along
         // the line and 0.2 em across it, the tolerances poppler's text output uses for
         // duplicated glyphs (closer than any two letters of a real word).
+        // (Positions first: they rule out nearly every candidate without comparing text.)
         let overprint = kept.iter().rev().take(8).any(|(previous, previous_text)| {
-            *previous_text == glyph_text
-                && previous.direction == glyph.direction
-                && (previous.along - glyph.along).abs() < 0.1 * glyph.size
+            (previous.along - glyph.along).abs() < 0.1 * glyph.size
                 && (previous.across - glyph.across).abs() < 0.2 * glyph.size
+                && previous.direction == glyph.direction
+                && *previous_text == glyph_text
         });
         if overprint {
             continue;
@@ -404,6 +468,9 @@ fn lay_out(glyphs: &[Placed], texts: &str) -> String {
         text.push_str(glyph_text);
         kept.push((glyph, glyph_text));
     }
+    if !text.chars().any(is_rtl) {
+        return text;
+    }
     text.split('\n')
         .map(logical_order)
         .collect::<Vec<_>>()
@@ -427,6 +494,10 @@ fn read_shared(
 ) -> Vec<(usize, PageText)> {
     let cache = InterpreterCache::new();
     let mut fallbacks = CidFallbacks::new();
+    // The key hashes and compares a font program by its content hash, fixed at creation; the
+    // program's lazily filled tables do not take part.
+    #[allow(clippy::mutable_key_type)]
+    let mut known = GlyphCache::default();
     let mut read = Vec::new();
     loop {
         let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -449,6 +520,7 @@ fn read_shared(
                 texts: String::with_capacity(8192),
                 unmapped: 0,
                 fallbacks: &fallbacks,
+                known: &mut known,
             };
             interpret_page(page, &mut context, &mut device);
             PageText {
@@ -702,18 +774,28 @@ mod tests {
     /// A one-page PDF showing `content` with font `/F1` = `font` (a dictionary), with a
     /// correct cross-reference table.
     fn pdf_with(font: &str, content: &str) -> Vec<u8> {
-        let objects = [
+        pdf_with_fonts(&[font], content)
+    }
+
+    /// A one-page PDF showing `content` with fonts `/F1`, `/F2`, … = `fonts` (dictionaries).
+    fn pdf_with_fonts(fonts: &[&str], content: &str) -> Vec<u8> {
+        let names: String = (0..fonts.len())
+            .map(|index| format!("/F{} {} 0 R ", index + 1, index + 4))
+            .collect();
+        let mut objects = vec![
             "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
             "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
-             /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>"
-                .to_owned(),
-            font.to_owned(),
             format!(
-                "<< /Length {} >>\nstream\n{content}\nendstream",
-                content.len() + 1
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
+                 /Resources << /Font << {names}>> >> /Contents {} 0 R >>",
+                fonts.len() + 4
             ),
         ];
+        objects.extend(fonts.iter().map(|font| (*font).to_owned()));
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len() + 1
+        ));
         let mut out = b"%PDF-1.4\n".to_vec();
         let mut offsets = Vec::new();
         for (index, object) in objects.iter().enumerate() {
@@ -797,6 +879,31 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn fonts_sharing_a_substitute_program_keep_their_own_text_and_widths() {
+        // Three dictionaries drawn with hayro's one Helvetica program: the standard font, one
+        // that re-encodes `A` as `B`, and an unembedded font with its own, wider widths. Each
+        // line must read with its own font's text and spacing, also after the first font's
+        // glyphs were looked up and cached.
+        let helvetica = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>";
+        let reencoded = "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica \
+                         /Encoding << /Type /Encoding /Differences [65 /B] >> >>";
+        let wide = "<< /Type /Font /Subtype /Type1 /BaseFont /ArialMT /FirstChar 65 \
+                    /LastChar 65 /Widths [1000] /FontDescriptor << /Type /FontDescriptor \
+                    /FontName /ArialMT /Flags 32 /ItalicAngle 0 /Ascent 905 /Descent -212 \
+                    /CapHeight 716 /StemV 80 /FontBBox [-665 -325 2000 1040] >> >>";
+        let bytes = pdf_with_fonts(
+            &[helvetica, reencoded, wide],
+            "BT /F1 12 Tf 72 700 Td (AAAA) Tj ET \
+             BT /F2 12 Tf 72 600 Td (AAAA) Tj ET \
+             BT /F3 12 Tf 72 500 Td (AAAA) Tj ET \
+             BT /F1 12 Tf 72 400 Td (AAAA) Tj ET",
+        );
+        let text = page_texts(&bytes).unwrap().join("\n");
+        let lines: Vec<&str> = text.lines().filter(|line| !line.is_empty()).collect();
+        assert_eq!(lines, ["AAAA", "BBBB", "AAAA", "AAAA"], "{text}");
     }
 
     #[test]
