@@ -16,6 +16,7 @@ mod pg_documents;
 mod pg_portal;
 mod pg_tls;
 pub mod portal;
+mod rows;
 mod sqlite;
 mod sqlite_brand;
 mod sqlite_documents;

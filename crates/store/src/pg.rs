@@ -62,6 +62,11 @@ const REVOCATION_LOCK: i64 = 0x6272_616e_6472_766b;
 /// A statement parameter.
 pub(crate) type Param<'a> = &'a (dyn ToSql + Sync);
 
+/// `values` as the parameter list tokio-postgres takes.
+pub(crate) fn params<'a>(values: &'a [crate::rows::Bind<'_>]) -> Vec<Param<'a>> {
+    values.iter().map(|value| value as Param<'a>).collect()
+}
+
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
         match error.as_db_error() {

@@ -11,101 +11,19 @@
 use async_trait::async_trait;
 use brandstream_domain::OrgId;
 use deadpool_postgres::GenericClient;
-use serde_json::Value;
-use tokio_postgres::Row;
 
 use crate::brand::{BrandStore, FieldRecord, KitQuery, KitRecord, SectionRecord};
-use crate::pg::{column, count_and_page, duplicate_as, execute, org_column, Param};
+use crate::pg::{count_and_page, duplicate_as, execute, params, Param};
+use crate::rows::{
+    field_from_row, field_update_values, insert_statement, kit_from_row, kit_update_values,
+    kit_values, section_from_row, section_update_values, update_statement, FIELD_COLUMNS,
+    FIELD_UPDATE_COLUMNS, KIT_COLUMNS, KIT_UPDATE_COLUMNS, SECTION_COLUMNS, SECTION_UPDATE_COLUMNS,
+};
 use crate::sqlite_brand::like_pattern;
-use crate::{PgStore, StoreError, StoreResult};
-
-const KIT_COLUMNS: &str = "id, org_id, name, description, brand_name, company_name, logo, \
-     industry, status, parent_id, parent_type, tags, refs, locked, version, created_at, \
-     created_by, updated_at, updated_by, deleted_at";
-const SECTION_COLUMNS: &str = "id, kit_id, name, position, deletable, predefined, properties, \
-     version, created_at, created_by, updated_at, updated_by, deleted_at";
-/// The columns `field_from_row` reads, for other modules that select fields.
-pub(crate) const FIELD_COLUMNS: &str = "id, section_id, kit_id, name, field_type, position, \
-     value, intent, refs, deletable, verified, ai_editable, predefined, properties, version, \
-     created_at, created_by, updated_at, updated_by";
+use crate::{PgStore, StoreResult};
 
 /// The error a kit insert or rename reports for a name already taken in the organisation.
 const DUPLICATE_KIT_NAME: &str = "brand kit name";
-
-/// A JSON column: text holding serialized JSON (kept as text so it reads back byte for byte
-/// like SQLite's).
-pub(crate) fn json_column(row: &Row, name: &str) -> StoreResult<Value> {
-    let text: String = column(row, name)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
-}
-
-fn kit_from_row(row: &Row) -> StoreResult<KitRecord> {
-    Ok(KitRecord {
-        id: column(row, "id")?,
-        org_id: org_column(row)?,
-        name: column(row, "name")?,
-        description: column(row, "description")?,
-        brand_name: column(row, "brand_name")?,
-        company_name: column(row, "company_name")?,
-        logo: column(row, "logo")?,
-        industry: column(row, "industry")?,
-        status: column(row, "status")?,
-        parent_id: column(row, "parent_id")?,
-        parent_type: column(row, "parent_type")?,
-        tags: json_column(row, "tags")?,
-        references: json_column(row, "refs")?,
-        locked: column(row, "locked")?,
-        version: column(row, "version")?,
-        created_at: column(row, "created_at")?,
-        created_by: column(row, "created_by")?,
-        updated_at: column(row, "updated_at")?,
-        updated_by: column(row, "updated_by")?,
-        deleted_at: column(row, "deleted_at")?,
-    })
-}
-
-fn section_from_row(row: &Row) -> StoreResult<SectionRecord> {
-    Ok(SectionRecord {
-        id: column(row, "id")?,
-        kit_id: column(row, "kit_id")?,
-        name: column(row, "name")?,
-        order: column(row, "position")?,
-        deletable: column(row, "deletable")?,
-        predefined: column(row, "predefined")?,
-        properties: json_column(row, "properties")?,
-        version: column(row, "version")?,
-        created_at: column(row, "created_at")?,
-        created_by: column(row, "created_by")?,
-        updated_at: column(row, "updated_at")?,
-        updated_by: column(row, "updated_by")?,
-        deleted_at: column(row, "deleted_at")?,
-    })
-}
-
-/// A field from a row holding [`FIELD_COLUMNS`].
-pub(crate) fn field_from_row(row: &Row) -> StoreResult<FieldRecord> {
-    Ok(FieldRecord {
-        id: column(row, "id")?,
-        section_id: column(row, "section_id")?,
-        kit_id: column(row, "kit_id")?,
-        name: column(row, "name")?,
-        field_type: column(row, "field_type")?,
-        order: column(row, "position")?,
-        value: json_column(row, "value")?,
-        intent: column(row, "intent")?,
-        references: json_column(row, "refs")?,
-        deletable: column(row, "deletable")?,
-        verified: column(row, "verified")?,
-        ai_editable: column(row, "ai_editable")?,
-        predefined: column(row, "predefined")?,
-        properties: json_column(row, "properties")?,
-        version: column(row, "version")?,
-        created_at: column(row, "created_at")?,
-        created_by: column(row, "created_by")?,
-        updated_at: column(row, "updated_at")?,
-        updated_by: column(row, "updated_by")?,
-    })
-}
 
 /// Runs a statement whose unique violation means the kit name is taken.
 async fn execute_naming_kit(
@@ -121,36 +39,11 @@ async fn execute_naming_kit(
 }
 
 async fn insert_kit(client: &impl GenericClient, kit: &KitRecord) -> StoreResult<()> {
-    let tags = kit.tags.to_string();
-    let references = kit.references.to_string();
+    let values = kit_values(kit);
     execute_naming_kit(
         client,
-        &format!(
-            "INSERT INTO brand_kits ({KIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-        ),
-        &[
-            &kit.id,
-            &kit.org_id.as_str(),
-            &kit.name,
-            &kit.description,
-            &kit.brand_name,
-            &kit.company_name,
-            &kit.logo,
-            &kit.industry,
-            &kit.status,
-            &kit.parent_id,
-            &kit.parent_type,
-            &tags,
-            &references,
-            &kit.locked,
-            &kit.version,
-            &kit.created_at,
-            &kit.created_by,
-            &kit.updated_at,
-            &kit.updated_by,
-            &kit.deleted_at,
-        ],
+        &insert_statement("brand_kits", KIT_COLUMNS, '$'),
+        &params(&values),
     )
     .await?;
     Ok(())
@@ -361,38 +254,18 @@ impl BrandStore for PgStore {
 
     async fn update_kit(&self, kit: &KitRecord, expected_version: i64) -> StoreResult<bool> {
         let client = self.client().await?;
-        let tags = kit.tags.to_string();
-        let references = kit.references.to_string();
         // The version condition is re-checked after waiting for a concurrent writer's lock:
         // of two writers that read the same version, the second changes nothing.
+        let values = kit_update_values(kit, expected_version);
         let changed = execute_naming_kit(
             &client,
-            "UPDATE brand_kits SET name = $1, description = $2, brand_name = $3, \
-             company_name = $4, logo = $5, industry = $6, status = $7, parent_id = $8, \
-             parent_type = $9, tags = $10, refs = $11, locked = $12, version = $13, \
-             updated_at = $14, updated_by = $15, deleted_at = $16 \
-             WHERE org_id = $17 AND id = $18 AND version = $19",
-            &[
-                &kit.name,
-                &kit.description,
-                &kit.brand_name,
-                &kit.company_name,
-                &kit.logo,
-                &kit.industry,
-                &kit.status,
-                &kit.parent_id,
-                &kit.parent_type,
-                &tags,
-                &references,
-                &kit.locked,
-                &kit.version,
-                &kit.updated_at,
-                &kit.updated_by,
-                &kit.deleted_at,
-                &kit.org_id.as_str(),
-                &kit.id,
-                &expected_version,
-            ],
+            &update_statement(
+                "brand_kits",
+                KIT_UPDATE_COLUMNS,
+                &["org_id", "id", "version"],
+                '$',
+            ),
+            &params(&values),
         )
         .await?;
         Ok(changed == 1)
@@ -430,25 +303,16 @@ impl BrandStore for PgStore {
         expected_version: i64,
     ) -> StoreResult<bool> {
         let client = self.client().await?;
-        let properties = section.properties.to_string();
+        let values = section_update_values(section, expected_version);
         let changed = execute(
             &client,
-            "UPDATE brand_sections SET name = $1, position = $2, deletable = $3, \
-             properties = $4, version = $5, updated_at = $6, updated_by = $7, deleted_at = $8 \
-             WHERE kit_id = $9 AND id = $10 AND version = $11",
-            &[
-                &section.name,
-                &section.order,
-                &section.deletable,
-                &properties,
-                &section.version,
-                &section.updated_at,
-                &section.updated_by,
-                &section.deleted_at,
-                &section.kit_id,
-                &section.id,
-                &expected_version,
-            ],
+            &update_statement(
+                "brand_sections",
+                SECTION_UPDATE_COLUMNS,
+                &["kit_id", "id", "version"],
+                '$',
+            ),
+            &params(&values),
         )
         .await?;
         Ok(changed == 1)
@@ -503,32 +367,16 @@ impl BrandStore for PgStore {
 
     async fn update_field(&self, field: &FieldRecord, expected_version: i64) -> StoreResult<bool> {
         let client = self.client().await?;
-        let value = field.value.to_string();
-        let references = field.references.to_string();
-        let properties = field.properties.to_string();
+        let values = field_update_values(field, expected_version);
         let changed = execute(
             &client,
-            "UPDATE brand_fields SET name = $1, position = $2, value = $3, intent = $4, \
-             refs = $5, deletable = $6, verified = $7, ai_editable = $8, properties = $9, \
-             version = $10, updated_at = $11, updated_by = $12 \
-             WHERE section_id = $13 AND id = $14 AND version = $15",
-            &[
-                &field.name,
-                &field.order,
-                &value,
-                &field.intent,
-                &references,
-                &field.deletable,
-                &field.verified,
-                &field.ai_editable,
-                &properties,
-                &field.version,
-                &field.updated_at,
-                &field.updated_by,
-                &field.section_id,
-                &field.id,
-                &expected_version,
-            ],
+            &update_statement(
+                "brand_fields",
+                FIELD_UPDATE_COLUMNS,
+                &["section_id", "id", "version"],
+                '$',
+            ),
+            &params(&values),
         )
         .await?;
         Ok(changed == 1)

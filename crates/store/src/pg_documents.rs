@@ -15,26 +15,21 @@ use brandstream_domain::text::{search_form, snippet};
 use brandstream_domain::OrgId;
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
-use tokio_postgres::Row;
 
 use crate::documents::{
-    document_status_column, run_status_column, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery,
-    DocumentRecord, DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus, SNIPPET_WORDS,
+    run_status_column, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord,
+    DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus, SNIPPET_WORDS,
 };
-use crate::pg::{column, corrupt, count_and_page, execute, org_column, query_one, Param};
-use crate::pg_brand::{insert_fields, json_column};
+use crate::pg::{column, corrupt, count_and_page, execute, params, query_one, Param};
+use crate::pg_brand::insert_fields;
+use crate::rows::{
+    chunk_from_row, document_from_row, document_update_values, document_values, insert_statement,
+    run_from_row, run_values, update_statement, CHUNK_COLUMNS, DOCUMENT_COLUMNS,
+    DOCUMENT_UPDATE_COLUMNS, RUN_COLUMNS,
+};
 use crate::sqlite_brand::like_pattern;
 use crate::{PgStore, StoreError, StoreResult};
 
-const DOCUMENT_COLUMNS: &str = "id, org_id, status, doc_type, title, summary, url, file_id, \
-     file_type, file_name, size, sha256, number_of_pages, page_range_from, page_range_to, tags, \
-     refs, chunked, summarized, message, version, created_at, created_by, updated_at, updated_by, \
-     deleted_at, charset";
-const CHUNK_COLUMNS: &str = "c.id, c.document_id, c.org_id, c.ordinal, c.headings, c.text, \
-     c.page_start, c.page_end, c.created_at";
-const RUN_COLUMNS: &str = "id, org_id, pipeline_id, kit_id, parameters, status, message, \
-     progress, run_start, run_end, duration_ms, attempts, lease_owner, lease_until, created_at, \
-     created_by, updated_at, updated_by";
 /// The text search configuration the migration creates: Porter stemming, no stop words. Query
 /// text goes through `brandstream_search_fold` (accents off Latin letters), as indexed text does.
 const SEARCH_CONFIG: &str = "brandstream_search";
@@ -48,77 +43,6 @@ const RANK_NORMALISATION: i32 = 1;
 /// Chunks inserted per statement: a large document's chunks go in a few round trips, without
 /// one enormous message.
 const CHUNK_BATCH: usize = 500;
-
-fn document_from_row(row: &Row) -> StoreResult<DocumentRecord> {
-    Ok(DocumentRecord {
-        id: column(row, "id")?,
-        org_id: org_column(row)?,
-        status: document_status_column(&column::<String>(row, "status")?)?,
-        doc_type: column(row, "doc_type")?,
-        title: column(row, "title")?,
-        summary: column(row, "summary")?,
-        url: column(row, "url")?,
-        file_id: column(row, "file_id")?,
-        file_type: column(row, "file_type")?,
-        file_name: column(row, "file_name")?,
-        size: column(row, "size")?,
-        sha256: column(row, "sha256")?,
-        number_of_pages: column(row, "number_of_pages")?,
-        page_range_from: column(row, "page_range_from")?,
-        page_range_to: column(row, "page_range_to")?,
-        tags: json_column(row, "tags")?,
-        references: json_column(row, "refs")?,
-        chunked: column(row, "chunked")?,
-        summarized: column(row, "summarized")?,
-        message: column(row, "message")?,
-        version: column(row, "version")?,
-        created_at: column(row, "created_at")?,
-        created_by: column(row, "created_by")?,
-        updated_at: column(row, "updated_at")?,
-        updated_by: column(row, "updated_by")?,
-        deleted_at: column(row, "deleted_at")?,
-        charset: column(row, "charset")?,
-    })
-}
-
-fn chunk_from_row(row: &Row) -> StoreResult<ChunkRecord> {
-    let headings: String = column(row, "headings")?;
-    Ok(ChunkRecord {
-        id: column(row, "id")?,
-        document_id: column(row, "document_id")?,
-        org_id: org_column(row)?,
-        ordinal: column(row, "ordinal")?,
-        headings: serde_json::from_str(&headings)
-            .map_err(|error| StoreError::Corrupt(format!("headings: {error}")))?,
-        text: column(row, "text")?,
-        page_start: column(row, "page_start")?,
-        page_end: column(row, "page_end")?,
-        created_at: column(row, "created_at")?,
-    })
-}
-
-fn run_from_row(row: &Row) -> StoreResult<RunRecord> {
-    Ok(RunRecord {
-        id: column(row, "id")?,
-        org_id: org_column(row)?,
-        pipeline_id: column(row, "pipeline_id")?,
-        kit_id: column(row, "kit_id")?,
-        parameters: json_column(row, "parameters")?,
-        status: run_status_column(&column::<String>(row, "status")?)?,
-        message: column(row, "message")?,
-        progress: json_column(row, "progress")?,
-        run_start: column(row, "run_start")?,
-        run_end: column(row, "run_end")?,
-        duration_ms: column(row, "duration_ms")?,
-        attempts: column(row, "attempts")?,
-        lease_owner: column(row, "lease_owner")?,
-        lease_until: column(row, "lease_until")?,
-        created_at: column(row, "created_at")?,
-        created_by: column(row, "created_by")?,
-        updated_at: column(row, "updated_at")?,
-        updated_by: column(row, "updated_by")?,
-    })
-}
 
 /// A WHERE clause built from fixed SQL with every value bound as a text parameter, numbered in
 /// the order bound. A condition needing another type casts from text (`CAST($n::text AS jsonb)`),
@@ -278,34 +202,16 @@ async fn update_document_in(
     document: &DocumentRecord,
     expected_version: i64,
 ) -> StoreResult<bool> {
+    let values = document_update_values(document, expected_version);
     let changed = execute(
         client,
-        "UPDATE documents SET status = $1, doc_type = $2, title = $3, summary = $4, \
-         number_of_pages = $5, page_range_from = $6, page_range_to = $7, tags = $8, refs = $9, \
-         chunked = $10, summarized = $11, message = $12, version = $13, updated_at = $14, \
-         updated_by = $15, deleted_at = $16 \
-         WHERE org_id = $17 AND id = $18 AND version = $19",
-        &[
-            &document.status.as_str(),
-            &document.doc_type,
-            &document.title,
-            &document.summary,
-            &document.number_of_pages,
-            &document.page_range_from,
-            &document.page_range_to,
-            &document.tags.to_string(),
-            &document.references.to_string(),
-            &document.chunked,
-            &document.summarized,
-            &document.message,
-            &document.version,
-            &document.updated_at,
-            &document.updated_by,
-            &document.deleted_at,
-            &document.org_id.as_str(),
-            &document.id,
-            &expected_version,
-        ],
+        &update_statement(
+            "documents",
+            DOCUMENT_UPDATE_COLUMNS,
+            &["org_id", "id", "version"],
+            '$',
+        ),
+        &params(&values),
     )
     .await?;
     Ok(changed == 1)
@@ -367,41 +273,10 @@ async fn insert_chunks(client: &impl GenericClient, chunks: &[ChunkRecord]) -> S
 #[async_trait]
 impl DocumentStore for PgStore {
     async fn insert_document(&self, document: &DocumentRecord) -> StoreResult<()> {
+        let values = document_values(document);
         self.run(
-            &format!(
-                "INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                  $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
-            ),
-            &[
-                &document.id,
-                &document.org_id.as_str(),
-                &document.status.as_str(),
-                &document.doc_type,
-                &document.title,
-                &document.summary,
-                &document.url,
-                &document.file_id,
-                &document.file_type,
-                &document.file_name,
-                &document.size,
-                &document.sha256,
-                &document.number_of_pages,
-                &document.page_range_from,
-                &document.page_range_to,
-                &document.tags.to_string(),
-                &document.references.to_string(),
-                &document.chunked,
-                &document.summarized,
-                &document.message,
-                &document.version,
-                &document.created_at,
-                &document.created_by,
-                &document.updated_at,
-                &document.updated_by,
-                &document.deleted_at,
-                &document.charset,
-            ],
+            &insert_statement("documents", DOCUMENT_COLUMNS, '$'),
+            &params(&values),
         )
         .await?;
         Ok(())
@@ -680,31 +555,10 @@ impl DocumentStore for PgStore {
     }
 
     async fn insert_run(&self, run: &RunRecord) -> StoreResult<()> {
+        let values = run_values(run);
         self.run(
-            &format!(
-                "INSERT INTO pipeline_runs ({RUN_COLUMNS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-            ),
-            &[
-                &run.id,
-                &run.org_id.as_str(),
-                &run.pipeline_id,
-                &run.kit_id,
-                &run.parameters.to_string(),
-                &run.status.as_str(),
-                &run.message,
-                &run.progress.to_string(),
-                &run.run_start,
-                &run.run_end,
-                &run.duration_ms,
-                &run.attempts,
-                &run.lease_owner,
-                &run.lease_until,
-                &run.created_at,
-                &run.created_by,
-                &run.updated_at,
-                &run.updated_by,
-            ],
+            &insert_statement("pipeline_runs", RUN_COLUMNS, '$'),
+            &params(&values),
         )
         .await?;
         Ok(())

@@ -3,96 +3,17 @@
 use async_trait::async_trait;
 use brandstream_domain::OrgId;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, Connection, Row};
-use serde_json::Value;
+use rusqlite::{params, params_from_iter, Connection};
 
 use crate::brand::{BrandStore, FieldRecord, KitQuery, KitRecord, SectionRecord};
+use crate::rows::{
+    field_from_row, field_update_values, field_values, insert_statement, kit_from_row,
+    kit_update_values, kit_values, section_from_row, section_update_values, section_values,
+    update_statement, FIELD_COLUMNS, FIELD_UPDATE_COLUMNS, KIT_COLUMNS, KIT_UPDATE_COLUMNS,
+    SECTION_COLUMNS, SECTION_UPDATE_COLUMNS,
+};
 use crate::sqlite::{is_unique_violation, query_all, query_one};
 use crate::{SqliteStore, StoreError, StoreResult};
-
-const KIT_COLUMNS: &str =
-    "id, org_id, name, description, brand_name, company_name, logo, industry, \
-     status, parent_id, parent_type, tags, refs, locked, version, created_at, created_by, \
-     updated_at, updated_by, deleted_at";
-const SECTION_COLUMNS: &str =
-    "id, kit_id, name, position, deletable, predefined, properties, version, \
-     created_at, created_by, updated_at, updated_by, deleted_at";
-pub(crate) const FIELD_COLUMNS: &str =
-    "id, section_id, kit_id, name, field_type, position, value, intent, refs, \
-     deletable, verified, ai_editable, predefined, properties, version, created_at, created_by, \
-     updated_at, updated_by";
-
-pub(crate) fn json(row: &Row<'_>, column: &str) -> StoreResult<Value> {
-    let text: String = row.get(column)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-}
-
-fn kit_from_row(row: &Row<'_>) -> StoreResult<KitRecord> {
-    Ok(KitRecord {
-        id: row.get("id")?,
-        org_id: crate::sqlite::org_column(row)?,
-        name: row.get("name")?,
-        description: row.get("description")?,
-        brand_name: row.get("brand_name")?,
-        company_name: row.get("company_name")?,
-        logo: row.get("logo")?,
-        industry: row.get("industry")?,
-        status: row.get("status")?,
-        parent_id: row.get("parent_id")?,
-        parent_type: row.get("parent_type")?,
-        tags: json(row, "tags")?,
-        references: json(row, "refs")?,
-        locked: row.get::<_, i64>("locked")? != 0,
-        version: row.get("version")?,
-        created_at: row.get("created_at")?,
-        created_by: row.get("created_by")?,
-        updated_at: row.get("updated_at")?,
-        updated_by: row.get("updated_by")?,
-        deleted_at: row.get("deleted_at")?,
-    })
-}
-
-fn section_from_row(row: &Row<'_>) -> StoreResult<SectionRecord> {
-    Ok(SectionRecord {
-        id: row.get("id")?,
-        kit_id: row.get("kit_id")?,
-        name: row.get("name")?,
-        order: row.get("position")?,
-        deletable: row.get::<_, i64>("deletable")? != 0,
-        predefined: row.get::<_, i64>("predefined")? != 0,
-        properties: json(row, "properties")?,
-        version: row.get("version")?,
-        created_at: row.get("created_at")?,
-        created_by: row.get("created_by")?,
-        updated_at: row.get("updated_at")?,
-        updated_by: row.get("updated_by")?,
-        deleted_at: row.get("deleted_at")?,
-    })
-}
-
-pub(crate) fn field_from_row(row: &Row<'_>) -> StoreResult<FieldRecord> {
-    Ok(FieldRecord {
-        id: row.get("id")?,
-        section_id: row.get("section_id")?,
-        kit_id: row.get("kit_id")?,
-        name: row.get("name")?,
-        field_type: row.get("field_type")?,
-        order: row.get("position")?,
-        value: json(row, "value")?,
-        intent: row.get("intent")?,
-        references: json(row, "refs")?,
-        deletable: row.get::<_, i64>("deletable")? != 0,
-        verified: row.get::<_, Option<i64>>("verified")?.map(|v| v != 0),
-        ai_editable: row.get::<_, i64>("ai_editable")? != 0,
-        predefined: row.get::<_, i64>("predefined")? != 0,
-        properties: json(row, "properties")?,
-        version: row.get("version")?,
-        created_at: row.get("created_at")?,
-        created_by: row.get("created_by")?,
-        updated_at: row.get("updated_at")?,
-        updated_by: row.get("updated_by")?,
-    })
-}
 
 fn duplicate_or(error: rusqlite::Error) -> StoreError {
     if is_unique_violation(&error) {
@@ -104,53 +25,16 @@ fn duplicate_or(error: rusqlite::Error) -> StoreError {
 
 fn insert_section_in(connection: &Connection, section: &SectionRecord) -> StoreResult<()> {
     connection.execute(
-        &format!("INSERT INTO brand_sections ({SECTION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
-        params![
-            section.id,
-            section.kit_id,
-            section.name,
-            section.order,
-            i64::from(section.deletable),
-            i64::from(section.predefined),
-            section.properties.to_string(),
-            section.version,
-            section.created_at,
-            section.created_by,
-            section.updated_at,
-            section.updated_by,
-            section.deleted_at
-        ],
+        &insert_statement("brand_sections", SECTION_COLUMNS, '?'),
+        params_from_iter(section_values(section)),
     )?;
     Ok(())
 }
 
 pub(crate) fn insert_field_in(connection: &Connection, field: &FieldRecord) -> StoreResult<()> {
     connection.execute(
-        &format!(
-            "INSERT INTO brand_fields ({FIELD_COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
-        ),
-        params![
-            field.id,
-            field.section_id,
-            field.kit_id,
-            field.name,
-            field.field_type,
-            field.order,
-            field.value.to_string(),
-            field.intent,
-            field.references.to_string(),
-            i64::from(field.deletable),
-            field.verified.map(i64::from),
-            i64::from(field.ai_editable),
-            i64::from(field.predefined),
-            field.properties.to_string(),
-            field.version,
-            field.created_at,
-            field.created_by,
-            field.updated_at,
-            field.updated_by
-        ],
+        &insert_statement("brand_fields", FIELD_COLUMNS, '?'),
+        params_from_iter(field_values(field)),
     )?;
     Ok(())
 }
@@ -180,32 +64,8 @@ impl BrandStore for SqliteStore {
         self.transact(|transaction| {
             transaction
                 .execute(
-                    &format!(
-                        "INSERT INTO brand_kits ({KIT_COLUMNS}) VALUES \
-                         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
-                    ),
-                    params![
-                        kit.id,
-                        kit.org_id.as_str(),
-                        kit.name,
-                        kit.description,
-                        kit.brand_name,
-                        kit.company_name,
-                        kit.logo,
-                        kit.industry,
-                        kit.status,
-                        kit.parent_id,
-                        kit.parent_type,
-                        kit.tags.to_string(),
-                        kit.references.to_string(),
-                        i64::from(kit.locked),
-                        kit.version,
-                        kit.created_at,
-                        kit.created_by,
-                        kit.updated_at,
-                        kit.updated_by,
-                        kit.deleted_at
-                    ],
+                    &insert_statement("brand_kits", KIT_COLUMNS, '?'),
+                    params_from_iter(kit_values(kit)),
                 )
                 .map_err(duplicate_or)?;
             for section in sections {
@@ -271,7 +131,9 @@ impl BrandStore for SqliteStore {
                 c.query_row(&count_sql, params_from_iter(filter_values.iter()), |row| {
                     row.get(0)
                 })?;
-            let kits = query_all(c, &page_sql, params_from_iter(values.iter()), kit_from_row)?;
+            let kits = query_all(c, &page_sql, params_from_iter(values.iter()), |row| {
+                kit_from_row(row)
+            })?;
             Ok((total, kits))
         })
     }
@@ -282,7 +144,7 @@ impl BrandStore for SqliteStore {
                 c,
                 &format!("SELECT {KIT_COLUMNS} FROM brand_kits WHERE org_id = ?1 AND id = ?2"),
                 params![org.as_str(), id],
-                kit_from_row,
+                |row| kit_from_row(row),
             )
         })
     }
@@ -291,31 +153,13 @@ impl BrandStore for SqliteStore {
         self.write(|c| {
             let changed = c
                 .execute(
-                    "UPDATE brand_kits SET name = ?1, description = ?2, brand_name = ?3, company_name = ?4, logo = ?5, \
-                     industry = ?6, status = ?7, parent_id = ?8, parent_type = ?9, tags = ?10, refs = ?11, locked = ?12, \
-                     version = ?13, updated_at = ?14, updated_by = ?15, deleted_at = ?16 \
-                     WHERE org_id = ?17 AND id = ?18 AND version = ?19",
-                    params![
-                        kit.name,
-                        kit.description,
-                        kit.brand_name,
-                        kit.company_name,
-                        kit.logo,
-                        kit.industry,
-                        kit.status,
-                        kit.parent_id,
-                        kit.parent_type,
-                        kit.tags.to_string(),
-                        kit.references.to_string(),
-                        i64::from(kit.locked),
-                        kit.version,
-                        kit.updated_at,
-                        kit.updated_by,
-                        kit.deleted_at,
-                        kit.org_id.as_str(),
-                        kit.id,
-                        expected_version
-                    ],
+                    &update_statement(
+                        "brand_kits",
+                        KIT_UPDATE_COLUMNS,
+                        &["org_id", "id", "version"],
+                        '?',
+                    ),
+                    params_from_iter(kit_update_values(kit, expected_version)),
                 )
                 .map_err(duplicate_or)?;
             Ok(changed == 1)
@@ -329,7 +173,7 @@ impl BrandStore for SqliteStore {
                 c,
                 &format!("SELECT {SECTION_COLUMNS} FROM brand_sections WHERE kit_id = ?1 ORDER BY position, created_at, id"),
                 [kit_id],
-                section_from_row,
+                |row| section_from_row(row),
             )
         })
     }
@@ -342,7 +186,7 @@ impl BrandStore for SqliteStore {
                     "SELECT {SECTION_COLUMNS} FROM brand_sections WHERE kit_id = ?1 AND id = ?2"
                 ),
                 [kit_id, id],
-                section_from_row,
+                |row| section_from_row(row),
             )
         })
     }
@@ -358,21 +202,13 @@ impl BrandStore for SqliteStore {
     ) -> StoreResult<bool> {
         self.write(|c| {
             let changed = c.execute(
-                "UPDATE brand_sections SET name = ?1, position = ?2, deletable = ?3, properties = ?4, version = ?5, \
-                 updated_at = ?6, updated_by = ?7, deleted_at = ?8 WHERE kit_id = ?9 AND id = ?10 AND version = ?11",
-                params![
-                    section.name,
-                    section.order,
-                    i64::from(section.deletable),
-                    section.properties.to_string(),
-                    section.version,
-                    section.updated_at,
-                    section.updated_by,
-                    section.deleted_at,
-                    section.kit_id,
-                    section.id,
-                    expected_version
-                ],
+                &update_statement(
+                    "brand_sections",
+                    SECTION_UPDATE_COLUMNS,
+                    &["kit_id", "id", "version"],
+                    '?',
+                ),
+                params_from_iter(section_update_values(section, expected_version)),
             )?;
             Ok(changed == 1)
         })
@@ -388,7 +224,7 @@ impl BrandStore for SqliteStore {
                      ORDER BY position IS NULL, position, created_at, id"
                 ),
                 [section_id],
-                field_from_row,
+                |row| field_from_row(row),
             )
         })
     }
@@ -412,7 +248,7 @@ impl BrandStore for SqliteStore {
                      ORDER BY position IS NULL, position, created_at, id LIMIT ?2 OFFSET ?3"
                 ),
                 params![section_id, limit, offset],
-                field_from_row,
+                |row| field_from_row(row),
             )?;
             Ok((total, fields))
         })
@@ -426,7 +262,7 @@ impl BrandStore for SqliteStore {
                     "SELECT {FIELD_COLUMNS} FROM brand_fields WHERE section_id = ?1 AND id = ?2"
                 ),
                 [section_id, id],
-                field_from_row,
+                |row| field_from_row(row),
             )
         })
     }
@@ -438,26 +274,13 @@ impl BrandStore for SqliteStore {
     async fn update_field(&self, field: &FieldRecord, expected_version: i64) -> StoreResult<bool> {
         self.write(|c| {
             let changed = c.execute(
-                "UPDATE brand_fields SET name = ?1, position = ?2, value = ?3, intent = ?4, refs = ?5, deletable = ?6, \
-                 verified = ?7, ai_editable = ?8, properties = ?9, version = ?10, updated_at = ?11, updated_by = ?12 \
-                 WHERE section_id = ?13 AND id = ?14 AND version = ?15",
-                params![
-                    field.name,
-                    field.order,
-                    field.value.to_string(),
-                    field.intent,
-                    field.references.to_string(),
-                    i64::from(field.deletable),
-                    field.verified.map(i64::from),
-                    i64::from(field.ai_editable),
-                    field.properties.to_string(),
-                    field.version,
-                    field.updated_at,
-                    field.updated_by,
-                    field.section_id,
-                    field.id,
-                    expected_version
-                ],
+                &update_statement(
+                    "brand_fields",
+                    FIELD_UPDATE_COLUMNS,
+                    &["section_id", "id", "version"],
+                    '?',
+                ),
+                params_from_iter(field_update_values(field, expected_version)),
             )?;
             Ok(changed == 1)
         })

@@ -5,97 +5,21 @@ use async_trait::async_trait;
 use brandstream_domain::text::{search_form, snippet};
 use brandstream_domain::OrgId;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, params_from_iter, Connection};
 use serde_json::Value;
 
 use crate::documents::{
-    document_status_column, run_status_column, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery,
-    DocumentRecord, DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus, SNIPPET_WORDS,
+    run_status_column, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord,
+    DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus, SNIPPET_WORDS,
 };
-use crate::sqlite::{count_and_page, org_column, query_one};
-use crate::sqlite_brand::{insert_field_in, json, like_pattern};
+use crate::rows::{
+    chunk_from_row, document_from_row, document_update_values, document_values, insert_statement,
+    run_from_row, run_values, update_statement, CHUNK_COLUMNS, DOCUMENT_COLUMNS,
+    DOCUMENT_UPDATE_COLUMNS, RUN_COLUMNS,
+};
+use crate::sqlite::{count_and_page, query_one};
+use crate::sqlite_brand::{insert_field_in, like_pattern};
 use crate::{SqliteStore, StoreError, StoreResult};
-
-const DOCUMENT_COLUMNS: &str =
-    "id, org_id, status, doc_type, title, summary, url, file_id, file_type, file_name, size, sha256, \
-     number_of_pages, page_range_from, page_range_to, tags, refs, chunked, summarized, message, \
-     version, created_at, created_by, updated_at, updated_by, deleted_at, charset";
-const CHUNK_COLUMNS: &str =
-    "c.id, c.document_id, c.org_id, c.ordinal, c.headings, c.text, c.page_start, c.page_end, c.created_at";
-const RUN_COLUMNS: &str =
-    "id, org_id, pipeline_id, kit_id, parameters, status, message, progress, run_start, run_end, \
-     duration_ms, attempts, lease_owner, lease_until, created_at, created_by, updated_at, updated_by";
-
-fn document_from_row(row: &Row<'_>) -> StoreResult<DocumentRecord> {
-    Ok(DocumentRecord {
-        id: row.get("id")?,
-        org_id: org_column(row)?,
-        status: document_status_column(&row.get::<_, String>("status")?)?,
-        doc_type: row.get("doc_type")?,
-        title: row.get("title")?,
-        summary: row.get("summary")?,
-        url: row.get("url")?,
-        file_id: row.get("file_id")?,
-        file_type: row.get("file_type")?,
-        file_name: row.get("file_name")?,
-        size: row.get("size")?,
-        sha256: row.get("sha256")?,
-        number_of_pages: row.get("number_of_pages")?,
-        page_range_from: row.get("page_range_from")?,
-        page_range_to: row.get("page_range_to")?,
-        tags: json(row, "tags")?,
-        references: json(row, "refs")?,
-        chunked: row.get::<_, i64>("chunked")? != 0,
-        summarized: row.get::<_, i64>("summarized")? != 0,
-        message: row.get("message")?,
-        version: row.get("version")?,
-        created_at: row.get("created_at")?,
-        created_by: row.get("created_by")?,
-        updated_at: row.get("updated_at")?,
-        updated_by: row.get("updated_by")?,
-        deleted_at: row.get("deleted_at")?,
-        charset: row.get("charset")?,
-    })
-}
-
-fn chunk_from_row(row: &Row<'_>) -> StoreResult<ChunkRecord> {
-    let headings: String = row.get("headings")?;
-    Ok(ChunkRecord {
-        id: row.get("id")?,
-        document_id: row.get("document_id")?,
-        org_id: org_column(row)?,
-        ordinal: row.get("ordinal")?,
-        headings: serde_json::from_str(&headings)
-            .map_err(|e| StoreError::Corrupt(format!("headings: {e}")))?,
-        text: row.get("text")?,
-        page_start: row.get("page_start")?,
-        page_end: row.get("page_end")?,
-        created_at: row.get("created_at")?,
-    })
-}
-
-fn run_from_row(row: &Row<'_>) -> StoreResult<RunRecord> {
-    Ok(RunRecord {
-        id: row.get("id")?,
-        org_id: org_column(row)?,
-        pipeline_id: row.get("pipeline_id")?,
-        kit_id: row.get("kit_id")?,
-        parameters: json(row, "parameters")?,
-        status: run_status_column(&row.get::<_, String>("status")?)?,
-        message: row.get("message")?,
-        progress: json(row, "progress")?,
-        run_start: row.get("run_start")?,
-        run_end: row.get("run_end")?,
-        duration_ms: row.get("duration_ms")?,
-        attempts: row.get("attempts")?,
-        lease_owner: row.get("lease_owner")?,
-        lease_until: row.get("lease_until")?,
-        created_at: row.get("created_at")?,
-        created_by: row.get("created_by")?,
-        updated_at: row.get("updated_at")?,
-        updated_by: row.get("updated_by")?,
-    })
-}
 
 /// The WHERE clause and parameters of a chunk scope (organisation, kit, document).
 /// Chunk rows per INSERT statement: ten parameters each, within SQLite's limit of 32,766
@@ -165,31 +89,13 @@ fn update_document_in(
     expected_version: i64,
 ) -> StoreResult<bool> {
     let changed = connection.execute(
-        "UPDATE documents SET status = ?1, doc_type = ?2, title = ?3, summary = ?4, number_of_pages = ?5, \
-         page_range_from = ?6, page_range_to = ?7, tags = ?8, refs = ?9, chunked = ?10, summarized = ?11, \
-         message = ?12, version = ?13, updated_at = ?14, updated_by = ?15, deleted_at = ?16 \
-         WHERE org_id = ?17 AND id = ?18 AND version = ?19",
-        params![
-            document.status.as_str(),
-            document.doc_type,
-            document.title,
-            document.summary,
-            document.number_of_pages,
-            document.page_range_from,
-            document.page_range_to,
-            document.tags.to_string(),
-            document.references.to_string(),
-            i64::from(document.chunked),
-            i64::from(document.summarized),
-            document.message,
-            document.version,
-            document.updated_at,
-            document.updated_by,
-            document.deleted_at,
-            document.org_id.as_str(),
-            document.id,
-            expected_version
-        ],
+        &update_statement(
+            "documents",
+            DOCUMENT_UPDATE_COLUMNS,
+            &["org_id", "id", "version"],
+            '?',
+        ),
+        params_from_iter(document_update_values(document, expected_version)),
     )?;
     Ok(changed == 1)
 }
@@ -199,39 +105,8 @@ impl DocumentStore for SqliteStore {
     async fn insert_document(&self, document: &DocumentRecord) -> StoreResult<()> {
         self.write(|c| {
             c.execute(
-                &format!(
-                    "INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
-                ),
-                params![
-                    document.id,
-                    document.org_id.as_str(),
-                    document.status.as_str(),
-                    document.doc_type,
-                    document.title,
-                    document.summary,
-                    document.url,
-                    document.file_id,
-                    document.file_type,
-                    document.file_name,
-                    document.size,
-                    document.sha256,
-                    document.number_of_pages,
-                    document.page_range_from,
-                    document.page_range_to,
-                    document.tags.to_string(),
-                    document.references.to_string(),
-                    i64::from(document.chunked),
-                    i64::from(document.summarized),
-                    document.message,
-                    document.version,
-                    document.created_at,
-                    document.created_by,
-                    document.updated_at,
-                    document.updated_by,
-                    document.deleted_at,
-                    document.charset
-                ],
+                &insert_statement("documents", DOCUMENT_COLUMNS, '?'),
+                params_from_iter(document_values(document)),
             )?;
             Ok(())
         })
@@ -244,7 +119,7 @@ impl DocumentStore for SqliteStore {
                 c,
                 &format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE org_id = ?1 AND id = ?2"),
                 params![org.as_str(), id],
-                document_from_row,
+                |row| document_from_row(row),
             )
         })
     }
@@ -306,7 +181,7 @@ impl DocumentStore for SqliteStore {
                     "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE {clause} \
                      ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
                 ),
-                document_from_row,
+                |row| document_from_row(row),
             )?;
             Ok((total, documents))
         })
@@ -335,7 +210,7 @@ impl DocumentStore for SqliteStore {
                     "SELECT {DOCUMENT_COLUMNS} FROM documents WHERE org_id = ?1 AND id = ?2 AND deleted_at IS NULL"
                 ),
                 params![org.as_str(), id],
-                document_from_row,
+                |row| document_from_row(row),
             )?
             else {
                 return Ok(None);
@@ -467,7 +342,7 @@ impl DocumentStore for SqliteStore {
                     "SELECT {CHUNK_COLUMNS} FROM chunks c, documents d WHERE {scope} \
                      ORDER BY d.created_at, c.document_id, c.ordinal LIMIT ? OFFSET ?"
                 ),
-                chunk_from_row,
+                |row| chunk_from_row(row),
             )?;
             Ok((total, chunks))
         })
@@ -479,7 +354,7 @@ impl DocumentStore for SqliteStore {
                 c,
                 &format!("SELECT {CHUNK_COLUMNS} FROM chunks c WHERE c.org_id = ?1 AND c.id = ?2"),
                 params![org.as_str(), id],
-                chunk_from_row,
+                |row| chunk_from_row(row),
             )
         })
     }
@@ -487,30 +362,8 @@ impl DocumentStore for SqliteStore {
     async fn insert_run(&self, run: &RunRecord) -> StoreResult<()> {
         self.write(|c| {
             c.execute(
-                &format!(
-                    "INSERT INTO pipeline_runs ({RUN_COLUMNS}) VALUES \
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-                ),
-                params![
-                    run.id,
-                    run.org_id.as_str(),
-                    run.pipeline_id,
-                    run.kit_id,
-                    run.parameters.to_string(),
-                    run.status.as_str(),
-                    run.message,
-                    run.progress.to_string(),
-                    run.run_start,
-                    run.run_end,
-                    run.duration_ms,
-                    run.attempts,
-                    run.lease_owner,
-                    run.lease_until,
-                    run.created_at,
-                    run.created_by,
-                    run.updated_at,
-                    run.updated_by
-                ],
+                &insert_statement("pipeline_runs", RUN_COLUMNS, '?'),
+                params_from_iter(run_values(run)),
             )?;
             Ok(())
         })
@@ -523,7 +376,7 @@ impl DocumentStore for SqliteStore {
                 c,
                 &format!("SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE org_id = ?1 AND id = ?2"),
                 params![org.as_str(), id],
-                run_from_row,
+                |row| run_from_row(row),
             )
         })
     }
@@ -552,7 +405,7 @@ impl DocumentStore for SqliteStore {
                     "SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE {clause} \
                      ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
                 ),
-                run_from_row,
+                |row| run_from_row(row),
             )?;
             Ok((total, runs))
         })
@@ -601,7 +454,7 @@ impl DocumentStore for SqliteStore {
                 t,
                 &format!("SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE id = ?1"),
                 [&id],
-                run_from_row,
+                |row| run_from_row(row),
             )
         })
         .await
@@ -703,7 +556,7 @@ impl DocumentStore for SqliteStore {
                 t,
                 &format!("SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE org_id = ?1 AND id = ?2"),
                 params![org.as_str(), id],
-                run_from_row,
+                |row| run_from_row(row),
             )
         })
         .await
