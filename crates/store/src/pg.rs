@@ -21,38 +21,14 @@ use crate::{
 };
 
 /// Migrations, applied in order; each runs once, in its own transaction.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "token_service",
-        include_str!("../migrations/postgres/0001_token_service.sql"),
-    ),
-    (
-        2,
-        "brand_kits",
-        include_str!("../migrations/postgres/0002_brand_kits.sql"),
-    ),
-    (
-        3,
-        "documents_and_runs",
-        include_str!("../migrations/postgres/0003_documents_and_runs.sql"),
-    ),
-    (
-        4,
-        "portal",
-        include_str!("../migrations/postgres/0004_portal.sql"),
-    ),
-    (
-        5,
-        "search_form",
-        include_str!("../migrations/postgres/0005_search_form.sql"),
-    ),
-    (
-        6,
-        "document_charset",
-        include_str!("../migrations/postgres/0006_document_charset.sql"),
-    ),
-];
+const MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
+    1 "0001" token_service,
+    2 "0002" brand_kits,
+    3 "0003" documents_and_runs,
+    4 "0004" portal,
+    5 "0005" search_form,
+    6 "0006" document_charset,
+);
 
 /// The advisory lock key that serialises migrations across nodes ("brandstr" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6272_616e_6473_7472;
@@ -318,6 +294,17 @@ pub(crate) async fn execute(
 ) -> StoreResult<u64> {
     let statement = client.prepare_cached(sql).await?;
     Ok(client.execute(&statement, params).await?)
+}
+
+/// Runs a versioned row update; true when the row had the expected version and changed. The
+/// version condition is re-checked after waiting for a concurrent writer's row lock, so of two
+/// writers that read the same version the second changes nothing.
+pub(crate) async fn update_row(
+    client: &impl GenericClient,
+    update: &crate::rows::RowUpdate<'_>,
+) -> Result<bool, tokio_postgres::Error> {
+    let statement = client.prepare_cached(&update.sql('$')).await?;
+    Ok(client.execute(&statement, &params(&update.values)).await? == 1)
 }
 
 /// A column, with a decoding failure reported as corrupt data.

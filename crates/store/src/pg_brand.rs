@@ -13,11 +13,10 @@ use brandstream_domain::OrgId;
 use deadpool_postgres::GenericClient;
 
 use crate::brand::{BrandStore, FieldRecord, KitQuery, KitRecord, SectionRecord};
-use crate::pg::{count_and_page, duplicate_as, execute, params, Param};
+use crate::pg::{count_and_page, duplicate_as, execute, params, update_row, Param};
 use crate::rows::{
-    field_from_row, field_update_values, insert_statement, kit_from_row, kit_update_values,
-    kit_values, section_from_row, section_update_values, update_statement, FIELD_COLUMNS,
-    FIELD_UPDATE_COLUMNS, KIT_COLUMNS, KIT_UPDATE_COLUMNS, SECTION_COLUMNS, SECTION_UPDATE_COLUMNS,
+    field_from_row, field_update, insert_statement, kit_from_row, kit_update, kit_values,
+    section_from_row, section_update, FIELD_COLUMNS, KIT_COLUMNS, SECTION_COLUMNS,
 };
 use crate::sqlite_brand::like_pattern;
 use crate::{PgStore, StoreResult};
@@ -254,21 +253,9 @@ impl BrandStore for PgStore {
 
     async fn update_kit(&self, kit: &KitRecord, expected_version: i64) -> StoreResult<bool> {
         let client = self.client().await?;
-        // The version condition is re-checked after waiting for a concurrent writer's lock:
-        // of two writers that read the same version, the second changes nothing.
-        let values = kit_update_values(kit, expected_version);
-        let changed = execute_naming_kit(
-            &client,
-            &update_statement(
-                "brand_kits",
-                KIT_UPDATE_COLUMNS,
-                &["org_id", "id", "version"],
-                '$',
-            ),
-            &params(&values),
-        )
-        .await?;
-        Ok(changed == 1)
+        update_row(&client, &kit_update(kit, expected_version))
+            .await
+            .map_err(duplicate_as(DUPLICATE_KIT_NAME))
     }
 
     async fn list_sections(&self, kit_id: &str) -> StoreResult<Vec<SectionRecord>> {
@@ -303,19 +290,7 @@ impl BrandStore for PgStore {
         expected_version: i64,
     ) -> StoreResult<bool> {
         let client = self.client().await?;
-        let values = section_update_values(section, expected_version);
-        let changed = execute(
-            &client,
-            &update_statement(
-                "brand_sections",
-                SECTION_UPDATE_COLUMNS,
-                &["kit_id", "id", "version"],
-                '$',
-            ),
-            &params(&values),
-        )
-        .await?;
-        Ok(changed == 1)
+        Ok(update_row(&client, &section_update(section, expected_version)).await?)
     }
 
     async fn list_fields(&self, section_id: &str) -> StoreResult<Vec<FieldRecord>> {
@@ -367,19 +342,7 @@ impl BrandStore for PgStore {
 
     async fn update_field(&self, field: &FieldRecord, expected_version: i64) -> StoreResult<bool> {
         let client = self.client().await?;
-        let values = field_update_values(field, expected_version);
-        let changed = execute(
-            &client,
-            &update_statement(
-                "brand_fields",
-                FIELD_UPDATE_COLUMNS,
-                &["section_id", "id", "version"],
-                '$',
-            ),
-            &params(&values),
-        )
-        .await?;
-        Ok(changed == 1)
+        Ok(update_row(&client, &field_update(field, expected_version)).await?)
     }
 
     async fn delete_field(&self, section_id: &str, id: &str) -> StoreResult<bool> {

@@ -20,12 +20,11 @@ use crate::documents::{
     run_status_column, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord,
     DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus, SNIPPET_WORDS,
 };
-use crate::pg::{column, corrupt, count_and_page, execute, params, query_one, Param};
+use crate::pg::{column, corrupt, count_and_page, execute, params, query_one, update_row, Param};
 use crate::pg_brand::insert_fields;
 use crate::rows::{
-    chunk_from_row, document_from_row, document_update_values, document_values, insert_statement,
-    run_from_row, run_values, update_statement, CHUNK_COLUMNS, DOCUMENT_COLUMNS,
-    DOCUMENT_UPDATE_COLUMNS, RUN_COLUMNS,
+    chunk_from_row, document_from_row, document_update, document_values, insert_statement,
+    run_from_row, run_values, CHUNK_COLUMNS, DOCUMENT_COLUMNS, RUN_COLUMNS,
 };
 use crate::sqlite_brand::like_pattern;
 use crate::{PgStore, StoreError, StoreResult};
@@ -202,19 +201,7 @@ async fn update_document_in(
     document: &DocumentRecord,
     expected_version: i64,
 ) -> StoreResult<bool> {
-    let values = document_update_values(document, expected_version);
-    let changed = execute(
-        client,
-        &update_statement(
-            "documents",
-            DOCUMENT_UPDATE_COLUMNS,
-            &["org_id", "id", "version"],
-            '$',
-        ),
-        &params(&values),
-    )
-    .await?;
-    Ok(changed == 1)
+    Ok(update_row(client, &document_update(document, expected_version)).await?)
 }
 
 /// Inserts chunks with one statement per batch: columns as arrays, unnested server-side in

@@ -352,31 +352,41 @@ pub(crate) fn insert_statement(table: &str, columns: &str, sign: char) -> String
     )
 }
 
-/// `UPDATE table SET column = ?1, … WHERE key = ?n AND …` (or `$N`): the columns' values
-/// first, then the keys', in the order given.
-pub(crate) fn update_statement(table: &str, columns: &str, keys: &[&str], sign: char) -> String {
-    let columns: Vec<&str> = columns.split(',').map(str::trim).collect();
-    let assignments: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(index, column)| format!("{column} = {sign}{}", index + 1))
-        .collect();
-    let conditions: Vec<String> = keys
-        .iter()
-        .enumerate()
-        .map(|(index, key)| format!("{key} = {sign}{}", columns.len() + index + 1))
-        .collect();
-    format!(
-        "UPDATE {table} SET {} WHERE {}",
-        assignments.join(", "),
-        conditions.join(" AND ")
-    )
+/// One row's versioned update: `UPDATE table SET column = ?1, … WHERE key = ?n AND …` (or
+/// `$N`), the columns' values first, then the keys' (the last key is the expected version).
+pub(crate) struct RowUpdate<'a> {
+    pub(crate) table: &'static str,
+    pub(crate) columns: &'static str,
+    pub(crate) keys: [&'static str; 3],
+    pub(crate) values: Vec<Bind<'a>>,
+}
+
+impl RowUpdate<'_> {
+    /// The statement, with `sign` (`?` or `$`) before each placeholder number.
+    pub(crate) fn sql(&self, sign: char) -> String {
+        let columns: Vec<&str> = self.columns.split(',').map(str::trim).collect();
+        let assignments: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(index, column)| format!("{column} = {sign}{}", index + 1))
+            .collect();
+        let conditions: Vec<String> = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(index, key)| format!("{key} = {sign}{}", columns.len() + index + 1))
+            .collect();
+        format!(
+            "UPDATE {} SET {} WHERE {}",
+            self.table,
+            assignments.join(", "),
+            conditions.join(" AND ")
+        )
+    }
 }
 
 /// A kit's values in [`KIT_COLUMNS`] order.
-///
-/// An update binds them from [`KIT_FIXED_VALUES`] on, then `org_id`, `id` and the expected
-/// version (see [`kit_update_values`]).
+/// An update binds them from [`KIT_FIXED_VALUES`] on (see [`kit_update`]).
 pub(crate) fn kit_values(kit: &KitRecord) -> Vec<Bind<'_>> {
     vec![
         Bind::Text(&kit.id),
@@ -402,16 +412,20 @@ pub(crate) fn kit_values(kit: &KitRecord) -> Vec<Bind<'_>> {
     ]
 }
 
-/// The values of [`update_statement`]`("brand_kits", KIT_UPDATE_COLUMNS, &["org_id", "id",
-/// "version"], …)`: the kit's changeable values, then its keys and the version it must have.
-pub(crate) fn kit_update_values(kit: &KitRecord, expected_version: i64) -> Vec<Bind<'_>> {
+/// The update that writes `kit` where it still has `expected_version`.
+pub(crate) fn kit_update(kit: &KitRecord, expected_version: i64) -> RowUpdate<'_> {
     let mut values = kit_values(kit).split_off(KIT_FIXED_VALUES);
     values.extend([
         Bind::Text(kit.org_id.as_str()),
         Bind::Text(&kit.id),
         Bind::Int(expected_version),
     ]);
-    values
+    RowUpdate {
+        table: "brand_kits",
+        columns: KIT_UPDATE_COLUMNS,
+        keys: ["org_id", "id", "version"],
+        values,
+    }
 }
 
 /// A document's values in [`DOCUMENT_COLUMNS`] order.
@@ -447,19 +461,20 @@ pub(crate) fn document_values(document: &DocumentRecord) -> Vec<Bind<'_>> {
     ]
 }
 
-/// The values of [`update_statement`]`("documents", DOCUMENT_UPDATE_COLUMNS, &["org_id",
-/// "id", "version"], …)`.
-pub(crate) fn document_update_values(
-    document: &DocumentRecord,
-    expected_version: i64,
-) -> Vec<Bind<'_>> {
+/// The update that writes `document` where it still has `expected_version`.
+pub(crate) fn document_update(document: &DocumentRecord, expected_version: i64) -> RowUpdate<'_> {
     let mut values = document_values(document).split_off(DOCUMENT_FIXED_VALUES);
     values.extend([
         Bind::Text(document.org_id.as_str()),
         Bind::Text(&document.id),
         Bind::Int(expected_version),
     ]);
-    values
+    RowUpdate {
+        table: "documents",
+        columns: DOCUMENT_UPDATE_COLUMNS,
+        keys: ["org_id", "id", "version"],
+        values,
+    }
 }
 
 /// A run's values in [`RUN_COLUMNS`] order.
@@ -487,7 +502,7 @@ pub(crate) fn run_values(run: &RunRecord) -> Vec<Bind<'_>> {
 }
 
 /// The values of an update: from `values` (a record's, in `columns` order) those of
-/// `update_columns`, in that order, then `keys` (for [`update_statement`]'s conditions).
+/// `update_columns`, in that order, then `keys` (for [`RowUpdate`]'s conditions).
 pub(crate) fn update_values<'a>(
     values: Vec<Bind<'a>>,
     columns: &str,
@@ -527,22 +542,23 @@ pub(crate) fn section_values(section: &SectionRecord) -> Vec<Bind<'_>> {
     ]
 }
 
-/// The values of [`update_statement`]`("brand_sections", SECTION_UPDATE_COLUMNS, &["kit_id",
-/// "id", "version"], …)`.
-pub(crate) fn section_update_values(
-    section: &SectionRecord,
-    expected_version: i64,
-) -> Vec<Bind<'_>> {
-    update_values(
-        section_values(section),
-        SECTION_COLUMNS,
-        SECTION_UPDATE_COLUMNS,
-        [
-            Bind::Text(&section.kit_id),
-            Bind::Text(&section.id),
-            Bind::Int(expected_version),
-        ],
-    )
+/// The update that writes `section` where it still has `expected_version`.
+pub(crate) fn section_update(section: &SectionRecord, expected_version: i64) -> RowUpdate<'_> {
+    RowUpdate {
+        table: "brand_sections",
+        columns: SECTION_UPDATE_COLUMNS,
+        keys: ["kit_id", "id", "version"],
+        values: update_values(
+            section_values(section),
+            SECTION_COLUMNS,
+            SECTION_UPDATE_COLUMNS,
+            [
+                Bind::Text(&section.kit_id),
+                Bind::Text(&section.id),
+                Bind::Int(expected_version),
+            ],
+        ),
+    }
 }
 
 /// A field's values in [`FIELD_COLUMNS`] order.
@@ -570,17 +586,21 @@ pub(crate) fn field_values(field: &FieldRecord) -> Vec<Bind<'_>> {
     ]
 }
 
-/// The values of [`update_statement`]`("brand_fields", FIELD_UPDATE_COLUMNS, &["section_id",
-/// "id", "version"], …)`.
-pub(crate) fn field_update_values(field: &FieldRecord, expected_version: i64) -> Vec<Bind<'_>> {
-    update_values(
-        field_values(field),
-        FIELD_COLUMNS,
-        FIELD_UPDATE_COLUMNS,
-        [
-            Bind::Text(&field.section_id),
-            Bind::Text(&field.id),
-            Bind::Int(expected_version),
-        ],
-    )
+/// The update that writes `field` where it still has `expected_version`.
+pub(crate) fn field_update(field: &FieldRecord, expected_version: i64) -> RowUpdate<'_> {
+    RowUpdate {
+        table: "brand_fields",
+        columns: FIELD_UPDATE_COLUMNS,
+        keys: ["section_id", "id", "version"],
+        values: update_values(
+            field_values(field),
+            FIELD_COLUMNS,
+            FIELD_UPDATE_COLUMNS,
+            [
+                Bind::Text(&field.section_id),
+                Bind::Text(&field.id),
+                Bind::Int(expected_version),
+            ],
+        ),
+    }
 }

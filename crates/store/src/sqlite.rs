@@ -26,43 +26,15 @@ use crate::{
 };
 
 /// Embedded migrations, applied in order; each runs once, in its own transaction.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "token_service",
-        include_str!("../migrations/sqlite/0001_token_service.sql"),
-    ),
-    (
-        2,
-        "brand_kits",
-        include_str!("../migrations/sqlite/0002_brand_kits.sql"),
-    ),
-    (
-        3,
-        "documents_and_runs",
-        include_str!("../migrations/sqlite/0003_documents_and_runs.sql"),
-    ),
-    (
-        4,
-        "portal",
-        include_str!("../migrations/sqlite/0004_portal.sql"),
-    ),
-    (
-        5,
-        "leases",
-        include_str!("../migrations/sqlite/0005_leases.sql"),
-    ),
-    (
-        6,
-        "search_form",
-        include_str!("../migrations/sqlite/0006_search_form.sql"),
-    ),
-    (
-        7,
-        "document_charset",
-        include_str!("../migrations/sqlite/0007_document_charset.sql"),
-    ),
-];
+const MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
+    1 "0001" token_service,
+    2 "0002" brand_kits,
+    3 "0003" documents_and_runs,
+    4 "0004" portal,
+    5 "0005" leases,
+    6 "0006" search_form,
+    7 "0007" document_charset,
+);
 
 /// Idle reader connections kept for reuse.
 const IDLE_READERS: usize = 16;
@@ -272,6 +244,15 @@ pub(crate) fn query_all<T, P: Params>(
 }
 
 /// The `org_id` column as an organisation id.
+/// Runs a versioned row update; true when the row had the expected version and changed.
+pub(crate) fn update_row(
+    connection: &Connection,
+    update: &crate::rows::RowUpdate<'_>,
+) -> rusqlite::Result<bool> {
+    let changed = connection.execute(&update.sql('?'), params_from_iter(&update.values))?;
+    Ok(changed == 1)
+}
+
 pub(crate) fn org_column(row: &Row<'_>) -> StoreResult<OrgId> {
     OrgId::parse(&row.get::<_, String>("org_id")?).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

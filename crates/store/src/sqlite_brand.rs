@@ -7,12 +7,11 @@ use rusqlite::{params, params_from_iter, Connection};
 
 use crate::brand::{BrandStore, FieldRecord, KitQuery, KitRecord, SectionRecord};
 use crate::rows::{
-    field_from_row, field_update_values, field_values, insert_statement, kit_from_row,
-    kit_update_values, kit_values, section_from_row, section_update_values, section_values,
-    update_statement, FIELD_COLUMNS, FIELD_UPDATE_COLUMNS, KIT_COLUMNS, KIT_UPDATE_COLUMNS,
-    SECTION_COLUMNS, SECTION_UPDATE_COLUMNS,
+    field_from_row, field_update, field_values, insert_statement, kit_from_row, kit_update,
+    kit_values, section_from_row, section_update, section_values, FIELD_COLUMNS, KIT_COLUMNS,
+    SECTION_COLUMNS,
 };
-use crate::sqlite::{is_unique_violation, query_all, query_one};
+use crate::sqlite::{is_unique_violation, query_all, query_one, update_row};
 use crate::{SqliteStore, StoreError, StoreResult};
 
 fn duplicate_or(error: rusqlite::Error) -> StoreError {
@@ -150,21 +149,8 @@ impl BrandStore for SqliteStore {
     }
 
     async fn update_kit(&self, kit: &KitRecord, expected_version: i64) -> StoreResult<bool> {
-        self.write(|c| {
-            let changed = c
-                .execute(
-                    &update_statement(
-                        "brand_kits",
-                        KIT_UPDATE_COLUMNS,
-                        &["org_id", "id", "version"],
-                        '?',
-                    ),
-                    params_from_iter(kit_update_values(kit, expected_version)),
-                )
-                .map_err(duplicate_or)?;
-            Ok(changed == 1)
-        })
-        .await
+        self.write(|c| update_row(c, &kit_update(kit, expected_version)).map_err(duplicate_or))
+            .await
     }
 
     async fn list_sections(&self, kit_id: &str) -> StoreResult<Vec<SectionRecord>> {
@@ -200,19 +186,8 @@ impl BrandStore for SqliteStore {
         section: &SectionRecord,
         expected_version: i64,
     ) -> StoreResult<bool> {
-        self.write(|c| {
-            let changed = c.execute(
-                &update_statement(
-                    "brand_sections",
-                    SECTION_UPDATE_COLUMNS,
-                    &["kit_id", "id", "version"],
-                    '?',
-                ),
-                params_from_iter(section_update_values(section, expected_version)),
-            )?;
-            Ok(changed == 1)
-        })
-        .await
+        self.write(|c| Ok(update_row(c, &section_update(section, expected_version))?))
+            .await
     }
 
     async fn list_fields(&self, section_id: &str) -> StoreResult<Vec<FieldRecord>> {
@@ -272,19 +247,8 @@ impl BrandStore for SqliteStore {
     }
 
     async fn update_field(&self, field: &FieldRecord, expected_version: i64) -> StoreResult<bool> {
-        self.write(|c| {
-            let changed = c.execute(
-                &update_statement(
-                    "brand_fields",
-                    FIELD_UPDATE_COLUMNS,
-                    &["section_id", "id", "version"],
-                    '?',
-                ),
-                params_from_iter(field_update_values(field, expected_version)),
-            )?;
-            Ok(changed == 1)
-        })
-        .await
+        self.write(|c| Ok(update_row(c, &field_update(field, expected_version))?))
+            .await
     }
 
     async fn delete_field(&self, section_id: &str, id: &str) -> StoreResult<bool> {

@@ -13,11 +13,10 @@ use crate::documents::{
     DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus, SNIPPET_WORDS,
 };
 use crate::rows::{
-    chunk_from_row, document_from_row, document_update_values, document_values, insert_statement,
-    run_from_row, run_values, update_statement, CHUNK_COLUMNS, DOCUMENT_COLUMNS,
-    DOCUMENT_UPDATE_COLUMNS, RUN_COLUMNS,
+    chunk_from_row, document_from_row, document_update, document_values, insert_statement,
+    run_from_row, run_values, CHUNK_COLUMNS, DOCUMENT_COLUMNS, RUN_COLUMNS,
 };
-use crate::sqlite::{count_and_page, query_one};
+use crate::sqlite::{count_and_page, query_one, update_row};
 use crate::sqlite_brand::{insert_field_in, like_pattern};
 use crate::{SqliteStore, StoreError, StoreResult};
 
@@ -88,16 +87,10 @@ fn update_document_in(
     document: &DocumentRecord,
     expected_version: i64,
 ) -> StoreResult<bool> {
-    let changed = connection.execute(
-        &update_statement(
-            "documents",
-            DOCUMENT_UPDATE_COLUMNS,
-            &["org_id", "id", "version"],
-            '?',
-        ),
-        params_from_iter(document_update_values(document, expected_version)),
-    )?;
-    Ok(changed == 1)
+    Ok(update_row(
+        connection,
+        &document_update(document, expected_version),
+    )?)
 }
 
 #[async_trait]
