@@ -26,8 +26,6 @@ pub(crate) const KIT_COLUMNS: &str =
 pub(crate) const KIT_UPDATE_COLUMNS: &str =
     "name, description, brand_name, company_name, logo, industry, status, parent_id, \
      parent_type, tags, refs, locked, version, updated_at, updated_by, deleted_at";
-/// How many of [`kit_values`] are fixed at creation (an update binds the rest).
-pub(crate) const KIT_FIXED_VALUES: usize = 4;
 /// Columns of `brand_sections`, in the order of [`section_values`].
 pub(crate) const SECTION_COLUMNS: &str =
     "id, kit_id, name, position, deletable, predefined, properties, version, \
@@ -196,8 +194,6 @@ pub(crate) const DOCUMENT_COLUMNS: &str =
 pub(crate) const DOCUMENT_UPDATE_COLUMNS: &str =
     "status, doc_type, title, summary, number_of_pages, page_range_from, page_range_to, tags, \
      refs, chunked, summarized, message, version, updated_at, updated_by, deleted_at";
-/// How many of [`document_values`] are fixed at upload.
-pub(crate) const DOCUMENT_FIXED_VALUES: usize = 11;
 /// Columns of `chunks`, qualified by the alias `c`.
 pub(crate) const CHUNK_COLUMNS: &str = "c.id, c.document_id, c.org_id, c.ordinal, c.headings, \
      c.text, c.page_start, c.page_end, c.created_at";
@@ -386,7 +382,6 @@ impl RowUpdate<'_> {
 }
 
 /// A kit's values in [`KIT_COLUMNS`] order.
-/// An update binds them from [`KIT_FIXED_VALUES`] on (see [`kit_update`]).
 pub(crate) fn kit_values(kit: &KitRecord) -> Vec<Bind<'_>> {
     vec![
         Bind::Text(&kit.id),
@@ -410,22 +405,6 @@ pub(crate) fn kit_values(kit: &KitRecord) -> Vec<Bind<'_>> {
         Bind::Text(&kit.updated_by),
         Bind::OptInt(kit.deleted_at),
     ]
-}
-
-/// The update that writes `kit` where it still has `expected_version`.
-pub(crate) fn kit_update(kit: &KitRecord, expected_version: i64) -> RowUpdate<'_> {
-    let mut values = kit_values(kit).split_off(KIT_FIXED_VALUES);
-    values.extend([
-        Bind::Text(kit.org_id.as_str()),
-        Bind::Text(&kit.id),
-        Bind::Int(expected_version),
-    ]);
-    RowUpdate {
-        table: "brand_kits",
-        columns: KIT_UPDATE_COLUMNS,
-        keys: ["org_id", "id", "version"],
-        values,
-    }
 }
 
 /// A document's values in [`DOCUMENT_COLUMNS`] order.
@@ -461,22 +440,6 @@ pub(crate) fn document_values(document: &DocumentRecord) -> Vec<Bind<'_>> {
     ]
 }
 
-/// The update that writes `document` where it still has `expected_version`.
-pub(crate) fn document_update(document: &DocumentRecord, expected_version: i64) -> RowUpdate<'_> {
-    let mut values = document_values(document).split_off(DOCUMENT_FIXED_VALUES);
-    values.extend([
-        Bind::Text(document.org_id.as_str()),
-        Bind::Text(&document.id),
-        Bind::Int(expected_version),
-    ]);
-    RowUpdate {
-        table: "documents",
-        columns: DOCUMENT_UPDATE_COLUMNS,
-        keys: ["org_id", "id", "version"],
-        values,
-    }
-}
-
 /// A run's values in [`RUN_COLUMNS`] order.
 pub(crate) fn run_values(run: &RunRecord) -> Vec<Bind<'_>> {
     vec![
@@ -501,28 +464,6 @@ pub(crate) fn run_values(run: &RunRecord) -> Vec<Bind<'_>> {
     ]
 }
 
-/// The values of an update: from `values` (a record's, in `columns` order) those of
-/// `update_columns`, in that order, then `keys` (for [`RowUpdate`]'s conditions).
-pub(crate) fn update_values<'a>(
-    values: Vec<Bind<'a>>,
-    columns: &str,
-    update_columns: &str,
-    keys: impl IntoIterator<Item = Bind<'a>>,
-) -> Vec<Bind<'a>> {
-    let mut values: Vec<Option<Bind<'a>>> = values.into_iter().map(Some).collect();
-    let names: Vec<&str> = columns.split(',').map(str::trim).collect();
-    update_columns
-        .split(',')
-        .map(str::trim)
-        .filter_map(|column| {
-            let index = names.iter().position(|name| *name == column);
-            debug_assert!(index.is_some(), "{column} is not among {columns}");
-            index.and_then(|index| values[index].take())
-        })
-        .chain(keys)
-        .collect()
-}
-
 /// A section's values in [`SECTION_COLUMNS`] order.
 pub(crate) fn section_values(section: &SectionRecord) -> Vec<Bind<'_>> {
     vec![
@@ -540,25 +481,6 @@ pub(crate) fn section_values(section: &SectionRecord) -> Vec<Bind<'_>> {
         Bind::Text(&section.updated_by),
         Bind::OptInt(section.deleted_at),
     ]
-}
-
-/// The update that writes `section` where it still has `expected_version`.
-pub(crate) fn section_update(section: &SectionRecord, expected_version: i64) -> RowUpdate<'_> {
-    RowUpdate {
-        table: "brand_sections",
-        columns: SECTION_UPDATE_COLUMNS,
-        keys: ["kit_id", "id", "version"],
-        values: update_values(
-            section_values(section),
-            SECTION_COLUMNS,
-            SECTION_UPDATE_COLUMNS,
-            [
-                Bind::Text(&section.kit_id),
-                Bind::Text(&section.id),
-                Bind::Int(expected_version),
-            ],
-        ),
-    }
 }
 
 /// A field's values in [`FIELD_COLUMNS`] order.
@@ -586,21 +508,95 @@ pub(crate) fn field_values(field: &FieldRecord) -> Vec<Bind<'_>> {
     ]
 }
 
+/// The versioned update of one row of `table`: of its values (`values`, in `columns` order)
+/// those of `update_columns`, where `parent_key` is `parent`, `id` is `id` and `version` is
+/// `expected_version`.
+fn versioned_update<'a>(
+    table: &'static str,
+    (columns, update_columns): (&'static str, &'static str),
+    values: Vec<Bind<'a>>,
+    (parent_key, parent): (&'static str, &'a str),
+    id: &'a str,
+    expected_version: i64,
+) -> RowUpdate<'a> {
+    let names: Vec<&str> = columns.split(',').map(str::trim).collect();
+    let mut values: Vec<Option<Bind<'a>>> = values.into_iter().map(Some).collect();
+    let values = update_columns
+        .split(',')
+        .map(str::trim)
+        .filter_map(|column| {
+            let index = names.iter().position(|name| *name == column);
+            debug_assert!(index.is_some(), "{column} is not among {columns}");
+            index.and_then(|index| values[index].take())
+        })
+        .chain([
+            Bind::Text(parent),
+            Bind::Text(id),
+            Bind::Int(expected_version),
+        ])
+        .collect();
+    RowUpdate {
+        table,
+        columns: update_columns,
+        keys: [parent_key, "id", "version"],
+        values,
+    }
+}
+
+/// The update that writes `kit` where it still has `expected_version`.
+pub(crate) fn kit_update(kit: &KitRecord, expected_version: i64) -> RowUpdate<'_> {
+    let columns = (KIT_COLUMNS, KIT_UPDATE_COLUMNS);
+    let parent = ("org_id", kit.org_id.as_str());
+    versioned_update(
+        "brand_kits",
+        columns,
+        kit_values(kit),
+        parent,
+        &kit.id,
+        expected_version,
+    )
+}
+
+/// The update that writes `document` where it still has `expected_version`.
+pub(crate) fn document_update(document: &DocumentRecord, expected_version: i64) -> RowUpdate<'_> {
+    let columns = (DOCUMENT_COLUMNS, DOCUMENT_UPDATE_COLUMNS);
+    let parent = ("org_id", document.org_id.as_str());
+    let values = document_values(document);
+    versioned_update(
+        "documents",
+        columns,
+        values,
+        parent,
+        &document.id,
+        expected_version,
+    )
+}
+
+/// The update that writes `section` where it still has `expected_version`.
+pub(crate) fn section_update(section: &SectionRecord, expected_version: i64) -> RowUpdate<'_> {
+    let columns = (SECTION_COLUMNS, SECTION_UPDATE_COLUMNS);
+    let parent = ("kit_id", section.kit_id.as_str());
+    let values = section_values(section);
+    versioned_update(
+        "brand_sections",
+        columns,
+        values,
+        parent,
+        &section.id,
+        expected_version,
+    )
+}
+
 /// The update that writes `field` where it still has `expected_version`.
 pub(crate) fn field_update(field: &FieldRecord, expected_version: i64) -> RowUpdate<'_> {
-    RowUpdate {
-        table: "brand_fields",
-        columns: FIELD_UPDATE_COLUMNS,
-        keys: ["section_id", "id", "version"],
-        values: update_values(
-            field_values(field),
-            FIELD_COLUMNS,
-            FIELD_UPDATE_COLUMNS,
-            [
-                Bind::Text(&field.section_id),
-                Bind::Text(&field.id),
-                Bind::Int(expected_version),
-            ],
-        ),
-    }
+    let columns = (FIELD_COLUMNS, FIELD_UPDATE_COLUMNS);
+    let parent = ("section_id", field.section_id.as_str());
+    versioned_update(
+        "brand_fields",
+        columns,
+        field_values(field),
+        parent,
+        &field.id,
+        expected_version,
+    )
 }
