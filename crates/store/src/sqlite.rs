@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     5 "0005" leases,
     6 "0006" search_form,
     7 "0007" document_charset,
+    8 "0008" shared_indexes,
 );
 
 /// Idle reader connections kept for reuse.

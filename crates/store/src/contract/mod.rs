@@ -154,4 +154,5 @@ mod documents;
 mod keys;
 mod portal;
 mod runs;
+mod schema;
 mod tokens;

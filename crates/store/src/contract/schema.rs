@@ -1,0 +1,146 @@
+//! Both backends end their migration histories at the same schema: the same tables with the
+//! same columns, and the same indexes. Where the engines really differ (full-text search,
+//! case-insensitive uniqueness) the difference is listed here, so a migration written for one
+//! backend only fails this test until its twin exists or the difference is named.
+
+use std::collections::BTreeSet;
+
+use crate::pg::PgStore;
+use crate::SqliteStore;
+
+/// Schema items only SQLite has, each with the reason. The columns of a table listed here are
+/// SQLite's alone too.
+const ONLY_SQLITE: &[&str] = &[
+    // FTS5 keeps its index in a virtual table and shadow tables (PostgreSQL: a tsvector column
+    // and a GIN index on `chunks`).
+    "table chunks_fts",
+    "table chunks_fts_config",
+    "table chunks_fts_data",
+    "table chunks_fts_docsize",
+    "table chunks_fts_idx",
+];
+
+/// Schema items only PostgreSQL has, each with the reason.
+const ONLY_POSTGRES: &[&str] = &[
+    // Full-text search: the search vector of heading and text, and its GIN index.
+    "column chunks.search",
+    "index chunks.chunks_search",
+    // Case-insensitive unique usernames: SQLite declares the column `UNIQUE COLLATE NOCASE`
+    // (an automatic index); PostgreSQL indexes `lower(username)`.
+    "index users.users_unique_name",
+];
+
+/// Whether `item` is one of the `named` differences, or a column of a table that is.
+fn named(item: &str, named: &[&str]) -> bool {
+    named.contains(&item)
+        || item.strip_prefix("column ").is_some_and(|column| {
+            column
+                .split_once('.')
+                .is_some_and(|(table, _)| named.contains(&format!("table {table}").as_str()))
+        })
+}
+
+/// The tables, columns and indexes of a SQLite database, as `table T`, `column T.C` and
+/// `index T.I` items (SQLite's internal tables and automatic indexes left out).
+fn sqlite_schema(store: &SqliteStore) -> BTreeSet<String> {
+    store
+        .read(|connection| {
+            let mut items = BTreeSet::new();
+            let mut tables = connection.prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            )?;
+            let names: Vec<String> = tables
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<_, _>>()?;
+            for table in names {
+                let mut columns = connection.prepare("SELECT name FROM pragma_table_info(?1)")?;
+                for column in columns.query_map([&table], |row| row.get::<_, String>(0))? {
+                    items.insert(format!("column {table}.{}", column?));
+                }
+                let mut indexes = connection.prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 \
+                     AND name NOT LIKE 'sqlite_autoindex%'",
+                )?;
+                for index in indexes.query_map([&table], |row| row.get::<_, String>(0))? {
+                    items.insert(format!("index {table}.{}", index?));
+                }
+                items.insert(format!("table {table}"));
+            }
+            Ok(items)
+        })
+        .expect("read the SQLite schema")
+}
+
+/// The same items for a PostgreSQL database (schema `public`; primary-key and unique-constraint
+/// indexes left out, as SQLite's automatic ones are).
+async fn postgres_schema(store: &PgStore) -> BTreeSet<String> {
+    let client = store.client().await.expect("connection");
+    let mut items = BTreeSet::new();
+    for row in client
+        .query(
+            "SELECT table_name, column_name FROM information_schema.columns \
+             WHERE table_schema = 'public'",
+            &[],
+        )
+        .await
+        .expect("columns")
+    {
+        let (table, column): (String, String) = (row.get(0), row.get(1));
+        items.insert(format!("table {table}"));
+        items.insert(format!("column {table}.{column}"));
+    }
+    for row in client
+        .query(
+            "SELECT i.tablename, i.indexname FROM pg_indexes i \
+             WHERE i.schemaname = 'public' AND NOT EXISTS ( \
+                 SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+            &[],
+        )
+        .await
+        .expect("indexes")
+    {
+        let (table, index): (String, String) = (row.get(0), row.get(1));
+        items.insert(format!("index {table}.{index}"));
+    }
+    items
+}
+
+#[tokio::test]
+async fn both_backends_end_at_the_same_schema() {
+    let Some(postgres) = crate::pg::testing::fresh_store("schema equality").await else {
+        return;
+    };
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let sqlite = SqliteStore::open(&directory.path().join("db.sqlite"))
+        .await
+        .expect("open SQLite store");
+    let sqlite = sqlite_schema(&sqlite);
+    let postgres = postgres_schema(&postgres).await;
+    let only_sqlite: Vec<&String> = sqlite
+        .difference(&postgres)
+        .filter(|item| !named(item, ONLY_SQLITE))
+        .collect();
+    let only_postgres: Vec<&String> = postgres
+        .difference(&sqlite)
+        .filter(|item| !named(item, ONLY_POSTGRES))
+        .collect();
+    assert!(
+        only_sqlite.is_empty() && only_postgres.is_empty(),
+        "the schemas differ beyond the named differences:\n only in SQLite: {only_sqlite:#?}\n \
+         only in PostgreSQL: {only_postgres:#?}"
+    );
+    // The named differences are real: a list entry that no longer differs must go.
+    for item in ONLY_SQLITE {
+        assert!(
+            sqlite.contains(*item) && !postgres.contains(*item),
+            "{item}"
+        );
+    }
+    for item in ONLY_POSTGRES {
+        assert!(
+            postgres.contains(*item) && !sqlite.contains(*item),
+            "{item}"
+        );
+    }
+}
