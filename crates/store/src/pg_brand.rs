@@ -15,8 +15,8 @@ use deadpool_postgres::GenericClient;
 use crate::brand::{BrandStore, FieldRecord, KitQuery, KitRecord, SectionRecord};
 use crate::pg::{count_and_page, duplicate_as, execute, params, update_row, Param};
 use crate::rows::{
-    field_from_row, field_update, insert_statement, kit_from_row, kit_update, kit_values,
-    section_from_row, section_update, FIELD_COLUMNS, KIT_COLUMNS, SECTION_COLUMNS,
+    field_from_row, field_values, insert_statement, kit_from_row, kit_values, section_from_row,
+    section_values, FIELDS, FIELD_COLUMNS, KITS, KIT_COLUMNS, SECTIONS, SECTION_COLUMNS,
 };
 use crate::sqlite_brand::like_pattern;
 use crate::{PgStore, StoreResult};
@@ -253,9 +253,17 @@ impl BrandStore for PgStore {
 
     async fn update_kit(&self, kit: &KitRecord, expected_version: i64) -> StoreResult<bool> {
         let client = self.client().await?;
-        update_row(&client, &kit_update(kit, expected_version))
-            .await
-            .map_err(duplicate_as(DUPLICATE_KIT_NAME))
+        update_row(
+            &client,
+            &KITS.update(
+                kit_values(kit),
+                kit.org_id.as_str(),
+                &kit.id,
+                expected_version,
+            ),
+        )
+        .await
+        .map_err(duplicate_as(DUPLICATE_KIT_NAME))
     }
 
     async fn list_sections(&self, kit_id: &str) -> StoreResult<Vec<SectionRecord>> {
@@ -290,7 +298,16 @@ impl BrandStore for PgStore {
         expected_version: i64,
     ) -> StoreResult<bool> {
         let client = self.client().await?;
-        Ok(update_row(&client, &section_update(section, expected_version)).await?)
+        Ok(update_row(
+            &client,
+            &SECTIONS.update(
+                section_values(section),
+                &section.kit_id,
+                &section.id,
+                expected_version,
+            ),
+        )
+        .await?)
     }
 
     async fn list_fields(&self, section_id: &str) -> StoreResult<Vec<FieldRecord>> {
@@ -342,7 +359,16 @@ impl BrandStore for PgStore {
 
     async fn update_field(&self, field: &FieldRecord, expected_version: i64) -> StoreResult<bool> {
         let client = self.client().await?;
-        Ok(update_row(&client, &field_update(field, expected_version)).await?)
+        Ok(update_row(
+            &client,
+            &FIELDS.update(
+                field_values(field),
+                &field.section_id,
+                &field.id,
+                expected_version,
+            ),
+        )
+        .await?)
     }
 
     async fn delete_field(&self, section_id: &str, id: &str) -> StoreResult<bool> {

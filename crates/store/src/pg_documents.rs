@@ -23,8 +23,8 @@ use crate::documents::{
 use crate::pg::{column, corrupt, count_and_page, execute, params, query_one, update_row, Param};
 use crate::pg_brand::insert_fields;
 use crate::rows::{
-    chunk_from_row, document_from_row, document_update, document_values, insert_statement,
-    run_from_row, run_values, CHUNK_COLUMNS, DOCUMENT_COLUMNS, RUN_COLUMNS,
+    chunk_from_row, document_from_row, document_values, insert_statement, run_from_row, run_values,
+    CHUNK_COLUMNS, DOCUMENTS, DOCUMENT_COLUMNS, RUN_COLUMNS,
 };
 use crate::sqlite_brand::like_pattern;
 use crate::{PgStore, StoreError, StoreResult};
@@ -201,7 +201,16 @@ async fn update_document_in(
     document: &DocumentRecord,
     expected_version: i64,
 ) -> StoreResult<bool> {
-    Ok(update_row(client, &document_update(document, expected_version)).await?)
+    Ok(update_row(
+        client,
+        &DOCUMENTS.update(
+            document_values(document),
+            document.org_id.as_str(),
+            &document.id,
+            expected_version,
+        ),
+    )
+    .await?)
 }
 
 /// Inserts chunks with one statement per batch: columns as arrays, unnested server-side in

@@ -71,19 +71,27 @@ fn corrupt(name: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("column {name}: {error}"))
 }
 
+/// The getters both drivers answer the same way: `$get` reads a column by name as any type
+/// the driver converts to.
+macro_rules! typed_getters {
+    ($get:ident) => {
+        fn text(&self, name: &str) -> StoreResult<String> {
+            self.$get(name).map_err(|e| corrupt(name, e))
+        }
+        fn opt_text(&self, name: &str) -> StoreResult<Option<String>> {
+            self.$get(name).map_err(|e| corrupt(name, e))
+        }
+        fn int(&self, name: &str) -> StoreResult<i64> {
+            self.$get(name).map_err(|e| corrupt(name, e))
+        }
+        fn opt_int(&self, name: &str) -> StoreResult<Option<i64>> {
+            self.$get(name).map_err(|e| corrupt(name, e))
+        }
+    };
+}
+
 impl SqlRow for rusqlite::Row<'_> {
-    fn text(&self, name: &str) -> StoreResult<String> {
-        self.get(name).map_err(|e| corrupt(name, e))
-    }
-    fn opt_text(&self, name: &str) -> StoreResult<Option<String>> {
-        self.get(name).map_err(|e| corrupt(name, e))
-    }
-    fn int(&self, name: &str) -> StoreResult<i64> {
-        self.get(name).map_err(|e| corrupt(name, e))
-    }
-    fn opt_int(&self, name: &str) -> StoreResult<Option<i64>> {
-        self.get(name).map_err(|e| corrupt(name, e))
-    }
+    typed_getters!(get);
     fn flag(&self, name: &str) -> StoreResult<bool> {
         Ok(self.int(name)? != 0)
     }
@@ -93,18 +101,7 @@ impl SqlRow for rusqlite::Row<'_> {
 }
 
 impl SqlRow for tokio_postgres::Row {
-    fn text(&self, name: &str) -> StoreResult<String> {
-        self.try_get(name).map_err(|e| corrupt(name, e))
-    }
-    fn opt_text(&self, name: &str) -> StoreResult<Option<String>> {
-        self.try_get(name).map_err(|e| corrupt(name, e))
-    }
-    fn int(&self, name: &str) -> StoreResult<i64> {
-        self.try_get(name).map_err(|e| corrupt(name, e))
-    }
-    fn opt_int(&self, name: &str) -> StoreResult<Option<i64>> {
-        self.try_get(name).map_err(|e| corrupt(name, e))
-    }
+    typed_getters!(try_get);
     fn flag(&self, name: &str) -> StoreResult<bool> {
         self.try_get(name).map_err(|e| corrupt(name, e))
     }
@@ -508,95 +505,76 @@ pub(crate) fn field_values(field: &FieldRecord) -> Vec<Bind<'_>> {
     ]
 }
 
-/// The versioned update of one row of `table`: of its values (`values`, in `columns` order)
-/// those of `update_columns`, where `parent_key` is `parent`, `id` is `id` and `version` is
-/// `expected_version`.
-fn versioned_update<'a>(
-    table: &'static str,
-    (columns, update_columns): (&'static str, &'static str),
-    values: Vec<Bind<'a>>,
-    (parent_key, parent): (&'static str, &'a str),
-    id: &'a str,
-    expected_version: i64,
-) -> RowUpdate<'a> {
-    let names: Vec<&str> = columns.split(',').map(str::trim).collect();
-    let mut values: Vec<Option<Bind<'a>>> = values.into_iter().map(Some).collect();
-    let values = update_columns
-        .split(',')
-        .map(str::trim)
-        .filter_map(|column| {
-            let index = names.iter().position(|name| *name == column);
-            debug_assert!(index.is_some(), "{column} is not among {columns}");
-            index.and_then(|index| values[index].take())
-        })
-        .chain([
-            Bind::Text(parent),
-            Bind::Text(id),
-            Bind::Int(expected_version),
-        ])
-        .collect();
-    RowUpdate {
-        table,
-        columns: update_columns,
-        keys: [parent_key, "id", "version"],
-        values,
+/// A table whose rows are written by versioned updates: its columns in record-value order,
+/// those an update writes, and the key naming the row's parent (organisation, kit, section).
+pub(crate) struct Table {
+    pub(crate) name: &'static str,
+    pub(crate) columns: &'static str,
+    pub(crate) update_columns: &'static str,
+    pub(crate) parent_key: &'static str,
+}
+
+/// `brand_kits`, rows of an organisation.
+pub(crate) const KITS: Table = Table {
+    name: "brand_kits",
+    columns: KIT_COLUMNS,
+    update_columns: KIT_UPDATE_COLUMNS,
+    parent_key: "org_id",
+};
+/// `documents`, rows of an organisation.
+pub(crate) const DOCUMENTS: Table = Table {
+    name: "documents",
+    columns: DOCUMENT_COLUMNS,
+    update_columns: DOCUMENT_UPDATE_COLUMNS,
+    parent_key: "org_id",
+};
+/// `brand_sections`, rows of a kit.
+pub(crate) const SECTIONS: Table = Table {
+    name: "brand_sections",
+    columns: SECTION_COLUMNS,
+    update_columns: SECTION_UPDATE_COLUMNS,
+    parent_key: "kit_id",
+};
+/// `brand_fields`, rows of a section.
+pub(crate) const FIELDS: Table = Table {
+    name: "brand_fields",
+    columns: FIELD_COLUMNS,
+    update_columns: FIELD_UPDATE_COLUMNS,
+    parent_key: "section_id",
+};
+
+impl Table {
+    /// The update that writes a record (`values`, in [`Table::columns`] order) to its row, the
+    /// one with `parent` and `id`, where the row still has `expected_version`.
+    pub(crate) fn update<'a>(
+        &self,
+        values: Vec<Bind<'a>>,
+        parent: &'a str,
+        id: &'a str,
+        expected_version: i64,
+    ) -> RowUpdate<'a> {
+        let names: Vec<&str> = self.columns.split(',').map(str::trim).collect();
+        let mut values: Vec<Option<Bind<'a>>> = values.into_iter().map(Some).collect();
+        let values = self
+            .update_columns
+            .split(',')
+            .map(str::trim)
+            .filter_map(|column| {
+                let index = names.iter().position(|name| *name == column);
+                debug_assert!(index.is_some(), "{column} is not in {}", self.name);
+                index.and_then(|index| values[index].take())
+            })
+            .chain([
+                Bind::Text(parent),
+                Bind::Text(id),
+                Bind::Int(expected_version),
+            ])
+            .collect();
+        RowUpdate {
+            table: self.name,
+            columns: self.update_columns,
+            keys: [self.parent_key, "id", "version"],
+            values,
+        }
     }
-}
-
-/// The update that writes `kit` where it still has `expected_version`.
-pub(crate) fn kit_update(kit: &KitRecord, expected_version: i64) -> RowUpdate<'_> {
-    let columns = (KIT_COLUMNS, KIT_UPDATE_COLUMNS);
-    let parent = ("org_id", kit.org_id.as_str());
-    versioned_update(
-        "brand_kits",
-        columns,
-        kit_values(kit),
-        parent,
-        &kit.id,
-        expected_version,
-    )
-}
-
-/// The update that writes `document` where it still has `expected_version`.
-pub(crate) fn document_update(document: &DocumentRecord, expected_version: i64) -> RowUpdate<'_> {
-    let columns = (DOCUMENT_COLUMNS, DOCUMENT_UPDATE_COLUMNS);
-    let parent = ("org_id", document.org_id.as_str());
-    let values = document_values(document);
-    versioned_update(
-        "documents",
-        columns,
-        values,
-        parent,
-        &document.id,
-        expected_version,
-    )
-}
-
-/// The update that writes `section` where it still has `expected_version`.
-pub(crate) fn section_update(section: &SectionRecord, expected_version: i64) -> RowUpdate<'_> {
-    let columns = (SECTION_COLUMNS, SECTION_UPDATE_COLUMNS);
-    let parent = ("kit_id", section.kit_id.as_str());
-    let values = section_values(section);
-    versioned_update(
-        "brand_sections",
-        columns,
-        values,
-        parent,
-        &section.id,
-        expected_version,
-    )
-}
-
-/// The update that writes `field` where it still has `expected_version`.
-pub(crate) fn field_update(field: &FieldRecord, expected_version: i64) -> RowUpdate<'_> {
-    let columns = (FIELD_COLUMNS, FIELD_UPDATE_COLUMNS);
-    let parent = ("section_id", field.section_id.as_str());
-    versioned_update(
-        "brand_fields",
-        columns,
-        field_values(field),
-        parent,
-        &field.id,
-        expected_version,
-    )
 }

@@ -7,9 +7,8 @@ use rusqlite::{params, params_from_iter, Connection};
 
 use crate::brand::{BrandStore, FieldRecord, KitQuery, KitRecord, SectionRecord};
 use crate::rows::{
-    field_from_row, field_update, field_values, insert_statement, kit_from_row, kit_update,
-    kit_values, section_from_row, section_update, section_values, FIELD_COLUMNS, KIT_COLUMNS,
-    SECTION_COLUMNS,
+    field_from_row, field_values, insert_statement, kit_from_row, kit_values, section_from_row,
+    section_values, FIELDS, FIELD_COLUMNS, KITS, KIT_COLUMNS, SECTIONS, SECTION_COLUMNS,
 };
 use crate::sqlite::{is_unique_violation, query_all, query_one, update_row};
 use crate::{SqliteStore, StoreError, StoreResult};
@@ -149,8 +148,19 @@ impl BrandStore for SqliteStore {
     }
 
     async fn update_kit(&self, kit: &KitRecord, expected_version: i64) -> StoreResult<bool> {
-        self.write(|c| update_row(c, &kit_update(kit, expected_version)).map_err(duplicate_or))
-            .await
+        self.write(|c| {
+            update_row(
+                c,
+                &KITS.update(
+                    kit_values(kit),
+                    kit.org_id.as_str(),
+                    &kit.id,
+                    expected_version,
+                ),
+            )
+            .map_err(duplicate_or)
+        })
+        .await
     }
 
     async fn list_sections(&self, kit_id: &str) -> StoreResult<Vec<SectionRecord>> {
@@ -186,8 +196,18 @@ impl BrandStore for SqliteStore {
         section: &SectionRecord,
         expected_version: i64,
     ) -> StoreResult<bool> {
-        self.write(|c| Ok(update_row(c, &section_update(section, expected_version))?))
-            .await
+        self.write(|c| {
+            Ok(update_row(
+                c,
+                &SECTIONS.update(
+                    section_values(section),
+                    &section.kit_id,
+                    &section.id,
+                    expected_version,
+                ),
+            )?)
+        })
+        .await
     }
 
     async fn list_fields(&self, section_id: &str) -> StoreResult<Vec<FieldRecord>> {
@@ -247,8 +267,18 @@ impl BrandStore for SqliteStore {
     }
 
     async fn update_field(&self, field: &FieldRecord, expected_version: i64) -> StoreResult<bool> {
-        self.write(|c| Ok(update_row(c, &field_update(field, expected_version))?))
-            .await
+        self.write(|c| {
+            Ok(update_row(
+                c,
+                &FIELDS.update(
+                    field_values(field),
+                    &field.section_id,
+                    &field.id,
+                    expected_version,
+                ),
+            )?)
+        })
+        .await
     }
 
     async fn delete_field(&self, section_id: &str, id: &str) -> StoreResult<bool> {

@@ -13,8 +13,8 @@ use crate::documents::{
     DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus, SNIPPET_WORDS,
 };
 use crate::rows::{
-    chunk_from_row, document_from_row, document_update, document_values, insert_statement,
-    run_from_row, run_values, CHUNK_COLUMNS, DOCUMENT_COLUMNS, RUN_COLUMNS,
+    chunk_from_row, document_from_row, document_values, insert_statement, run_from_row, run_values,
+    CHUNK_COLUMNS, DOCUMENTS, DOCUMENT_COLUMNS, RUN_COLUMNS,
 };
 use crate::sqlite::{count_and_page, query_one, update_row};
 use crate::sqlite_brand::{insert_field_in, like_pattern};
@@ -89,7 +89,12 @@ fn update_document_in(
 ) -> StoreResult<bool> {
     Ok(update_row(
         connection,
-        &document_update(document, expected_version),
+        &DOCUMENTS.update(
+            document_values(document),
+            document.org_id.as_str(),
+            &document.id,
+            expected_version,
+        ),
     )?)
 }
 
