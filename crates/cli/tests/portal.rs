@@ -407,6 +407,30 @@ async fn admins_invite_members_who_choose_their_own_password() {
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(newbie.get("/portal/admin/keys").await.status(), 200);
+    // A role that does not exist is refused on the page; one's own membership and a
+    // stranger's are error pages.
+    let response = admin
+        .post(
+            &format!("/portal/admin/members/{member_id}/role"),
+            &[("csrf", &csrf), ("role", "owner")],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let csrf_newbie = newbie.csrf("/portal/admin/members").await;
+    let response = newbie
+        .post(
+            &format!("/portal/admin/members/{member_id}/remove"),
+            &[("csrf", &csrf_newbie)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = admin
+        .post(
+            "/portal/admin/members/no-such-member/remove",
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let response = admin
         .post(
             &format!("/portal/admin/members/{member_id}/remove"),

@@ -37,6 +37,8 @@ pub struct AppState {
     pub documents: crate::services::documents::DocumentService,
     /// Pipeline runs.
     pub runs: crate::services::pipeline::PipelineService,
+    /// Organisation memberships (portal).
+    pub members: crate::services::members::MemberService,
     /// The OpenAPI document, serialised once.
     pub openapi: Arc<str>,
     /// Prometheus handle, when this process installed the recorder.

@@ -172,6 +172,8 @@ pub enum ServiceError {
     Conflict(String),
     /// An `If-Match` precondition failed: `412` (RFC 9110 §13.1.1).
     PreconditionFailed,
+    /// The caller may not do this, whatever they send: `403` with this sentence.
+    Forbidden(&'static str),
     /// The request cannot be carried out as asked: `400` with the reason.
     Rejected(String),
     /// The operation failed on our side: `500` with this message for people (the cause is
@@ -220,6 +222,7 @@ impl From<ServiceError> for ApiError {
                 "The resource was changed by someone else; fetch it again and retry",
             ),
             ServiceError::Rejected(detail) => ApiError::new(StatusCode::BAD_REQUEST, detail),
+            ServiceError::Forbidden(detail) => ApiError::new(StatusCode::FORBIDDEN, detail),
             ServiceError::Failed(detail) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, detail)
             }

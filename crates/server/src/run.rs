@@ -252,6 +252,7 @@ impl Server {
             brands,
             documents,
             runs,
+            members: crate::services::members::MemberService::new(Arc::clone(&store)),
             store,
             settings: Arc::new(settings),
             openapi: serde_json::to_string(&crate::app::openapi_document())

@@ -12,6 +12,7 @@ use brandstream_store::StoreError;
 
 use super::pages;
 use super::session::{CsrfRejection, SignInRequired};
+use crate::error::ServiceError;
 
 /// Why a portal request failed; its response is the page people see.
 pub enum PortalError {
@@ -55,6 +56,17 @@ impl From<CsrfRejection> for PortalError {
 impl From<StoreError> for PortalError {
     fn from(error: StoreError) -> Self {
         PortalError::failed(error)
+    }
+}
+
+impl From<ServiceError> for PortalError {
+    /// A rule that forbids the action is its error page; anything else a service refuses
+    /// here is a failure (handlers that show a refusal inline match on it themselves).
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Forbidden(message) => PortalError::Forbidden(message),
+            other => PortalError::failed(other.message()),
+        }
     }
 }
 

@@ -1,18 +1,18 @@
-//! The organisation's members: invite, change roles, remove. Administrators only, and never
-//! on their own membership.
+//! The organisation's members: invite, change roles, remove. Administrators only; the rules
+//! are `MemberService`'s.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use brandstream_auth::AuthError;
-use brandstream_store::Membership;
 use serde::Deserialize;
 
 use super::errors::PortalError;
 use super::extract::{AdminUser, CsrfForm};
 use super::session::PortalUser;
 use super::{page_status, pages};
+use crate::error::ServiceError;
 use crate::AppState;
 
 /// The members page, with `error` shown above the form (`422`) when given.
@@ -21,7 +21,7 @@ async fn render_members(
     user: &PortalUser,
     error: Option<&str>,
 ) -> Result<Response, PortalError> {
-    let members = state.store.org_members(&user.org).await?;
+    let members = state.members.list(&user.org).await?;
     let status = page_status(error.is_some());
     Ok((status, pages::members(user, &members, error)).into_response())
 }
@@ -64,27 +64,21 @@ pub(super) async fn invite_member(
     }
 }
 
-/// A member of the user's organisation other than the user, or an error page.
-async fn other_member(
+/// The page a member change ends on: back to the list when done; the list with the reason
+/// for a role that does not exist; an error page for one's own membership or a stranger.
+async fn after_change(
     state: &AppState,
     user: &PortalUser,
-    member_id: &str,
-) -> Result<Membership, PortalError> {
-    if member_id == user.user.id {
-        return Err(PortalError::Forbidden(
-            "You cannot change your own membership; ask another administrator.",
-        ));
-    }
-    state
-        .store
-        .org_members(&user.org)
-        .await?
-        .into_iter()
-        .map(|(_, membership)| membership)
-        .find(|membership| membership.user_id == member_id)
-        .ok_or(PortalError::NotFound(
+    outcome: Result<(), ServiceError>,
+) -> Result<Response, PortalError> {
+    match outcome {
+        Ok(()) => Ok(Redirect::to("/portal/admin/members").into_response()),
+        Err(ServiceError::Rejected(message)) => render_members(state, user, Some(&message)).await,
+        Err(ServiceError::NotFound(_)) => Err(PortalError::NotFound(
             "There is no such member in this organisation.",
-        ))
+        )),
+        Err(other) => Err(other.into()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -99,13 +93,11 @@ pub(super) async fn change_role(
     Path(member_id): Path<String>,
     CsrfForm(form): CsrfForm<RoleForm>,
 ) -> Result<Response, PortalError> {
-    if !brandstream_auth::users::ROLES.contains(&form.role.as_str()) {
-        return render_members(&state, &user, Some("The role is admin or member.")).await;
-    }
-    let mut membership = other_member(&state, &user, &member_id).await?;
-    membership.role = form.role;
-    state.store.set_membership(&membership).await?;
-    Ok(Redirect::to("/portal/admin/members").into_response())
+    let outcome = state
+        .members
+        .change_role(&user.org, &user.user.id, &member_id, &form.role)
+        .await;
+    after_change(&state, &user, outcome).await
 }
 
 pub(super) async fn remove_member(
@@ -114,10 +106,9 @@ pub(super) async fn remove_member(
     Path(member_id): Path<String>,
     CsrfForm(_): CsrfForm,
 ) -> Result<Response, PortalError> {
-    let membership = other_member(&state, &user, &member_id).await?;
-    state
-        .store
-        .remove_membership(&membership.user_id, &user.org)
-        .await?;
-    Ok(Redirect::to("/portal/admin/members").into_response())
+    let outcome = state
+        .members
+        .remove(&user.org, &user.user.id, &member_id)
+        .await;
+    after_change(&state, &user, outcome).await
 }

@@ -4,6 +4,7 @@
 
 pub mod brands;
 pub mod documents;
+pub mod members;
 pub mod pipeline;
 
 /// The version a caller expects a resource to be at before it changes it: an `If-Match`
