@@ -19,8 +19,12 @@ CONNECTIONS="${CONNECTIONS:-32}"
 for tool in wrk curl python3; do
   command -v "$tool" >/dev/null || { echo "bench needs $tool" >&2; exit 2; }
 done
-cargo build --release -q -p brandstream
-BIN=target/release/brandstream
+# BIN=path/to/brandstream measures that binary instead of a fresh release build (to compare
+# two builds in one session).
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q -p brandstream
+  BIN=target/release/brandstream
+fi
 WORK=$(mktemp -d)
 SERVER_PID=
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }

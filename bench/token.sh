@@ -23,9 +23,13 @@ for tool in wrk hey taskset curl; do
 done
 [ "$(nproc)" -ge 2 ] || echo "warning: fewer than 2 CPUs; server and load generator share a core" >&2
 
-cargo build --release -q -p brandstream
+# BIN=path/to/brandstream measures that binary instead of a fresh release build (to compare
+# two builds in one session).
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q -p brandstream
+  BIN=target/release/brandstream
+fi
 cargo build --release -q -p brandstream-auth --example sign_rate
-BIN=target/release/brandstream
 SIGN=target/release/examples/sign_rate
 WORK=$(mktemp -d)
 SERVER_PID=
