@@ -194,6 +194,10 @@ pub(crate) const DOCUMENT_UPDATE_COLUMNS: &str =
 /// Columns of `chunks`, qualified by the alias `c`.
 pub(crate) const CHUNK_COLUMNS: &str = "c.id, c.document_id, c.org_id, c.ordinal, c.headings, \
      c.text, c.page_start, c.page_end, c.created_at";
+/// Columns a chunk is written with, in the order of [`chunk_values`] (`heading` is its
+/// headings joined, for the full-text index).
+pub(crate) const CHUNK_INSERT_COLUMNS: &str = "id, document_id, org_id, ordinal, heading, \
+     headings, text, page_start, page_end, created_at";
 /// Columns of `pipeline_runs`.
 pub(crate) const RUN_COLUMNS: &str =
     "id, org_id, pipeline_id, kit_id, parameters, status, message, progress, run_start, \
@@ -336,13 +340,22 @@ impl tokio_postgres::types::ToSql for Bind<'_> {
 
 /// `INSERT INTO table (columns) VALUES (?1, …)` (or `$1, …`), one placeholder per column.
 pub(crate) fn insert_statement(table: &str, columns: &str, sign: char) -> String {
-    let placeholders: Vec<String> = (1..=columns.split(',').count())
-        .map(|number| format!("{sign}{number}"))
+    insert_rows_statement(table, columns, 1, sign)
+}
+
+/// `INSERT INTO table (columns) VALUES (?1, …), (…), …` (or `$N`) for `rows` rows, numbered
+/// row after row: the values of all rows, each in `columns` order, flattened.
+pub(crate) fn insert_rows_statement(table: &str, columns: &str, rows: usize, sign: char) -> String {
+    let width = columns.split(',').count();
+    let rows: Vec<String> = (0..rows)
+        .map(|row| {
+            let placeholders: Vec<String> = (1..=width)
+                .map(|column| format!("{sign}{}", row * width + column))
+                .collect();
+            format!("({})", placeholders.join(", "))
+        })
         .collect();
-    format!(
-        "INSERT INTO {table} ({columns}) VALUES ({})",
-        placeholders.join(", ")
-    )
+    format!("INSERT INTO {table} ({columns}) VALUES {}", rows.join(", "))
 }
 
 /// One row's versioned update: `UPDATE table SET column = ?1, … WHERE key = ?n AND …` (or
@@ -577,4 +590,22 @@ impl Table {
             values,
         }
     }
+}
+
+/// A chunk's values in [`CHUNK_INSERT_COLUMNS`] order.
+pub(crate) fn chunk_values(chunk: &ChunkRecord) -> StoreResult<Vec<Bind<'_>>> {
+    let headings = serde_json::to_string(&chunk.headings)
+        .map_err(|e| StoreError::Corrupt(format!("headings: {e}")))?;
+    Ok(vec![
+        Bind::Text(&chunk.id),
+        Bind::Text(&chunk.document_id),
+        Bind::Text(chunk.org_id.as_str()),
+        Bind::Int(chunk.ordinal),
+        Bind::Owned(chunk.headings.join(" / ")),
+        Bind::Owned(headings),
+        Bind::Text(&chunk.text),
+        Bind::Int(chunk.page_start),
+        Bind::Int(chunk.page_end),
+        Bind::Int(chunk.created_at),
+    ])
 }

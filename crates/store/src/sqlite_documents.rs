@@ -13,8 +13,9 @@ use crate::documents::{
     DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus, SNIPPET_WORDS,
 };
 use crate::rows::{
-    chunk_from_row, document_from_row, document_values, insert_statement, run_from_row, run_values,
-    CHUNK_COLUMNS, DOCUMENTS, DOCUMENT_COLUMNS, RUN_COLUMNS,
+    chunk_from_row, chunk_values, document_from_row, document_values, insert_rows_statement,
+    insert_statement, run_from_row, run_values, CHUNK_COLUMNS, CHUNK_INSERT_COLUMNS, DOCUMENTS,
+    DOCUMENT_COLUMNS, RUN_COLUMNS,
 };
 use crate::sqlite::{count_and_page, query_one, update_row};
 use crate::sqlite_brand::{insert_field_in, like_pattern};
@@ -243,33 +244,14 @@ impl DocumentStore for SqliteStore {
             // row-by-row inserts would write one index segment per chunk and spend their time
             // merging. Rows go in as one multi-row VALUES list per batch, bound as parameters.
             for batch in chunks.chunks(CHUNK_ROWS_PER_STATEMENT) {
-                let mut sql = String::with_capacity(128 + batch.len() * 24);
-                sql.push_str(
-                    "INSERT INTO chunks (id, document_id, org_id, ordinal, heading, headings, \
-                     text, page_start, page_end, created_at) VALUES ",
-                );
-                let mut values: Vec<SqlValue> = Vec::with_capacity(batch.len() * 10);
-                for (index, chunk) in batch.iter().enumerate() {
-                    if index > 0 {
-                        sql.push(',');
-                    }
-                    sql.push_str("(?,?,?,?,?,?,?,?,?,?)");
-                    let headings = serde_json::to_string(&chunk.headings)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    values.extend([
-                        SqlValue::Text(chunk.id.clone()),
-                        SqlValue::Text(chunk.document_id.clone()),
-                        SqlValue::Text(chunk.org_id.as_str().to_owned()),
-                        SqlValue::Integer(chunk.ordinal),
-                        SqlValue::Text(chunk.headings.join(" / ")),
-                        SqlValue::Text(headings),
-                        SqlValue::Text(chunk.text.clone()),
-                        SqlValue::Integer(chunk.page_start),
-                        SqlValue::Integer(chunk.page_end),
-                        SqlValue::Integer(chunk.created_at),
-                    ]);
+                let mut values = Vec::with_capacity(batch.len() * 10);
+                for chunk in batch {
+                    values.extend(chunk_values(chunk)?);
                 }
-                t.execute(&sql, rusqlite::params_from_iter(values))?;
+                t.execute(
+                    &insert_rows_statement("chunks", CHUNK_INSERT_COLUMNS, batch.len(), '?'),
+                    params_from_iter(values),
+                )?;
             }
             let version = document.version - 1;
             if !update_document_in(t, &document, version)? {

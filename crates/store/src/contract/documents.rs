@@ -615,6 +615,41 @@ async fn field_changes_apply_only_where_allowed_and_deletes_drop_references(stor
     );
 }
 
+async fn rechunking_drops_references_to_the_old_chunks(store: TestStore) {
+    let acme = org('A');
+    seed_kit(&store, &acme, "open", false).await;
+    let cited = json!([
+        {"id": "doc-chunk-0", "path": "p0", "type": "chunk"},
+        {"id": "other", "path": "p1", "type": "chunk"}
+    ]);
+    store
+        .insert_field(&field("open", "editable", cited, true))
+        .await
+        .unwrap();
+    let mut cited_document = document(&acme, "doc", 1);
+    store.insert_document(&cited_document).await.unwrap();
+    // The first chunking touches no field (the document had no chunks to cite yet).
+    cited_document.version = 2;
+    store
+        .replace_chunks(&cited_document, &[chunk(&cited_document, 0, &[], "zero")])
+        .await
+        .unwrap();
+    assert_eq!(field_state(&store, "open", "editable").await.1, 1);
+    // Chunking again replaces the chunks, and references to the old ones go.
+    cited_document.version = 3;
+    store
+        .replace_chunks(&cited_document, &[chunk(&cited_document, 5, &[], "five")])
+        .await
+        .unwrap();
+    assert_eq!(
+        field_state(&store, "open", "editable").await,
+        (
+            r#"[{"id":"other","path":"p1","type":"chunk"}]"#.to_owned(),
+            2
+        )
+    );
+}
+
 /// The same chunks and searches on both backends find the same chunks (ranks differ in
 /// scale, and order may differ between close scores). One test over both stores, so it is not
 /// part of [`contract_tests!`].
@@ -752,4 +787,5 @@ contract_tests! {
     documents_are_filtered_paged_versioned_and_deleted,
     chunks_are_replaced_ranked_and_scoped,
     field_changes_apply_only_where_allowed_and_deletes_drop_references,
+    rechunking_drops_references_to_the_old_chunks,
 }
