@@ -4,6 +4,14 @@ use async_trait::async_trait;
 use brandstream_domain::OrgId;
 use serde_json::Value;
 
+use std::borrow::Cow;
+
+use crate::rows::{
+    binds, field_from_row, field_values, insert_statement, kit_from_row, kit_values,
+    section_from_row, section_values, Bind, FIELDS, FIELD_COLUMNS, KITS, KIT_COLUMNS, SECTIONS,
+    SECTION_COLUMNS,
+};
+use crate::sql::{duplicate_as, Backend, Dialect, Tx};
 use crate::StoreResult;
 
 /// A brand kit as stored. Times are Unix microseconds.
@@ -195,4 +203,264 @@ pub trait BrandStore {
     async fn update_field(&self, field: &FieldRecord, expected_version: i64) -> StoreResult<bool>;
     /// Deletes a field. Returns false when it did not exist.
     async fn delete_field(&self, section_id: &str, id: &str) -> StoreResult<bool>;
+}
+
+/// The order of a kit's sections: by position, then creation, then id (bytewise, as
+/// SQLite's BINARY collation compares, whatever PostgreSQL's database collation).
+const SECTION_ORDER: &str = "position, created_at, id COLLATE \"C\"";
+/// The order of a section's fields: positioned ones by position, unpositioned last, then by
+/// creation, then by id.
+const FIELD_ORDER: &str = "position IS NULL, position, created_at, id COLLATE \"C\"";
+
+/// The error a kit insert or rename reports for a name already taken in the organisation.
+const DUPLICATE_KIT_NAME: &str = "brand kit name";
+
+/// Inserts fields, in batches; also used by ingestion inside its own transaction.
+pub(crate) async fn insert_fields(tx: &mut Tx<'_>, fields: &[FieldRecord]) -> StoreResult<()> {
+    tx.insert_rows("brand_fields", FIELD_COLUMNS, fields, |field| {
+        Ok(field_values(field))
+    })
+    .await
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
+pub(crate) fn like_pattern(search: &str) -> String {
+    let mut pattern = String::with_capacity(search.len() + 2);
+    pattern.push('%');
+    for c in search.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// `COLLATE "C"` is PostgreSQL's name for bytewise order; SQLite's BINARY is its default
+/// and it has no collation named "C".
+pub(crate) fn collated(dialect: Dialect, sql: &str) -> Cow<'_, str> {
+    match dialect {
+        Dialect::Sqlite => Cow::Owned(sql.replace(" COLLATE \"C\"", "")),
+        Dialect::Postgres => Cow::Borrowed(sql),
+    }
+}
+
+#[async_trait]
+impl<B: Backend> BrandStore for B {
+    async fn create_kit(
+        &self,
+        kit: &KitRecord,
+        sections: &[SectionRecord],
+        fields: &[FieldRecord],
+    ) -> StoreResult<()> {
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await?;
+        // The unique name index makes a concurrent creation of the same name wait for this
+        // transaction and then fail, so no read-then-insert check is needed.
+        tx.execute(
+            &insert_statement("brand_kits", KIT_COLUMNS, '$'),
+            &kit_values(kit),
+        )
+        .await
+        .map_err(duplicate_as(DUPLICATE_KIT_NAME))?;
+        tx.insert_rows("brand_sections", SECTION_COLUMNS, sections, |section| {
+            Ok(section_values(section))
+        })
+        .await?;
+        insert_fields(&mut tx, fields).await?;
+        tx.commit().await
+    }
+
+    async fn list_kits(&self, org: &OrgId, query: &KitQuery) -> StoreResult<(i64, Vec<KitRecord>)> {
+        let mut conn = self.reader().await?;
+        let dialect = conn.dialect();
+        let pattern = query.search.as_deref().map(like_pattern);
+        let mut binds = vec![Bind::Text(org.as_str())];
+        let mut conditions = vec!["org_id = $1".to_owned()];
+        if !query.include_deleted {
+            conditions.push("deleted_at IS NULL".into());
+        }
+        if let Some(pattern) = &pattern {
+            binds.push(Bind::Text(pattern));
+            let n = binds.len();
+            // Case-insensitive on both (SQLite's LIKE is).
+            let like = dialect.pick("LIKE", "ILIKE");
+            conditions.push(format!(
+                "(name {like} ${n} ESCAPE '\\' OR COALESCE(description, '') {like} ${n} ESCAPE '\\')"
+            ));
+        }
+        if let Some(status) = &query.status {
+            binds.push(Bind::Text(status));
+            conditions.push(format!("lower(status) = lower(${})", binds.len()));
+        }
+        if let Some(parent) = &query.parent_id {
+            binds.push(Bind::Text(parent));
+            conditions.push(format!("parent_id = ${}", binds.len()));
+        }
+        if !query.ids.is_empty() {
+            let placeholders: Vec<String> = query
+                .ids
+                .iter()
+                .map(|id| {
+                    binds.push(Bind::Text(id));
+                    format!("${}", binds.len())
+                })
+                .collect();
+            conditions.push(format!("id IN ({})", placeholders.join(", ")));
+        }
+        let filter = conditions.join(" AND ");
+        let order_column = if query.sort_by_updated {
+            "updated_at"
+        } else {
+            "created_at"
+        };
+        let direction = if query.descending { "DESC" } else { "ASC" };
+        let count_sql = format!("SELECT COUNT(*) AS count FROM brand_kits WHERE {filter}");
+        let page_sql = format!(
+            "SELECT {KIT_COLUMNS} FROM brand_kits WHERE {filter} \
+             ORDER BY {order_column} {direction}, id COLLATE \"C\" {direction} \
+             LIMIT ${} OFFSET ${}",
+            binds.len() + 1,
+            binds.len() + 2
+        );
+        conn.count_and_page(
+            &count_sql,
+            binds,
+            (query.limit, query.offset),
+            &collated(dialect, &page_sql),
+            kit_from_row,
+        )
+        .await
+    }
+
+    async fn get_kit(&self, org: &OrgId, id: &str) -> StoreResult<Option<KitRecord>> {
+        let sql = format!("SELECT {KIT_COLUMNS} FROM brand_kits WHERE org_id = $1 AND id = $2");
+        let mut conn = self.reader().await?;
+        conn.query_opt(&sql, &binds![org.as_str(), id], kit_from_row)
+            .await
+    }
+
+    async fn update_kit(&self, kit: &KitRecord, expected_version: i64) -> StoreResult<bool> {
+        let update = KITS.update(
+            kit_values(kit),
+            kit.org_id.as_str(),
+            &kit.id,
+            expected_version,
+        );
+        let mut conn = self.writer().await?;
+        conn.update_row(&update)
+            .await
+            .map_err(duplicate_as(DUPLICATE_KIT_NAME))
+    }
+
+    async fn list_sections(&self, kit_id: &str) -> StoreResult<Vec<SectionRecord>> {
+        let mut conn = self.reader().await?;
+        let sql = format!(
+            "SELECT {SECTION_COLUMNS} FROM brand_sections WHERE kit_id = $1 ORDER BY {SECTION_ORDER}"
+        );
+        let sql = collated(conn.dialect(), &sql);
+        conn.query(&sql, &binds![kit_id], section_from_row).await
+    }
+
+    async fn get_section(&self, kit_id: &str, id: &str) -> StoreResult<Option<SectionRecord>> {
+        let sql =
+            format!("SELECT {SECTION_COLUMNS} FROM brand_sections WHERE kit_id = $1 AND id = $2");
+        let mut conn = self.reader().await?;
+        conn.query_opt(&sql, &binds![kit_id, id], section_from_row)
+            .await
+    }
+
+    async fn insert_section(&self, section: &SectionRecord) -> StoreResult<()> {
+        let sql = insert_statement("brand_sections", SECTION_COLUMNS, '$');
+        self.writer()
+            .await?
+            .execute(&sql, &section_values(section))
+            .await?;
+        Ok(())
+    }
+
+    async fn update_section(
+        &self,
+        section: &SectionRecord,
+        expected_version: i64,
+    ) -> StoreResult<bool> {
+        let update = SECTIONS.update(
+            section_values(section),
+            &section.kit_id,
+            &section.id,
+            expected_version,
+        );
+        self.writer().await?.update_row(&update).await
+    }
+
+    async fn list_fields(&self, section_id: &str) -> StoreResult<Vec<FieldRecord>> {
+        let mut conn = self.reader().await?;
+        let sql = format!(
+            "SELECT {FIELD_COLUMNS} FROM brand_fields WHERE section_id = $1 ORDER BY {FIELD_ORDER}"
+        );
+        let sql = collated(conn.dialect(), &sql);
+        conn.query(&sql, &binds![section_id], field_from_row).await
+    }
+
+    async fn page_fields(
+        &self,
+        section_id: &str,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<(i64, Vec<FieldRecord>)> {
+        let mut conn = self.reader().await?;
+        let sql = format!(
+            "SELECT {FIELD_COLUMNS} FROM brand_fields WHERE section_id = $1 \
+             ORDER BY {FIELD_ORDER} LIMIT $2 OFFSET $3"
+        );
+        let sql = collated(conn.dialect(), &sql);
+        conn.count_and_page(
+            "SELECT COUNT(*) AS count FROM brand_fields WHERE section_id = $1",
+            vec![Bind::Text(section_id)],
+            (limit, offset),
+            &sql,
+            field_from_row,
+        )
+        .await
+    }
+
+    async fn get_field(&self, section_id: &str, id: &str) -> StoreResult<Option<FieldRecord>> {
+        let sql =
+            format!("SELECT {FIELD_COLUMNS} FROM brand_fields WHERE section_id = $1 AND id = $2");
+        let mut conn = self.reader().await?;
+        conn.query_opt(&sql, &binds![section_id, id], field_from_row)
+            .await
+    }
+
+    async fn insert_field(&self, field: &FieldRecord) -> StoreResult<()> {
+        let sql = insert_statement("brand_fields", FIELD_COLUMNS, '$');
+        self.writer()
+            .await?
+            .execute(&sql, &field_values(field))
+            .await?;
+        Ok(())
+    }
+
+    async fn update_field(&self, field: &FieldRecord, expected_version: i64) -> StoreResult<bool> {
+        let update = FIELDS.update(
+            field_values(field),
+            &field.section_id,
+            &field.id,
+            expected_version,
+        );
+        self.writer().await?.update_row(&update).await
+    }
+
+    async fn delete_field(&self, section_id: &str, id: &str) -> StoreResult<bool> {
+        let deleted = self
+            .writer()
+            .await?
+            .execute(
+                "DELETE FROM brand_fields WHERE section_id = $1 AND id = $2",
+                &binds![section_id, id],
+            )
+            .await?;
+        Ok(deleted == 1)
+    }
 }

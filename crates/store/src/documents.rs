@@ -4,8 +4,16 @@ use async_trait::async_trait;
 use brandstream_domain::OrgId;
 use serde_json::Value;
 
-use crate::brand::FieldRecord;
-use crate::StoreResult;
+use std::collections::HashMap;
+
+use crate::brand::{collated, insert_fields, like_pattern, FieldRecord};
+use crate::rows::{
+    binds, chunk_from_row, chunk_values, document_from_row, document_values, insert_statement,
+    run_from_row, run_values, Bind, SqlRow, CHUNK_COLUMNS, CHUNK_INSERT_COLUMNS, DOCUMENTS,
+    DOCUMENT_COLUMNS, RUN_COLUMNS,
+};
+use crate::sql::{Backend, Conn, Dialect, Tx, INSERT_BATCH};
+use crate::{StoreError, StoreResult};
 
 /// A brand document's metadata (the file itself is a blob). Times are Unix microseconds.
 #[derive(Debug, Clone, PartialEq)]
@@ -440,6 +448,774 @@ pub trait DocumentStore {
     /// Applies the section filler's changes in one transaction. A change whose field moved on
     /// (version differs), or that is no longer AI-editable, is skipped. Returns how many applied.
     async fn apply_field_changes(&self, changes: &[FieldChange]) -> StoreResult<usize>;
+}
+
+/// Full-text search over chunks, each engine its own: FTS5 with bm25 (SQLite), a weighted
+/// `tsvector` with `ts_rank` (PostgreSQL).
+#[async_trait]
+pub trait FullTextSearch {
+    /// The chunks in `query`'s scope matching any of `terms` (non-empty), best first, with
+    /// the total matching.
+    async fn search_chunk_text(
+        &self,
+        org: &OrgId,
+        terms: &[String],
+        query: &ChunkQuery,
+    ) -> StoreResult<(i64, Vec<ChunkHit>)>;
+}
+
+/// A WHERE clause of fixed SQL with every value bound, numbered `$1`, `$2`, … in the order
+/// bound.
+pub(crate) struct Clause<'a> {
+    pub(crate) sql: String,
+    pub(crate) binds: Vec<Bind<'a>>,
+}
+
+impl<'a> Clause<'a> {
+    pub(crate) fn new() -> Self {
+        Self {
+            sql: String::new(),
+            binds: Vec::new(),
+        }
+    }
+
+    /// Binds a value; returns its placeholder (`$n`).
+    pub(crate) fn bind(&mut self, value: impl Into<Bind<'a>>) -> String {
+        self.binds.push(value.into());
+        format!("${}", self.binds.len())
+    }
+
+    /// Adds a condition.
+    pub(crate) fn and(&mut self, condition: &str) {
+        if !self.sql.is_empty() {
+            self.sql.push_str(" AND ");
+        }
+        self.sql.push_str(condition);
+    }
+
+    /// Adds a condition on one newly bound value; `condition` gets its placeholder.
+    pub(crate) fn and_bound(
+        &mut self,
+        value: impl Into<Bind<'a>>,
+        condition: impl FnOnce(&str) -> String,
+    ) {
+        let placeholder = self.bind(value);
+        self.and(&condition(&placeholder));
+    }
+
+    /// `LIMIT` and `OFFSET` placeholders numbered after the bound values, for
+    /// `count_and_page`.
+    pub(crate) fn page(&self) -> String {
+        let next = self.binds.len() + 1;
+        format!("LIMIT ${next} OFFSET ${}", next + 1)
+    }
+
+    /// Requires that the JSON array in `column` holds one element with the given `type` and
+    /// `id` (either may be absent).
+    fn and_reference(
+        &mut self,
+        dialect: Dialect,
+        column: &str,
+        kind: Option<&'a str>,
+        id: Option<&'a str>,
+    ) {
+        match dialect {
+            Dialect::Sqlite => {
+                let mut condition =
+                    format!("EXISTS (SELECT 1 FROM json_each({column}) r WHERE 1 = 1");
+                for (key, value) in [("type", kind), ("id", id)] {
+                    if let Some(value) = value {
+                        let placeholder = self.bind(value);
+                        condition.push_str(&format!(
+                            " AND json_extract(r.value, '$.{key}') = {placeholder}"
+                        ));
+                    }
+                }
+                condition.push(')');
+                self.and(&condition);
+            }
+            Dialect::Postgres => {
+                let mut element = serde_json::Map::new();
+                for (key, value) in [("type", kind), ("id", id)] {
+                    if let Some(value) = value {
+                        element.insert(key.to_owned(), Value::from(value));
+                    }
+                }
+                let pattern = Value::Array(vec![Value::Object(element)]).to_string();
+                self.and_bound(pattern, |placeholder| {
+                    format!("{column}::jsonb @> CAST({placeholder}::text AS jsonb)")
+                });
+            }
+        }
+    }
+}
+
+/// A page as SQLite reads it: a negative limit means no limit and a negative offset none
+/// (PostgreSQL would reject both).
+fn page_bounds(limit: i64, offset: i64) -> (i64, i64) {
+    (if limit < 0 { i64::MAX } else { limit }, offset.max(0))
+}
+
+/// Adds a chunk scope (organisation, kit, document) to `clause`, over chunks `c` joined to
+/// their documents `d`.
+pub(crate) fn chunk_scope<'a>(
+    clause: &mut Clause<'a>,
+    dialect: Dialect,
+    org: &'a OrgId,
+    query: &'a ChunkQuery,
+) {
+    clause.and_bound(org.as_str(), |placeholder| {
+        format!("c.org_id = {placeholder}")
+    });
+    clause.and("d.deleted_at IS NULL");
+    if let Some(kit) = &query.reference_id {
+        clause.and_reference(dialect, "d.refs", None, Some(kit));
+    }
+    if let Some(document) = &query.document_id {
+        clause.and_bound(document.as_str(), |placeholder| {
+            format!("c.document_id = {placeholder}")
+        });
+    }
+}
+
+/// A listing's total and page, `(limit, offset)` read as SQLite reads them.
+pub(crate) async fn count_and_page_of<T>(
+    conn: &mut Conn<'_>,
+    from: &str,
+    clause: Clause<'_>,
+    (limit, offset): (i64, i64),
+    select_order: (&str, &str),
+    map: impl Fn(&dyn SqlRow) -> StoreResult<T>,
+) -> StoreResult<(i64, Vec<T>)> {
+    let (select, order) = select_order;
+    let page_sql = collated(
+        conn.dialect(),
+        &format!("SELECT {select} {from} ORDER BY {order} {}", clause.page()),
+    )
+    .into_owned();
+    conn.count_and_page(
+        &format!("SELECT COUNT(*) AS count {from}"),
+        clause.binds,
+        page_bounds(limit, offset),
+        &page_sql,
+        map,
+    )
+    .await
+}
+
+/// Removes references to the document's chunks from every field of the organisation that
+/// cites them, keeping the other references verbatim and in order. On PostgreSQL the fields
+/// are locked in id order first, as `apply_field_changes` locks them, so the two cannot
+/// deadlock over the same fields. Binds: `$1` document, `$2` organisation, `$3` time, `$4` by.
+const DROP_CHUNK_REFERENCES_SQLITE: &str = "UPDATE brand_fields SET \
+       refs = (SELECT COALESCE(json_group_array(json(r.value)), '[]') \
+               FROM json_each(brand_fields.refs) r \
+               WHERE COALESCE(json_extract(r.value, '$.id'), '') NOT IN \
+                     (SELECT id FROM chunks WHERE document_id = $1)), \
+       version = version + 1, updated_at = $3, updated_by = $4 \
+     WHERE kit_id IN (SELECT id FROM brand_kits WHERE org_id = $2) \
+       AND EXISTS (SELECT 1 FROM json_each(brand_fields.refs) r \
+                   WHERE json_extract(r.value, '$.id') IN \
+                         (SELECT id FROM chunks WHERE document_id = $1))";
+const DROP_CHUNK_REFERENCES_POSTGRES: &str = "UPDATE brand_fields SET \
+       refs = COALESCE((SELECT '[' || string_agg(r.value::text, ',' ORDER BY r.position) || ']' \
+                        FROM json_array_elements(brand_fields.refs::json) \
+                             WITH ORDINALITY AS r(value, position) \
+                        WHERE COALESCE(r.value ->> 'id', '') NOT IN \
+                              (SELECT id FROM chunks WHERE document_id = $1)), '[]'), \
+       version = version + 1, updated_at = $3, updated_by = $4 \
+     WHERE id IN ( \
+         SELECT f.id FROM brand_fields f \
+         WHERE f.kit_id IN (SELECT id FROM brand_kits WHERE org_id = $2) \
+           AND EXISTS (SELECT 1 FROM json_array_elements(f.refs::json) AS r(value) \
+                       WHERE r.value ->> 'id' IN (SELECT id FROM chunks WHERE document_id = $1)) \
+         ORDER BY f.id COLLATE \"C\" FOR UPDATE)";
+
+async fn drop_chunk_references(
+    tx: &mut Tx<'_>,
+    org: &OrgId,
+    document_id: &str,
+    now: i64,
+    by: &str,
+) -> StoreResult<()> {
+    // A document read for the first time has no chunks anyone could cite: skip the scan of
+    // every field of the organisation.
+    let has_chunks = tx
+        .query_opt(
+            "SELECT id FROM chunks WHERE document_id = $1 LIMIT 1",
+            &binds![document_id],
+            |row| row.text("id"),
+        )
+        .await?
+        .is_some();
+    if !has_chunks {
+        return Ok(());
+    }
+    let sql = tx
+        .dialect()
+        .pick(DROP_CHUNK_REFERENCES_SQLITE, DROP_CHUNK_REFERENCES_POSTGRES);
+    tx.execute(sql, &binds![document_id, org.as_str(), now, by])
+        .await?;
+    Ok(())
+}
+
+async fn update_document_in(
+    tx: &mut Tx<'_>,
+    document: &DocumentRecord,
+    expected_version: i64,
+) -> StoreResult<bool> {
+    tx.update_row(&DOCUMENTS.update(
+        document_values(document),
+        document.org_id.as_str(),
+        &document.id,
+        expected_version,
+    ))
+    .await
+}
+
+/// ` FOR UPDATE` on PostgreSQL (lock the rows read until commit); nothing on SQLite, whose
+/// `BEGIN IMMEDIATE` already holds the write lock.
+fn for_update(dialect: Dialect) -> &'static str {
+    dialect.pick("", " FOR UPDATE")
+}
+
+/// Chunk rows per insert statement: SQLite's full-text index (filled by trigger) flushes its
+/// pending terms at every statement boundary, so few large statements (within its 32,766
+/// parameters) write few index segments; PostgreSQL takes fixed-size batches, so its
+/// per-connection statement cache holds few statements.
+fn chunk_rows_per_statement(dialect: Dialect) -> usize {
+    dialect.pick(3_000, INSERT_BATCH)
+}
+
+#[async_trait]
+impl<B: Backend + FullTextSearch> DocumentStore for B {
+    async fn insert_document(&self, document: &DocumentRecord) -> StoreResult<()> {
+        let sql = insert_statement("documents", DOCUMENT_COLUMNS, '$');
+        self.writer()
+            .await?
+            .execute(&sql, &document_values(document))
+            .await?;
+        Ok(())
+    }
+
+    async fn get_document(&self, org: &OrgId, id: &str) -> StoreResult<Option<DocumentRecord>> {
+        let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE org_id = $1 AND id = $2");
+        let mut conn = self.reader().await?;
+        conn.query_opt(&sql, &binds![org.as_str(), id], document_from_row)
+            .await
+    }
+
+    async fn list_documents(
+        &self,
+        org: &OrgId,
+        query: &DocumentQuery,
+    ) -> StoreResult<(i64, Vec<DocumentRecord>)> {
+        let mut conn = self.reader().await?;
+        let dialect = conn.dialect();
+        let mut clause = Clause::new();
+        clause.and_bound(org.as_str(), |placeholder| {
+            format!("org_id = {placeholder}")
+        });
+        if !query.include_deleted {
+            clause.and("deleted_at IS NULL");
+        }
+        if let Some(search) = &query.search {
+            // Case-insensitive on both (SQLite's LIKE is). The JSON text of the tags is
+            // searched (it is the same text on both).
+            let like = dialect.pick("LIKE", "ILIKE");
+            clause.and_bound(like_pattern(search), |p| {
+                format!(
+                    "(title {like} {p} ESCAPE '\\' OR COALESCE(summary, '') {like} {p} ESCAPE '\\' \
+                     OR tags {like} {p} ESCAPE '\\')"
+                )
+            });
+        }
+        let status = query.status.map(DocumentStatus::as_str);
+        for (name, value) in [
+            ("doc_type", query.doc_type.as_deref()),
+            ("status", status),
+            ("created_by", query.created_by.as_deref()),
+            ("file_type", query.file_type.as_deref()),
+        ] {
+            if let Some(value) = value {
+                clause.and_bound(value, |placeholder| format!("{name} = {placeholder}"));
+            }
+        }
+        if query.reference_type.is_some() || query.reference_id.is_some() {
+            clause.and_reference(
+                dialect,
+                "refs",
+                query.reference_type.as_deref(),
+                query.reference_id.as_deref(),
+            );
+        }
+        if !query.tags.is_empty() {
+            // Every requested tag must be present, compared case-insensitively. The tags
+            // travel as one JSON array, so the statement text is the same for any number of
+            // tags (statements are cached per connection; one per tag count would let clients
+            // grow that cache without bound).
+            let wanted = serde_json::to_string(&query.tags)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            clause.and_bound(wanted, |p| match dialect {
+                Dialect::Sqlite => format!(
+                    "NOT EXISTS (SELECT 1 FROM json_each({p}) wanted WHERE NOT EXISTS \
+                     (SELECT 1 FROM json_each(tags) t WHERE lower(t.value) = lower(wanted.value)))"
+                ),
+                Dialect::Postgres => format!(
+                    "NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(CAST({p}::text AS jsonb)) \
+                     AS wanted(tag) WHERE NOT EXISTS (SELECT 1 FROM \
+                     jsonb_array_elements_text(tags::jsonb) AS t(value) \
+                     WHERE lower(t.value) = lower(wanted.tag)))"
+                ),
+            });
+        }
+        let from = format!("FROM documents WHERE {}", clause.sql);
+        count_and_page_of(
+            &mut conn,
+            &from,
+            clause,
+            (query.limit, query.offset),
+            (DOCUMENT_COLUMNS, "created_at DESC, id COLLATE \"C\""),
+            document_from_row,
+        )
+        .await
+    }
+
+    async fn update_document(
+        &self,
+        document: &DocumentRecord,
+        expected_version: i64,
+    ) -> StoreResult<bool> {
+        let update = DOCUMENTS.update(
+            document_values(document),
+            document.org_id.as_str(),
+            &document.id,
+            expected_version,
+        );
+        self.writer().await?.update_row(&update).await
+    }
+
+    async fn delete_document(
+        &self,
+        org: &OrgId,
+        id: &str,
+        now: i64,
+        by: &str,
+    ) -> StoreResult<Option<DocumentRecord>> {
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await?;
+        // Locked on PostgreSQL: of two concurrent deletes the second waits, then finds it
+        // deleted.
+        let sql = format!(
+            "SELECT {DOCUMENT_COLUMNS} FROM documents \
+             WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL{}",
+            for_update(tx.dialect())
+        );
+        let Some(document) = tx
+            .query_opt(&sql, &binds![org.as_str(), id], document_from_row)
+            .await?
+        else {
+            return Ok(None);
+        };
+        drop_chunk_references(&mut tx, org, id, now, by).await?;
+        tx.execute("DELETE FROM chunks WHERE document_id = $1", &binds![id])
+            .await?;
+        tx.execute(
+            "UPDATE documents SET deleted_at = $1, chunked = FALSE, version = version + 1, \
+             updated_at = $1, updated_by = $2 WHERE id = $3",
+            &binds![now, by, id],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(document))
+    }
+
+    async fn replace_chunks(
+        &self,
+        document: &DocumentRecord,
+        chunks: &[ChunkRecord],
+    ) -> StoreResult<()> {
+        let store = self.clone();
+        let document = document.clone();
+        let chunks = chunks.to_vec();
+        // A large document's chunks are many rows: written off the runtime threads.
+        self.off_runtime(Box::pin(async move {
+            let mut conn = store.writer().await?;
+            let mut tx = conn.begin().await?;
+            // Lock the document first: a concurrent replacement or delete waits for this one,
+            // and then its version check fails, instead of the two interleaving their chunks.
+            let sql = format!(
+                "SELECT id FROM documents WHERE org_id = $1 AND id = $2{}",
+                for_update(tx.dialect())
+            );
+            tx.query_opt(
+                &sql,
+                &binds![document.org_id.as_str(), &document.id],
+                |row| row.text("id"),
+            )
+            .await?;
+            drop_chunk_references(
+                &mut tx,
+                &document.org_id,
+                &document.id,
+                document.updated_at,
+                &document.updated_by,
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM chunks WHERE document_id = $1",
+                &binds![&document.id],
+            )
+            .await?;
+            let rows = chunk_rows_per_statement(tx.dialect());
+            tx.insert_rows_by("chunks", CHUNK_INSERT_COLUMNS, &chunks, rows, chunk_values)
+                .await?;
+            if !update_document_in(&mut tx, &document, document.version - 1).await? {
+                return Err(StoreError::Conflict(
+                    "the document changed while it was processed".to_owned(),
+                ));
+            }
+            tx.commit().await
+        }))
+        .await
+    }
+
+    async fn search_chunks(
+        &self,
+        org: &OrgId,
+        terms: &[String],
+        query: &ChunkQuery,
+    ) -> StoreResult<(i64, Vec<ChunkHit>)> {
+        if terms.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        self.search_chunk_text(org, terms, query).await
+    }
+
+    async fn list_chunks(
+        &self,
+        org: &OrgId,
+        query: &ChunkQuery,
+    ) -> StoreResult<(i64, Vec<ChunkRecord>)> {
+        let mut conn = self.reader().await?;
+        let mut clause = Clause::new();
+        chunk_scope(&mut clause, conn.dialect(), org, query);
+        let from = format!(
+            "FROM chunks c JOIN documents d ON d.id = c.document_id WHERE {}",
+            clause.sql
+        );
+        count_and_page_of(
+            &mut conn,
+            &from,
+            clause,
+            (query.limit, query.offset),
+            (
+                CHUNK_COLUMNS,
+                "d.created_at, c.document_id COLLATE \"C\", c.ordinal",
+            ),
+            chunk_from_row,
+        )
+        .await
+    }
+
+    async fn get_chunk(&self, org: &OrgId, id: &str) -> StoreResult<Option<ChunkRecord>> {
+        let sql = format!("SELECT {CHUNK_COLUMNS} FROM chunks c WHERE c.org_id = $1 AND c.id = $2");
+        let mut conn = self.reader().await?;
+        conn.query_opt(&sql, &binds![org.as_str(), id], chunk_from_row)
+            .await
+    }
+
+    async fn insert_run(&self, run: &RunRecord) -> StoreResult<()> {
+        let sql = insert_statement("pipeline_runs", RUN_COLUMNS, '$');
+        self.writer().await?.execute(&sql, &run_values(run)).await?;
+        Ok(())
+    }
+
+    async fn get_run(&self, org: &OrgId, id: &str) -> StoreResult<Option<RunRecord>> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE org_id = $1 AND id = $2");
+        let mut conn = self.reader().await?;
+        conn.query_opt(&sql, &binds![org.as_str(), id], run_from_row)
+            .await
+    }
+
+    async fn list_runs(&self, org: &OrgId, query: &RunQuery) -> StoreResult<(i64, Vec<RunRecord>)> {
+        let mut conn = self.reader().await?;
+        let mut clause = Clause::new();
+        clause.and_bound(org.as_str(), |placeholder| {
+            format!("org_id = {placeholder}")
+        });
+        let status = query.status.map(RunStatus::as_str);
+        for (name, value) in [
+            ("kit_id", query.kit_id.as_deref()),
+            ("status", status),
+            ("pipeline_id", query.pipeline_id.as_deref()),
+        ] {
+            if let Some(value) = value {
+                clause.and_bound(value, |placeholder| format!("{name} = {placeholder}"));
+            }
+        }
+        let from = format!("FROM pipeline_runs WHERE {}", clause.sql);
+        count_and_page_of(
+            &mut conn,
+            &from,
+            clause,
+            (query.limit, query.offset),
+            (RUN_COLUMNS, "created_at DESC, id COLLATE \"C\""),
+            run_from_row,
+        )
+        .await
+    }
+
+    async fn claim_run(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> StoreResult<Option<RunRecord>> {
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await?;
+        // SQLite: one writer at a time, so the select and update cannot interleave with
+        // another claim. PostgreSQL: the row lock, held until commit, makes the claim
+        // exclusive; SKIP LOCKED lets a worker on another node pass over a run being claimed
+        // right now and take the next one instead of waiting. A run claimed and committed
+        // meanwhile is re-checked against the condition (PostgreSQL re-reads a locked row's
+        // newest version) and no longer qualifies.
+        let sql = collated(
+            tx.dialect(),
+            &format!(
+                "SELECT id FROM pipeline_runs \
+                 WHERE status = $1 OR (status IN ($2, $3) AND lease_until < $4) \
+                 ORDER BY created_at, id COLLATE \"C\" LIMIT 1{}",
+                tx.dialect().pick("", " FOR UPDATE SKIP LOCKED")
+            ),
+        )
+        .into_owned();
+        let candidate = tx
+            .query_opt(
+                &sql,
+                &binds![
+                    RunStatus::Queued.as_str(),
+                    RunStatus::InProgress.as_str(),
+                    RunStatus::Canceling.as_str(),
+                    now,
+                ],
+                |row| row.text("id"),
+            )
+            .await?;
+        let Some(id) = candidate else {
+            return Ok(None);
+        };
+        let run = tx
+            .query_opt(
+                &format!(
+                    "UPDATE pipeline_runs SET \
+                       status = CASE status WHEN $1 THEN $2 ELSE status END, \
+                       run_start = COALESCE(run_start, $3), attempts = attempts + 1, \
+                       lease_owner = $4, lease_until = $5, updated_at = $3 \
+                     WHERE id = $6 RETURNING {RUN_COLUMNS}"
+                ),
+                &binds![
+                    RunStatus::Queued.as_str(),
+                    RunStatus::InProgress.as_str(),
+                    now,
+                    owner,
+                    lease_until,
+                    &id,
+                ],
+                run_from_row,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(run)
+    }
+
+    async fn heartbeat_run(
+        &self,
+        id: &str,
+        owner: &str,
+        progress: &Value,
+        now: i64,
+        lease_until: i64,
+    ) -> StoreResult<Option<RunStatus>> {
+        let mut conn = self.writer().await?;
+        conn.query_opt(
+            "UPDATE pipeline_runs SET progress = $1, lease_until = $2, updated_at = $3 \
+             WHERE id = $4 AND lease_owner = $5 RETURNING status",
+            &binds![progress.to_string(), lease_until, now, id, owner],
+            |row| run_status_column(&row.text("status")?),
+        )
+        .await
+    }
+
+    async fn finish_run(
+        &self,
+        id: &str,
+        owner: &str,
+        status: RunStatus,
+        message: &str,
+        progress: &Value,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let changed = self
+            .writer()
+            .await?
+            .execute(
+                "UPDATE pipeline_runs SET status = $1, message = $2, progress = $3, \
+                 run_end = $4, duration_ms = ($4 - COALESCE(run_start, $4)) / 1000, \
+                 lease_owner = NULL, lease_until = NULL, updated_at = $4 \
+                 WHERE id = $5 AND lease_owner = $6",
+                &binds![
+                    status.as_str(),
+                    message,
+                    progress.to_string(),
+                    now,
+                    id,
+                    owner
+                ],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn release_run(&self, id: &str, owner: &str, now: i64) -> StoreResult<bool> {
+        let changed = self
+            .writer()
+            .await?
+            .execute(
+                "UPDATE pipeline_runs SET status = CASE status WHEN $1 THEN $2 ELSE status END, \
+                 lease_owner = NULL, lease_until = 0, updated_at = $3 \
+                 WHERE id = $4 AND lease_owner = $5",
+                &binds![
+                    RunStatus::InProgress.as_str(),
+                    RunStatus::Queued.as_str(),
+                    now,
+                    id,
+                    owner,
+                ],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn cancel_run(
+        &self,
+        org: &OrgId,
+        id: &str,
+        now: i64,
+        by: &str,
+    ) -> StoreResult<Option<RunRecord>> {
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await?;
+        tx.execute(
+            "UPDATE pipeline_runs SET \
+               status = CASE status WHEN $1 THEN $2 ELSE $3 END, \
+               run_end = CASE status WHEN $1 THEN $4 ELSE run_end END, \
+               message = CASE status WHEN $1 THEN 'Cancelled before it started' ELSE message END, \
+               updated_at = $4, updated_by = $5 \
+             WHERE org_id = $6 AND id = $7 AND status IN ($1, $8)",
+            &binds![
+                RunStatus::Queued.as_str(),
+                RunStatus::Cancelled.as_str(),
+                RunStatus::Canceling.as_str(),
+                now,
+                by,
+                org.as_str(),
+                id,
+                RunStatus::InProgress.as_str(),
+            ],
+        )
+        .await?;
+        let run = tx
+            .query_opt(
+                &format!("SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE org_id = $1 AND id = $2"),
+                &binds![org.as_str(), id],
+                run_from_row,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(run)
+    }
+
+    async fn apply_field_changes(&self, changes: &[FieldChange]) -> StoreResult<usize> {
+        let store = self.clone();
+        let changes = changes.to_vec();
+        self.off_runtime(Box::pin(async move {
+            let mut conn = store.writer().await?;
+            let mut tx = conn.begin().await?;
+            let dialect = tx.dialect();
+            if dialect == Dialect::Postgres {
+                // Lock the fields to change in id order (see `drop_chunk_references`).
+                let ids = serde_json::to_string(
+                    &changes
+                        .iter()
+                        .map(|c| c.field.id.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                tx.execute(
+                    "SELECT id FROM brand_fields WHERE id IN \
+                     (SELECT jsonb_array_elements_text(CAST($1::text AS jsonb))) \
+                     ORDER BY id COLLATE \"C\" FOR UPDATE",
+                    &binds![ids],
+                )
+                .await?;
+            }
+            // Whether each kit exists and is unlocked, read once per kit; on PostgreSQL
+            // FOR SHARE keeps anyone from locking it until these changes are committed.
+            let kit_sql = format!(
+                "SELECT locked FROM brand_kits WHERE id = $1{}",
+                dialect.pick("", " FOR SHARE")
+            );
+            let mut writable: HashMap<String, bool> = HashMap::new();
+            let mut applied = 0;
+            for change in &changes {
+                let field = &change.field;
+                let open = match writable.get(&field.kit_id) {
+                    Some(open) => *open,
+                    None => {
+                        let locked = tx
+                            .query_opt(&kit_sql, &binds![&field.kit_id], |row| row.flag("locked"))
+                            .await?;
+                        let open = locked == Some(false);
+                        writable.insert(field.kit_id.clone(), open);
+                        open
+                    }
+                };
+                if !open {
+                    continue;
+                }
+                match change.expected_version {
+                    None => {
+                        insert_fields(&mut tx, std::slice::from_ref(field)).await?;
+                        applied += 1;
+                    }
+                    Some(expected) => {
+                        let changed = tx
+                            .execute(
+                                "UPDATE brand_fields SET value = $1, refs = $2, version = $3, \
+                                 updated_at = $4, updated_by = $5 \
+                                 WHERE id = $6 AND version = $7 AND ai_editable",
+                                &binds![
+                                    field.value.to_string(),
+                                    field.references.to_string(),
+                                    field.version,
+                                    field.updated_at,
+                                    &field.updated_by,
+                                    &field.id,
+                                    expected,
+                                ],
+                            )
+                            .await?;
+                        applied += usize::try_from(changed)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok(applied)
+        }))
+        .await
+    }
 }
 
 #[cfg(test)]

@@ -25,16 +25,14 @@ mod contract;
 pub mod documents;
 mod model;
 mod pg;
-mod pg_brand;
 mod pg_documents;
-mod pg_portal;
 mod pg_tls;
 pub mod portal;
 mod rows;
+mod sql;
 mod sqlite;
-mod sqlite_brand;
 mod sqlite_documents;
-mod sqlite_portal;
+mod token_service;
 
 use async_trait::async_trait;
 use brandstream_domain::{ClientId, OrgId, UnixSeconds};

@@ -3,6 +3,9 @@
 use async_trait::async_trait;
 use brandstream_domain::{OrgId, UnixSeconds};
 
+use crate::brand::collated;
+use crate::rows::{binds, SqlRow};
+use crate::sql::{duplicate_as, Backend, Dialect};
 use crate::StoreResult;
 
 /// A person who signs in to the portal.
@@ -97,4 +100,281 @@ pub trait PortalStore {
         idle_before: UnixSeconds,
         created_before: UnixSeconds,
     ) -> StoreResult<u64>;
+}
+
+const USER_COLUMNS: &str = "id, username, password_hash, must_change, created_at";
+const SESSION_COLUMNS: &str = "token_hash, user_id, org_id, csrf_token, created_at, last_seen_at";
+
+fn user_from_row(row: &dyn SqlRow) -> StoreResult<UserRecord> {
+    Ok(UserRecord {
+        id: row.text("id")?,
+        username: row.text("username")?,
+        password_hash: row.text("password_hash")?,
+        must_change: row.flag("must_change")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+fn session_from_row(row: &dyn SqlRow) -> StoreResult<SessionRecord> {
+    Ok(SessionRecord {
+        token_hash: row.text("token_hash")?,
+        user_id: row.text("user_id")?,
+        org_id: row.org()?,
+        csrf_token: row.text("csrf_token")?,
+        created_at: row.int("created_at")?,
+        last_seen_at: row.int("last_seen_at")?,
+    })
+}
+
+/// Usernames are unique case-insensitively (SQLite: a `COLLATE NOCASE` column; PostgreSQL: a
+/// unique index on `lower(username)`), so lookups and the member listing compare and order by
+/// `lower(username)` on both: ASCII case folding, as NOCASE does.
+#[async_trait]
+impl<B: Backend> PortalStore for B {
+    async fn create_user(&self, user: &UserRecord, membership: &Membership) -> StoreResult<()> {
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await?;
+        // The unique index settles two sign-ups of one name at once: the second waits for the
+        // first and then fails.
+        tx.execute(
+            &format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"),
+            &binds![
+                &user.id,
+                &user.username,
+                &user.password_hash,
+                user.must_change,
+                user.created_at,
+            ],
+        )
+        .await
+        .map_err(duplicate_as("username"))?;
+        tx.execute(
+            "INSERT INTO memberships (user_id, org_id, role, created_at) VALUES ($1, $2, $3, $4)",
+            &binds![
+                &membership.user_id,
+                membership.org_id.as_str(),
+                &membership.role,
+                membership.created_at,
+            ],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower($1)");
+        let mut conn = self.reader().await?;
+        conn.query_opt(&sql, &binds![username], user_from_row).await
+    }
+
+    async fn get_user(&self, id: &str) -> StoreResult<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let mut conn = self.reader().await?;
+        conn.query_opt(&sql, &binds![id], user_from_row).await
+    }
+
+    async fn count_users(&self) -> StoreResult<i64> {
+        let mut conn = self.reader().await?;
+        let count = conn
+            .query_opt("SELECT COUNT(*) AS count FROM users", &[], |row| {
+                row.int("count")
+            })
+            .await?;
+        Ok(count.unwrap_or(0))
+    }
+
+    async fn memberships(&self, user_id: &str) -> StoreResult<Vec<Membership>> {
+        let mut conn = self.reader().await?;
+        let sql = collated(
+            conn.dialect(),
+            "SELECT user_id, org_id, role, created_at FROM memberships WHERE user_id = $1 \
+             ORDER BY created_at, org_id COLLATE \"C\"",
+        )
+        .into_owned();
+        conn.query(&sql, &binds![user_id], |row| {
+            Ok(Membership {
+                user_id: row.text("user_id")?,
+                org_id: row.org()?,
+                role: row.text("role")?,
+                created_at: row.int("created_at")?,
+            })
+        })
+        .await
+    }
+
+    async fn set_membership(&self, membership: &Membership) -> StoreResult<()> {
+        self.writer()
+            .await?
+            .execute(
+                "INSERT INTO memberships (user_id, org_id, role, created_at) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (user_id, org_id) DO UPDATE SET role = excluded.role",
+                &binds![
+                    &membership.user_id,
+                    membership.org_id.as_str(),
+                    &membership.role,
+                    membership.created_at,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        self.writer()
+            .await?
+            .execute(
+                &format!(
+                    "INSERT INTO portal_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+                ),
+                &binds![
+                    &session.token_hash,
+                    &session.user_id,
+                    session.org_id.as_str(),
+                    &session.csrf_token,
+                    session.created_at,
+                    session.last_seen_at,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn get_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM portal_sessions WHERE token_hash = $1");
+        let mut conn = self.reader().await?;
+        conn.query_opt(&sql, &binds![token_hash], session_from_row)
+            .await
+    }
+
+    async fn touch_session(
+        &self,
+        token_hash: &str,
+        org_id: &OrgId,
+        at: UnixSeconds,
+    ) -> StoreResult<()> {
+        self.writer()
+            .await?
+            .execute(
+                "UPDATE portal_sessions SET last_seen_at = $1, org_id = $2 WHERE token_hash = $3",
+                &binds![at, org_id.as_str(), token_hash],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn org_members(&self, org: &OrgId) -> StoreResult<Vec<(UserRecord, Membership)>> {
+        let mut conn = self.reader().await?;
+        let sql = collated(
+            conn.dialect(),
+            "SELECT u.id, u.username, u.password_hash, u.must_change, u.created_at, \
+                    m.role, m.created_at AS member_since \
+             FROM users u JOIN memberships m ON m.user_id = u.id \
+             WHERE m.org_id = $1 ORDER BY lower(u.username) COLLATE \"C\"",
+        )
+        .into_owned();
+        conn.query(&sql, &binds![org.as_str()], |row| {
+            let user = user_from_row(row)?;
+            let membership = Membership {
+                user_id: user.id.clone(),
+                org_id: org.clone(),
+                role: row.text("role")?,
+                created_at: row.int("member_since")?,
+            };
+            Ok((user, membership))
+        })
+        .await
+    }
+
+    async fn remove_membership(&self, user_id: &str, org: &OrgId) -> StoreResult<bool> {
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await?;
+        if tx.dialect() == Dialect::Postgres {
+            // Lock the user first: two removals from different organisations at once would
+            // each still see the other's membership and neither would delete the user left in
+            // none. (SQLite's transaction holds the write lock already.)
+            tx.execute(
+                "SELECT id FROM users WHERE id = $1 FOR UPDATE",
+                &binds![user_id],
+            )
+            .await?;
+        }
+        let removed = tx
+            .execute(
+                "DELETE FROM memberships WHERE user_id = $1 AND org_id = $2",
+                &binds![user_id, org.as_str()],
+            )
+            .await?;
+        tx.execute(
+            "DELETE FROM portal_sessions WHERE user_id = $1 AND org_id = $2",
+            &binds![user_id, org.as_str()],
+        )
+        .await?;
+        let left = tx
+            .query_opt(
+                "SELECT COUNT(*) AS count FROM memberships WHERE user_id = $1",
+                &binds![user_id],
+                |row| row.int("count"),
+            )
+            .await?
+            .unwrap_or(0);
+        if left == 0 {
+            tx.execute(
+                "DELETE FROM portal_sessions WHERE user_id = $1",
+                &binds![user_id],
+            )
+            .await?;
+            tx.execute("DELETE FROM users WHERE id = $1", &binds![user_id])
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(removed == 1)
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        must_change: bool,
+        keep_session: Option<&str>,
+    ) -> StoreResult<()> {
+        let mut conn = self.writer().await?;
+        let mut tx = conn.begin().await?;
+        tx.execute(
+            "UPDATE users SET password_hash = $1, must_change = $2 WHERE id = $3",
+            &binds![password_hash, must_change, user_id],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM portal_sessions WHERE user_id = $1 AND token_hash <> $2",
+            &binds![user_id, keep_session.unwrap_or("")],
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        self.writer()
+            .await?
+            .execute(
+                "DELETE FROM portal_sessions WHERE token_hash = $1",
+                &binds![token_hash],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn prune_sessions(
+        &self,
+        idle_before: UnixSeconds,
+        created_before: UnixSeconds,
+    ) -> StoreResult<u64> {
+        self.writer()
+            .await?
+            .execute(
+                "DELETE FROM portal_sessions WHERE last_seen_at < $1 OR created_at < $2",
+                &binds![idle_before, created_before],
+            )
+            .await
+    }
 }

@@ -51,6 +51,10 @@ pub(crate) trait SqlRow {
     fn opt_text(&self, name: &str) -> StoreResult<Option<String>>;
     fn int(&self, name: &str) -> StoreResult<i64>;
     fn opt_int(&self, name: &str) -> StoreResult<Option<i64>>;
+    /// A `BLOB` (SQLite) or `BYTEA` (PostgreSQL).
+    fn bytes(&self, name: &str) -> StoreResult<Vec<u8>>;
+    /// A floating-point number (`REAL`, `DOUBLE PRECISION`).
+    fn real(&self, name: &str) -> StoreResult<f64>;
     /// A flag (SQLite: `INTEGER`, non-zero is true; PostgreSQL: `BOOLEAN`).
     fn flag(&self, name: &str) -> StoreResult<bool>;
     fn opt_flag(&self, name: &str) -> StoreResult<Option<bool>>;
@@ -87,6 +91,12 @@ macro_rules! typed_getters {
         fn opt_int(&self, name: &str) -> StoreResult<Option<i64>> {
             self.$get(name).map_err(|e| corrupt(name, e))
         }
+        fn bytes(&self, name: &str) -> StoreResult<Vec<u8>> {
+            self.$get(name).map_err(|e| corrupt(name, e))
+        }
+        fn real(&self, name: &str) -> StoreResult<f64> {
+            self.$get(name).map_err(|e| corrupt(name, e))
+        }
     };
 }
 
@@ -111,7 +121,7 @@ impl SqlRow for tokio_postgres::Row {
 }
 
 /// A kit from a row holding [`KIT_COLUMNS`].
-pub(crate) fn kit_from_row(row: &impl SqlRow) -> StoreResult<KitRecord> {
+pub(crate) fn kit_from_row(row: &dyn SqlRow) -> StoreResult<KitRecord> {
     Ok(KitRecord {
         id: row.text("id")?,
         org_id: row.org()?,
@@ -137,7 +147,7 @@ pub(crate) fn kit_from_row(row: &impl SqlRow) -> StoreResult<KitRecord> {
 }
 
 /// A section from a row holding [`SECTION_COLUMNS`].
-pub(crate) fn section_from_row(row: &impl SqlRow) -> StoreResult<SectionRecord> {
+pub(crate) fn section_from_row(row: &dyn SqlRow) -> StoreResult<SectionRecord> {
     Ok(SectionRecord {
         id: row.text("id")?,
         kit_id: row.text("kit_id")?,
@@ -156,7 +166,7 @@ pub(crate) fn section_from_row(row: &impl SqlRow) -> StoreResult<SectionRecord> 
 }
 
 /// A field (subsection) from a row holding [`FIELD_COLUMNS`].
-pub(crate) fn field_from_row(row: &impl SqlRow) -> StoreResult<FieldRecord> {
+pub(crate) fn field_from_row(row: &dyn SqlRow) -> StoreResult<FieldRecord> {
     Ok(FieldRecord {
         id: row.text("id")?,
         section_id: row.text("section_id")?,
@@ -205,7 +215,7 @@ pub(crate) const RUN_COLUMNS: &str =
      updated_at, updated_by";
 
 /// A document from a row holding [`DOCUMENT_COLUMNS`]; an unknown status is corrupt.
-pub(crate) fn document_from_row(row: &impl SqlRow) -> StoreResult<DocumentRecord> {
+pub(crate) fn document_from_row(row: &dyn SqlRow) -> StoreResult<DocumentRecord> {
     Ok(DocumentRecord {
         id: row.text("id")?,
         org_id: row.org()?,
@@ -238,7 +248,7 @@ pub(crate) fn document_from_row(row: &impl SqlRow) -> StoreResult<DocumentRecord
 }
 
 /// A chunk from a row holding [`CHUNK_COLUMNS`].
-pub(crate) fn chunk_from_row(row: &impl SqlRow) -> StoreResult<ChunkRecord> {
+pub(crate) fn chunk_from_row(row: &dyn SqlRow) -> StoreResult<ChunkRecord> {
     Ok(ChunkRecord {
         id: row.text("id")?,
         document_id: row.text("document_id")?,
@@ -254,7 +264,7 @@ pub(crate) fn chunk_from_row(row: &impl SqlRow) -> StoreResult<ChunkRecord> {
 }
 
 /// A pipeline run from a row holding [`RUN_COLUMNS`]; an unknown status is corrupt.
-pub(crate) fn run_from_row(row: &impl SqlRow) -> StoreResult<RunRecord> {
+pub(crate) fn run_from_row(row: &dyn SqlRow) -> StoreResult<RunRecord> {
     Ok(RunRecord {
         id: row.text("id")?,
         org_id: row.org()?,
@@ -289,7 +299,67 @@ pub(crate) enum Bind<'a> {
     OptInt(Option<i64>),
     Flag(bool),
     OptFlag(Option<bool>),
+    Bytes(&'a [u8]),
 }
+
+impl<'a> From<&'a str> for Bind<'a> {
+    fn from(text: &'a str) -> Self {
+        Bind::Text(text)
+    }
+}
+impl<'a> From<&'a String> for Bind<'a> {
+    fn from(text: &'a String) -> Self {
+        Bind::Text(text)
+    }
+}
+impl<'a> From<Option<&'a str>> for Bind<'a> {
+    fn from(text: Option<&'a str>) -> Self {
+        Bind::OptText(text)
+    }
+}
+impl<'a> From<&'a Option<String>> for Bind<'a> {
+    fn from(text: &'a Option<String>) -> Self {
+        Bind::OptText(text.as_deref())
+    }
+}
+impl From<String> for Bind<'_> {
+    fn from(text: String) -> Self {
+        Bind::Owned(text)
+    }
+}
+impl From<i64> for Bind<'_> {
+    fn from(value: i64) -> Self {
+        Bind::Int(value)
+    }
+}
+impl From<Option<i64>> for Bind<'_> {
+    fn from(value: Option<i64>) -> Self {
+        Bind::OptInt(value)
+    }
+}
+impl From<bool> for Bind<'_> {
+    fn from(flag: bool) -> Self {
+        Bind::Flag(flag)
+    }
+}
+impl<'a> From<&'a [u8]> for Bind<'a> {
+    fn from(bytes: &'a [u8]) -> Self {
+        Bind::Bytes(bytes)
+    }
+}
+impl<'a> From<&'a Vec<u8>> for Bind<'a> {
+    fn from(bytes: &'a Vec<u8>) -> Self {
+        Bind::Bytes(bytes)
+    }
+}
+
+/// A statement's parameter list: `binds![a, b]` is `[Bind::from(a), Bind::from(b)]`.
+macro_rules! binds {
+    ($($value:expr),* $(,)?) => {
+        [$($crate::rows::Bind::from($value)),*]
+    };
+}
+pub(crate) use binds;
 
 impl rusqlite::ToSql for Bind<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
@@ -304,6 +374,7 @@ impl rusqlite::ToSql for Bind<'_> {
             Bind::Flag(flag) | Bind::OptFlag(Some(flag)) => {
                 ToSqlOutput::Owned(Value::Integer(i64::from(*flag)))
             }
+            Bind::Bytes(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
             Bind::OptText(None) | Bind::OptInt(None) | Bind::OptFlag(None) => {
                 ToSqlOutput::Owned(Value::Null)
             }
@@ -326,6 +397,7 @@ impl tokio_postgres::types::ToSql for Bind<'_> {
             Bind::OptInt(value) => value.to_sql_checked(ty, out),
             Bind::Flag(flag) => flag.to_sql_checked(ty, out),
             Bind::OptFlag(flag) => flag.to_sql_checked(ty, out),
+            Bind::Bytes(bytes) => bytes.to_sql_checked(ty, out),
         }
     }
 
@@ -333,6 +405,7 @@ impl tokio_postgres::types::ToSql for Bind<'_> {
         <&str as tokio_postgres::types::ToSql>::accepts(ty)
             || <i64 as tokio_postgres::types::ToSql>::accepts(ty)
             || <bool as tokio_postgres::types::ToSql>::accepts(ty)
+            || <&[u8] as tokio_postgres::types::ToSql>::accepts(ty)
     }
 
     tokio_postgres::types::to_sql_checked!();

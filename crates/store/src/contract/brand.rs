@@ -352,22 +352,17 @@ async fn sections_and_fields_are_ordered_versioned_and_deleted(store: TestStore)
     let mut verified = field(&first, "f-2", Some(2), 1);
     verified.verified = Some(false);
     store.insert_field(&verified).await.unwrap();
-    store
-        .insert_field(&field(&first, "f-none", None, 0))
-        .await
-        .unwrap();
-    store
-        .insert_field(&field(&first, "f-1b", Some(1), 3))
-        .await
-        .unwrap();
-    store
-        .insert_field(&field(&first, "f-1a", Some(1), 3))
-        .await
-        .unwrap();
-    store
-        .insert_field(&field(&first, "f-0", Some(1), 2))
-        .await
-        .unwrap();
+    for (id, position, created_at) in [
+        ("f-none", None, 0),
+        ("f-1b", Some(1), 3),
+        ("f-1a", Some(1), 3),
+        ("f-0", Some(1), 2),
+    ] {
+        store
+            .insert_field(&field(&first, id, position, created_at))
+            .await
+            .unwrap();
+    }
     let order: Vec<String> = store
         .list_fields("s-b")
         .await

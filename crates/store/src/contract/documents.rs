@@ -1,16 +1,12 @@
 //! Documents, their chunks and search, and the field changes ingestion writes.
 
-use super::TestStore;
+use super::{org_id as org, TestStore};
 use crate::{
     ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus, DocumentStore,
     FieldChange, FieldRecord, KitRecord, SectionRecord, StoreError,
 };
 use brandstream_domain::OrgId;
 use serde_json::{json, Value};
-
-fn org(letter: char) -> OrgId {
-    OrgId::parse(&format!("org_{}", letter.to_string().repeat(16))).unwrap()
-}
 
 fn document(org: &OrgId, id: &str, created_at: i64) -> DocumentRecord {
     DocumentRecord {
@@ -188,70 +184,38 @@ async fn documents_are_filtered_paged_versioned_and_deleted(store: TestStore) {
         change(&mut query);
         query
     };
-    // Search: case-insensitive substring of title, summary or tags; wildcards are literal.
-    assert_eq!(
-        list(with(|query| query.search = Some("LOGO 100%".into()))).await,
-        (1, vec!["d1".into()])
-    );
-    assert_eq!(
-        list(with(|query| query.search = Some("0_%".into())))
-            .await
-            .0,
-        0
-    );
-    assert_eq!(
-        list(with(|query| query.search = Some("typo".into()))).await,
-        (1, vec!["d2".into()])
-    );
-    assert_eq!(
-        list(with(|query| query.search = Some("colour".into()))).await,
-        (1, vec!["d1".into()])
-    );
-    assert_eq!(
-        list(with(|query| query.doc_type = Some("presentation".into()))).await,
-        (1, vec!["d2".into()])
-    );
-    assert_eq!(
-        list(with(|query| query.status = Some(DocumentStatus::Failed))).await,
-        (1, vec!["d3".into()])
-    );
-    assert_eq!(
-        list(with(|query| query.created_by = Some("bob".into()))).await,
-        (1, vec!["d3".into()])
-    );
-    assert_eq!(
-        list(with(|query| query.file_type = Some("text/markdown".into()))).await,
-        (1, vec!["d2".into()])
-    );
-    // Every tag, case-insensitively.
-    assert_eq!(
-        list(with(|query| query.tags = vec!["PRINT".into()])).await,
-        (2, vec!["d2".into(), "d1".into()])
-    );
-    assert_eq!(
-        list(with(
-            |query| query.tags = vec!["print".into(), "colour".into()]
-        ))
-        .await,
-        (1, vec!["d1".into()])
-    );
-    // References: type and id must hold for the same reference.
-    assert_eq!(
-        list(with(|query| query.reference_id = Some("kit-1".into()))).await,
-        (2, vec!["d3".into(), "d1".into()])
-    );
-    assert_eq!(
-        list(with(|query| {
-            query.reference_id = Some("kit-1".into());
-            query.reference_type = Some("brandkit".into());
-        }))
-        .await,
-        (1, vec!["d1".into()])
-    );
-    assert_eq!(
-        list(with(|query| query.reference_type = Some("website".into()))).await,
-        (1, vec!["d3".into()])
-    );
+    // Each filter alone: (what it changes, the matching ids newest first).
+    type Filter = (fn(&mut DocumentQuery), &'static [&'static str]);
+    let filters: [Filter; 14] = [
+        // Search: case-insensitive substring of title, summary or tags; wildcards literal.
+        (|q| q.search = Some("LOGO 100%".into()), &["d1"]),
+        (|q| q.search = Some("0_%".into()), &[]),
+        (|q| q.search = Some("typo".into()), &["d2"]),
+        (|q| q.search = Some("colour".into()), &["d1"]),
+        (|q| q.doc_type = Some("presentation".into()), &["d2"]),
+        (|q| q.status = Some(DocumentStatus::Failed), &["d3"]),
+        (|q| q.created_by = Some("bob".into()), &["d3"]),
+        (|q| q.file_type = Some("text/markdown".into()), &["d2"]),
+        // Every tag, case-insensitively.
+        (|q| q.tags = vec!["PRINT".into()], &["d2", "d1"]),
+        (|q| q.tags = vec!["print".into(), "colour".into()], &["d1"]),
+        // References: type and id must hold for the same reference.
+        (|q| q.reference_id = Some("kit-1".into()), &["d3", "d1"]),
+        (
+            |q| {
+                q.reference_id = Some("kit-1".into());
+                q.reference_type = Some("brandkit".into());
+            },
+            &["d1"],
+        ),
+        (|q| q.reference_type = Some("website".into()), &["d3"]),
+        (|q| q.reference_id = Some("kit-9".into()), &[]),
+    ];
+    for (index, (change, expected)) in filters.into_iter().enumerate() {
+        let (total, ids) = list(with(change)).await;
+        assert_eq!(ids, expected, "filter {index}");
+        assert_eq!(total, expected.len() as i64, "filter {index}");
+    }
 
     // Versions: a stale version changes nothing.
     let mut changed = first.clone();

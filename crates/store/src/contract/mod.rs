@@ -9,10 +9,17 @@
 //! Cases use the [`Store`] trait only. The few facts the trait cannot show (the stored JSON text,
 //! a foreign-key cascade) go through [`ContractBackend`], one small method per fact.
 
-use crate::pg::{query_one, PgStore};
+use crate::rows::binds;
+use crate::sql::Backend;
 use crate::{SqliteStore, Store};
 use async_trait::async_trait;
 use std::sync::Arc;
+
+/// The organisation id `org_` + the letter sixteen times.
+pub(crate) fn org_id(letter: char) -> brandstream_domain::OrgId {
+    brandstream_domain::OrgId::parse(&format!("org_{}", letter.to_string().repeat(16)))
+        .expect("a valid organisation id")
+}
 
 /// What a contract case gets: a store behind the same kind of pointer the server holds, with
 /// the test-only peeks of [`ContractBackend`].
@@ -31,70 +38,38 @@ pub(crate) trait ContractBackend: Store {
     async fn delete_user_row(&self, user_id: &str);
 }
 
-#[async_trait]
-impl ContractBackend for SqliteStore {
-    async fn kit_tags_text(&self, kit_id: &str) -> String {
-        self.read(|connection| {
-            Ok(connection.query_row(
-                "SELECT tags FROM brand_kits WHERE id = ?1",
-                [kit_id],
-                |row| row.get(0),
-            )?)
-        })
-        .expect("kit tags")
-    }
-
-    async fn field_references_text(&self, field_id: &str) -> String {
-        self.read(|connection| {
-            Ok(connection.query_row(
-                "SELECT refs FROM brand_fields WHERE id = ?1",
-                [field_id],
-                |row| row.get(0),
-            )?)
-        })
-        .expect("field references")
-    }
-
-    async fn delete_user_row(&self, user_id: &str) {
-        self.write(|connection| {
-            connection.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
-            Ok(())
-        })
+/// One statement's one text column, for a peek.
+async fn peek_text(store: &impl Backend, sql: &str, id: &str) -> String {
+    let mut conn = store.reader().await.expect("connection");
+    conn.query_opt(sql, &binds![id], |row| row.text("value"))
         .await
-        .expect("delete user");
-    }
+        .expect("peek")
+        .expect("the row exists")
 }
 
 #[async_trait]
-impl ContractBackend for PgStore {
+impl<B: Backend + Store> ContractBackend for B {
     async fn kit_tags_text(&self, kit_id: &str) -> String {
-        let client = self.client().await.expect("connection");
-        query_one(
-            &client,
-            "SELECT tags FROM brand_kits WHERE id = $1",
-            &[&kit_id],
-            |row| Ok(row.get(0)),
+        peek_text(
+            self,
+            "SELECT tags AS value FROM brand_kits WHERE id = $1",
+            kit_id,
         )
         .await
-        .expect("kit tags")
-        .expect("the kit exists")
     }
 
     async fn field_references_text(&self, field_id: &str) -> String {
-        let client = self.client().await.expect("connection");
-        query_one(
-            &client,
-            "SELECT refs FROM brand_fields WHERE id = $1",
-            &[&field_id],
-            |row| Ok(row.get(0)),
+        peek_text(
+            self,
+            "SELECT refs AS value FROM brand_fields WHERE id = $1",
+            field_id,
         )
         .await
-        .expect("field references")
-        .expect("the field exists")
     }
 
     async fn delete_user_row(&self, user_id: &str) {
-        self.run("DELETE FROM users WHERE id = $1", &[&user_id])
+        let mut conn = self.writer().await.expect("connection");
+        conn.execute("DELETE FROM users WHERE id = $1", &binds![user_id])
             .await
             .expect("delete user");
     }

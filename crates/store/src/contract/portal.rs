@@ -119,9 +119,10 @@ async fn users_are_unique_case_insensitively_and_have_memberships(store: TestSto
     assert_eq!(store.count_users().await.unwrap(), 4);
 }
 
-async fn sessions_are_created_touched_pruned_and_ended(store: TestStore) {
-    let acme = org(&store, "Acme", 1).await;
-    let globex = org(&store, "Globex", 2).await;
+/// Organisations Acme and Globex, and user `u1` ("ada"): admin of Acme, member of Globex.
+async fn ada_in_acme_and_globex(store: &TestStore) -> (OrgId, OrgId) {
+    let acme = org(store, "Acme", 1).await;
+    let globex = org(store, "Globex", 2).await;
     store
         .create_user(&user("u1", "ada"), &membership("u1", &acme, "admin", 10))
         .await
@@ -130,6 +131,11 @@ async fn sessions_are_created_touched_pruned_and_ended(store: TestStore) {
         .set_membership(&membership("u1", &globex, "member", 11))
         .await
         .unwrap();
+    (acme, globex)
+}
+
+async fn sessions_are_created_touched_pruned_and_ended(store: TestStore) {
+    let (acme, globex) = ada_in_acme_and_globex(&store).await;
 
     let first = session("t1", "u1", &acme, 100);
     store.insert_session(&first).await.unwrap();
@@ -202,16 +208,7 @@ async fn sessions_are_created_touched_pruned_and_ended(store: TestStore) {
 }
 
 async fn removing_the_last_membership_deletes_the_user_and_sessions(store: TestStore) {
-    let acme = org(&store, "Acme", 1).await;
-    let globex = org(&store, "Globex", 2).await;
-    store
-        .create_user(&user("u1", "ada"), &membership("u1", &acme, "admin", 10))
-        .await
-        .unwrap();
-    store
-        .set_membership(&membership("u1", &globex, "member", 11))
-        .await
-        .unwrap();
+    let (acme, globex) = ada_in_acme_and_globex(&store).await;
     store
         .insert_session(&session("in-acme", "u1", &acme, 100))
         .await

@@ -1,13 +1,9 @@
 //! Ingestion runs: the queue, worker leases, cancelling and listing.
 
-use super::TestStore;
+use super::{org_id as org, TestStore};
 use crate::{RunQuery, RunRecord, RunStatus};
 use brandstream_domain::OrgId;
 use serde_json::json;
-
-fn org(letter: char) -> OrgId {
-    OrgId::parse(&format!("org_{}", letter.to_string().repeat(16))).unwrap()
-}
 
 fn run(org: &OrgId, id: &str, created_at: i64) -> RunRecord {
     RunRecord {

@@ -6,6 +6,8 @@
 use std::collections::BTreeSet;
 
 use crate::pg::PgStore;
+use crate::rows::{binds, SqlRow};
+use crate::sql::Backend;
 use crate::SqliteStore;
 
 /// Schema items only SQLite has, each with the reason. The columns of a table listed here are
@@ -42,34 +44,40 @@ fn named(item: &str, named: &[&str]) -> bool {
 
 /// The tables, columns and indexes of a SQLite database, as `table T`, `column T.C` and
 /// `index T.I` items (SQLite's internal tables and automatic indexes left out).
-fn sqlite_schema(store: &SqliteStore) -> BTreeSet<String> {
-    store
-        .read(|connection| {
-            let mut items = BTreeSet::new();
-            let mut tables = connection.prepare(
-                "SELECT name FROM sqlite_master WHERE type = 'table' \
-                 AND name NOT LIKE 'sqlite_%' ORDER BY name",
-            )?;
-            let names: Vec<String> = tables
-                .query_map([], |row| row.get(0))?
-                .collect::<Result<_, _>>()?;
-            for table in names {
-                let mut columns = connection.prepare("SELECT name FROM pragma_table_info(?1)")?;
-                for column in columns.query_map([&table], |row| row.get::<_, String>(0))? {
-                    items.insert(format!("column {table}.{}", column?));
-                }
-                let mut indexes = connection.prepare(
-                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 \
-                     AND name NOT LIKE 'sqlite_autoindex%'",
-                )?;
-                for index in indexes.query_map([&table], |row| row.get::<_, String>(0))? {
-                    items.insert(format!("index {table}.{}", index?));
-                }
-                items.insert(format!("table {table}"));
+async fn sqlite_schema(store: &SqliteStore) -> BTreeSet<String> {
+    let mut conn = store.reader().await.expect("connection");
+    let names = |row: &dyn SqlRow| row.text("name");
+    let mut items = BTreeSet::new();
+    let tables = conn
+        .query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            &[],
+            names,
+        )
+        .await
+        .expect("tables");
+    for table in tables {
+        let columns = [
+            ("column", "SELECT name FROM pragma_table_info($1)"),
+            (
+                "index",
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 \
+                 AND name NOT LIKE 'sqlite_autoindex%'",
+            ),
+        ];
+        for (kind, sql) in columns {
+            for name in conn
+                .query(sql, &binds![&table], names)
+                .await
+                .expect("columns and indexes")
+            {
+                items.insert(format!("{kind} {table}.{name}"));
             }
-            Ok(items)
-        })
-        .expect("read the SQLite schema")
+        }
+        items.insert(format!("table {table}"));
+    }
+    items
 }
 
 /// The same items for a PostgreSQL database (schema `public`; primary-key and unique-constraint
@@ -115,7 +123,7 @@ async fn both_backends_end_at_the_same_schema() {
     let sqlite = SqliteStore::open(&directory.path().join("db.sqlite"))
         .await
         .expect("open SQLite store");
-    let sqlite = sqlite_schema(&sqlite);
+    let sqlite = sqlite_schema(&sqlite).await;
     let postgres = postgres_schema(&postgres).await;
     let only_sqlite: Vec<&String> = sqlite
         .difference(&postgres)

@@ -167,26 +167,19 @@ async fn secrets_rotate_with_at_most_two_active(store: TestStore) {
 
 async fn a_lease_has_one_holder_until_it_expires(store: TestStore) {
     let now = now_unix();
-    assert!(store
-        .acquire_lease("maintenance", "a", now, 30)
-        .await
-        .unwrap());
-    assert!(!store
-        .acquire_lease("maintenance", "b", now + 10, 30)
-        .await
-        .unwrap());
-    assert!(store
-        .acquire_lease("maintenance", "a", now + 20, 30)
-        .await
-        .unwrap());
-    assert!(!store
-        .acquire_lease("maintenance", "b", now + 40, 30)
-        .await
-        .unwrap());
-    assert!(store
-        .acquire_lease("maintenance", "b", now + 51, 30)
-        .await
-        .unwrap());
+    // (owner, seconds from now, taken?): a 30 s lease, renewed by its holder, free once expired.
+    for (owner, at, taken) in [
+        ("a", 0, true),
+        ("b", 10, false),
+        ("a", 20, true),
+        ("b", 40, false),
+        ("b", 51, true),
+    ] {
+        let result = store
+            .acquire_lease("maintenance", owner, now + at, 30)
+            .await;
+        assert_eq!(result.unwrap(), taken, "{owner} at +{at} s");
+    }
     assert!(store.acquire_lease("other", "a", now, 30).await.unwrap());
 }
 
