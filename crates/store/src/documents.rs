@@ -12,7 +12,7 @@ use crate::rows::{
     run_from_row, run_values, Bind, SqlRow, CHUNK_COLUMNS, CHUNK_INSERT_COLUMNS, DOCUMENTS,
     DOCUMENT_COLUMNS, RUN_COLUMNS,
 };
-use crate::sql::{Backend, Conn, Dialect, Tx, INSERT_BATCH};
+use crate::sql::{Backend, Conn, Dialect, Tx};
 use crate::{StoreError, StoreResult};
 
 /// A brand document's metadata (the file itself is a blob). Times are Unix microseconds.
@@ -680,12 +680,9 @@ fn for_update(dialect: Dialect) -> &'static str {
 }
 
 /// Chunk rows per insert statement: SQLite's full-text index (filled by trigger) flushes its
-/// pending terms at every statement boundary, so few large statements (within its 32,766
-/// parameters) write few index segments; PostgreSQL takes fixed-size batches, so its
-/// per-connection statement cache holds few statements.
-fn chunk_rows_per_statement(dialect: Dialect) -> usize {
-    dialect.pick(3_000, INSERT_BATCH)
-}
+/// pending terms at every statement boundary, so few large statements write few index
+/// segments. Ten values a row: within SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const CHUNK_ROWS_PER_STATEMENT: usize = 3_000;
 
 #[async_trait]
 impl<B: Backend + FullTextSearch> DocumentStore for B {
@@ -867,9 +864,14 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
                 &binds![&document.id],
             )
             .await?;
-            let rows = chunk_rows_per_statement(tx.dialect());
-            tx.insert_rows_by("chunks", CHUNK_INSERT_COLUMNS, &chunks, rows, chunk_values)
-                .await?;
+            tx.insert_rows_by(
+                "chunks",
+                CHUNK_INSERT_COLUMNS,
+                &chunks,
+                CHUNK_ROWS_PER_STATEMENT,
+                chunk_values,
+            )
+            .await?;
             if !update_document_in(&mut tx, &document, document.version - 1).await? {
                 return Err(StoreError::Conflict(
                     "the document changed while it was processed".to_owned(),

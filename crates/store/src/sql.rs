@@ -152,13 +152,31 @@ pub(crate) fn duplicate_as(what: &'static str) -> impl Fn(StoreError) -> StoreEr
     }
 }
 
-fn sqlite_execute(connection: &Connection, sql: &str, binds: &[Bind<'_>]) -> StoreResult<u64> {
-    let mut statement = connection
-        .prepare_cached(&sqlite_text(sql))
-        .map_err(sqlite_error)?;
-    let changed = statement
-        .execute(rusqlite::params_from_iter(binds))
-        .map_err(sqlite_error)?;
+/// Whether a statement is kept in the connection's statement cache: every statement but the
+/// bulk inserts, whose text varies with their row count and which are large once compiled.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cache {
+    Keep,
+    Once,
+}
+
+fn sqlite_execute(
+    connection: &Connection,
+    sql: &str,
+    binds: &[Bind<'_>],
+    cache: Cache,
+) -> StoreResult<u64> {
+    let sql = sqlite_text(sql);
+    let params = rusqlite::params_from_iter(binds);
+    let changed = match cache {
+        Cache::Keep => connection
+            .prepare_cached(&sql)
+            .and_then(|mut statement| statement.execute(params)),
+        Cache::Once => connection
+            .prepare(&sql)
+            .and_then(|mut statement| statement.execute(params)),
+    }
+    .map_err(sqlite_error)?;
     Ok(changed as u64)
 }
 
@@ -204,20 +222,26 @@ async fn postgres_execute(
     client: &impl deadpool_postgres::GenericClient,
     sql: &str,
     binds: &[Bind<'_>],
+    cache: Cache,
 ) -> StoreResult<u64> {
-    let statement = client.prepare_cached(sql).await.map_err(postgres_error)?;
-    client
-        .execute(&statement, &crate::pg::params(binds))
-        .await
-        .map_err(postgres_error)
+    let params = crate::pg::params(binds);
+    match cache {
+        Cache::Keep => {
+            let statement = client.prepare_cached(sql).await.map_err(postgres_error)?;
+            client.execute(&statement, &params).await
+        }
+        // An unnamed statement, prepared and run in one exchange, cached nowhere.
+        Cache::Once => client.execute(sql, &params).await,
+    }
+    .map_err(postgres_error)
 }
 
 impl Exec<'_> {
-    async fn execute(self, sql: &str, binds: &[Bind<'_>]) -> StoreResult<u64> {
+    async fn execute(self, sql: &str, binds: &[Bind<'_>], cache: Cache) -> StoreResult<u64> {
         match self {
-            Exec::Sqlite(connection) => sqlite_execute(connection, sql, binds),
-            Exec::Postgres(client) => postgres_execute(client, sql, binds).await,
-            Exec::PostgresTx(transaction) => postgres_execute(transaction, sql, binds).await,
+            Exec::Sqlite(connection) => sqlite_execute(connection, sql, binds, cache),
+            Exec::Postgres(client) => postgres_execute(client, sql, binds, cache).await,
+            Exec::PostgresTx(transaction) => postgres_execute(transaction, sql, binds, cache).await,
         }
     }
 
@@ -257,7 +281,7 @@ macro_rules! statement_calls {
         /// Runs a statement; returns how many rows it changed.
         #[allow(dead_code)]
         pub(crate) async fn execute(&mut self, sql: &str, binds: &[Bind<'_>]) -> StoreResult<u64> {
-            self.exec().execute(sql, binds).await
+            self.exec().execute(sql, binds, Cache::Keep).await
         }
 
         /// Every row of a query, mapped.
@@ -301,8 +325,8 @@ macro_rules! statement_calls {
         }
 
         /// Inserts `records` into `table` (`columns` in the order `values` gives them), as
-        /// multi-row `VALUES` lists of at most [`INSERT_BATCH`] rows: one round trip per batch,
-        /// and few distinct statements for the per-connection statement caches.
+        /// multi-row `VALUES` lists of at most [`INSERT_BATCH`] rows: one round trip per batch.
+        /// The statements are not cached (their text varies with the row count).
         #[allow(dead_code)]
         pub(crate) async fn insert_rows<R>(
             &mut self,
@@ -330,7 +354,7 @@ macro_rules! statement_calls {
                 for record in batch {
                     binds.extend(values(record)?);
                 }
-                self.execute(&sql, &binds).await?;
+                self.exec().execute(&sql, &binds, Cache::Once).await?;
             }
             Ok(())
         }
