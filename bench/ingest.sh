@@ -22,8 +22,12 @@ for tool in curl python3 pdftotext; do
   command -v "$tool" >/dev/null || { echo "bench needs $tool (apt-get install poppler-utils for pdftotext)" >&2; exit 2; }
 done
 [ -f "$SAMPLES/big-100-pages.pdf" ] || { echo "samples not found at $SAMPLES" >&2; exit 2; }
-cargo build --release -q -p brandstream
-BIN=target/release/brandstream
+# BIN=path/to/brandstream measures that binary instead of a fresh release build (to compare
+# two builds in one session).
+if [ -z "${BIN:-}" ]; then
+  cargo build --release -q -p brandstream
+  BIN=target/release/brandstream
+fi
 WORK=$(mktemp -d)
 SERVER_PID=
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/null; cp "$WORK/server.log" /tmp/bench-server.log 2>/dev/null; rm -rf "$WORK"; }
