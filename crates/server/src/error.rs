@@ -394,3 +394,53 @@ pub struct OAuthErrorBody {
     /// Human-readable explanation.
     pub error_description: String,
 }
+
+/// The error answers routes share, for their OpenAPI descriptions: a route lists its own
+/// success (and any error it words its own way) as tuples and these as types, in status order.
+pub mod responses {
+    use super::{HttpError, ValidationError};
+
+    /// One documented error answer: its type, status, description and body.
+    macro_rules! error_response {
+        ($(#[$doc:meta])* $name:ident, $status:literal, $description:literal, $body:ty) => {
+            $(#[$doc])*
+            #[derive(utoipa::IntoResponses)]
+            #[response(status = $status, description = $description)]
+            pub struct $name(pub $body);
+        };
+    }
+
+    error_response!(
+        /// 400 with the generic description.
+        BadRequest, 400, "Invalid request", HttpError
+    );
+    error_response!(
+        /// 404 with the generic description.
+        NotFound, 404, "Not found", HttpError
+    );
+    error_response!(
+        /// 409: the brand kit is locked.
+        Locked, 409, "Brand Kit is locked", HttpError
+    );
+    error_response!(
+        /// 412: `If-Match` names another version.
+        PreconditionFailed, 412, "If-Match precondition failed", HttpError
+    );
+    error_response!(
+        /// 413: the JSON body is over the limit.
+        BodyTooLarge, 413, "Body too large", HttpError
+    );
+    error_response!(
+        /// 422: the request does not validate.
+        Invalid, 422, "Validation error", ValidationError
+    );
+
+    /// 401 and 403: the answers of every call that needs a bearer token.
+    #[derive(utoipa::IntoResponses)]
+    pub enum AuthErrors {
+        #[response(status = 401, description = "Missing or invalid bearer token")]
+        Unauthorized(HttpError),
+        #[response(status = 403, description = "Other organisation or missing scope")]
+        Forbidden(HttpError),
+    }
+}

@@ -21,6 +21,8 @@ use crate::AppState;
         license(name = "Apache-2.0")
     ),
     modifiers(&BearerSecurity),
+    // The error bodies the shared responses (`crate::error::responses`) refer to.
+    components(schemas(crate::error::HttpError, crate::error::ValidationError, crate::error::FieldIssue)),
     paths(
         crate::routes::oauth::token::issue_token,
         crate::routes::oauth::introspect::introspect,

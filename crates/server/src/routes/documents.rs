@@ -1,6 +1,7 @@
 //! The Document Management API (reference §2B): upload (multipart or URL), list, get, update,
 //! delete and download brand documents, and search their knowledge chunks.
 
+use crate::error::responses;
 use std::sync::Arc;
 
 use axum::extract::{FromRequest, Multipart, Request, State};
@@ -366,11 +367,10 @@ fn too_large(limit: u64) -> ApiError {
     responses(
         (status = 201, description = "Stored; status pending until a pipeline processes it", body = DocumentResponse),
         (status = 400, description = "Invalid file type, or the URL cannot be fetched", body = crate::error::HttpError),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        responses::AuthErrors,
         (status = 404, description = "A referenced brand kit does not exist", body = crate::error::HttpError),
         (status = 413, description = "The file exceeds the size limit", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::Invalid,
         (status = 500, description = "File upload failed", body = crate::error::HttpError),
     ),
     security(("bearer" = [])),
@@ -418,9 +418,8 @@ fn document_response(status: StatusCode, document: &DocumentRecord) -> Response 
     responses(
         (status = 200, description = "A page of documents", body = Page<DocumentResponse>),
         (status = 400, description = "Unsupported search type", body = crate::error::HttpError),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::AuthErrors,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -490,10 +489,9 @@ async fn live_document(
     params(("organizationId" = String, Path), ("documentId" = uuid::Uuid, Path), ("includeDeleted" = Option<bool>, Query)),
     responses(
         (status = 200, description = "The document", body = DocumentResponse),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        responses::AuthErrors,
         (status = 404, description = "Document not found", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -520,10 +518,9 @@ pub async fn get_document(
     request_body = UpdateDocumentRequest,
     responses(
         (status = 200, description = "The updated document", body = DocumentResponse),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        responses::AuthErrors,
         (status = 404, description = "Document not found", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -641,10 +638,9 @@ pub async fn update_document(
     params(("organizationId" = String, Path), ("documentId" = uuid::Uuid, Path)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        responses::AuthErrors,
         (status = 404, description = "Document not found", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::Invalid,
         (status = 500, description = "Failed to delete document", body = crate::error::HttpError),
     ),
     security(("bearer" = [])),
@@ -685,8 +681,7 @@ pub async fn delete_document(
     params(("organizationId" = String, Path), ("documentId" = uuid::Uuid, Path)),
     responses(
         (status = 200, description = "The original bytes with their detected type"),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        responses::AuthErrors,
         (status = 404, description = "Document not found", body = crate::error::HttpError),
     ),
     security(("bearer" = [])),
@@ -759,9 +754,8 @@ pub fn search_terms(search: &str) -> Vec<String> {
     ),
     responses(
         (status = 200, description = "Chunks, best first", body = Page<ChunkResponse>),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::AuthErrors,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -827,8 +821,7 @@ pub async fn search_chunks(
     params(("organizationId" = String, Path), ("chunkId" = uuid::Uuid, Path)),
     responses(
         (status = 200, description = "The chunk", body = ChunkResponse),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        responses::AuthErrors,
         (status = 404, description = "Chunk not found", body = crate::error::HttpError),
     ),
     security(("bearer" = [])),

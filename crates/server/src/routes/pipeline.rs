@@ -1,6 +1,7 @@
 //! The Pipeline API (reference §2C): start brand ingestion and section enrichment runs, and —
 //! beyond the hosted service — follow, list and cancel them.
 
+use crate::error::responses;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -86,10 +87,9 @@ impl From<&RunRecord> for RunResponse {
     responses(
         (status = 201, description = "Queued", body = RunResponse),
         (status = 400, description = "Invalid request (unknown documents, nothing to ingest)", body = crate::error::HttpError),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        responses::AuthErrors,
         (status = 404, description = "Brand kit not found", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -118,10 +118,9 @@ pub async fn start_ingestion(
     responses(
         (status = 201, description = "Queued", body = RunResponse),
         (status = 400, description = "Invalid request (no brand knowledge yet)", body = crate::error::HttpError),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        responses::AuthErrors,
         (status = 404, description = "Brand kit, section or subsection not found", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -147,8 +146,7 @@ pub async fn start_enrichment(
     params(("organizationId" = String, Path), ("runId" = uuid::Uuid, Path)),
     responses(
         (status = 200, description = "The run", body = RunResponse),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        responses::AuthErrors,
         (status = 404, description = "Run not found", body = crate::error::HttpError),
     ),
     security(("bearer" = [])),
@@ -178,9 +176,8 @@ pub async fn get_run(
     ),
     responses(
         (status = 200, description = "A page of runs", body = Page<RunResponse>),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::AuthErrors,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -231,8 +228,7 @@ pub async fn list_runs(
     params(("organizationId" = String, Path), ("runId" = uuid::Uuid, Path)),
     responses(
         (status = 200, description = "The run after the request", body = RunResponse),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
+        responses::AuthErrors,
         (status = 404, description = "Run not found", body = crate::error::HttpError),
     ),
     security(("bearer" = [])),

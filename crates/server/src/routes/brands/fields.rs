@@ -1,5 +1,6 @@
 //! Subsections (fields): list (v2 bare array, v3 paginated), create, get, update, delete.
 
+use crate::error::responses;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -225,10 +226,9 @@ fn check_common(
     params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionId" = uuid::Uuid, Path, description = "Section id")),
     responses(
         (status = 200, description = "Subsections with values", body = Vec<FieldResponse>),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 404, description = "Not found", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::AuthErrors,
+        responses::NotFound,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -251,10 +251,9 @@ pub async fn list_fields(
     params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionId" = uuid::Uuid, Path, description = "Section id"), ("pageNumber" = Option<i64>, Query, description = "Page, from 1 (default 1)"), ("pageSize" = Option<i64>, Query, description = "Items per page, 1-100 (default 50)")),
     responses(
         (status = 200, description = "A page of subsections", body = Page<FieldResponse>),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 404, description = "Not found", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::AuthErrors,
+        responses::NotFound,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -296,12 +295,11 @@ pub async fn page_fields(
     request_body = CreateFieldRequest,
     responses(
         (status = 201, description = "Created", body = FieldResponse),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 404, description = "Not found", body = crate::error::HttpError),
-        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
-        (status = 413, description = "Body too large", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::AuthErrors,
+        responses::NotFound,
+        responses::Locked,
+        responses::BodyTooLarge,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -360,10 +358,9 @@ pub async fn create_field(
     params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionId" = uuid::Uuid, Path, description = "Section id"), ("fieldId" = uuid::Uuid, Path, description = "Subsection id")),
     responses(
         (status = 200, description = "The subsection, with its ETag", body = FieldResponse),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 404, description = "Not found", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::AuthErrors,
+        responses::NotFound,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -391,14 +388,13 @@ pub async fn get_field(
     request_body = UpdateFieldRequest,
     responses(
         (status = 200, description = "Updated", body = FieldResponse),
-        (status = 400, description = "Invalid request", body = crate::error::HttpError),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 404, description = "Not found", body = crate::error::HttpError),
-        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
-        (status = 412, description = "If-Match precondition failed", body = crate::error::HttpError),
-        (status = 413, description = "Body too large", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::BadRequest,
+        responses::AuthErrors,
+        responses::NotFound,
+        responses::Locked,
+        responses::PreconditionFailed,
+        responses::BodyTooLarge,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -455,12 +451,11 @@ pub async fn update_field(
     params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionId" = uuid::Uuid, Path, description = "Section id"), ("fieldId" = uuid::Uuid, Path, description = "Subsection id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Invalid request", body = crate::error::HttpError),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 404, description = "Not found", body = crate::error::HttpError),
-        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::BadRequest,
+        responses::AuthErrors,
+        responses::NotFound,
+        responses::Locked,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]

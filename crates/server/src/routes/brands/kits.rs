@@ -1,5 +1,6 @@
 //! Brand kits: create, list, get, update, delete.
 
+use crate::error::responses;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -149,11 +150,10 @@ fn check_optional(
     request_body = CreateBrandKitRequest,
     responses(
         (status = 201, description = "Created, with the catalogue sections", body = BrandKitResponse),
-        (status = 400, description = "Invalid request", body = crate::error::HttpError),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 413, description = "Body too large", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::BadRequest,
+        responses::AuthErrors,
+        responses::BodyTooLarge,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -186,9 +186,8 @@ pub async fn create_kit(
     params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("pageNumber" = Option<i64>, Query, description = "Page, from 1 (default 1)"), ("pageSize" = Option<i64>, Query, description = "Items per page, 1-100 (default 50)"), ("search" = Option<String>, Query, description = "Substring of name or description"), ("status" = Option<String>, Query, description = "draft, inprocess, published or failed"), ("parentId" = Option<String>, Query), ("sortBy" = Option<String>, Query, description = "createdOn (default) or updatedOn"), ("sortType" = Option<String>, Query, description = "desc (default) or asc"), ("includeDeleted" = Option<bool>, Query), ("brandkitIds" = Option<Vec<uuid::Uuid>>, Query, description = "At most 10")),
     responses(
         (status = 200, description = "A page of kits", body = Page<BrandKitResponse>),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::AuthErrors,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -249,10 +248,9 @@ pub async fn list_kits(
     params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("includeDeleted" = Option<bool>, Query)),
     responses(
         (status = 200, description = "The kit, with its ETag", body = BrandKitResponse),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 404, description = "Not found", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::AuthErrors,
+        responses::NotFound,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -280,14 +278,13 @@ pub async fn get_kit(
     request_body = UpdateBrandKitRequest,
     responses(
         (status = 200, description = "Updated", body = BrandKitResponse),
-        (status = 400, description = "Invalid request", body = crate::error::HttpError),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 404, description = "Not found", body = crate::error::HttpError),
-        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
-        (status = 412, description = "If-Match precondition failed", body = crate::error::HttpError),
-        (status = 413, description = "Body too large", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::BadRequest,
+        responses::AuthErrors,
+        responses::NotFound,
+        responses::Locked,
+        responses::PreconditionFailed,
+        responses::BodyTooLarge,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -391,11 +388,10 @@ fn check_tags(issues: &mut Issues, tags: Value) -> Value {
     params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id")),
     responses(
         (status = 204, description = "Deleted (soft)"),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 404, description = "Not found", body = crate::error::HttpError),
-        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::AuthErrors,
+        responses::NotFound,
+        responses::Locked,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]

@@ -1,5 +1,6 @@
 //! Brand-kit sections: list, create, get, update, delete.
 
+use crate::error::responses;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -129,10 +130,9 @@ fn check_order(issues: &mut Issues, order: Option<i64>) {
     params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionIds" = Option<Vec<uuid::Uuid>>, Query), ("includeDeleted" = Option<bool>, Query)),
     responses(
         (status = 200, description = "Sections, by order", body = Vec<SectionResponse>),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 404, description = "Not found", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::AuthErrors,
+        responses::NotFound,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -163,12 +163,11 @@ pub async fn list_sections(
     request_body = CreateSectionRequest,
     responses(
         (status = 201, description = "Created", body = SectionResponse),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 404, description = "Not found", body = crate::error::HttpError),
-        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
-        (status = 413, description = "Body too large", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::AuthErrors,
+        responses::NotFound,
+        responses::Locked,
+        responses::BodyTooLarge,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -206,10 +205,9 @@ pub async fn create_section(
     params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionId" = uuid::Uuid, Path, description = "Section id")),
     responses(
         (status = 200, description = "The section", body = SectionResponse),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 404, description = "Not found", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::AuthErrors,
+        responses::NotFound,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -233,14 +231,13 @@ pub async fn get_section(
     request_body = UpdateSectionRequest,
     responses(
         (status = 200, description = "Updated", body = SectionResponse),
-        (status = 400, description = "Invalid request", body = crate::error::HttpError),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 404, description = "Not found", body = crate::error::HttpError),
-        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
-        (status = 412, description = "If-Match precondition failed", body = crate::error::HttpError),
-        (status = 413, description = "Body too large", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::BadRequest,
+        responses::AuthErrors,
+        responses::NotFound,
+        responses::Locked,
+        responses::PreconditionFailed,
+        responses::BodyTooLarge,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
@@ -288,12 +285,11 @@ pub async fn update_section(
     params(("organizationId" = String, Path, description = "Organization id, e.g. org_ABCDef123456"), ("brandkitId" = uuid::Uuid, Path, description = "Brand kit id"), ("sectionId" = uuid::Uuid, Path, description = "Section id")),
     responses(
         (status = 204, description = "Deleted (soft)"),
-        (status = 400, description = "Invalid request", body = crate::error::HttpError),
-        (status = 401, description = "Missing or invalid bearer token", body = crate::error::HttpError),
-        (status = 403, description = "Other organisation or missing scope", body = crate::error::HttpError),
-        (status = 404, description = "Not found", body = crate::error::HttpError),
-        (status = 409, description = "Brand Kit is locked", body = crate::error::HttpError),
-        (status = 422, description = "Validation error", body = crate::error::ValidationError),
+        responses::BadRequest,
+        responses::AuthErrors,
+        responses::NotFound,
+        responses::Locked,
+        responses::Invalid,
     ),
     security(("bearer" = [])),
 )]
