@@ -157,3 +157,105 @@ mod tests {
         }
     }
 }
+
+/// Declares the identifiers of the brand, document and pipeline records. Each is its own type,
+/// so a section id cannot be passed where a kit id is meant; on the wire and in storage it is
+/// the text it always was (`#[serde(transparent)]`). New ones are UUIDs as the Stream API
+/// writes them ([`generate`](BrandKitId::generate)); path ids are checked as UUIDs at the HTTP
+/// edge before they become ids, and stored ones are taken as stored.
+macro_rules! record_ids {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A fresh random UUID (version 4), hyphenated lowercase.
+            pub fn generate() -> Self {
+                Self(uuid::Uuid::new_v4().to_string())
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(value: String) -> Self {
+                Self(value)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                Self(value.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+    )*};
+}
+
+record_ids! {
+    /// A brand kit's id.
+    BrandKitId;
+    /// A brand-kit section's id.
+    SectionId;
+    /// A subsection's (field's) id.
+    FieldId;
+    /// A brand document's id.
+    DocumentId;
+    /// A knowledge chunk's id.
+    ChunkId;
+    /// A pipeline run's id.
+    RunId;
+}

@@ -9,7 +9,9 @@ pub mod scope;
 pub mod text;
 
 pub use credential::{CredentialRules, Description, Label, TokenLifetime};
-pub use ids::{ClientId, IdError, OrgId};
+pub use ids::{
+    BrandKitId, ChunkId, ClientId, DocumentId, FieldId, IdError, OrgId, RunId, SectionId,
+};
 pub use scope::{Scope, ScopeError, ScopeSet};
 
 /// Seconds since the Unix epoch, the one time representation stored and compared everywhere.

@@ -1,7 +1,7 @@
 //! Records and queries of brand kits, sections and subsections (fields).
 
 use async_trait::async_trait;
-use brandstream_domain::OrgId;
+use brandstream_domain::{BrandKitId, FieldId, OrgId, SectionId};
 use serde_json::Value;
 
 use std::borrow::Cow;
@@ -18,7 +18,7 @@ use crate::StoreResult;
 #[derive(Debug, Clone, PartialEq)]
 pub struct KitRecord {
     /// UUID.
-    pub id: String,
+    pub id: BrandKitId,
     /// Owning organisation.
     pub org_id: OrgId,
     /// Unique (per organisation, case-insensitively) name.
@@ -63,9 +63,9 @@ pub struct KitRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SectionRecord {
     /// UUID.
-    pub id: String,
+    pub id: SectionId,
     /// Owning kit.
-    pub kit_id: String,
+    pub kit_id: BrandKitId,
     /// Name.
     pub name: String,
     /// Position.
@@ -94,11 +94,11 @@ pub struct SectionRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldRecord {
     /// UUID.
-    pub id: String,
+    pub id: FieldId,
     /// Owning section.
-    pub section_id: String,
+    pub section_id: SectionId,
     /// Owning kit.
-    pub kit_id: String,
+    pub kit_id: BrandKitId,
     /// Name.
     pub name: String,
     /// text | array | richArray.

@@ -1,7 +1,7 @@
 //! Records and queries of brand documents, knowledge chunks and pipeline runs.
 
 use async_trait::async_trait;
-use brandstream_domain::OrgId;
+use brandstream_domain::{BrandKitId, ChunkId, DocumentId, OrgId, RunId};
 use serde_json::Value;
 
 use std::collections::HashMap;
@@ -19,7 +19,7 @@ use crate::{StoreError, StoreResult};
 #[derive(Debug, Clone, PartialEq)]
 pub struct DocumentRecord {
     /// UUID.
-    pub id: String,
+    pub id: DocumentId,
     /// Owning organisation.
     pub org_id: OrgId,
     /// Where it is: pending until read, then processed or failed (clients may set others).
@@ -107,9 +107,9 @@ pub struct DocumentQuery {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChunkRecord {
     /// UUID.
-    pub id: String,
+    pub id: ChunkId,
     /// Its document.
-    pub document_id: String,
+    pub document_id: DocumentId,
     /// Owning organisation.
     pub org_id: OrgId,
     /// Position in the document, from 0.
@@ -158,13 +158,13 @@ pub struct ChunkQuery {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRecord {
     /// UUID.
-    pub id: String,
+    pub id: RunId,
     /// Owning organisation.
     pub org_id: OrgId,
     /// `BrandIngestionPipeline` or `EnrichSectionsPipeline`.
     pub pipeline_id: String,
     /// The brand kit it works on.
-    pub kit_id: String,
+    pub kit_id: BrandKitId,
     /// The parameters as echoed to clients.
     pub parameters: Value,
     /// Where it is in its life.
@@ -1168,7 +1168,7 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
                 "SELECT locked FROM brand_kits WHERE id = $1{}",
                 dialect.pick("", " FOR SHARE")
             );
-            let mut writable: HashMap<String, bool> = HashMap::new();
+            let mut writable: HashMap<BrandKitId, bool> = HashMap::new();
             let mut applied = 0;
             for change in &changes {
                 let field = &change.field;

@@ -123,7 +123,7 @@ impl SqlRow for tokio_postgres::Row {
 /// A kit from a row holding [`KIT_COLUMNS`].
 pub(crate) fn kit_from_row(row: &dyn SqlRow) -> StoreResult<KitRecord> {
     Ok(KitRecord {
-        id: row.text("id")?,
+        id: row.text("id")?.into(),
         org_id: row.org()?,
         name: row.text("name")?,
         description: row.opt_text("description")?,
@@ -149,8 +149,8 @@ pub(crate) fn kit_from_row(row: &dyn SqlRow) -> StoreResult<KitRecord> {
 /// A section from a row holding [`SECTION_COLUMNS`].
 pub(crate) fn section_from_row(row: &dyn SqlRow) -> StoreResult<SectionRecord> {
     Ok(SectionRecord {
-        id: row.text("id")?,
-        kit_id: row.text("kit_id")?,
+        id: row.text("id")?.into(),
+        kit_id: row.text("kit_id")?.into(),
         name: row.text("name")?,
         order: row.int("position")?,
         deletable: row.flag("deletable")?,
@@ -168,9 +168,9 @@ pub(crate) fn section_from_row(row: &dyn SqlRow) -> StoreResult<SectionRecord> {
 /// A field (subsection) from a row holding [`FIELD_COLUMNS`].
 pub(crate) fn field_from_row(row: &dyn SqlRow) -> StoreResult<FieldRecord> {
     Ok(FieldRecord {
-        id: row.text("id")?,
-        section_id: row.text("section_id")?,
-        kit_id: row.text("kit_id")?,
+        id: row.text("id")?.into(),
+        section_id: row.text("section_id")?.into(),
+        kit_id: row.text("kit_id")?.into(),
         name: row.text("name")?,
         field_type: row.text("field_type")?,
         order: row.opt_int("position")?,
@@ -217,7 +217,7 @@ pub(crate) const RUN_COLUMNS: &str =
 /// A document from a row holding [`DOCUMENT_COLUMNS`]; an unknown status is corrupt.
 pub(crate) fn document_from_row(row: &dyn SqlRow) -> StoreResult<DocumentRecord> {
     Ok(DocumentRecord {
-        id: row.text("id")?,
+        id: row.text("id")?.into(),
         org_id: row.org()?,
         status: document_status_column(&row.text("status")?)?,
         doc_type: row.text("doc_type")?,
@@ -250,8 +250,8 @@ pub(crate) fn document_from_row(row: &dyn SqlRow) -> StoreResult<DocumentRecord>
 /// A chunk from a row holding [`CHUNK_COLUMNS`].
 pub(crate) fn chunk_from_row(row: &dyn SqlRow) -> StoreResult<ChunkRecord> {
     Ok(ChunkRecord {
-        id: row.text("id")?,
-        document_id: row.text("document_id")?,
+        id: row.text("id")?.into(),
+        document_id: row.text("document_id")?.into(),
         org_id: row.org()?,
         ordinal: row.int("ordinal")?,
         headings: serde_json::from_value(row.json("headings")?)
@@ -266,10 +266,10 @@ pub(crate) fn chunk_from_row(row: &dyn SqlRow) -> StoreResult<ChunkRecord> {
 /// A pipeline run from a row holding [`RUN_COLUMNS`]; an unknown status is corrupt.
 pub(crate) fn run_from_row(row: &dyn SqlRow) -> StoreResult<RunRecord> {
     Ok(RunRecord {
-        id: row.text("id")?,
+        id: row.text("id")?.into(),
         org_id: row.org()?,
         pipeline_id: row.text("pipeline_id")?,
-        kit_id: row.text("kit_id")?,
+        kit_id: row.text("kit_id")?.into(),
         parameters: row.json("parameters")?,
         status: run_status_column(&row.text("status")?)?,
         message: row.text("message")?,
@@ -352,6 +352,25 @@ impl<'a> From<&'a Vec<u8>> for Bind<'a> {
         Bind::Bytes(bytes)
     }
 }
+
+/// Record ids bind as their text.
+macro_rules! bind_ids {
+    ($($id:ty),*) => {$(
+        impl<'a> From<&'a $id> for Bind<'a> {
+            fn from(id: &'a $id) -> Self {
+                Bind::Text(id.as_str())
+            }
+        }
+    )*};
+}
+bind_ids!(
+    brandstream_domain::BrandKitId,
+    brandstream_domain::SectionId,
+    brandstream_domain::FieldId,
+    brandstream_domain::DocumentId,
+    brandstream_domain::ChunkId,
+    brandstream_domain::RunId
+);
 
 /// A statement's parameter list: `binds![a, b]` is `[Bind::from(a), Bind::from(b)]`.
 macro_rules! binds {

@@ -21,9 +21,9 @@ const REFERENCES_MAX: usize = 25;
 #[derive(Debug, Default)]
 pub struct Scope {
     /// Only this section.
-    pub section_id: Option<String>,
+    pub section_id: Option<brandstream_domain::SectionId>,
     /// Only this subsection (of `section_id`).
-    pub field_id: Option<String>,
+    pub field_id: Option<brandstream_domain::FieldId>,
 }
 
 fn references(org: &str, chunk_ids: &[String]) -> Value {
@@ -67,7 +67,7 @@ pub async fn fill_kit(
         .list_chunks(
             &kit.org_id,
             &ChunkQuery {
-                reference_id: Some(kit.id.clone()),
+                reference_id: Some(kit.id.to_string()),
                 limit: CHUNKS_MAX,
                 ..ChunkQuery::default()
             },
@@ -79,8 +79,8 @@ pub async fn fill_kit(
     let knowledge: Vec<KnowledgeChunk> = chunks
         .into_iter()
         .map(|chunk| KnowledgeChunk {
-            id: chunk.id,
-            document_id: chunk.document_id,
+            id: chunk.id.into(),
+            document_id: chunk.document_id.into(),
             text: chunk.text,
             headings: chunk.headings,
             page_start: u32::try_from(chunk.page_start).unwrap_or(0),
@@ -96,17 +96,17 @@ pub async fn fill_kit(
             || scope
                 .section_id
                 .as_ref()
-                .is_some_and(|id| *id != section.id)
+                .is_some_and(|id| section.id != *id)
         {
             continue;
         }
         let section_fields = store.list_fields(&section.id).await?;
         if section.name == GLOSSARY_SECTION {
-            glossary = Some((section.id.clone(), section_fields));
+            glossary = Some((section.id.to_string(), section_fields));
             continue;
         }
         for field in section_fields {
-            let in_scope = scope.field_id.as_ref().is_none_or(|id| *id == field.id);
+            let in_scope = scope.field_id.as_ref().is_none_or(|id| field.id == *id);
             let Some(field_type) = FieldType::parse(&field.field_type) else {
                 continue;
             };
@@ -114,13 +114,13 @@ pub async fn fill_kit(
                 continue;
             }
             targets.push(FieldTarget {
-                id: field.id.clone(),
+                id: field.id.to_string(),
                 section: section.name.clone(),
                 name: field.name.clone(),
                 field_type,
                 intent: field.intent.clone(),
             });
-            fields.insert(field.id.clone(), field);
+            fields.insert(field.id.to_string(), field);
         }
     }
 
@@ -177,7 +177,7 @@ pub async fn fill_kit(
                 .collect();
             match by_name.get(&name.to_lowercase()) {
                 Some(field) => {
-                    let in_scope = scope.field_id.as_ref().is_none_or(|id| *id == field.id);
+                    let in_scope = scope.field_id.as_ref().is_none_or(|id| field.id == *id);
                     if field.ai_editable && in_scope {
                         changes.push(updated(field, value, refs, actor));
                     }
@@ -187,8 +187,8 @@ pub async fn fill_kit(
                     let now = now_micros();
                     changes.push(FieldChange {
                         field: FieldRecord {
-                            id: uuid::Uuid::new_v4().to_string(),
-                            section_id: section_id.clone(),
+                            id: brandstream_domain::FieldId::generate(),
+                            section_id: section_id.clone().into(),
                             kit_id: kit.id.clone(),
                             name,
                             field_type: FieldType::Array.as_str().into(),

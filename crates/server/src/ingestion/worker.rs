@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use brandstream_domain::OrgId;
+use brandstream_domain::{BrandKitId, DocumentId, OrgId};
 use brandstream_ingest::summary::summarize;
 use brandstream_ingest::{chunk_document, detect_kind, ChunkSettings};
 use brandstream_store::{
@@ -342,8 +342,8 @@ impl Pipeline {
     async fn process_document(
         &self,
         org: &OrgId,
-        id: &str,
-        kit_id: &str,
+        id: &DocumentId,
+        kit_id: &BrandKitId,
         actor: &str,
     ) -> Result<(), String> {
         let started = std::time::Instant::now();
@@ -359,7 +359,7 @@ impl Pipeline {
                 let stored = self.store_chunks(org, id, kit_id, actor, read).await;
                 let total_ms = started.elapsed().as_secs_f64() * 1e3;
                 tracing::info!(
-                    document = id,
+                    document = id.as_str(),
                     chunks,
                     read_ms,
                     index_ms = total_ms - read_ms,
@@ -424,8 +424,8 @@ impl Pipeline {
     async fn store_chunks(
         &self,
         org: &OrgId,
-        id: &str,
-        kit_id: &str,
+        id: &DocumentId,
+        kit_id: &BrandKitId,
         actor: &str,
         read: ReadDocument,
     ) -> Result<(), String> {
@@ -439,8 +439,8 @@ impl Pipeline {
         let records: Vec<ChunkRecord> = chunks
             .into_iter()
             .map(|chunk| ChunkRecord {
-                id: uuid::Uuid::new_v4().to_string(),
-                document_id: id.to_owned(),
+                id: brandstream_domain::ChunkId::generate(),
+                document_id: id.clone(),
                 org_id: org.clone(),
                 ordinal: chunk.ordinal as i64,
                 headings: chunk.headings,

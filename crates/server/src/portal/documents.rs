@@ -24,7 +24,7 @@ pub(super) async fn upload_document(
     Path(kit_id): Path<String>,
     mut multipart: Multipart,
 ) -> Result<Response, PortalError> {
-    let kit_id = valid_uuid(&kit_id).ok_or(NO_SUCH_KIT)?;
+    let kit_id = valid_uuid::<brandstream_domain::BrandKitId>(&kit_id).ok_or(NO_SUCH_KIT)?;
     let mut csrf = String::new();
     let mut file = None;
     loop {
@@ -73,7 +73,7 @@ pub(super) async fn start_ingestion(
     Path(kit_id): Path<String>,
     CsrfForm(_): CsrfForm,
 ) -> Result<Response, PortalError> {
-    let kit_id = valid_uuid(&kit_id).ok_or(NO_SUCH_KIT)?;
+    let kit_id = valid_uuid::<brandstream_domain::BrandKitId>(&kit_id).ok_or(NO_SUCH_KIT)?;
     let mut parameters = serde_json::Map::new();
     parameters.insert("brand_kit_id".into(), serde_json::json!(kit_id));
     parameters.insert("populateSections".into(), serde_json::json!(true));

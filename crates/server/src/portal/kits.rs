@@ -128,7 +128,7 @@ pub(super) async fn render_kit(
                 &user.org,
                 &DocumentQuery {
                     limit: 100,
-                    reference_id: Some(kit.id.clone()),
+                    reference_id: Some(kit.id.to_string()),
                     ..DocumentQuery::default()
                 },
             )
@@ -138,7 +138,7 @@ pub(super) async fn render_kit(
             .list_runs(
                 &user.org,
                 &RunQuery {
-                    kit_id: Some(kit.id.clone()),
+                    kit_id: Some(kit.id.to_string()),
                     limit: 10,
                     ..RunQuery::default()
                 },

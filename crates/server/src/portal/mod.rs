@@ -192,8 +192,8 @@ fn page_status(error: bool) -> StatusCode {
 }
 
 /// A UUID from a path, in its canonical hyphenated form.
-fn valid_uuid(id: &str) -> Option<String> {
+fn valid_uuid<Id: From<String>>(id: &str) -> Option<Id> {
     uuid::Uuid::try_parse(id)
         .ok()
-        .map(|id| id.hyphenated().to_string())
+        .map(|id| Id::from(id.hyphenated().to_string()))
 }

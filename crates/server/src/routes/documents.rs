@@ -162,7 +162,7 @@ impl DocumentResponse {
             .unwrap_or_default();
         Self {
             organization_id: document.org_id.to_string(),
-            id: document.id.clone(),
+            id: document.id.to_string(),
             status: document.status.as_str().to_owned(),
             chunked: document.chunked,
             summarized: document.summarized,
@@ -174,7 +174,7 @@ impl DocumentResponse {
             } else {
                 document.url.clone()
             },
-            file_id: document.id.clone(),
+            file_id: document.id.to_string(),
             doc_type: document.doc_type.clone(),
             file_type: document.file_type.clone(),
             size: document.size.to_string(),
@@ -225,9 +225,9 @@ pub struct ChunkResponse {
 impl ChunkResponse {
     fn from_record(chunk: &ChunkRecord, score: Option<f64>, snippet: Option<String>) -> Self {
         Self {
-            id: chunk.id.clone(),
+            id: chunk.id.to_string(),
             organization_id: chunk.org_id.to_string(),
-            document_id: chunk.document_id.clone(),
+            document_id: chunk.document_id.to_string(),
             ordinal: chunk.ordinal,
             page: chunk.page_start,
             page_end: chunk.page_end,

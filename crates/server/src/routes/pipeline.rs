@@ -59,7 +59,7 @@ pub struct RunResponse {
 impl From<&RunRecord> for RunResponse {
     fn from(run: &RunRecord) -> Self {
         Self {
-            id: run.id.clone(),
+            id: run.id.to_string(),
             pipeline_id: run.pipeline_id.clone(),
             parameters: run.parameters.clone(),
             status: run.status.as_str().to_owned(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use brandstream_domain::brand::{
     validate_value, FieldType, KitStatus, CATALOGUE, GLOSSARY_SECTION, NAME_MAX,
 };
-use brandstream_domain::OrgId;
+use brandstream_domain::{BrandKitId, FieldId, OrgId, SectionId};
 use brandstream_store::{FieldRecord, KitQuery, KitRecord, SectionRecord, Store};
 use serde_json::{json, Value};
 
@@ -237,7 +237,7 @@ impl BrandService {
     ) -> Result<KitRecord, ServiceError> {
         let now = now_micros();
         let kit = KitRecord {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: BrandKitId::generate(),
             org_id: org.clone(),
             name: new.name,
             description: new.description,
@@ -261,7 +261,7 @@ impl BrandService {
         let mut sections = Vec::with_capacity(CATALOGUE.len());
         let mut fields = Vec::new();
         for template in CATALOGUE {
-            let section_id = uuid::Uuid::new_v4().to_string();
+            let section_id = SectionId::generate();
             let properties = if template.name == GLOSSARY_SECTION {
                 json!({"sourceLanguage": "en-US"})
             } else {
@@ -284,7 +284,7 @@ impl BrandService {
             });
             for (index, subsection) in template.subsections.iter().enumerate() {
                 fields.push(FieldRecord {
-                    id: uuid::Uuid::new_v4().to_string(),
+                    id: FieldId::generate(),
                     section_id: section_id.clone(),
                     kit_id: kit.id.clone(),
                     name: subsection.name.into(),
@@ -326,7 +326,7 @@ impl BrandService {
     pub async fn get_kit(
         &self,
         org: &OrgId,
-        id: &str,
+        id: &BrandKitId,
         include_deleted: bool,
     ) -> Result<KitRecord, ServiceError> {
         match self.store.get_kit(org, id).await? {
@@ -336,7 +336,7 @@ impl BrandService {
     }
 
     /// A live kit that may be written to (not locked).
-    async fn writable_kit(&self, org: &OrgId, id: &str) -> Result<KitRecord, ServiceError> {
+    async fn writable_kit(&self, org: &OrgId, id: &BrandKitId) -> Result<KitRecord, ServiceError> {
         let kit = self.get_kit(org, id, false).await?;
         if kit.locked {
             return Err(locked());
@@ -348,7 +348,7 @@ impl BrandService {
     pub async fn update_kit(
         &self,
         org: &OrgId,
-        id: &str,
+        id: &BrandKitId,
         actor: &str,
         changes: KitChanges,
         precondition: &dyn Precondition,
@@ -396,7 +396,12 @@ impl BrandService {
     }
 
     /// Soft-deletes a kit. Locked kits cannot be deleted.
-    pub async fn delete_kit(&self, org: &OrgId, id: &str, actor: &str) -> Result<(), ServiceError> {
+    pub async fn delete_kit(
+        &self,
+        org: &OrgId,
+        id: &BrandKitId,
+        actor: &str,
+    ) -> Result<(), ServiceError> {
         let current = self.writable_kit(org, id).await?;
         let mut kit = current.clone();
         kit.deleted_at = Some(now_micros());
@@ -412,7 +417,7 @@ impl BrandService {
     pub async fn list_sections(
         &self,
         org: &OrgId,
-        kit_id: &str,
+        kit_id: &BrandKitId,
         ids: &[String],
         include_deleted: bool,
     ) -> Result<Vec<SectionRecord>, ServiceError> {
@@ -421,7 +426,7 @@ impl BrandService {
         Ok(sections
             .into_iter()
             .filter(|section| include_deleted || section.deleted_at.is_none())
-            .filter(|section| ids.is_empty() || ids.contains(&section.id))
+            .filter(|section| ids.is_empty() || ids.iter().any(|id| section.id == *id))
             .collect())
     }
 
@@ -429,14 +434,18 @@ impl BrandService {
     pub async fn get_section(
         &self,
         org: &OrgId,
-        kit_id: &str,
-        id: &str,
+        kit_id: &BrandKitId,
+        id: &SectionId,
     ) -> Result<SectionRecord, ServiceError> {
         self.get_kit(org, kit_id, false).await?;
         self.live_section(kit_id, id).await
     }
 
-    async fn live_section(&self, kit_id: &str, id: &str) -> Result<SectionRecord, ServiceError> {
+    async fn live_section(
+        &self,
+        kit_id: &BrandKitId,
+        id: &SectionId,
+    ) -> Result<SectionRecord, ServiceError> {
         match self.store.get_section(kit_id, id).await? {
             Some(section) if section.deleted_at.is_none() => Ok(section),
             _ => Err(ServiceError::NotFound("Section")),
@@ -447,7 +456,7 @@ impl BrandService {
     pub async fn create_section(
         &self,
         org: &OrgId,
-        kit_id: &str,
+        kit_id: &BrandKitId,
         actor: &str,
         new: NewSection,
     ) -> Result<SectionRecord, ServiceError> {
@@ -456,8 +465,8 @@ impl BrandService {
         let next = existing.iter().map(|s| s.order).max().unwrap_or(0) + 1;
         let now = now_micros();
         let section = SectionRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            kit_id: kit_id.into(),
+            id: SectionId::generate(),
+            kit_id: kit_id.clone(),
             name: new.name,
             order: new.order.unwrap_or(next),
             deletable: new.deletable.unwrap_or(true),
@@ -478,8 +487,8 @@ impl BrandService {
     pub async fn update_section(
         &self,
         org: &OrgId,
-        kit_id: &str,
-        id: &str,
+        kit_id: &BrandKitId,
+        id: &SectionId,
         actor: &str,
         changes: SectionChanges,
         precondition: &dyn Precondition,
@@ -523,8 +532,8 @@ impl BrandService {
     pub async fn delete_section(
         &self,
         org: &OrgId,
-        kit_id: &str,
-        id: &str,
+        kit_id: &BrandKitId,
+        id: &SectionId,
         actor: &str,
     ) -> Result<(), ServiceError> {
         self.writable_kit(org, kit_id).await?;
@@ -548,8 +557,8 @@ impl BrandService {
     pub async fn list_fields(
         &self,
         org: &OrgId,
-        kit_id: &str,
-        section_id: &str,
+        kit_id: &BrandKitId,
+        section_id: &SectionId,
     ) -> Result<Vec<FieldRecord>, ServiceError> {
         self.get_section(org, kit_id, section_id).await?;
         self.store
@@ -562,8 +571,8 @@ impl BrandService {
     pub async fn page_fields(
         &self,
         org: &OrgId,
-        kit_id: &str,
-        section_id: &str,
+        kit_id: &BrandKitId,
+        section_id: &SectionId,
         offset: i64,
         limit: i64,
     ) -> Result<(i64, Vec<FieldRecord>), ServiceError> {
@@ -578,9 +587,9 @@ impl BrandService {
     pub async fn get_field(
         &self,
         org: &OrgId,
-        kit_id: &str,
-        section_id: &str,
-        id: &str,
+        kit_id: &BrandKitId,
+        section_id: &SectionId,
+        id: &FieldId,
     ) -> Result<FieldRecord, ServiceError> {
         self.get_section(org, kit_id, section_id).await?;
         self.store
@@ -593,8 +602,8 @@ impl BrandService {
     pub async fn create_field(
         &self,
         org: &OrgId,
-        kit_id: &str,
-        section_id: &str,
+        kit_id: &BrandKitId,
+        section_id: &SectionId,
         actor: &str,
         new: NewField,
     ) -> Result<FieldRecord, ServiceError> {
@@ -608,9 +617,9 @@ impl BrandService {
         };
         let now = now_micros();
         let field = FieldRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            section_id: section_id.into(),
-            kit_id: kit_id.into(),
+            id: FieldId::generate(),
+            section_id: section_id.clone(),
+            kit_id: kit_id.clone(),
             name: new.name,
             field_type: field_type.as_str().into(),
             order: new.order,
@@ -637,9 +646,9 @@ impl BrandService {
     pub async fn update_field(
         &self,
         org: &OrgId,
-        kit_id: &str,
-        section_id: &str,
-        id: &str,
+        kit_id: &BrandKitId,
+        section_id: &SectionId,
+        id: &FieldId,
         actor: &str,
         changes: FieldChanges,
         precondition: &dyn Precondition,
@@ -698,9 +707,9 @@ impl BrandService {
     pub async fn delete_field(
         &self,
         org: &OrgId,
-        kit_id: &str,
-        section_id: &str,
-        id: &str,
+        kit_id: &BrandKitId,
+        section_id: &SectionId,
+        id: &FieldId,
     ) -> Result<(), ServiceError> {
         self.writable_kit(org, kit_id).await?;
         self.live_section(kit_id, section_id).await?;

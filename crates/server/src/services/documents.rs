@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use brandstream_domain::OrgId;
+use brandstream_domain::{DocumentId, OrgId};
 use brandstream_ingest::{detect_kind, FileKind};
 use brandstream_store::{Blobs, DocumentRecord, DocumentStatus, Store};
 use bytes::Bytes;
@@ -149,7 +149,13 @@ pub(crate) async fn references(
                 )]));
             };
             id = parsed.hyphenated().to_string();
-            brands.get_kit(org, &id, false).await?;
+            brands
+                .get_kit(
+                    org,
+                    &brandstream_domain::BrandKitId::from(id.clone()),
+                    false,
+                )
+                .await?;
         }
         let path = text("path")
             .filter(|path| !path.is_empty() && path.len() <= URL_MAX)
@@ -340,7 +346,7 @@ impl DocumentService {
         };
 
         let now = now_micros();
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = DocumentId::generate();
         let file_id = format!("{org}/{id}/original");
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let size = bytes.len() as i64;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use brandstream_domain::OrgId;
+use brandstream_domain::{BrandKitId, DocumentId, FieldId, OrgId, RunId, SectionId};
 use brandstream_store::{DocumentQuery, DocumentStatus, RunRecord, RunStatus, Store};
 use serde_json::{json, Map, Value};
 
@@ -49,21 +49,21 @@ pub enum RunSpec {
     /// false.
     BrandIngestion {
         /// Document ids (`documentIdsList`).
-        documents: Vec<String>,
+        documents: Vec<DocumentId>,
         /// `populateSections` (default true).
         populate_sections: bool,
         /// `sectionId`/`fieldId` limit the filling as for enrichment (not in the hosted API's
         /// ingestion parameters, but passed through and honoured).
-        section_id: Option<String>,
+        section_id: Option<SectionId>,
         /// See `section_id`.
-        field_id: Option<String>,
+        field_id: Option<FieldId>,
     },
     /// Fill the kit's subsections: all, one section's (`sectionId`) or one (`fieldId`).
     EnrichSections {
         /// `sectionId`, if the run is limited to one section.
-        section_id: Option<String>,
+        section_id: Option<SectionId>,
         /// `fieldId`, if the run is limited to one subsection.
-        field_id: Option<String>,
+        field_id: Option<FieldId>,
     },
 }
 
@@ -86,18 +86,18 @@ impl RunSpec {
                     .split(',')
                     .map(str::trim)
                     .filter(|id| !id.is_empty())
-                    .map(str::to_owned)
+                    .map(DocumentId::from)
                     .collect(),
                 populate_sections: parameters
                     .get("populateSections")
                     .and_then(Value::as_bool)
                     .unwrap_or(true),
-                section_id: text("sectionId"),
-                field_id: text("fieldId"),
+                section_id: text("sectionId").map(SectionId::from),
+                field_id: text("fieldId").map(FieldId::from),
             },
             PipelineKind::EnrichSections => RunSpec::EnrichSections {
-                section_id: text("sectionId"),
-                field_id: text("fieldId"),
+                section_id: text("sectionId").map(SectionId::from),
+                field_id: text("fieldId").map(FieldId::from),
             },
         })
     }
@@ -168,7 +168,7 @@ impl PipelineService {
         actor: &str,
         mut parameters: Map<String, Value>,
     ) -> Result<RunRecord, ServiceError> {
-        let kit_id = required_kit_id(&parameters)?;
+        let kit_id = BrandKitId::from(required_kit_id(&parameters)?);
         let populate = match parameters.get("populateSections") {
             None | Some(Value::Null) => true,
             Some(Value::Bool(flag)) => *flag,
@@ -237,7 +237,7 @@ impl PipelineService {
                         org,
                         &DocumentQuery {
                             limit: DOCUMENTS_MAX as i64,
-                            reference_id: Some(kit_id.clone()),
+                            reference_id: Some(kit_id.to_string()),
                             ..DocumentQuery::default()
                         },
                     )
@@ -250,7 +250,7 @@ impl PipelineService {
                 documents
                     .into_iter()
                     .filter(|document| document.status != DocumentStatus::Processed)
-                    .map(|document| document.id)
+                    .map(|document| document.id.into())
                     .collect()
             }
         };
@@ -276,7 +276,7 @@ impl PipelineService {
         actor: &str,
         mut parameters: Map<String, Value>,
     ) -> Result<RunRecord, ServiceError> {
-        let kit_id = required_kit_id(&parameters)?;
+        let kit_id = BrandKitId::from(required_kit_id(&parameters)?);
         let section_id = uuid_parameter(&parameters, "sectionId", false)?;
         let field_id = uuid_parameter(&parameters, "fieldId", false)?;
         self.brands.get_kit(org, &kit_id, false).await?;
@@ -289,10 +289,12 @@ impl PipelineService {
                 ))
             }
             (Some(section), field) => {
-                let section_record = self.brands.get_section(org, &kit_id, section).await?;
+                let section_id = SectionId::from(section.clone());
+                let section_record = self.brands.get_section(org, &kit_id, &section_id).await?;
                 if let Some(field) = field {
+                    let field_id = FieldId::from(field.clone());
                     self.brands
-                        .get_field(org, &kit_id, &section_record.id, field)
+                        .get_field(org, &kit_id, &section_record.id, &field_id)
                         .await?;
                 }
             }
@@ -304,7 +306,7 @@ impl PipelineService {
                 org,
                 &DocumentQuery {
                     limit: 1,
-                    reference_id: Some(kit_id.clone()),
+                    reference_id: Some(kit_id.to_string()),
                     status: Some(DocumentStatus::Processed),
                     ..DocumentQuery::default()
                 },
@@ -337,17 +339,17 @@ impl PipelineService {
         actor: &str,
         org: &OrgId,
         kind: PipelineKind,
-        kit_id: &str,
+        kit_id: &BrandKitId,
         mut parameters: Map<String, Value>,
     ) -> Result<RunRecord, ServiceError> {
         let pipeline_id = kind.id();
         parameters.insert("org_id".into(), json!(org.as_str()));
         let now = now_micros();
         let run = RunRecord {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: RunId::generate(),
             org_id: org.clone(),
             pipeline_id: pipeline_id.into(),
-            kit_id: kit_id.into(),
+            kit_id: kit_id.clone(),
             parameters: Value::Object(parameters),
             status: RunStatus::Queued,
             message: String::new(),

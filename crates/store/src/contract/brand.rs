@@ -318,7 +318,7 @@ async fn sections_and_fields_are_ordered_versioned_and_deleted(store: TestStore)
         .await
         .unwrap()
         .into_iter()
-        .map(|s| s.id)
+        .map(|s| s.id.to_string())
         .collect();
     assert_eq!(order, vec!["s-d", "s-b", "s-a", "s-c"]);
     // A section of an unknown kit is refused.
@@ -368,7 +368,7 @@ async fn sections_and_fields_are_ordered_versioned_and_deleted(store: TestStore)
         .await
         .unwrap()
         .into_iter()
-        .map(|f| f.id)
+        .map(|f| f.id.to_string())
         .collect();
     assert_eq!(order, vec!["f-0", "f-1a", "f-1b", "f-2", "f-none"]);
     let (total, page) = store.page_fields("s-b", 1, 2).await.unwrap();

@@ -42,7 +42,7 @@ fn document(org: &OrgId, id: &str, created_at: i64) -> DocumentRecord {
 
 fn chunk(document: &DocumentRecord, ordinal: i64, headings: &[&str], text: &str) -> ChunkRecord {
     ChunkRecord {
-        id: format!("{}-chunk-{ordinal}", document.id),
+        id: format!("{}-chunk-{ordinal}", document.id).into(),
         document_id: document.id.clone(),
         org_id: document.org_id.clone(),
         ordinal,
@@ -60,7 +60,7 @@ fn chunk(document: &DocumentRecord, ordinal: i64, headings: &[&str], text: &str)
 fn field(kit: &str, id: &str, references: Value, ai_editable: bool) -> FieldRecord {
     FieldRecord {
         id: id.into(),
-        section_id: format!("{kit}-section"),
+        section_id: format!("{kit}-section").into(),
         kit_id: kit.into(),
         name: format!("Field {id}"),
         field_type: "text".into(),
@@ -106,7 +106,7 @@ async fn seed_kit(store: &TestStore, org: &OrgId, kit: &str, locked: bool) {
         deleted_at: None,
     };
     let section = SectionRecord {
-        id: format!("{kit}-section"),
+        id: format!("{kit}-section").into(),
         kit_id: kit.into(),
         name: "Section".into(),
         order: 1,
@@ -533,7 +533,11 @@ async fn field_changes_apply_only_where_allowed_and_deletes_drop_references(stor
     let mut values = Vec::new();
     for kit in ["open", "closed", "gone"] {
         for record in store.list_fields(&format!("{kit}-section")).await.unwrap() {
-            values.push((record.id, record.value.to_string(), record.version));
+            values.push((
+                record.id.to_string(),
+                record.value.to_string(),
+                record.version,
+            ));
         }
     }
     values.sort();
@@ -736,7 +740,10 @@ async fn searches_find_the_same_chunks_on_both_backends() {
         let mut found = Vec::new();
         for store in stores {
             let (total, hits) = store.search_chunks(&acme, &terms, &scope).await.unwrap();
-            let mut ids: Vec<String> = hits.into_iter().map(|hit| hit.chunk.id).collect();
+            let mut ids: Vec<String> = hits
+                .into_iter()
+                .map(|hit| hit.chunk.id.to_string())
+                .collect();
             ids.sort();
             found.push((total, ids));
         }

@@ -1,6 +1,7 @@
 //! Subsections (fields): list (v2 bare array, v3 paginated), create, get, update, delete.
 
 use crate::error::responses;
+use brandstream_domain::{BrandKitId, FieldId, SectionId};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -112,7 +113,7 @@ pub struct FieldResponse {
 impl From<&FieldRecord> for FieldResponse {
     fn from(field: &FieldRecord) -> Self {
         Self {
-            id: field.id.clone(),
+            id: field.id.to_string(),
             name: field.name.clone(),
             field_type: field.field_type.clone(),
             order: field.order,
@@ -239,6 +240,7 @@ pub async fn list_fields(
 ) -> Result<Json<Vec<FieldResponse>>, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
     let [kit_id, section_id] = path.uuids(["brandkitId", "sectionId"])?;
+    let (kit_id, section_id) = (BrandKitId::from(kit_id), SectionId::from(section_id));
     let fields = state.brands.list_fields(&org, &kit_id, &section_id).await?;
     Ok(Json(fields.iter().map(FieldResponse::from).collect()))
 }
@@ -265,6 +267,7 @@ pub async fn page_fields(
 ) -> Result<Json<Page<FieldResponse>>, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
     let [kit_id, section_id] = path.uuids(["brandkitId", "sectionId"])?;
+    let (kit_id, section_id) = (BrandKitId::from(kit_id), SectionId::from(section_id));
     let page_number = query.int("pageNumber", 1, 1, 1_000_000);
     let page_size = query.int("pageSize", 50, 1, 100);
     query.finish()?;
@@ -311,6 +314,7 @@ pub async fn create_field(
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
     let [kit_id, section_id] = path.uuids(["brandkitId", "sectionId"])?;
+    let (kit_id, section_id) = (BrandKitId::from(kit_id), SectionId::from(section_id));
     let mut issues = Issues::default();
     let name = issues.name("name", &request.name);
     let field_type = FieldType::parse(&request.field_type);
@@ -371,6 +375,11 @@ pub async fn get_field(
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
     let [kit_id, section_id, field_id] = path.uuids(["brandkitId", "sectionId", "fieldId"])?;
+    let (kit_id, section_id, field_id) = (
+        BrandKitId::from(kit_id),
+        SectionId::from(section_id),
+        FieldId::from(field_id),
+    );
     let field = state
         .brands
         .get_field(&org, &kit_id, &section_id, &field_id)
@@ -407,6 +416,11 @@ pub async fn update_field(
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
     let [kit_id, section_id, field_id] = path.uuids(["brandkitId", "sectionId", "fieldId"])?;
+    let (kit_id, section_id, field_id) = (
+        BrandKitId::from(kit_id),
+        SectionId::from(section_id),
+        FieldId::from(field_id),
+    );
     let mut issues = Issues::default();
     let name = request
         .name
@@ -466,6 +480,11 @@ pub async fn delete_field(
 ) -> Result<StatusCode, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
     let [kit_id, section_id, field_id] = path.uuids(["brandkitId", "sectionId", "fieldId"])?;
+    let (kit_id, section_id, field_id) = (
+        BrandKitId::from(kit_id),
+        SectionId::from(section_id),
+        FieldId::from(field_id),
+    );
     state
         .brands
         .delete_field(&org, &kit_id, &section_id, &field_id)

@@ -1,6 +1,7 @@
 //! Brand kits: create, list, get, update, delete.
 
 use crate::error::responses;
+use brandstream_domain::BrandKitId;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -105,7 +106,7 @@ impl From<&KitRecord> for BrandKitResponse {
     fn from(kit: &KitRecord) -> Self {
         Self {
             organization_id: kit.org_id.to_string(),
-            id: kit.id.clone(),
+            id: kit.id.to_string(),
             name: kit.name.clone(),
             description: kit.description.clone(),
             brand_name: kit.brand_name.clone(),
@@ -262,6 +263,7 @@ pub async fn get_kit(
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
     let [kit_id] = path.uuids(["brandkitId"])?;
+    let kit_id = BrandKitId::from(kit_id);
     let include_deleted = query.bool("includeDeleted", false);
     query.finish()?;
     let kit = state.brands.get_kit(&org, &kit_id, include_deleted).await?;
@@ -297,6 +299,7 @@ pub async fn update_kit(
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
     let [kit_id] = path.uuids(["brandkitId"])?;
+    let kit_id = BrandKitId::from(kit_id);
     let mut issues = Issues::default();
     let text = |issues: &mut Issues, field: &str, value: Option<Option<String>>, max: usize| {
         value.map(|inner| issues.text(field, inner, max))
@@ -402,6 +405,7 @@ pub async fn delete_kit(
 ) -> Result<StatusCode, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
     let [kit_id] = path.uuids(["brandkitId"])?;
+    let kit_id = BrandKitId::from(kit_id);
     state
         .brands
         .delete_kit(&org, &kit_id, caller.subject())

@@ -1,6 +1,7 @@
 //! Brand-kit sections: list, create, get, update, delete.
 
 use crate::error::responses;
+use brandstream_domain::{BrandKitId, SectionId};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -71,7 +72,7 @@ pub struct SectionResponse {
 impl From<&SectionRecord> for SectionResponse {
     fn from(section: &SectionRecord) -> Self {
         Self {
-            id: section.id.clone(),
+            id: section.id.to_string(),
             name: section.name.clone(),
             order: section.order,
             deletable: section.deletable,
@@ -144,6 +145,7 @@ pub async fn list_sections(
 ) -> Result<Json<Vec<SectionResponse>>, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
     let [kit_id] = path.uuids(["brandkitId"])?;
+    let kit_id = BrandKitId::from(kit_id);
     let ids = query.uuid_list("sectionIds", 100);
     let include_deleted = query.bool("includeDeleted", false);
     query.finish()?;
@@ -179,6 +181,7 @@ pub async fn create_section(
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
     let [kit_id] = path.uuids(["brandkitId"])?;
+    let kit_id = BrandKitId::from(kit_id);
     let mut issues = Issues::default();
     let name = issues.name("name", &request.name);
     check_order(&mut issues, request.order);
@@ -218,6 +221,7 @@ pub async fn get_section(
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
     let [kit_id, section_id] = path.uuids(["brandkitId", "sectionId"])?;
+    let (kit_id, section_id) = (BrandKitId::from(kit_id), SectionId::from(section_id));
     let section = state.brands.get_section(&org, &kit_id, &section_id).await?;
     Ok(with_etag(StatusCode::OK, &section))
 }
@@ -250,6 +254,7 @@ pub async fn update_section(
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
     let [kit_id, section_id] = path.uuids(["brandkitId", "sectionId"])?;
+    let (kit_id, section_id) = (BrandKitId::from(kit_id), SectionId::from(section_id));
     let mut issues = Issues::default();
     let name = request
         .name
@@ -300,6 +305,7 @@ pub async fn delete_section(
 ) -> Result<StatusCode, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
     let [kit_id, section_id] = path.uuids(["brandkitId", "sectionId"])?;
+    let (kit_id, section_id) = (BrandKitId::from(kit_id), SectionId::from(section_id));
     state
         .brands
         .delete_section(&org, &kit_id, &section_id, caller.subject())
