@@ -39,6 +39,10 @@ pub struct AppState {
     pub runs: crate::services::pipeline::PipelineService,
     /// Organisation memberships (portal).
     pub members: crate::services::members::MemberService,
+    /// Portal sessions.
+    pub sessions: crate::services::sessions::SessionService,
+    /// The audit trail (portal).
+    pub audit: crate::services::audit::AuditService,
     /// The OpenAPI document, serialised once.
     pub openapi: Arc<str>,
     /// Prometheus handle, when this process installed the recorder.

@@ -253,6 +253,12 @@ impl Server {
             documents,
             runs,
             members: crate::services::members::MemberService::new(Arc::clone(&store)),
+            audit: crate::services::audit::AuditService::new(Arc::clone(&store)),
+            sessions: crate::services::sessions::SessionService::new(
+                Arc::clone(&store),
+                settings.portal.idle_minutes,
+                settings.portal.absolute_hours,
+            ),
             store,
             settings: Arc::new(settings),
             openapi: serde_json::to_string(&crate::app::openapi_document())

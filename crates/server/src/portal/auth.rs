@@ -8,16 +8,14 @@ use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use brandstream_auth::AuthError;
-use brandstream_domain::now_unix;
-use brandstream_store::SessionRecord;
 use serde::Deserialize;
 
 use super::errors::PortalError;
 use super::extract::CsrfForm;
 use super::pages;
 use super::session::{
-    check_csrf, cookie, is_https, random_token, set_cookie, token_hash, PortalUser,
-    LOGIN_CSRF_COOKIE, SESSION_COOKIE,
+    check_csrf, cookie, is_https, random_token, set_cookie, PortalUser, LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
 };
 use crate::AppState;
 
@@ -83,23 +81,20 @@ pub(super) async fn login(
             "The username or password is wrong.",
         );
     };
-    let token = random_token();
-    let now = now_unix();
-    let session = SessionRecord {
-        token_hash: token_hash(&token),
-        user_id: signed_in.user.id.clone(),
-        org_id: first.org_id.clone(),
-        csrf_token: random_token(),
-        created_at: now,
-        last_seen_at: now,
+    let token = match state
+        .sessions
+        .start(&signed_in.user.id, &first.org_id)
+        .await
+    {
+        Ok((token, _)) => token,
+        Err(error) => {
+            tracing::error!(?error, "storing a session failed");
+            return again(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sign-in is unavailable right now.",
+            );
+        }
     };
-    if let Err(error) = state.store.insert_session(&session).await {
-        tracing::error!(%error, "storing a session failed");
-        return again(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Sign-in is unavailable right now.",
-        );
-    }
     tracing::info!(user = %signed_in.user.username, "portal sign-in");
     let secure = is_https(&state, &headers);
     let max_age = state.settings.portal.absolute_hours * 3600;
@@ -127,7 +122,7 @@ pub(super) async fn logout(
     headers: HeaderMap,
     CsrfForm(_): CsrfForm,
 ) -> Response {
-    let _ = state.store.delete_session(&user.session.token_hash).await;
+    state.sessions.end(&user.session).await;
     let mut response = Redirect::to("/portal/login").into_response();
     response.headers_mut().append(
         header::SET_COOKIE,

@@ -38,7 +38,7 @@ async fn render_kits(
         descending: true,
         ..KitQuery::default()
     };
-    let (_, kits) = state.store.list_kits(&user.org, &query).await?;
+    let (_, kits) = state.brands.list_kits(&user.org, &query).await?;
     let status = page_status(error.is_some());
     Ok((status, pages::kits(user, &kits, error)).into_response())
 }
@@ -99,14 +99,18 @@ pub(super) async fn render_kit(
             .await?
         {
             let mut fields = Vec::new();
-            for field in state.store.list_fields(&section.id).await? {
+            for field in state
+                .brands
+                .list_fields(&user.org, &kit.id, &section.id)
+                .await?
+            {
                 let mut sources = Vec::new();
                 let ids = field.references.as_array().cloned().unwrap_or_default();
                 for reference in ids.iter().take(3) {
                     let Some(id) = reference.get("id").and_then(serde_json::Value::as_str) else {
                         continue;
                     };
-                    if let Ok(Some(chunk)) = state.store.get_chunk(&user.org, id).await {
+                    if let Ok(chunk) = state.documents.get_chunk(&user.org, &id.into()).await {
                         let heading = chunk.headings.last().cloned().unwrap_or_default();
                         let mut excerpt: String = chunk.text.chars().take(400).collect();
                         if chunk.text.chars().count() > 400 {

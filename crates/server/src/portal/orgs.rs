@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use brandstream_domain::now_unix;
 use serde::Deserialize;
 
 use super::errors::PortalError;
@@ -32,9 +31,9 @@ pub(super) async fn switch_org(
         .ok_or(PortalError::Forbidden(
             "You are not a member of that organisation.",
         ))?;
-    let _ = state
-        .store
-        .touch_session(&user.session.token_hash, &membership.org_id, now_unix())
+    state
+        .sessions
+        .switch_org(&user.session, &membership.org_id)
         .await;
     Ok(Redirect::to("/portal").into_response())
 }
@@ -43,6 +42,6 @@ pub(super) async fn audit_page(
     State(state): State<Arc<AppState>>,
     AdminUser(user): AdminUser,
 ) -> Result<Response, PortalError> {
-    let events = state.store.list_audit_events(Some(&user.org), 200).await?;
+    let events = state.audit.recent(&user.org, 200).await?;
     Ok(pages::audit(&user, &events).into_response())
 }

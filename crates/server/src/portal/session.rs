@@ -9,12 +9,9 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::Engine;
-use brandstream_domain::{now_unix, OrgId};
+use brandstream_domain::OrgId;
 use brandstream_store::{Membership, SessionRecord, UserRecord};
 use governor::{DefaultKeyedRateLimiter, Quota};
-use ring::rand::SecureRandom;
-use sha2::{Digest, Sha256};
 
 use crate::AppState;
 
@@ -23,21 +20,7 @@ pub const SESSION_COOKIE: &str = "bs_session";
 /// The pre-sign-in CSRF cookie (double submit on the login form).
 pub const LOGIN_CSRF_COOKIE: &str = "bs_login";
 
-/// A fresh random token: 32 bytes, base64url.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    // The OS generator does not fail on supported platforms; a zero token would still be
-    // unguessable per process start only, so fail loudly instead.
-    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
-        tracing::error!("the system random generator failed");
-    }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// SHA-256 of a token, hex — what the database keeps.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
+pub use crate::services::sessions::{random_token, token_hash};
 
 /// Constant-time equality of two tokens.
 pub fn same_token(a: &str, b: &str) -> bool {
@@ -197,58 +180,22 @@ impl OptionalFromRequestParts<Arc<AppState>> for PortalUser {
 /// The user of the request's session cookie, checking expiry and the forced password change.
 async fn signed_in_user(parts: &Parts, state: &AppState) -> Result<PortalUser, SignInRequired> {
     let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(SignInRequired::SignIn)?;
-    let hash = token_hash(&token);
-    let session = state
-        .store
-        .get_session(&hash)
+    let resumed = state
+        .sessions
+        .resume(&token)
         .await
-        .ok()
-        .flatten()
-        .ok_or(SignInRequired::SignIn)?;
-    let now = now_unix();
-    let settings = &state.settings.portal;
-    let idle = i64::try_from(settings.idle_minutes * 60).unwrap_or(i64::MAX);
-    let absolute = i64::try_from(settings.absolute_hours * 3600).unwrap_or(i64::MAX);
-    if now - session.last_seen_at > idle || now - session.created_at > absolute {
-        let _ = state.store.delete_session(&hash).await;
-        return Err(SignInRequired::SignIn);
-    }
-    let user = state
-        .store
-        .get_user(&session.user_id)
-        .await
-        .ok()
-        .flatten()
         .ok_or(SignInRequired::SignIn)?;
     // A one-time password must be replaced before anything else.
     let path = parts.uri.path();
-    if user.must_change && path != "/portal/password" && path != "/portal/logout" {
+    if resumed.user.must_change && path != "/portal/password" && path != "/portal/logout" {
         return Err(SignInRequired::ChangePassword);
     }
-    let memberships = state
-        .store
-        .memberships(&user.id)
-        .await
-        .map_err(|_| SignInRequired::SignIn)?;
-    let membership = memberships
-        .iter()
-        .find(|m| m.org_id == session.org_id)
-        .or_else(|| memberships.first())
-        .cloned()
-        .ok_or(SignInRequired::SignIn)?;
-    // Write activity at most once a minute.
-    if now - session.last_seen_at >= 60 || membership.org_id != session.org_id {
-        let _ = state
-            .store
-            .touch_session(&hash, &membership.org_id, now)
-            .await;
-    }
     Ok(PortalUser {
-        user,
-        memberships,
-        org: membership.org_id.clone(),
-        role: membership.role.clone(),
-        session,
+        user: resumed.user,
+        memberships: resumed.memberships,
+        org: resumed.membership.org_id,
+        role: resumed.membership.role,
+        session: resumed.session,
     })
 }
 

@@ -457,7 +457,7 @@ pub async fn list_documents(
             "Unsupported search type",
         ));
     }
-    let (total, documents) = state.store.list_documents(&org, &filters).await?;
+    let (total, documents) = state.documents.list(&org, &filters).await?;
     Ok(Json(Page {
         total_count: total,
         page_size,
@@ -475,10 +475,8 @@ async fn live_document(
     id: &str,
     include_deleted: bool,
 ) -> Result<DocumentRecord, ApiError> {
-    match state.store.get_document(org, id).await? {
-        Some(document) if include_deleted || document.deleted_at.is_none() => Ok(document),
-        _ => Err(ApiError::new(StatusCode::NOT_FOUND, "Document not found")),
-    }
+    let id = brandstream_domain::DocumentId::from(id);
+    Ok(state.documents.get(org, &id, include_deleted).await?)
 }
 
 /// One document (v2), to follow its `status`, `chunked` and `summarized`.
@@ -783,7 +781,7 @@ pub async fn search_chunks(
     let (total, data) = match search {
         Some(search) => {
             let terms = search_terms(&search);
-            let (total, hits) = state.store.search_chunks(&org, &terms, &scope).await?;
+            let (total, hits) = state.documents.search_chunks(&org, &terms, &scope).await?;
             let data = hits
                 .iter()
                 .map(|hit| {
@@ -797,7 +795,7 @@ pub async fn search_chunks(
             (total, data)
         }
         None => {
-            let (total, chunks) = state.store.list_chunks(&org, &scope).await?;
+            let (total, chunks) = state.documents.list_chunks(&org, &scope).await?;
             let data = chunks
                 .iter()
                 .map(|chunk| ChunkResponse::from_record(chunk, None, None))
@@ -833,10 +831,11 @@ pub async fn get_chunk(
 ) -> Result<Json<ChunkResponse>, ApiError> {
     let org = caller.authorize(path.organization(), Scope::DocumentsRead)?;
     let [id] = path.uuids(["chunkId"])?;
-    match state.store.get_chunk(&org, &id).await? {
-        Some(chunk) => Ok(Json(ChunkResponse::from_record(&chunk, None, None))),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "Chunk not found")),
-    }
+    let chunk = state
+        .documents
+        .get_chunk(&org, &brandstream_domain::ChunkId::from(id))
+        .await?;
+    Ok(Json(ChunkResponse::from_record(&chunk, None, None)))
 }
 
 /// The Document Management routes with their OpenAPI entries.

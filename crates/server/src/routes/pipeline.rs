@@ -158,10 +158,11 @@ pub async fn get_run(
 ) -> Result<Json<RunResponse>, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
     let [id] = path.uuids(["runId"])?;
-    match state.store.get_run(&org, &id).await? {
-        Some(run) => Ok(Json(RunResponse::from(&run))),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "Run not found")),
-    }
+    let run = state
+        .runs
+        .get_run(&org, &brandstream_domain::RunId::from(id))
+        .await?;
+    Ok(Json(RunResponse::from(&run)))
 }
 
 /// Runs, newest first.
@@ -199,7 +200,7 @@ pub async fn list_runs(
     let page_size = query.int("pageSize", 50, 1, 100);
     query.finish()?;
     let (total, runs) = state
-        .store
+        .runs
         .list_runs(
             &org,
             &RunQuery {

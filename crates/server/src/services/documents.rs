@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
-use brandstream_domain::{DocumentId, OrgId};
+use brandstream_domain::{ChunkId, DocumentId, OrgId};
 use brandstream_ingest::{detect_kind, FileKind};
-use brandstream_store::{Blobs, DocumentRecord, DocumentStatus, Store};
+use brandstream_store::{
+    Blobs, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus, Store,
+};
 use bytes::Bytes;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -222,6 +224,56 @@ impl DocumentService {
             brands,
             settings,
         }
+    }
+
+    /// A page of the organisation's documents matching `query`, with the total.
+    pub async fn list(
+        &self,
+        org: &OrgId,
+        query: &DocumentQuery,
+    ) -> Result<(i64, Vec<DocumentRecord>), ServiceError> {
+        Ok(self.store.list_documents(org, query).await?)
+    }
+
+    /// One document; a deleted one only with `include_deleted`.
+    pub async fn get(
+        &self,
+        org: &OrgId,
+        id: &DocumentId,
+        include_deleted: bool,
+    ) -> Result<DocumentRecord, ServiceError> {
+        match self.store.get_document(org, id).await? {
+            Some(document) if include_deleted || document.deleted_at.is_none() => Ok(document),
+            _ => Err(ServiceError::NotFound("Document")),
+        }
+    }
+
+    /// The chunks in `scope` matching any of `terms` (the search form of a query), best
+    /// first, with the total.
+    pub async fn search_chunks(
+        &self,
+        org: &OrgId,
+        terms: &[String],
+        scope: &ChunkQuery,
+    ) -> Result<(i64, Vec<ChunkHit>), ServiceError> {
+        Ok(self.store.search_chunks(org, terms, scope).await?)
+    }
+
+    /// The chunks in `scope`, in document and reading order, with the total.
+    pub async fn list_chunks(
+        &self,
+        org: &OrgId,
+        scope: &ChunkQuery,
+    ) -> Result<(i64, Vec<ChunkRecord>), ServiceError> {
+        Ok(self.store.list_chunks(org, scope).await?)
+    }
+
+    /// One chunk.
+    pub async fn get_chunk(&self, org: &OrgId, id: &ChunkId) -> Result<ChunkRecord, ServiceError> {
+        self.store
+            .get_chunk(org, id)
+            .await?
+            .ok_or(ServiceError::NotFound("Chunk"))
     }
 
     /// Validates an upload (or fetches its URL), stores the file and the document: the rules of

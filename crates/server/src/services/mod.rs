@@ -2,10 +2,12 @@
 //! knows about HTTP: inputs are typed values, errors are [`crate::error::ServiceError`]s that
 //! the REST handlers turn into API errors (with `?`) and the portal into its error page.
 
+pub mod audit;
 pub mod brands;
 pub mod documents;
 pub mod members;
 pub mod pipeline;
+pub mod sessions;
 
 /// The version a caller expects a resource to be at before it changes it: an `If-Match`
 /// precondition (RFC 9110 §13.1.1) for API callers, none for the portal.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use brandstream_domain::{BrandKitId, DocumentId, FieldId, OrgId, RunId, SectionId};
-use brandstream_store::{DocumentQuery, DocumentStatus, RunRecord, RunStatus, Store};
+use brandstream_store::{DocumentQuery, DocumentStatus, RunQuery, RunRecord, RunStatus, Store};
 use serde_json::{json, Map, Value};
 
 use super::brands::BrandService;
@@ -156,6 +156,23 @@ impl PipelineService {
             brands,
             pipeline,
         }
+    }
+
+    /// One run of the organisation.
+    pub async fn get_run(&self, org: &OrgId, id: &RunId) -> Result<RunRecord, ServiceError> {
+        self.store
+            .get_run(org, id)
+            .await?
+            .ok_or(ServiceError::NotFound("Run"))
+    }
+
+    /// A page of the organisation's runs matching `query`, newest first, with the total.
+    pub async fn list_runs(
+        &self,
+        org: &OrgId,
+        query: &RunQuery,
+    ) -> Result<(i64, Vec<RunRecord>), ServiceError> {
+        Ok(self.store.list_runs(org, query).await?)
     }
 
     /// Queues a `BrandIngestionPipeline` run (reference §2C) from its wire `parameters`:
