@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod fetch;
 pub mod ingestion;
 pub mod portal;
 pub mod routes;

@@ -208,6 +208,7 @@ impl Server {
         } else {
             crate::ingestion::Extractor::InProcess
         };
+        let queued = crate::services::pipeline::RunQueued::default();
         let pipeline = Arc::new(crate::ingestion::Pipeline::new(
             Arc::clone(&store),
             blobs.clone(),
@@ -218,6 +219,7 @@ impl Server {
             },
             Duration::from_secs(settings.pipeline.lease_seconds),
             settings.pipeline.workers,
+            queued.clone(),
         ));
         let users = Arc::new(brandstream_auth::Users::new(Arc::clone(&store))?);
         let login_limits = crate::portal::session::LoginLimits::new(
@@ -240,7 +242,7 @@ impl Server {
         let runs = crate::services::pipeline::PipelineService::new(
             Arc::clone(&store),
             brands.clone(),
-            Arc::clone(&pipeline),
+            queued,
         );
         let state = Arc::new(AppState {
             admin,

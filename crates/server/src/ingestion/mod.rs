@@ -2,7 +2,6 @@
 //! in a sandbox, index their chunks and fill brand-kit subsections.
 
 pub mod extractor;
-pub mod fetch;
 mod filling;
 mod worker;
 
@@ -11,8 +10,10 @@ use std::time::Duration;
 
 use brandstream_ingest::ExtractLimits;
 use brandstream_store::{Blobs, Store};
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use crate::services::pipeline::RunQueued;
 
 pub use extractor::Extractor;
 
@@ -24,7 +25,7 @@ pub struct Pipeline {
     limits: ExtractLimits,
     lease: Duration,
     workers: usize,
-    wake: Notify,
+    queued: RunQueued,
     /// Identifies this process's claims (`<host>-<pid>-<random>`).
     owner: String,
 }
@@ -38,6 +39,7 @@ impl Pipeline {
         limits: ExtractLimits,
         lease: Duration,
         workers: usize,
+        queued: RunQueued,
     ) -> Self {
         let owner = format!(
             "{}-{}",
@@ -51,7 +53,7 @@ impl Pipeline {
             limits,
             lease,
             workers,
-            wake: Notify::new(),
+            queued,
             owner,
         }
     }
@@ -59,11 +61,6 @@ impl Pipeline {
     /// This process's identity in run claims and cluster leases.
     pub fn node_id(&self) -> &str {
         &self.owner
-    }
-
-    /// Tells an idle worker that a run was queued.
-    pub fn wake(&self) {
-        self.wake.notify_one();
     }
 
     /// Starts the workers; they stop (handing unfinished runs back to the queue) when

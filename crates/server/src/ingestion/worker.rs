@@ -95,7 +95,7 @@ impl Pipeline {
                 Ok(Some(run)) => self.execute(&owner, run, &mut shutdown).await,
                 Ok(None) => {
                     tokio::select! {
-                        () = self.wake.notified() => {}
+                        () = self.queued.wait() => {}
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}
                         _ = shutdown.changed() => {}
                     }

@@ -344,7 +344,7 @@ impl DocumentService {
         let (bytes, file_name, part_type, url) = match file {
             Some((bytes, name, declared)) => (bytes, name, declared, String::new()),
             None if !source_url.is_empty() => {
-                let fetched = crate::ingestion::fetch::fetch(
+                let fetched = crate::fetch::fetch(
                     &source_url,
                     settings.max_file_bytes,
                     std::time::Duration::from_secs(settings.fetch_timeout_seconds),

@@ -9,8 +9,9 @@ use serde_json::{json, Map, Value};
 
 use super::brands::BrandService;
 use super::now_micros;
+use tokio::sync::Notify;
+
 use crate::error::{FieldIssue, ServiceError};
-use crate::ingestion::Pipeline;
 
 /// A pipeline a run executes (`pipelineId` on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,21 +141,40 @@ fn invalid_request(why: &str) -> ServiceError {
     ServiceError::Rejected(format!("Invalid request: {why}"))
 }
 
+/// The signal that a run was queued: the pipeline service raises it, idle ingestion workers
+/// of this process wait on it, so a queued run starts at once rather than at the next poll.
+/// Cheap to clone; clones share the signal.
+#[derive(Clone, Default)]
+pub struct RunQueued(Arc<Notify>);
+
+impl RunQueued {
+    /// Wakes one waiting worker (or the next one to wait).
+    pub fn raise(&self) {
+        self.0.notify_one();
+    }
+
+    /// Waits until a run is queued.
+    pub async fn wait(&self) {
+        self.0.notified().await;
+    }
+}
+
 /// The pipeline service: checks run parameters and queues runs for the workers.
 #[derive(Clone)]
 pub struct PipelineService {
     store: Arc<dyn Store>,
     brands: BrandService,
-    pipeline: Arc<Pipeline>,
+    queued: RunQueued,
 }
 
 impl PipelineService {
-    /// A service over `store`, checking kits through `brands`, waking `pipeline`'s workers.
-    pub fn new(store: Arc<dyn Store>, brands: BrandService, pipeline: Arc<Pipeline>) -> Self {
+    /// A service over `store`, checking kits through `brands`, raising `queued` for each run
+    /// it queues.
+    pub fn new(store: Arc<dyn Store>, brands: BrandService, queued: RunQueued) -> Self {
         Self {
             store,
             brands,
-            pipeline,
+            queued,
         }
     }
 
@@ -383,7 +403,7 @@ impl PipelineService {
             updated_by: actor.into(),
         };
         self.store.insert_run(&run).await?;
-        self.pipeline.wake();
+        self.queued.raise();
         metrics::counter!("brandstream_pipeline_runs_total", "pipeline" => pipeline_id.to_owned())
             .increment(1);
         Ok(run)
