@@ -435,6 +435,28 @@ pub mod responses {
         Invalid, 422, "Validation error", ValidationError
     );
 
+    /// The answers of a conditional partial update (`PATCH` with `If-Match`): 400, 401, 403,
+    /// 404, 409 (locked kit), 412, 413 and 422.
+    #[derive(utoipa::IntoResponses)]
+    pub enum UpdateErrors {
+        #[response(status = 400, description = "Invalid request")]
+        BadRequest(HttpError),
+        #[response(status = 401, description = "Missing or invalid bearer token")]
+        Unauthorized(HttpError),
+        #[response(status = 403, description = "Other organisation or missing scope")]
+        Forbidden(HttpError),
+        #[response(status = 404, description = "Not found")]
+        NotFound(HttpError),
+        #[response(status = 409, description = "Brand Kit is locked")]
+        Locked(HttpError),
+        #[response(status = 412, description = "If-Match precondition failed")]
+        PreconditionFailed(HttpError),
+        #[response(status = 413, description = "Body too large")]
+        BodyTooLarge(HttpError),
+        #[response(status = 422, description = "Validation error")]
+        Invalid(ValidationError),
+    }
+
     /// 401 and 403: the answers of every call that needs a bearer token.
     #[derive(utoipa::IntoResponses)]
     pub enum AuthErrors {

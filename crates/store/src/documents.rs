@@ -503,6 +503,15 @@ impl<'a> Clause<'a> {
         self.and(&condition(&placeholder));
     }
 
+    /// Adds `name = value` for each pair whose value is given.
+    pub(crate) fn and_equal<const N: usize>(&mut self, pairs: [(&str, Option<&'a str>); N]) {
+        for (name, value) in pairs {
+            if let Some(value) = value {
+                self.and_bound(value, |placeholder| format!("{name} = {placeholder}"));
+            }
+        }
+    }
+
     /// `LIMIT` and `OFFSET` placeholders numbered after the bound values, for
     /// `count_and_page`.
     pub(crate) fn page(&self) -> String {
@@ -601,6 +610,19 @@ pub(crate) async fn count_and_page_of<T>(
         map,
     )
     .await
+}
+
+/// A page of `table`'s rows matching `clause`, newest first (ties by id), with the total.
+async fn newest_first<T>(
+    conn: &mut Conn<'_>,
+    (table, columns): (&str, &str),
+    clause: Clause<'_>,
+    page: (i64, i64),
+    map: impl Fn(&dyn SqlRow) -> StoreResult<T>,
+) -> StoreResult<(i64, Vec<T>)> {
+    let from = format!("FROM {table} WHERE {}", clause.sql);
+    let order = (columns, "created_at DESC, id COLLATE \"C\"");
+    count_and_page_of(conn, &from, clause, page, order, map).await
 }
 
 /// Removes references to the document's chunks from every field of the organisation that
@@ -728,16 +750,12 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
             });
         }
         let status = query.status.map(DocumentStatus::as_str);
-        for (name, value) in [
+        clause.and_equal([
             ("doc_type", query.doc_type.as_deref()),
             ("status", status),
             ("created_by", query.created_by.as_deref()),
             ("file_type", query.file_type.as_deref()),
-        ] {
-            if let Some(value) = value {
-                clause.and_bound(value, |placeholder| format!("{name} = {placeholder}"));
-            }
-        }
+        ]);
         if query.reference_type.is_some() || query.reference_id.is_some() {
             clause.and_reference(
                 dialect,
@@ -766,13 +784,11 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
                 ),
             });
         }
-        let from = format!("FROM documents WHERE {}", clause.sql);
-        count_and_page_of(
+        newest_first(
             &mut conn,
-            &from,
+            ("documents", DOCUMENT_COLUMNS),
             clause,
             (query.limit, query.offset),
-            (DOCUMENT_COLUMNS, "created_at DESC, id COLLATE \"C\""),
             document_from_row,
         )
         .await
@@ -947,22 +963,16 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
             format!("org_id = {placeholder}")
         });
         let status = query.status.map(RunStatus::as_str);
-        for (name, value) in [
+        clause.and_equal([
             ("kit_id", query.kit_id.as_deref()),
             ("status", status),
             ("pipeline_id", query.pipeline_id.as_deref()),
-        ] {
-            if let Some(value) = value {
-                clause.and_bound(value, |placeholder| format!("{name} = {placeholder}"));
-            }
-        }
-        let from = format!("FROM pipeline_runs WHERE {}", clause.sql);
-        count_and_page_of(
+        ]);
+        newest_first(
             &mut conn,
-            &from,
+            ("pipeline_runs", RUN_COLUMNS),
             clause,
             (query.limit, query.offset),
-            (RUN_COLUMNS, "created_at DESC, id COLLATE \"C\""),
             run_from_row,
         )
         .await

@@ -397,13 +397,7 @@ pub async fn get_field(
     request_body = UpdateFieldRequest,
     responses(
         (status = 200, description = "Updated", body = FieldResponse),
-        responses::BadRequest,
-        responses::AuthErrors,
-        responses::NotFound,
-        responses::Locked,
-        responses::PreconditionFailed,
-        responses::BodyTooLarge,
-        responses::Invalid,
+        responses::UpdateErrors,
     ),
     security(("bearer" = [])),
 )]

@@ -280,13 +280,7 @@ pub async fn get_kit(
     request_body = UpdateBrandKitRequest,
     responses(
         (status = 200, description = "Updated", body = BrandKitResponse),
-        responses::BadRequest,
-        responses::AuthErrors,
-        responses::NotFound,
-        responses::Locked,
-        responses::PreconditionFailed,
-        responses::BodyTooLarge,
-        responses::Invalid,
+        responses::UpdateErrors,
     ),
     security(("bearer" = [])),
 )]

@@ -235,13 +235,7 @@ pub async fn get_section(
     request_body = UpdateSectionRequest,
     responses(
         (status = 200, description = "Updated", body = SectionResponse),
-        responses::BadRequest,
-        responses::AuthErrors,
-        responses::NotFound,
-        responses::Locked,
-        responses::PreconditionFailed,
-        responses::BodyTooLarge,
-        responses::Invalid,
+        responses::UpdateErrors,
     ),
     security(("bearer" = [])),
 )]
