@@ -432,7 +432,7 @@ pub async fn list_documents(
     let org = caller.authorize(path.organization(), Scope::DocumentsRead)?;
     let page_number = query.int("pageNumber", 1, 1, 1_000_000);
     let page_size = query.int("pageSize", 50, 1, 100);
-    let search_type = query.choice("searchType", &["fulltext", "vector", "hybrid", "semantic"]);
+    let search_type = search_type(&mut query);
     let filters = DocumentQuery {
         offset: (page_number - 1) * page_size,
         limit: page_size,
@@ -451,12 +451,7 @@ pub async fn list_documents(
         include_deleted: query.bool("includeDeleted", false),
     };
     query.finish()?;
-    if search_type.is_some_and(|kind| kind != "fulltext") {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Unsupported search type",
-        ));
-    }
+    fulltext_only(search_type)?;
     let (total, documents) = state.documents.list(&org, &filters).await?;
     Ok(Json(Page {
         total_count: total,
@@ -467,6 +462,22 @@ pub async fn list_documents(
             .map(DocumentResponse::from_record)
             .collect(),
     }))
+}
+
+/// The `searchType` query parameter: one of the Stream API's four values (422 otherwise).
+fn search_type(query: &mut QueryParams) -> Option<&'static str> {
+    query.choice("searchType", &["fulltext", "vector", "hybrid", "semantic"])
+}
+
+/// Only full-text search is served: `vector`, `hybrid` and `semantic` answer `400`.
+fn fulltext_only(search_type: Option<&str>) -> Result<(), ApiError> {
+    match search_type {
+        None | Some("fulltext") => Ok(()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Unsupported search type",
+        )),
+    }
 }
 
 async fn live_document(
@@ -749,9 +760,11 @@ pub fn search_terms(search: &str) -> Vec<String> {
         ("referenceId" = Option<String>, Query, description = "Only documents of this brand kit"),
         ("documentId" = Option<String>, Query, description = "Only this document"),
         ("pageNumber" = Option<i64>, Query), ("pageSize" = Option<i64>, Query, description = "1–100, default 10"),
+        ("searchType" = Option<String>, Query, description = "fulltext (default); vector, hybrid and semantic are not supported"),
     ),
     responses(
         (status = 200, description = "Chunks, best first", body = Page<ChunkResponse>),
+        (status = 400, description = "Unsupported search type", body = crate::error::HttpError),
         responses::AuthErrors,
         responses::Invalid,
     ),
@@ -771,7 +784,9 @@ pub async fn search_chunks(
     let document_id = query.uuid_list("documentId", 1).into_iter().next();
     let page_number = query.int("pageNumber", 1, 1, 100_000);
     let page_size = query.int("pageSize", 10, 1, 100);
+    let search_type = search_type(&mut query);
     query.finish()?;
+    fulltext_only(search_type)?;
     let scope = ChunkQuery {
         reference_id,
         document_id,
