@@ -223,6 +223,13 @@ impl TestServer {
             let mut sender = Some(sender);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                // Keep the line before announcing the address: a test that reads the logs as
+                // soon as the server is up must find it there.
+                {
+                    let mut logs = sink.lock().unwrap();
+                    logs.push_str(&line);
+                    logs.push('\n');
+                }
                 if let Some(rest) = line.split("listening on http://").nth(1) {
                     // Text logs end the address at a space, JSON logs at a quote.
                     let address: String = rest
@@ -235,9 +242,6 @@ impl TestServer {
                         let _ = sender.send(address);
                     }
                 }
-                let mut logs = sink.lock().unwrap();
-                logs.push_str(&line);
-                logs.push('\n');
             }
         });
         let address = match receiver.recv_timeout(Duration::from_secs(60)) {
