@@ -52,33 +52,22 @@ fn what_is_not_a_model_is_refused_with_the_reason() {
 
     let not_zip = dir.path().join("notes.txt");
     std::fs::write(&not_zip, "hello").unwrap();
-    let refused = models(&data, &["import", not_zip.to_str().unwrap()]);
-    assert_eq!(refused.status.code(), Some(1));
-    assert!(
-        text(&refused).contains("neither a model directory nor a zip archive or wheel"),
-        "{}",
-        text(&refused)
-    );
-
     let empty_dir = dir.path().join("empty");
     std::fs::create_dir(&empty_dir).unwrap();
-    let refused = models(&data, &["import", empty_dir.to_str().unwrap()]);
-    assert_eq!(refused.status.code(), Some(1));
-    assert!(
-        text(&refused).contains("has no config.json"),
-        "{}",
-        text(&refused)
-    );
-
     let no_model = dir.path().join("other.zip");
     std::fs::write(&no_model, zip_of(&[("readme.md".into(), b"# hi".to_vec())])).unwrap();
-    let refused = models(&data, &["import", no_model.to_str().unwrap()]);
-    assert_eq!(refused.status.code(), Some(1));
-    assert!(
-        text(&refused).contains("holds no model"),
-        "{}",
-        text(&refused)
-    );
+    for (source, reason) in [
+        (
+            &not_zip,
+            "neither a model directory nor a zip archive or wheel",
+        ),
+        (&empty_dir, "has no config.json"),
+        (&no_model, "holds no model"),
+    ] {
+        let refused = models(&data, &["import", source.to_str().unwrap()]);
+        assert_eq!(refused.status.code(), Some(1));
+        assert!(text(&refused).contains(reason), "{}", text(&refused));
+    }
 
     let bad_name = models(
         &data,

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use brandstream_domain::{OrgId, UnixSeconds};
 
 use crate::brand::collated;
-use crate::rows::{binds, SqlRow};
+use crate::rows::{binds, Bind, SqlRow};
 use crate::sql::{duplicate_as, Backend, Dialect};
 use crate::StoreResult;
 
@@ -115,6 +115,16 @@ fn user_from_row(row: &dyn SqlRow) -> StoreResult<UserRecord> {
     })
 }
 
+/// A membership's values for `(user_id, org_id, role, created_at)`.
+fn membership_values(membership: &Membership) -> [Bind<'_>; 4] {
+    binds![
+        &membership.user_id,
+        membership.org_id.as_str(),
+        &membership.role,
+        membership.created_at,
+    ]
+}
+
 fn session_from_row(row: &dyn SqlRow) -> StoreResult<SessionRecord> {
     Ok(SessionRecord {
         token_hash: row.text("token_hash")?,
@@ -150,12 +160,7 @@ impl<B: Backend> PortalStore for B {
         .map_err(duplicate_as("username"))?;
         tx.execute(
             "INSERT INTO memberships (user_id, org_id, role, created_at) VALUES ($1, $2, $3, $4)",
-            &binds![
-                &membership.user_id,
-                membership.org_id.as_str(),
-                &membership.role,
-                membership.created_at,
-            ],
+            &membership_values(membership),
         )
         .await?;
         tx.commit().await
@@ -209,12 +214,7 @@ impl<B: Backend> PortalStore for B {
                 "INSERT INTO memberships (user_id, org_id, role, created_at) \
                  VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (user_id, org_id) DO UPDATE SET role = excluded.role",
-                &binds![
-                    &membership.user_id,
-                    membership.org_id.as_str(),
-                    &membership.role,
-                    membership.created_at,
-                ],
+                &membership_values(membership),
             )
             .await?;
         Ok(())
