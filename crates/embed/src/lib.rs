@@ -135,6 +135,28 @@ impl Embedder {
     }
 }
 
+impl Embedder {
+    /// The embeddings of any number of `texts`, in order, computed `batch` at a time. Texts
+    /// are grouped by length first (as sentence-transformers' `encode` does), so a batch pads
+    /// its texts to a similar length instead of to the longest of all: the result is the same,
+    /// the work several times less on mixed lengths.
+    pub fn embed_batched(&self, texts: &[&str], batch: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut lengths = Vec::with_capacity(texts.len());
+        for (index, text) in texts.iter().enumerate() {
+            lengths.push((self.token_count(text)?, index));
+        }
+        lengths.sort_unstable_by(|a, b| b.cmp(a));
+        let mut out = vec![Vec::new(); texts.len()];
+        for group in lengths.chunks(batch.max(1)) {
+            let group_texts: Vec<&str> = group.iter().map(|&(_, index)| texts[index]).collect();
+            for (vector, &(_, index)) in self.embed(&group_texts)?.into_iter().zip(group) {
+                out[index] = vector;
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The cosine similarity of two unit vectors: their dot product.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()

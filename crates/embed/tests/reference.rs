@@ -48,8 +48,9 @@ fn embeddings_match_the_reference_implementation() {
     assert_eq!(embedder.dimensions(), 384);
     let cases = reference["vectors"].as_array().unwrap();
     let texts: Vec<&str> = cases.iter().map(|c| c["text"].as_str().unwrap()).collect();
-    // One padded batch and each text alone must give the same vectors.
+    // One padded batch, batches grouped by length, and each text alone give the same vectors.
     let batch = embedder.embed(&texts).unwrap();
+    let grouped = embedder.embed_batched(&texts, 3).unwrap();
     for (index, case) in cases.iter().enumerate() {
         let expected: Vec<f32> = case["embedding"]
             .as_array()
@@ -64,7 +65,11 @@ fn embeddings_match_the_reference_implementation() {
             "token count of {text:?}"
         );
         let alone = embedder.embed(&[text]).unwrap().remove(0);
-        for (how, ours) in [("batched", &batch[index]), ("alone", &alone)] {
+        for (how, ours) in [
+            ("batched", &batch[index]),
+            ("grouped", &grouped[index]),
+            ("alone", &alone),
+        ] {
             let norm: f32 = ours.iter().map(|x| x * x).sum::<f32>().sqrt();
             assert!(
                 (norm - 1.0).abs() < 1e-4,
