@@ -14,7 +14,10 @@ pub use chunk::{chunk_document, Chunk, ChunkSettings};
 pub use detect::{detect_kind, FileKind};
 pub use extract::text::declared_charset;
 pub use extract::{extract, extract_declared, ExtractLimits};
-pub use fill::{fill_fields, glossary_terms, FieldTarget, Filled, GlossaryTerm, KnowledgeChunk};
+pub use fill::{
+    fill_fields, fill_fields_with, glossary_terms, FieldTarget, Filled, GlossaryTerm,
+    KnowledgeChunk, MeaningModel, SentenceEmbedder,
+};
 
 /// What a block of text is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

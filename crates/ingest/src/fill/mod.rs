@@ -28,7 +28,11 @@
 //! and for pipe tables the column count implied by the number of separators plus the shape of
 //! the header row.
 
+mod semantic;
+
 use std::collections::{HashMap, HashSet};
+
+pub use semantic::{MeaningModel, SentenceEmbedder};
 
 use brandstream_domain::brand::{FieldType, CATALOGUE, ENTRIES_MAX, GLOSSARY_SECTION, NAME_MAX};
 use serde_json::{json, Value};
@@ -342,6 +346,9 @@ const CUES: &[(&str, &[&str])] = &[
             "wordmark",
             "lockup",
             "favicon",
+            "smallest",
+            "keep clear",
+            "stacked",
         ],
     ),
     ("dodont", &["do:", "don't:", "avoid", "never"]),
@@ -1634,6 +1641,9 @@ struct Assignment {
     /// Headings between the matched heading and the passage (sub-topics, or content a PDF
     /// mistook for a heading), outermost first.
     sub: Vec<String>,
+    /// Whether a heading on the passage's path names the target itself (not merely its
+    /// section, a neighbour or the content): such an attribution is kept as it is.
+    decisive: bool,
 }
 
 struct Matcher<'a> {
@@ -1821,6 +1831,8 @@ fn cue_score(lower: &str, text: &str, headings: &[String], groups: &[&str]) -> f
 
 /// Whether a heading is really content (a table row or a sentence a PDF promoted).
 fn content_like(heading: &str) -> bool {
+    // A chapter number ("3.", "10)") is numbering, not content.
+    let heading = strip_marker(heading);
     heading
         .chars()
         .any(|c| c.is_ascii_digit() || c == '#' || c == '|')
@@ -1846,73 +1858,76 @@ fn attribute(matcher: &Matcher<'_>, passages: &[Passage]) -> Attribution {
     }
     let mut assignments = Vec::new();
     // Per document: the previous passage's target, depth and parent path; a dangling heading.
-    let mut previous: HashMap<String, (Option<usize>, usize, Vec<String>)> = HashMap::new();
+    // (target, depth, parent path, whether a heading named the target)
+    let mut previous: HashMap<String, (Option<usize>, usize, Vec<String>, bool)> = HashMap::new();
     let mut pending: HashMap<String, String> = HashMap::new();
 
     // Resolves what a heading at `index` of a path names into one target (or none).
-    let resolve = |p: &Passage, path: &[String], index: usize, m: &HeadingMatch| -> Option<usize> {
-        let text = &p.text;
-        if !m.targets.is_empty() {
-            let chosen = if m.targets.len() == 1 {
-                m.targets[0]
-            } else {
-                let in_path: Vec<usize> = m
-                    .targets
-                    .iter()
-                    .copied()
-                    .filter(|t| {
-                        path.iter()
-                            .any(|h| key(h) == matcher.targets[*t].section_key)
-                    })
-                    .collect();
-                let among = if in_path.is_empty() {
-                    &m.targets
+    // `true` with the target when the heading names it directly.
+    let resolve =
+        |p: &Passage, path: &[String], index: usize, m: &HeadingMatch| -> Option<(usize, bool)> {
+            let text = &p.text;
+            if !m.targets.is_empty() {
+                let chosen = if m.targets.len() == 1 {
+                    m.targets[0]
                 } else {
-                    &in_path
+                    let in_path: Vec<usize> = m
+                        .targets
+                        .iter()
+                        .copied()
+                        .filter(|t| {
+                            path.iter()
+                                .any(|h| key(h) == matcher.targets[*t].section_key)
+                        })
+                        .collect();
+                    let among = if in_path.is_empty() {
+                        &m.targets
+                    } else {
+                        &in_path
+                    };
+                    matcher.best(path, text, among).map(|(t, _)| t)?
                 };
-                matcher.best(path, text, among).map(|(t, _)| t)?
-            };
-            let section = &matcher.targets[chosen].section_key;
-            let heading_key = key(&path[index]);
-            let is_double_here = index > 0 && key(&path[index - 1]) == heading_key
-                || path.get(index + 1).is_some_and(|h| key(h) == heading_key);
-            // A heading naming both a section and its same-named subsection ("Brand Context"
-            // and "Brand context"): where the document nests one in the other, a path with the
-            // name once is the section; elsewhere only the exact spelling can tell them apart.
-            let ambiguous = m.sections.contains(section);
-            let spelled_as_section = {
-                let heading = path[index].trim();
-                let target = matcher.targets[chosen].target;
-                heading == target.section.trim() && heading != target.name.trim()
-            };
-            let section_level = ambiguous
-                && if doubles.contains(&(p.doc.clone(), heading_key)) {
-                    !is_double_here
-                } else {
-                    spelled_as_section
+                let section = &matcher.targets[chosen].section_key;
+                let heading_key = key(&path[index]);
+                let is_double_here = index > 0 && key(&path[index - 1]) == heading_key
+                    || path.get(index + 1).is_some_and(|h| key(h) == heading_key);
+                // A heading naming both a section and its same-named subsection ("Brand Context"
+                // and "Brand context"): where the document nests one in the other, a path with the
+                // name once is the section; elsewhere only the exact spelling can tell them apart.
+                let ambiguous = m.sections.contains(section);
+                let spelled_as_section = {
+                    let heading = path[index].trim();
+                    let target = matcher.targets[chosen].target;
+                    heading == target.section.trim() && heading != target.name.trim()
                 };
-            if !section_level {
-                return Some(chosen);
+                let section_level = ambiguous
+                    && if doubles.contains(&(p.doc.clone(), heading_key)) {
+                        !is_double_here
+                    } else {
+                        spelled_as_section
+                    };
+                if !section_level {
+                    return Some((chosen, true));
+                }
+                let among = matcher.targets_in_section(section);
+                return matcher
+                    .best(&path[index + 1..], text, &among)
+                    .filter(|(_, score)| *score >= SECTION_MIN)
+                    .map(|(t, _)| (t, false));
             }
-            let among = matcher.targets_in_section(section);
-            return matcher
-                .best(&path[index + 1..], text, &among)
-                .filter(|(_, score)| *score >= SECTION_MIN)
-                .map(|(t, _)| t);
-        }
-        let mut among: Vec<usize> = Vec::new();
-        for section in &m.sections {
-            among.extend(matcher.targets_in_section(section));
-        }
-        match among.len() {
-            0 => None,
-            1 => Some(among[0]),
-            _ => matcher
-                .best(&path[index + 1..], text, &among)
-                .filter(|(_, score)| *score >= SECTION_MIN)
-                .map(|(t, _)| t),
-        }
-    };
+            let mut among: Vec<usize> = Vec::new();
+            for section in &m.sections {
+                among.extend(matcher.targets_in_section(section));
+            }
+            match among.len() {
+                0 => None,
+                1 => Some((among[0], false)),
+                _ => matcher
+                    .best(&path[index + 1..], text, &among)
+                    .filter(|(_, score)| *score >= SECTION_MIN)
+                    .map(|(t, _)| (t, false)),
+            }
+        };
 
     for (index, p) in passages.iter().enumerate() {
         let path = &p.headings;
@@ -1920,10 +1935,11 @@ fn attribute(matcher: &Matcher<'_>, passages: &[Passage]) -> Attribution {
         let parent: Vec<String> = path[..depth].to_vec();
         let matches: Vec<HeadingMatch> = path.iter().map(|h| matcher.match_heading(h)).collect();
         let innermost_matched = matches.last().is_some_and(|m| !m.is_empty());
-        let mut decision: Option<(usize, Vec<String>)> = None;
+        let mut decision: Option<(usize, Vec<String>, bool)> = None;
         if innermost_matched {
             pending.remove(&p.doc);
-            decision = resolve(p, path, depth, &matches[depth]).map(|t| (t, Vec::new()));
+            decision =
+                resolve(p, path, depth, &matches[depth]).map(|(t, named)| (t, Vec::new(), named));
         } else {
             let sub: Vec<String> = path.last().cloned().into_iter().collect();
             // 1. A heading left dangling at the end of the previous passage.
@@ -1932,13 +1948,13 @@ fn attribute(matcher: &Matcher<'_>, passages: &[Passage]) -> Attribution {
                 let mut extended = parent.clone();
                 extended.push(heading.clone());
                 let at = extended.len() - 1;
-                if let Some(t) = resolve(p, &extended, at, &m) {
-                    decision = Some((t, sub.clone()));
+                if let Some((t, named)) = resolve(p, &extended, at, &m) {
+                    decision = Some((t, sub.clone(), named));
                 }
             }
             // 2. Continuation of the previous passage at the same depth under the same parent.
             if decision.is_none() && !path.is_empty() {
-                if let Some((Some(t), prev_depth, prev_parent)) = previous.get(&p.doc) {
+                if let Some((Some(t), prev_depth, prev_parent, prev_named)) = previous.get(&p.doc) {
                     if *prev_depth == depth && *prev_parent == parent {
                         // Judge on the passage's own heading and text: its ancestors are
                         // shared with the previous passage and say nothing new.
@@ -1949,18 +1965,19 @@ fn attribute(matcher: &Matcher<'_>, passages: &[Passage]) -> Attribution {
                             Some((b, s)) if b != *t && s >= FALLBACK_MIN && s >= own + 0.6 => b,
                             _ => *t,
                         };
-                        decision = Some((chosen, sub.clone()));
+                        // A sibling continuing a named subsection is as good as named.
+                        decision = Some((chosen, sub.clone(), *prev_named && chosen == *t));
                     }
                 }
             }
             // 3. The nearest ancestor heading that names something.
             if decision.is_none() {
                 if let Some(at) = (0..path.len()).rev().find(|i| !matches[*i].is_empty()) {
-                    decision =
-                        resolve(p, path, at, &matches[at]).map(|t| (t, path[at + 1..].to_vec()));
+                    decision = resolve(p, path, at, &matches[at])
+                        .map(|(t, named)| (t, path[at + 1..].to_vec(), named));
                     if decision.is_none() {
                         // A section with nothing for this passage: leave it.
-                        previous.insert(p.doc.clone(), (None, depth, parent));
+                        previous.insert(p.doc.clone(), (None, depth, parent, false));
                         if let Some(d) = &p.dangling {
                             pending.insert(p.doc.clone(), d.clone());
                         }
@@ -1973,22 +1990,28 @@ fn attribute(matcher: &Matcher<'_>, passages: &[Passage]) -> Attribution {
                 decision = matcher
                     .best(path, &p.text, &all)
                     .filter(|(_, score)| *score >= FALLBACK_MIN)
-                    .map(|(t, _)| (t, sub.clone()));
+                    .map(|(t, _)| (t, sub.clone(), false));
             }
         }
         previous.insert(
             p.doc.clone(),
-            (decision.as_ref().map(|(t, _)| *t), depth, parent),
+            (
+                decision.as_ref().map(|(t, _, _)| *t),
+                depth,
+                parent,
+                decision.as_ref().is_some_and(|(_, _, named)| *named),
+            ),
         );
         if let Some(d) = &p.dangling {
             pending.insert(p.doc.clone(), d.clone());
         }
-        if let Some((target, sub)) = decision {
+        if let Some((target, sub, decisive)) = decision {
             if !p.text.is_empty() || sub.iter().any(|h| content_like(h)) {
                 assignments.push(Assignment {
                     target,
                     passage: index,
                     sub,
+                    decisive,
                 });
             }
         }
@@ -2180,6 +2203,17 @@ fn rich_value(parts: &[(&Passage, &[String])]) -> Option<Value> {
 /// found, in target order. Glossary-section targets (one per term) are filled from
 /// [`glossary_terms`].
 pub fn fill_fields(targets: &[FieldTarget], chunks: &[KnowledgeChunk]) -> Vec<Filled> {
+    fill_fields_with(targets, chunks, None).0
+}
+
+/// [`fill_fields`], placing the passages no heading names by meaning when a model is given
+/// (see [`semantic`]). Returns the values and, when the model failed (the headings' placement
+/// is used then), its error for the log.
+pub fn fill_fields_with(
+    targets: &[FieldTarget],
+    chunks: &[KnowledgeChunk],
+    meaning: Option<&MeaningModel>,
+) -> (Vec<Filled>, Option<String>) {
     let glossary_key = key(GLOSSARY_SECTION);
     let (glossary_targets, field_targets): (Vec<&FieldTarget>, Vec<&FieldTarget>) = targets
         .iter()
@@ -2193,7 +2227,25 @@ pub fn fill_fields(targets: &[FieldTarget], chunks: &[KnowledgeChunk]) -> Vec<Fi
     for passage in &mut passages {
         strip_dangling(passage, &names);
     }
-    let attribution = attribute(&matcher, &passages);
+    let mut attribution = attribute(&matcher, &passages);
+    let mut model_error = None;
+    if let Some(model) = meaning {
+        // Glossary tables are terms, not content of a field.
+        let terms = glossary_terms(chunks);
+        let skip: Vec<bool> = passages
+            .iter()
+            .map(|p| {
+                terms
+                    .iter()
+                    .any(|term| term.chunk_ids.iter().any(|id| p.chunk_ids.contains(id)))
+            })
+            .collect();
+        let cascade = std::mem::take(&mut attribution.assignments);
+        let (assignments, error) =
+            semantic::reassign(&matcher, &mut passages, cascade, &skip, model);
+        attribution.assignments = assignments;
+        model_error = error;
+    }
 
     let mut filled_by_id: HashMap<String, Filled> = HashMap::new();
     for (t, target) in field_targets.iter().enumerate() {
@@ -2256,10 +2308,11 @@ pub fn fill_fields(targets: &[FieldTarget], chunks: &[KnowledgeChunk]) -> Vec<Fi
         }
     }
 
-    targets
+    let filled = targets
         .iter()
         .filter_map(|t| filled_by_id.remove(&t.id))
-        .collect()
+        .collect();
+    (filled, model_error)
 }
 
 // ---------------------------------------------------------------------------------------------

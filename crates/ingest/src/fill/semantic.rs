@@ -1,0 +1,509 @@
+//! Filling by meaning: where a document's headings do not name a subsection, passages are
+//! placed by what they say.
+//!
+//! Every passage the heading cascade could not place decisively (see [`super::attribute`]) is
+//! embedded with a sentence-embedding model and compared with each subsection's *descriptor*:
+//! its name and intent and a few generic paraphrases of what such content says
+//! (`descriptors.json`, written once for the catalogue; a custom subsection is described by its
+//! own name and intent). A passage with several prose parts that speak of different things (a
+//! chapter of odds and ends) is split into its parts. The score of a (passage, subsection) pair
+//! adds to the descriptor similarity small, named weights for the lexical evidence (topic cues,
+//! intent words), for structure (lists and tables suit list subsections) and for the cascade's
+//! own guess. Passages and subsections are then matched globally, best pair first: a `text`
+//! subsection takes one passage (and the other parts of that passage's chapter), a list
+//! subsection collects up to [`LIST_CAPACITY`]; a passage closer to the front-matter
+//! descriptors (how to use the guide, contents, editions) than to any subsection is left out.
+//!
+//! Deterministic: the same passages and targets give the same assignment (ties break on
+//! position).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use brandstream_domain::brand::FieldType;
+use serde::Deserialize;
+
+use super::{content_like, cue_score, is_row_line, strip_marker, Assignment, Matcher, Passage};
+
+/// Turns texts into sentence embeddings: one L2-normalised vector per text, in input order,
+/// all of the same length (so a dot product is a cosine).
+pub trait SentenceEmbedder: Send + Sync {
+    /// Embeds `texts`; an `Err` carries a message for the log.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String>;
+}
+
+/// A sentence embedder plus a cache of the descriptor embeddings (they are the same for every
+/// run). Share one per process.
+pub struct MeaningModel {
+    embedder: Box<dyn SentenceEmbedder>,
+    phrases: Mutex<HashMap<String, Vec<f32>>>,
+}
+
+impl std::fmt::Debug for MeaningModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeaningModel").finish_non_exhaustive()
+    }
+}
+
+impl MeaningModel {
+    /// Wraps an embedder.
+    pub fn new(embedder: Box<dyn SentenceEmbedder>) -> Self {
+        Self {
+            embedder,
+            phrases: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Embeddings of descriptor phrases, computed once per process.
+    fn phrases(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+        let mut cache = self.phrases.lock().unwrap_or_else(PoisonError::into_inner);
+        let missing: Vec<&str> = texts
+            .iter()
+            .filter(|t| !cache.contains_key(t.as_str()))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            let vectors = self.embedder.embed(&missing)?;
+            for (text, vector) in missing.iter().zip(vectors) {
+                cache.insert((*text).to_owned(), vector);
+            }
+        }
+        Ok(texts
+            .iter()
+            .map(|t| cache.get(t.as_str()).cloned().unwrap_or_default())
+            .collect())
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Descriptors {
+    none: Vec<String>,
+    subsections: HashMap<String, Vec<String>>,
+    /// Subsections whose content is typically one short line (a motto).
+    #[serde(default)]
+    one_line: Vec<String>,
+}
+
+fn descriptors() -> &'static Descriptors {
+    static PARSED: OnceLock<Descriptors> = OnceLock::new();
+    PARSED
+        .get_or_init(|| serde_json::from_str(include_str!("descriptors.json")).unwrap_or_default())
+}
+
+/// Lowest descriptor similarity at which a passage is placed at all.
+const MIN_SCORE: f32 = 0.15;
+/// A passage may go to a subsection scoring at most this much below its best one (when the
+/// best is taken).
+const SECOND_CHOICE_MARGIN: f32 = 0.06;
+/// A part of a passage is placed on its own when it scores this much better elsewhere than
+/// for the passage's best subsection.
+const SPLIT_MARGIN: f32 = 0.10;
+/// Weight of the lexical score (topic cues, intent words, heading words), capped at 1.
+const LEXICAL_WEIGHT: f32 = 0.08;
+/// Weight of the topic cues (HEX codes, years, WCAG, …; see `CUES` in the parent module).
+const CUE_WEIGHT: f32 = 0.15;
+/// Bonus for a one-line body in a subsection whose content is typically one line.
+const ONE_LINE_WEIGHT: f32 = 0.12;
+/// Most words of a one-line body.
+const ONE_LINE_WORDS: usize = 15;
+/// Outside the front of a document, a passage is front matter only when the front-matter
+/// descriptors beat every subsection by this much.
+const NONE_MARGIN: f32 = 0.10;
+/// A passage scoring this much for some subsection ends the document's front matter.
+const FRONT_CONFIDENT: f32 = 0.45;
+/// Bonus for the subsection the heading cascade guessed.
+const CASCADE_BONUS: f32 = 0.04;
+/// Bonus for list-shaped content (three or more items or rows) in a list subsection, and
+/// malus for it in a text subsection.
+const STRUCTURE_WEIGHT: f32 = 0.03;
+/// How many words of a unit's body the model reads.
+const LEAD_WORDS: usize = 90;
+/// Fewest words of a paragraph that starts a part of its own.
+const PARAGRAPH_WORDS: usize = 25;
+/// Weight of a pair that may not be chosen.
+const FORBIDDEN: i64 = -1_000_000_000;
+/// How many passages a list subsection collects.
+pub(super) const LIST_CAPACITY: usize = 4;
+
+/// One thing to place: a whole passage or one part of it.
+struct Unit {
+    passage: usize,
+    /// Text sent to the model: the innermost heading, then the body.
+    text: String,
+    /// Body only, for lexical and structure evidence.
+    body: String,
+}
+
+fn items_in(body: &str) -> usize {
+    body.lines()
+        .filter(|line| is_row_line(line) || strip_marker(line) != line.trim())
+        .count()
+}
+
+/// A passage's prose parts: a part starts at each paragraph, unless the paragraph before it
+/// introduces what follows (ends with a colon); list items and table rows stay with the
+/// paragraph they follow.
+fn parts(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    // Whether `current` holds a paragraph yet (short lines before one belong to it).
+    let mut has_paragraph = false;
+    for line in text.lines() {
+        let words = line.split_whitespace().count();
+        // A long line with a single " | " is prose quoting a title, not a two-cell row.
+        let row = is_row_line(line) && (line.matches(" | ").count() > 1 || words < PARAGRAPH_WORDS);
+        let item = row || strip_marker(line) != line.trim();
+        let paragraph = !item && words >= PARAGRAPH_WORDS;
+        if paragraph && has_paragraph && !current.trim_end().ends_with(':') {
+            out.push(std::mem::take(&mut current));
+        }
+        has_paragraph |= paragraph;
+        if !current.is_empty() {
+            current.push('\n');
+        }
+        current.push_str(line);
+    }
+    if !current.trim().is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+fn heading_of(passage: &Passage) -> String {
+    passage
+        .headings
+        .iter()
+        .rev()
+        .find(|h| !content_like(h))
+        .map(|h| strip_marker(h).to_owned())
+        .unwrap_or_default()
+}
+
+/// What the model reads for a unit: its heading and the first [`LEAD_WORDS`] words of its
+/// body (a long table would otherwise drown the sentences that say what it is about).
+fn model_text(heading: &str, body: &str) -> String {
+    let lead: Vec<&str> = body.split_whitespace().take(LEAD_WORDS).collect();
+    let lead = lead.join(" ");
+    if heading.is_empty() {
+        lead
+    } else {
+        format!("{heading}. {lead}")
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Replaces the cascade's non-decisive attributions by a global assignment on meaning.
+/// `skip` holds passages that are not content of any field (glossary tables). New passages
+/// (parts of split ones) are appended to `passages`. On an embedding error the cascade's
+/// attributions are returned unchanged and the error is passed back for the log.
+pub(super) fn reassign(
+    matcher: &Matcher<'_>,
+    passages: &mut Vec<Passage>,
+    cascade: Vec<Assignment>,
+    skip: &[bool],
+    model: &MeaningModel,
+) -> (Vec<Assignment>, Option<String>) {
+    match place(matcher, passages, &cascade, skip, model) {
+        Ok(placed) => {
+            let mut out: Vec<Assignment> = cascade.into_iter().filter(|a| a.decisive).collect();
+            out.extend(placed);
+            out.sort_by_key(|a| (a.passage, a.target));
+            (out, None)
+        }
+        Err(error) => (cascade, Some(error)),
+    }
+}
+
+fn place(
+    matcher: &Matcher<'_>,
+    passages: &mut Vec<Passage>,
+    cascade: &[Assignment],
+    skip: &[bool],
+    model: &MeaningModel,
+) -> Result<Vec<Assignment>, String> {
+    let targets = &matcher.targets;
+    let decided: Vec<bool> = (0..passages.len())
+        .map(|p| cascade.iter().any(|a| a.passage == p && a.decisive))
+        .collect();
+    let guessed: HashMap<usize, usize> = cascade
+        .iter()
+        .filter(|a| !a.decisive)
+        .map(|a| (a.passage, a.target))
+        .collect();
+
+    // Descriptor phrases per target, then the front-matter phrases.
+    let table = descriptors();
+    let mut phrase_texts: Vec<String> = Vec::new();
+    let mut owner: Vec<Option<usize>> = Vec::new();
+    for (t, target) in targets.iter().enumerate() {
+        let field = target.target;
+        let mut own = vec![match &field.intent {
+            Some(intent) => format!("{}: {intent}", field.name),
+            None => field.name.clone(),
+        }];
+        if let Some(more) = table.subsections.get(&field.name) {
+            own.extend(more.iter().cloned());
+        }
+        for phrase in own {
+            phrase_texts.push(phrase);
+            owner.push(Some(t));
+        }
+    }
+    for phrase in &table.none {
+        phrase_texts.push(phrase.clone());
+        owner.push(None);
+    }
+    let phrase_vectors = model.phrases(&phrase_texts)?;
+
+    // Whole passages first.
+    let open: Vec<usize> = (0..passages.len())
+        .filter(|p| !decided[*p] && !skip.get(*p).copied().unwrap_or(false))
+        .filter(|p| !passages[*p].text.trim().is_empty())
+        .collect();
+    let mut units: Vec<Unit> = open
+        .iter()
+        .map(|p| {
+            let passage = &passages[*p];
+            Unit {
+                passage: *p,
+                text: model_text(&heading_of(passage), &passage.text),
+                body: passage.text.clone(),
+            }
+        })
+        .collect();
+    let texts: Vec<&str> = units.iter().map(|u| u.text.as_str()).collect();
+    let vectors = model.embedder.embed(&texts)?;
+    let score = |unit: &Unit, vector: &[f32], t: usize| -> f32 {
+        let semantic = phrase_vectors
+            .iter()
+            .zip(&owner)
+            .filter(|(_, o)| **o == Some(t))
+            .map(|(v, _)| dot(vector, v))
+            .fold(f32::MIN, f32::max);
+        let passage = &passages[unit.passage];
+        let lexical = matcher.score(&passage.headings, &unit.body, t).min(3.0) / 3.0;
+        let cue = cue_score(
+            &unit.body.to_lowercase(),
+            &unit.body,
+            &passage.headings,
+            &targets[t].groups,
+        );
+        let mut total = semantic + LEXICAL_WEIGHT * lexical + CUE_WEIGHT * cue;
+        if unit.body.split_whitespace().count() <= ONE_LINE_WORDS
+            && table.one_line.contains(&targets[t].target.name)
+        {
+            total += ONE_LINE_WEIGHT;
+        }
+        if guessed.get(&unit.passage) == Some(&t) {
+            total += CASCADE_BONUS;
+        }
+        let listy = items_in(&unit.body) >= 3;
+        match targets[t].target.field_type {
+            FieldType::Text if listy => total -= STRUCTURE_WEIGHT,
+            FieldType::Array | FieldType::RichArray if listy => total += STRUCTURE_WEIGHT,
+            _ => {}
+        }
+        total
+    };
+    let none_score = |vector: &[f32]| -> f32 {
+        phrase_vectors
+            .iter()
+            .zip(&owner)
+            .filter(|(_, o)| o.is_none())
+            .map(|(v, _)| dot(vector, v))
+            .fold(f32::MIN, f32::max)
+    };
+    let mut scores: Vec<Vec<f32>> = units
+        .iter()
+        .zip(&vectors)
+        .map(|(u, v)| (0..targets.len()).map(|t| score(u, v, t)).collect())
+        .collect();
+    let mut nones: Vec<f32> = vectors.iter().map(|v| none_score(v)).collect();
+
+    // Split passages whose parts speak of different things.
+    let mut split_units: Vec<Unit> = Vec::new();
+    let mut new_passages: Vec<Passage> = Vec::new();
+    let mut replaced: Vec<usize> = Vec::new();
+    for (u, unit) in units.iter().enumerate() {
+        let pieces = parts(&unit.body);
+        if pieces.len() < 2 {
+            continue;
+        }
+        let whole_best = argmax(&scores[u]);
+        let heading = heading_of(&passages[unit.passage]);
+        let piece_units: Vec<Unit> = pieces
+            .iter()
+            .map(|body| Unit {
+                passage: unit.passage,
+                text: model_text(&heading, body),
+                body: body.clone(),
+            })
+            .collect();
+        let texts: Vec<&str> = piece_units.iter().map(|p| p.text.as_str()).collect();
+        let piece_vectors = model.embedder.embed(&texts)?;
+        let piece_scores: Vec<Vec<f32>> = piece_units
+            .iter()
+            .zip(&piece_vectors)
+            .map(|(p, v)| (0..targets.len()).map(|t| score(p, v, t)).collect())
+            .collect();
+        let disagrees = piece_scores.iter().any(|s| {
+            let best = argmax(s);
+            best != whole_best && s[best] - s[whole_best] >= SPLIT_MARGIN
+        });
+        if !disagrees {
+            continue;
+        }
+        replaced.push(u);
+        for ((piece, vector), piece_score) in piece_units
+            .into_iter()
+            .zip(&piece_vectors)
+            .zip(piece_scores)
+        {
+            new_passages.push(Passage {
+                doc: passages[unit.passage].doc.clone(),
+                headings: passages[unit.passage].headings.clone(),
+                text: piece.body.clone(),
+                chunk_ids: passages[unit.passage].chunk_ids.clone(),
+                dangling: None,
+            });
+            split_units.push(Unit {
+                passage: passages.len() + new_passages.len() - 1,
+                ..piece
+            });
+            scores.push(piece_score);
+            nones.push(none_score(vector));
+        }
+    }
+    units.extend(split_units);
+    passages.extend(new_passages);
+    let alive: Vec<bool> = (0..units.len()).map(|u| !replaced.contains(&u)).collect();
+
+    // Which (unit, target) pairs may be chosen: above the floor, near the unit's best, and
+    // only for units closer to some subsection than to front matter.
+    let mut allowed: std::collections::HashSet<(usize, usize)> = Default::default();
+    // The front of a document: passages before the first one the headings placed or that
+    // speaks clearly of some subsection.
+    let front_end = (0..passages.len())
+        .find(|p| {
+            decided.get(*p).copied().unwrap_or(false)
+                || units
+                    .iter()
+                    .zip(&scores)
+                    .any(|(u, row)| u.passage == *p && row[argmax(row)] >= FRONT_CONFIDENT)
+        })
+        .unwrap_or(0);
+    for (u, row) in scores.iter().enumerate() {
+        if !alive[u] {
+            continue;
+        }
+        let best = row[argmax(row)];
+        let in_front = units[u].passage < front_end;
+        let margin = if in_front { 0.0 } else { NONE_MARGIN };
+        if best < MIN_SCORE || nones[u] >= best + margin {
+            continue;
+        }
+        for (t, s) in row.iter().enumerate() {
+            if *s >= MIN_SCORE && *s >= best - SECOND_CHOICE_MARGIN {
+                allowed.insert((u, t));
+            }
+        }
+    }
+    // Slots: one per text subsection, LIST_CAPACITY per list subsection, minus what the
+    // headings already gave them; then one "left out" slot per unit (weight 0).
+    let mut slots: Vec<usize> = Vec::new();
+    for (t, target) in targets.iter().enumerate() {
+        let held = cascade
+            .iter()
+            .filter(|a| a.decisive && a.target == t)
+            .count();
+        let capacity = match target.target.field_type {
+            FieldType::Text => 1,
+            FieldType::Array | FieldType::RichArray => LIST_CAPACITY,
+        };
+        slots.extend(std::iter::repeat_n(t, capacity.saturating_sub(held)));
+    }
+    let candidates: Vec<usize> = (0..units.len()).filter(|u| alive[*u]).collect();
+    let columns = slots.len() + candidates.len();
+    let mut weights = pathfinding::matrix::Matrix::new(candidates.len(), columns, FORBIDDEN);
+    for (row, u) in candidates.iter().enumerate() {
+        weights[(row, slots.len() + row)] = 0;
+        for (column, t) in slots.iter().enumerate() {
+            if allowed.contains(&(*u, *t)) {
+                // Gain over leaving the unit out, in millionths.
+                weights[(row, column)] = ((scores[*u][*t] - MIN_SCORE) * 1e6).round() as i64;
+            }
+        }
+    }
+    let mut out: Vec<Assignment> = Vec::new();
+    if !candidates.is_empty() {
+        let (_, chosen) = pathfinding::kuhn_munkres::kuhn_munkres(&weights);
+        for (row, column) in chosen.into_iter().enumerate() {
+            let Some(t) = slots.get(column).copied() else {
+                continue;
+            };
+            let u = candidates[row];
+            let sub: Vec<String> = passages[units[u].passage]
+                .headings
+                .last()
+                .cloned()
+                .into_iter()
+                .collect();
+            out.push(Assignment {
+                target: t,
+                passage: units[u].passage,
+                sub,
+                decisive: false,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in row.iter().enumerate() {
+        if *v > row[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptors_parse_and_name_catalogue_subsections() {
+        let parsed: Descriptors =
+            serde_json::from_str(include_str!("descriptors.json")).expect("descriptors.json");
+        assert!(!parsed.none.is_empty());
+        let names: Vec<&str> = brandstream_domain::brand::CATALOGUE
+            .iter()
+            .flat_map(|s| s.subsections.iter().map(|f| f.name))
+            .collect();
+        for name in parsed.subsections.keys() {
+            assert!(
+                names.contains(&name.as_str()),
+                "{name} is not in the catalogue"
+            );
+        }
+        for name in names {
+            assert!(
+                parsed.subsections.contains_key(name),
+                "{name} has no descriptor"
+            );
+        }
+    }
+
+    #[test]
+    fn parts_keep_lists_with_their_lead_in() {
+        let text = "Our welcome pack is a folder of six cards that always run in the same order, which is this:\n1. Front\n2. Map\nEvery card in the pack is printed on recycled board with type that is never smaller than ten points, so that it stays readable.";
+        let got = parts(text);
+        assert_eq!(got.len(), 2);
+        assert!(got[0].ends_with("2. Map"));
+    }
+}
