@@ -501,7 +501,7 @@ mod tests {
 
     #[test]
     fn parts_keep_lists_with_their_lead_in() {
-        let text = "Our welcome pack is a folder of six cards that always run in the same order, which is this:\n1. Front\n2. Map\nEvery card in the pack is printed on recycled board with type that is never smaller than ten points, so that it stays readable.";
+        let text = "Our welcome pack for new customers is a sturdy folder of six printed cards that always run in the same order, whichever shop hands it over, and the order is this:\n1. Front\n2. Map\nEvery card in the pack is printed on recycled board with type that is never smaller than ten points, so that it stays readable for everyone who opens it.";
         let got = parts(text);
         assert_eq!(got.len(), 2);
         assert!(got[0].ends_with("2. Map"));
