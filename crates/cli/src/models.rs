@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 /// The files a model directory needs.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 /// The default model's name.
-pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
+pub use brandstream_server::config::DEFAULT_MODEL;
 /// The largest model file accepted from an archive (the default model's weights are 87 MiB;
 /// bge-small's 127 MiB).
 const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;

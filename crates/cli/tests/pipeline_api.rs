@@ -45,6 +45,8 @@ struct Score {
     facts: (usize, usize),
     search: (usize, usize),
     missed: Vec<String>,
+    /// The run's closing message.
+    message: String,
 }
 
 /// Ingests one file into a fresh kit and scores facts and search against expected.json.
@@ -131,6 +133,7 @@ async fn score(api: &Api<'_>, brand: &str, format: &str) -> Score {
         facts: (found, facts.len()),
         search: (hits, probes.len()),
         missed,
+        message: run["message"].as_str().unwrap_or_default().to_owned(),
     }
 }
 
@@ -169,6 +172,61 @@ async fn ingestion_fills_the_kit_and_finds_passages_in_every_format() {
         }
     }
     assert!(failures.is_empty(), "below 90 %: {failures:?}");
+}
+
+/// With an embedding model configured, `/readyz` says the semantic features are on and brand
+/// ingestion fills by meaning: the two brands written like real brand books (paraphrased
+/// headings) get most of their facts placed; without one, `/readyz` says how to turn it on.
+#[tokio::test]
+async fn filling_by_meaning_with_a_model_and_readiness_says_which() {
+    if !have_samples() {
+        return;
+    }
+    let plain = TestServer::start();
+    let ready = plain.get_json("/readyz").await;
+    assert_eq!(ready["semantic"]["status"], "off", "{ready}");
+    assert!(
+        ready["semantic"]["enable"]
+            .as_str()
+            .unwrap()
+            .contains("brandstream models import"),
+        "{ready}"
+    );
+    drop(plain);
+
+    let Some(model) = std::env::var_os("BRANDSTREAM_TEST_MODEL_DIR") else {
+        assert!(
+            std::env::var_os("BRANDSTREAM_REQUIRE_MODEL").is_none(),
+            "BRANDSTREAM_REQUIRE_MODEL is set but BRANDSTREAM_TEST_MODEL_DIR is not"
+        );
+        eprintln!("skipped filling by meaning: BRANDSTREAM_TEST_MODEL_DIR is not set");
+        return;
+    };
+    let model = model.to_string_lossy().into_owned();
+    let server = TestServer::start_with(&[("BRANDSTREAM_EMBEDDING__MODEL_DIR", &model)]);
+    let ready = server.get_json("/readyz").await;
+    assert_eq!(ready["semantic"]["status"], "on", "{ready}");
+    assert!(server.logs().contains("semantic features on"));
+    let api = Api::new(&server, &[]).await;
+    // Floors: the figures measured when filling by meaning arrived (the ingest crate's
+    // fill_quality test holds the per-format table).
+    for (brand, floor) in [
+        ("fennick-valley-rail", 0.8),
+        ("thistlebrook-libraries", 0.8),
+    ] {
+        let score = score(&api, brand, "md").await;
+        let facts = score.facts.0 as f64 / score.facts.1 as f64;
+        eprintln!(
+            "{brand}.md by meaning: {}/{} facts",
+            score.facts.0, score.facts.1
+        );
+        assert!(score.message.contains("by meaning"), "{}", score.message);
+        assert!(
+            facts >= floor,
+            "{brand}: {facts:.2} < {floor}: {:?}",
+            score.missed
+        );
+    }
 }
 
 #[tokio::test]

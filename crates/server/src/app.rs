@@ -49,6 +49,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Original document files.
     pub blobs: brandstream_store::Blobs,
+    /// Whether the embedding model is loaded (semantic features on).
+    pub semantic: bool,
     /// The ingestion workers (to wake them when a run is queued).
     pub pipeline: Arc<crate::ingestion::Pipeline>,
     /// Organisation and credential administration (portal).

@@ -67,6 +67,8 @@ pub struct Settings {
     pub documents: DocumentSettings,
     /// Ingestion workers and the extraction sandbox.
     pub pipeline: PipelineSettings,
+    /// The sentence-embedding model (semantic features).
+    pub embedding: EmbeddingSettings,
     /// Portal sessions and sign-in limits.
     pub portal: PortalSettings,
     /// On first start with no user, creates the user `admin` in the default organisation with
@@ -124,6 +126,34 @@ impl Default for DocumentSettings {
             fetch_timeout_seconds: 30,
             allow_private_urls: false,
         }
+    }
+}
+
+/// The sentence-embedding model behind the semantic features (filling by meaning).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmbeddingSettings {
+    /// Directory holding `config.json`, `tokenizer.json` and `model.safetensors`
+    /// (`BRANDSTREAM_EMBEDDING__MODEL_DIR`). Unset: `<data_dir>/models/all-MiniLM-L6-v2` when
+    /// `brandstream models import` put it there; otherwise semantic features are off.
+    pub model_dir: Option<PathBuf>,
+}
+
+/// The model directory `brandstream models import` installs the default model into.
+pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
+
+impl Settings {
+    /// The embedding model directory in force: `embedding.model_dir`, else the default model
+    /// under the data dir if it is installed there.
+    pub fn embedding_model_dir(&self) -> Option<PathBuf> {
+        if let Some(dir) = &self.embedding.model_dir {
+            return Some(dir.clone());
+        }
+        let installed = self.data_dir.join("models").join(DEFAULT_MODEL);
+        installed
+            .join("model.safetensors")
+            .is_file()
+            .then_some(installed)
     }
 }
 
@@ -187,6 +217,7 @@ impl std::fmt::Debug for Settings {
             .field("rate_limits", &self.rate_limits)
             .field("documents", &self.documents)
             .field("pipeline", &self.pipeline)
+            .field("embedding", &self.embedding)
             .field("portal", &self.portal)
             .field(
                 "admin_password",
@@ -231,6 +262,7 @@ impl Default for Settings {
             shutdown_grace_seconds: 30,
             documents: DocumentSettings::default(),
             pipeline: PipelineSettings::default(),
+            embedding: EmbeddingSettings::default(),
             portal: PortalSettings::default(),
             admin_password: None,
         }

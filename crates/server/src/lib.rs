@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod fetch;
 pub mod ingestion;
+pub mod meaning;
 pub mod portal;
 pub mod routes;
 pub mod run;

@@ -208,19 +208,23 @@ impl Server {
         } else {
             crate::ingestion::Extractor::InProcess
         };
+        let meaning = crate::meaning::load(&settings).await;
         let queued = crate::services::pipeline::RunQueued::default();
-        let pipeline = Arc::new(crate::ingestion::Pipeline::new(
-            Arc::clone(&store),
-            blobs.clone(),
-            extractor,
-            brandstream_ingest::ExtractLimits {
-                docx_part_bytes: settings.documents.max_docx_inflated_bytes,
-                max_pages: settings.documents.max_pages,
-            },
-            Duration::from_secs(settings.pipeline.lease_seconds),
-            settings.pipeline.workers,
-            queued.clone(),
-        ));
+        let pipeline = Arc::new(
+            crate::ingestion::Pipeline::new(
+                Arc::clone(&store),
+                blobs.clone(),
+                extractor,
+                brandstream_ingest::ExtractLimits {
+                    docx_part_bytes: settings.documents.max_docx_inflated_bytes,
+                    max_pages: settings.documents.max_pages,
+                },
+                Duration::from_secs(settings.pipeline.lease_seconds),
+                settings.pipeline.workers,
+                queued.clone(),
+            )
+            .with_meaning(meaning.clone()),
+        );
         let users = Arc::new(brandstream_auth::Users::new(Arc::clone(&store))?);
         let login_limits = crate::portal::session::LoginLimits::new(
             settings.portal.attempts_per_account_per_minute,
@@ -250,6 +254,7 @@ impl Server {
             login_limits,
             blobs,
             pipeline,
+            semantic: meaning.is_some(),
             tokens,
             brands,
             documents,

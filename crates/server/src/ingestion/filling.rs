@@ -3,10 +3,13 @@
 //! person owns (`aiEditable` false) or into a locked kit — with references to the chunks.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use brandstream_domain::brand::catalogue::GLOSSARY_SECTION;
 use brandstream_domain::brand::{validate_value, FieldType};
-use brandstream_ingest::fill::{fill_fields, glossary_terms, FieldTarget, KnowledgeChunk};
+use brandstream_ingest::fill::{
+    fill_fields_with, glossary_terms, FieldTarget, KnowledgeChunk, MeaningModel,
+};
 use brandstream_store::{ChunkQuery, FieldChange, FieldRecord, KitRecord, Store, StoreError};
 use serde_json::{json, Value};
 
@@ -55,12 +58,14 @@ fn updated(field: &FieldRecord, value: Value, refs: Value, actor: &str) -> Field
     }
 }
 
-/// Fills the kit's subsections in `scope`. Returns how many subsections were written.
+/// Fills the kit's subsections in `scope`, by meaning when `meaning` holds a model. Returns
+/// how many subsections were written.
 pub async fn fill_kit(
     store: &dyn Store,
     kit: &KitRecord,
     scope: &Scope,
     actor: &str,
+    meaning: Option<Arc<MeaningModel>>,
 ) -> Result<usize, StoreError> {
     let org = kit.org_id.as_str();
     let (_, chunks) = store
@@ -126,10 +131,11 @@ pub async fn fill_kit(
 
     // Matching chunks to subsections is CPU work: off the runtime's threads.
     let (filled_fields, terms) = tokio::task::spawn_blocking(move || {
-        (
-            fill_fields(&targets, &knowledge),
-            glossary_terms(&knowledge),
-        )
+        let (filled, model_error) = fill_fields_with(&targets, &knowledge, meaning.as_deref());
+        if let Some(error) = model_error {
+            tracing::warn!(%error, "the embedding model failed; filled by headings only");
+        }
+        (filled, glossary_terms(&knowledge))
     })
     .await
     .map_err(|error| StoreError::Database(format!("filling failed: {error}")))?;

@@ -28,6 +28,8 @@ pub struct Pipeline {
     queued: RunQueued,
     /// Identifies this process's claims (`<host>-<pid>-<random>`).
     owner: String,
+    /// The embedding model for filling by meaning (none: headings only).
+    meaning: Option<Arc<brandstream_ingest::MeaningModel>>,
 }
 
 impl Pipeline {
@@ -55,7 +57,15 @@ impl Pipeline {
             workers,
             queued,
             owner,
+            meaning: None,
         }
+    }
+
+    /// Fills brand kits by meaning with `model` (see `brandstream_ingest::fill`).
+    #[must_use]
+    pub fn with_meaning(mut self, model: Option<Arc<brandstream_ingest::MeaningModel>>) -> Self {
+        self.meaning = model;
+        self
     }
 
     /// This process's identity in run claims and cluster leases.

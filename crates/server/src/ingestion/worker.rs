@@ -273,10 +273,21 @@ impl Pipeline {
             if kit.locked {
                 notes.push("the brand kit is locked, so no subsection was changed".into());
             } else {
-                match super::filling::fill_kit(self.store.as_ref(), &kit, &scope, &run.created_by)
-                    .await
+                match super::filling::fill_kit(
+                    self.store.as_ref(),
+                    &kit,
+                    &scope,
+                    &run.created_by,
+                    self.meaning.clone(),
+                )
+                .await
                 {
-                    Ok(filled) => notes.push(format!("filled {filled} subsections")),
+                    Ok(filled) if self.meaning.is_some() => {
+                        notes.push(format!("filled {filled} subsections (by meaning)"))
+                    }
+                    Ok(filled) => notes.push(format!(
+                        "filled {filled} subsections (by headings only: no embedding model)"
+                    )),
                     Err(error) => return internal_failure(&error),
                 }
             }

@@ -17,10 +17,15 @@ pub async fn healthz() -> Json<serde_json::Value> {
 }
 
 /// 200 when the database answers, 503 otherwise.
-#[utoipa::path(get, path = "/readyz", tag = "Operations", responses((status = 200, description = "The database answers"), (status = 503, description = "The database does not answer")))]
+#[utoipa::path(get, path = "/readyz", tag = "Operations", responses((status = 200, description = "The database answers; `semantic` says whether the embedding model is loaded"), (status = 503, description = "The database does not answer")))]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(json!({"status": "ok", "database": state.store.backend()})).into_response(),
+        Ok(()) => Json(json!({
+            "status": "ok",
+            "database": state.store.backend(),
+            "semantic": semantic_status(state.semantic),
+        }))
+        .into_response(),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
             (
@@ -29,6 +34,15 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
             )
                 .into_response()
         }
+    }
+}
+
+/// `/readyz`'s word on the semantic features: on, or off with how to turn them on.
+fn semantic_status(on: bool) -> serde_json::Value {
+    if on {
+        json!({"status": "on"})
+    } else {
+        json!({"status": "off", "enable": crate::meaning::ENABLE_HINT})
     }
 }
 

