@@ -126,6 +126,8 @@ pub struct GlossaryTerm {
     pub chunk_ids: Vec<String>,
 }
 
+/// Fewest words of an introduction to a list (a line ending in a colon) kept as an entry.
+const LEAD_IN_WORDS: usize = 9;
 /// Longest `text` value produced, in characters.
 const TEXT_CAP: usize = 4_000;
 /// Longest array entry name produced, in characters.
@@ -1247,8 +1249,15 @@ fn prose_items(text: &str, whole_line: bool) -> Vec<Item> {
     };
     pieces
         .into_iter()
-        // "Use them as follows:" introduces items; it is not one.
-        .filter(|piece| !piece.ends_with(':'))
+        // "Use them as follows:" introduces items; it is not one. A longer introduction
+        // ("The brand rests on four pillars, one for each season:") says something of its own.
+        .filter_map(|piece| match piece.strip_suffix(':') {
+            None => Some(piece),
+            Some(lead) if lead.split_whitespace().count() >= LEAD_IN_WORDS => {
+                Some(lead.trim_end().to_owned())
+            }
+            Some(_) => None,
+        })
         .map(Item::Line)
         .collect()
 }

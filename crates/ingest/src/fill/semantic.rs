@@ -107,7 +107,7 @@ const ONE_LINE_WEIGHT: f32 = 0.12;
 /// Most words of a one-line body.
 const ONE_LINE_WORDS: usize = 15;
 /// Outside the front of a document, a passage is front matter only when the front-matter
-/// descriptors beat every subsection by this much.
+/// descriptors beat every subsection by this much; at the front, when they come this close.
 const NONE_MARGIN: f32 = 0.10;
 /// A passage scoring this much for some subsection ends the document's front matter.
 const FRONT_CONFIDENT: f32 = 0.45;
@@ -167,6 +167,28 @@ fn parts(text: &str) -> Vec<String> {
         out.push(current);
     }
     out
+}
+
+/// A body that is one short line of words (a motto), not a fragment of numbers.
+fn one_line(body: &str) -> bool {
+    let words: Vec<&str> = body.split_whitespace().collect();
+    let alphabetic = words
+        .iter()
+        .filter(|w| w.chars().all(|c| c.is_alphabetic() || c.is_ascii_punctuation()))
+        .filter(|w| w.chars().any(char::is_alphabetic))
+        .count();
+    words.len() <= ONE_LINE_WORDS && alphabetic >= 3 && alphabetic == words.len()
+}
+
+/// Whether a body is a table of contents: most of its lines carry dot leaders ("Colour
+/// . . . . 5") or end in a page number after a run of dots.
+fn contents_like(body: &str) -> bool {
+    let lines: Vec<&str> = body.lines().filter(|l| !l.trim().is_empty()).collect();
+    let leaders = lines
+        .iter()
+        .filter(|l| l.contains(". . .") || l.contains("...."))
+        .count();
+    !lines.is_empty() && leaders * 2 >= lines.len()
 }
 
 fn heading_of(passage: &Passage) -> String {
@@ -261,7 +283,7 @@ fn place(
     // Whole passages first.
     let open: Vec<usize> = (0..passages.len())
         .filter(|p| !decided[*p] && !skip.get(*p).copied().unwrap_or(false))
-        .filter(|p| !passages[*p].text.trim().is_empty())
+        .filter(|p| !passages[*p].text.trim().is_empty() && !contents_like(&passages[*p].text))
         .collect();
     let mut units: Vec<Unit> = open
         .iter()
@@ -292,9 +314,7 @@ fn place(
             &targets[t].groups,
         );
         let mut total = semantic + LEXICAL_WEIGHT * lexical + CUE_WEIGHT * cue;
-        if unit.body.split_whitespace().count() <= ONE_LINE_WORDS
-            && table.one_line.contains(&targets[t].target.name)
-        {
+        if one_line(&unit.body) && table.one_line.contains(&targets[t].target.name) {
             total += ONE_LINE_WEIGHT;
         }
         if guessed.get(&unit.passage) == Some(&t) {
@@ -400,8 +420,12 @@ fn place(
             continue;
         }
         let best = row[argmax(row)];
-        let in_front = units[u].passage < front_end;
-        let margin = if in_front { 0.0 } else { NONE_MARGIN };
+        // Front matter is expected at the front and rare after it.
+        let margin = if units[u].passage < front_end {
+            -NONE_MARGIN
+        } else {
+            NONE_MARGIN
+        };
         if best < MIN_SCORE || nones[u] >= best + margin {
             continue;
         }
