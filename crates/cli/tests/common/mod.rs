@@ -19,6 +19,24 @@ pub fn samples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples")
 }
 
+/// The embedding model directory the tests use (`BRANDSTREAM_TEST_MODEL_DIR`, which `.ci/run`
+/// provides). `None`, with a note naming `what` was skipped, when it is unset — unless
+/// `BRANDSTREAM_REQUIRE_MODEL` is set (as in CI), where that fails the test.
+#[allow(dead_code)]
+pub fn test_model_dir(what: &str) -> Option<PathBuf> {
+    match std::env::var_os("BRANDSTREAM_TEST_MODEL_DIR") {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => {
+            assert!(
+                std::env::var_os("BRANDSTREAM_REQUIRE_MODEL").is_none(),
+                "BRANDSTREAM_REQUIRE_MODEL is set but BRANDSTREAM_TEST_MODEL_DIR is not"
+            );
+            eprintln!("skipped {what}: BRANDSTREAM_TEST_MODEL_DIR is not set (see .ci/run)");
+            None
+        }
+    }
+}
+
 /// Whether the samples are present; prints why a test is skipped when not.
 pub fn have_samples() -> bool {
     let present = samples_dir()

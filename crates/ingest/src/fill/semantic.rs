@@ -174,7 +174,10 @@ fn one_line(body: &str) -> bool {
     let words: Vec<&str> = body.split_whitespace().collect();
     let alphabetic = words
         .iter()
-        .filter(|w| w.chars().all(|c| c.is_alphabetic() || c.is_ascii_punctuation()))
+        .filter(|w| {
+            w.chars()
+                .all(|c| c.is_alphabetic() || c.is_ascii_punctuation())
+        })
         .filter(|w| w.chars().any(char::is_alphabetic))
         .count();
     words.len() <= ONE_LINE_WORDS && alphabetic >= 3 && alphabetic == words.len()
