@@ -15,7 +15,11 @@ use crate::AuthError;
 
 /// Longest bearer token we will look at.
 pub const MAX_TOKEN_LENGTH: usize = 8 * 1024;
-/// Clock-skew leeway for `exp`, `nbf` and `iat`.
+/// Clock-skew leeway for `iat` only (a token from a node whose clock runs a little ahead).
+/// `exp` and `nbf` are judged on this server's own clock with no leeway: the server is the
+/// token's issuer, so a token is expired the second its `exp` has passed (RFC 7662 §2.2:
+/// `active` is false for an expired token). Also how long revoked and verified tokens are
+/// remembered past their `exp`.
 pub const LEEWAY_SECONDS: i64 = 60;
 /// The `typ` header of our access tokens (RFC 9068).
 pub const TOKEN_TYPE: &str = "at+jwt";
@@ -83,8 +87,16 @@ struct Header {
     typ: Option<String>,
     #[serde(default)]
     kid: Option<String>,
-    #[serde(default)]
+    /// Present (whatever its value, `null` included) or absent.
+    #[serde(default, deserialize_with = "present")]
     crit: Option<serde_json::Value>,
+}
+
+/// `Some` for a member that is present, even as `null` (serde would read `null` as absent).
+fn present<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(deserializer).map(Some)
 }
 
 /// Why a token was rejected. The text is safe to return in `WWW-Authenticate`.
@@ -168,7 +180,9 @@ pub fn decode(
     let header: Header =
         serde_json::from_slice(&header_bytes).map_err(|_| TokenError::Malformed)?;
     if header.crit.is_some() {
-        // We understand no critical extensions, so RFC 7515 §4.1.11 requires rejection.
+        // RFC 7515 §4.1.11: `crit` lists extensions the recipient must understand, as a
+        // non-empty array; we understand none, and anything else in it (null, an empty array,
+        // a string) is invalid. Either way the token is refused.
         return Err(TokenError::Malformed);
     }
     let typ_ok = header.typ.as_deref().is_some_and(|typ| {
@@ -202,11 +216,10 @@ pub fn decode(
         Audience::Many(many) => audiences.iter().find(|a| many.contains(a)).cloned(),
     }
     .ok_or(TokenError::WrongAudience)?;
-    if claims.exp + LEEWAY_SECONDS <= now {
+    if claims.exp <= now {
         return Err(TokenError::Expired);
     }
-    if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY_SECONDS) || claims.iat > now + LEEWAY_SECONDS
-    {
+    if claims.nbf.is_some_and(|nbf| nbf > now) || claims.iat > now + LEEWAY_SECONDS {
         return Err(TokenError::NotYetValid);
     }
     Ok(DecodedToken {

@@ -837,6 +837,8 @@ mod keyring_tests {
 mod verification_tests {
     use super::*;
     use crate::jwt::{decode, encode, AccessTokenClaims, TokenError};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
     use brandstream_store::SqliteStore;
 
     fn claims(now: i64) -> AccessTokenClaims {
@@ -885,10 +887,45 @@ mod verification_tests {
         let mut expired = claims(now - 7200);
         expired.exp = now - 61;
         assert_eq!(check(&expired), Err(TokenError::Expired));
-        let mut within_leeway = claims(now - 7200);
-        within_leeway.exp = now - 30;
-        assert_eq!(check(&within_leeway), Ok(()));
+        // Our own tokens are judged on our own clock: no leeway past `exp`.
+        let mut just_expired = claims(now - 7200);
+        just_expired.exp = now;
+        assert_eq!(check(&just_expired), Err(TokenError::Expired));
+        let mut last_second = claims(now - 7200);
+        last_second.exp = now + 1;
+        assert_eq!(check(&last_second), Ok(()));
         assert_eq!(check(&claims(now + 600)), Err(TokenError::NotYetValid));
+        // A validly signed token with a `crit` header is refused whatever `crit` holds
+        // (RFC 7515 §4.1.11): we understand no extension, and null or [] are invalid.
+        for crit in [
+            serde_json::Value::Null,
+            serde_json::json!([]),
+            serde_json::json!("exp"),
+            serde_json::json!(["exp"]),
+        ] {
+            let header = serde_json::json!({
+                "alg": snapshot.active.alg.as_str(), "typ": "at+jwt", "kid": snapshot.active.kid,
+                "crit": crit,
+            });
+            let mut token = URL_SAFE_NO_PAD.encode(header.to_string());
+            token.push('.');
+            token.push_str(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(now)).unwrap()));
+            let signature = snapshot.active.signer.sign(token.as_bytes()).unwrap();
+            token.push('.');
+            token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+            let refused = decode(
+                &snapshot,
+                &token,
+                "https://issuer.example/",
+                &audiences,
+                now,
+            );
+            assert_eq!(
+                refused.map(|_| ()),
+                Err(TokenError::Malformed),
+                "crit {crit}"
+            );
+        }
         let mut issuer = claims(now);
         issuer.iss = "https://other.example/".into();
         assert_eq!(check(&issuer), Err(TokenError::WrongIssuer));

@@ -50,6 +50,10 @@ pub enum AuthError {
     /// RFC 6749 `invalid_scope`.
     #[error("{0}")]
     InvalidScope(String),
+    /// RFC 6749 §5.2 `unauthorized_client`: the authenticated client may not do this (revoke
+    /// another client's token without `ai.org:admin`).
+    #[error("{0}")]
+    UnauthorizedClient(String),
     /// `access_denied`, as Auth0 answers an unknown audience or an ungranted scope.
     #[error("{0}")]
     AccessDenied(String),

@@ -1,13 +1,14 @@
-//! Rate limits on the token endpoint: per source address (before anything else), per source
-//! address for failed authentications (much stricter, to stop secret guessing), and per client
-//! id. GCRA buckets from `governor`; state is per process (see the README for the effective
-//! limit with several nodes).
+//! Rate limits on the token endpoint. A request with a correct secret is limited only by its
+//! own client's budget (per client id): behind NAT or in one cluster many services share an
+//! address, and one misconfigured job must not lock the others out. Only failed
+//! authentications are throttled by address — per second (a flood cap) and per minute (the
+//! guessing budget) — and per client id (the same per-minute budget). Secrets carry 256 bits,
+//! so the failure budgets exist against load, not guessing. GCRA buckets from `governor`;
+//! state is per process (see the README for the effective limit with several nodes).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::RwLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use brandstream_domain::ClientId;
 use governor::clock::{Clock, DefaultClock};
@@ -22,13 +23,13 @@ pub struct RateLimitSettings {
     pub per_client_per_second: u32,
     /// Burst allowance per client id.
     pub per_client_burst: u32,
-    /// Token requests per second per source address.
+    /// Failed token requests per second per source address (a flood cap).
     pub per_address_per_second: u32,
-    /// Burst allowance per source address.
+    /// Burst allowance of that cap.
     pub per_address_burst: u32,
-    /// Failed client authentications per minute per source address.
+    /// Failed client authentications per minute per source address, and per client id.
     pub failures_per_minute: u32,
-    /// Burst allowance of failed authentications per source address.
+    /// Burst allowance of failed authentications (per address, and per client id).
     pub failures_burst: u32,
 }
 
@@ -50,13 +51,8 @@ pub struct RateLimits {
     per_client: Option<DefaultKeyedRateLimiter<ClientId>>,
     per_address: Option<DefaultKeyedRateLimiter<IpAddr>>,
     failures: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    /// Addresses that exhausted their failure budget, until when. Usually empty, so the hot
-    /// path pays one uncontended read lock.
-    blocked: RwLock<HashMap<IpAddr, Instant>>,
+    client_failures: Option<DefaultKeyedRateLimiter<ClientId>>,
 }
-
-/// Bound on remembered blocked addresses (memory limit under a distributed attack).
-const MAX_BLOCKED: usize = 100_000;
 
 fn nonzero(value: u32) -> Option<NonZeroU32> {
     NonZeroU32::new(value)
@@ -104,49 +100,25 @@ impl RateLimits {
                 false,
             ),
             failures: limiter(settings.failures_per_minute, settings.failures_burst, true),
-            blocked: RwLock::new(HashMap::new()),
+            client_failures: limiter(settings.failures_per_minute, settings.failures_burst, true),
         }
     }
 
-    /// Counts a request from `address`; `Err(wait)` when over the limit.
-    pub fn check_address(&self, address: IpAddr) -> Result<(), Duration> {
-        check(&self.per_address, &address)
-    }
-
-    /// Whether `address` is still blocked after exceeding its failed-authentication budget.
-    /// Checked before authenticating, so a blocked address cannot keep guessing.
-    pub fn check_blocked(&self, address: IpAddr) -> Result<(), Duration> {
-        let blocked = match self.blocked.read() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if blocked.is_empty() {
-            return Ok(());
+    /// Records a failed request from `address` (for the client id it named, if well-formed);
+    /// `Err(wait)` once one of the failure budgets — the address's flood cap and per-minute
+    /// budget, then the client id's per-minute budget — is spent. A failure refused by one
+    /// budget is not charged to the next.
+    pub fn record_failure(
+        &self,
+        address: IpAddr,
+        client_id: Option<&ClientId>,
+    ) -> Result<(), Duration> {
+        check(&self.per_address, &address)?;
+        check(&self.failures, &address)?;
+        match client_id {
+            Some(id) => check(&self.client_failures, id),
+            None => Ok(()),
         }
-        match blocked.get(&address) {
-            Some(until) if *until > Instant::now() => Err(*until - Instant::now()),
-            _ => Ok(()),
-        }
-    }
-
-    /// Records a failed authentication from `address`; `Err(wait)` once over the budget, and
-    /// the address is then blocked for `wait`.
-    pub fn record_failure(&self, address: IpAddr) -> Result<(), Duration> {
-        let outcome = check(&self.failures, &address);
-        if let Err(wait) = outcome {
-            let mut blocked = match self.blocked.write() {
-                Ok(guard) => guard,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            if blocked.len() >= MAX_BLOCKED {
-                let now = Instant::now();
-                blocked.retain(|_, until| *until > now);
-            }
-            if blocked.len() < MAX_BLOCKED {
-                blocked.insert(address, Instant::now() + wait);
-            }
-        }
-        outcome
     }
 
     /// Counts a token request of `client_id`.
@@ -156,17 +128,16 @@ impl RateLimits {
 
     /// Drops idle buckets so memory stays bounded by the recently active keys.
     pub fn forget_idle(&self) {
-        if let Some(limiter) = &self.per_client {
+        for limiter in [&self.per_client, &self.client_failures]
+            .into_iter()
+            .flatten()
+        {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
         for limiter in [&self.per_address, &self.failures].into_iter().flatten() {
             limiter.retain_recent();
             limiter.shrink_to_fit();
-        }
-        let now = Instant::now();
-        if let Ok(mut blocked) = self.blocked.write() {
-            blocked.retain(|_, until| *until > now);
         }
     }
 }
@@ -185,20 +156,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn failures_block_the_address() {
+    fn failures_are_budgeted_per_address_and_per_client_id() {
         let limits = RateLimits::new(&RateLimitSettings {
             failures_per_minute: 2,
             failures_burst: 2,
             ..RateLimitSettings::default()
         });
         let address: IpAddr = [127, 0, 0, 1].into();
-        assert!(limits.check_blocked(address).is_ok());
-        assert!(limits.record_failure(address).is_ok());
-        assert!(limits.record_failure(address).is_ok());
-        let wait = limits.record_failure(address).unwrap_err();
+        let a = ClientId::generate();
+        let b = ClientId::generate();
+        assert!(limits.record_failure(address, Some(&a)).is_ok());
+        assert!(limits.record_failure(address, Some(&a)).is_ok());
+        let wait = limits.record_failure(address, Some(&a)).unwrap_err();
         assert!(wait > Duration::from_secs(1));
-        assert!(limits.check_blocked(address).is_err());
-        assert!(limits.check_blocked([127, 0, 0, 2].into()).is_ok());
+        // The address's budget is spent for every client id it names ...
+        assert!(limits.record_failure(address, Some(&b)).is_err());
+        // ... and the client id's budget from every address.
+        assert!(limits
+            .record_failure([127, 0, 0, 2].into(), Some(&a))
+            .is_err());
+        assert!(limits
+            .record_failure([127, 0, 0, 3].into(), Some(&b))
+            .is_ok());
     }
 
     #[test]

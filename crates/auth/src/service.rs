@@ -308,14 +308,15 @@ impl TokenService {
         }
     }
 
-    /// Authenticates a client. Failures are rate limited per source address, counted and
-    /// audited with their reason; the caller only ever learns `invalid_client`.
+    /// Authenticates a client. The secret is checked first (a keyed hash: cheap), so a correct
+    /// one always passes here; failures are counted, audited with their reason and throttled
+    /// per source address and per client id (then `429`); the caller only ever learns
+    /// `invalid_client`.
     pub async fn authenticate(
         &self,
         credentials: &ClientCredentials,
         source: IpAddr,
     ) -> Result<Arc<ClientRecord>, AuthError> {
-        self.limits.check_blocked(source).map_err(Self::too_many)?;
         let basic = credentials.method == AuthMethod::Basic;
         let outcome = self.check_credentials(credentials).await;
         let reason = match outcome {
@@ -334,7 +335,9 @@ impl TokenService {
             source,
             json!({"reason": reason, "method": if basic { "client_secret_basic" } else { "client_secret_post" }}),
         );
-        self.limits.record_failure(source).map_err(Self::too_many)?;
+        self.limits
+            .record_failure(source, known_id.as_ref())
+            .map_err(Self::too_many)?;
         Err(AuthError::InvalidClient { reason, basic })
     }
 
@@ -393,9 +396,6 @@ impl TokenService {
 
     /// Handles a token request end to end.
     pub async fn issue_token(&self, request: TokenRequest) -> Result<IssuedToken, AuthError> {
-        self.limits
-            .check_address(request.source)
-            .map_err(Self::too_many)?;
         match request.grant_type.as_deref() {
             None | Some("") => {
                 return Err(AuthError::InvalidRequest(
@@ -406,6 +406,9 @@ impl TokenService {
             Some(_) => return Err(AuthError::UnsupportedGrantType),
         }
         let Some(credentials) = request.credentials.as_ref() else {
+            self.limits
+                .record_failure(request.source, None)
+                .map_err(Self::too_many)?;
             return Err(AuthError::InvalidClient {
                 reason: "no_credentials",
                 basic: false,
@@ -499,10 +502,10 @@ impl TokenService {
                 && self.keyring.snapshot().verifiers.contains_key(&kid)
             {
                 let claims = &verified.claims;
-                if claims.exp + jwt::LEEWAY_SECONDS <= now {
+                if claims.exp <= now {
                     return Err(TokenError::Expired);
                 }
-                if not_before.is_some_and(|nbf| nbf > now + jwt::LEEWAY_SECONDS) {
+                if not_before.is_some_and(|nbf| nbf > now) {
                     return Err(TokenError::NotYetValid);
                 }
                 self.check_revocation(claims)?;
@@ -599,8 +602,11 @@ impl TokenService {
         }
     }
 
-    /// RFC 7009: revokes a token issued to a credential of the caller's organisation.
-    /// Unknown, invalid or foreign tokens are ignored, as the RFC asks.
+    /// RFC 7009: revokes a token. The caller may revoke its own tokens (§2.1: the server
+    /// checks the token was issued to the client asking), and a credential granted
+    /// `ai.org:admin` any token of its organisation; any other caller gets
+    /// [`AuthError::UnauthorizedClient`] and the token stays valid. Unknown, invalid or
+    /// foreign tokens are ignored, as the RFC asks.
     pub async fn revoke(
         &self,
         caller: &ClientRecord,
@@ -614,6 +620,13 @@ impl TokenService {
             return Ok(());
         }
         let claims = verified.claims;
+        if claims.client_id != caller.client_id.as_str()
+            && !caller.scopes.contains(brandstream_domain::Scope::Admin)
+        {
+            return Err(AuthError::UnauthorizedClient(
+                "a client may revoke only its own tokens unless it is granted ai.org:admin".into(),
+            ));
+        }
         self.store
             .revoke_token(&TokenRevocation {
                 jti: claims.jti.clone(),

@@ -144,6 +144,38 @@ async fn token_revocation_and_introspection() {
         .await;
     assert_eq!(response.status(), 400);
 
+    // A colleague credential without ai.org:admin may not revoke another client's token
+    // (RFC 7009 §2.1); one granted ai.org:admin may.
+    let colleague = server.create_credential(&["--scope", "ai.org.brd:r"]);
+    let revoke_as = |caller: &Credential, target: &str| {
+        let form = [
+            ("client_id", caller.client_id.clone()),
+            ("client_secret", caller.client_secret.clone()),
+            ("token", target.to_owned()),
+        ];
+        let server = &server;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            server.post_form("/oauth/revoke", &form).await
+        }
+    };
+    let response = revoke_as(&colleague, &token).await;
+    assert_eq!(response.status(), 403);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized_client", "{body}");
+    assert_eq!(server.introspect(&credential, &token).await["active"], true);
+    let administrator = server.create_credential(&["--scope", "ai.org:admin"]);
+    let second = server.token(&credential).await;
+    assert_eq!(revoke_as(&administrator, &second).await.status(), 200);
+    assert_eq!(
+        server.introspect(&credential, &second).await["active"],
+        false
+    );
+    // A client may always revoke its own token, whatever its scopes.
+    let own = server.token(&colleague).await;
+    assert_eq!(revoke_as(&colleague, &own).await.status(), 200);
+    assert_eq!(server.introspect(&credential, &own).await["active"], false);
+
     // RFC 7009 revocation by the owner.
     let response = server
         .post_form(
@@ -177,6 +209,44 @@ async fn token_revocation_and_introspection() {
     // Other tokens of the credential are unaffected.
     let fresh = server.token(&credential).await;
     assert_eq!(server.introspect(&credential, &fresh).await["active"], true);
+}
+
+/// The server judges its own tokens on its own clock (RFC 7662 §2.2): once `exp` has passed
+/// a token is inactive and no longer opens the API — no clock-skew leeway. Takes a minute:
+/// the shortest lifetime a credential may have is 60 s.
+#[tokio::test]
+async fn an_expired_token_is_inactive_the_moment_it_expires() {
+    let server = TestServer::start();
+    let observer = server.create_credential(&[]);
+    let short = server.create_credential(&["--expires-in", "60"]);
+    let token = server.token(&short).await;
+    let described = server.introspect(&observer, &token).await;
+    assert_eq!(described["active"], true, "{described}");
+    let exp = described["exp"].as_i64().unwrap();
+    // Wait until just past `exp` (the clock of this machine is the server's).
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        if now > exp {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let described = server.introspect(&observer, &token).await;
+    assert_eq!(described, serde_json::json!({"active": false}));
+    let api = server
+        .http
+        .get(server.url(&format!(
+            "/api/brands/v1/organizations/{}/brandkits",
+            server.default_org()
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 401);
 }
 
 #[tokio::test]

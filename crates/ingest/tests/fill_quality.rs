@@ -284,3 +284,78 @@ fn sample_facts_land_in_their_subsections() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A book of invented chapters, none named like a catalogue subsection.
+const CUSTOM_BOOK: &str = "# Field Notes\n\n\
+## Lighter footsteps\n\n\
+By 2028 every one of our shops will run on renewable electricity, our delivery vans will be \
+electric and nothing we sell will come in single-use plastic. We publish our carbon footprint \
+every spring and have it checked by an independent auditor.\n\n\
+## Where we started\n\n\
+The first shop opened in 1994 above a bicycle repair workshop. Ten years later there were \
+twelve, and in 2015 the founders handed the business to its employees.\n\n\
+## How we speak\n\n\
+We sound like a friend who happens to know a lot: relaxed, precise and never smug. We use short \
+sentences and everyday words.\n";
+
+/// A subsection a user added (name and intent of their own) is filled by meaning like a
+/// catalogue one, and filling is deterministic: the same input gives the same values, byte for
+/// byte.
+#[test]
+fn custom_subsections_are_filled_by_meaning_and_deterministically() {
+    let Some(model) = meaning_model() else { return };
+    let mut targets = FieldTarget::catalogue();
+    targets.push(FieldTarget {
+        id: "custom/Sustainability".into(),
+        section: "Brand Context".into(),
+        name: "Sustainability".into(),
+        field_type: brandstream_domain::brand::FieldType::Text,
+        intent: Some(
+            "Our environmental commitments: emissions, energy, packaging and how we report on them."
+                .into(),
+        ),
+    });
+    let document = extract("md", CUSTOM_BOOK.as_bytes());
+    let chunks: Vec<KnowledgeChunk> = chunk_document(&document, ChunkSettings::default())
+        .iter()
+        .map(|chunk| KnowledgeChunk::from_chunk("book", format!("book#{}", chunk.ordinal), chunk))
+        .collect();
+    let (first, error) = fill_fields_with(&targets, &chunks, Some(&model));
+    assert!(error.is_none(), "{error:?}");
+    let value_of = |id: &str| {
+        first
+            .iter()
+            .find(|f| f.field_id == id)
+            .map(|f| f.value.to_string())
+            .unwrap_or_default()
+    };
+    assert!(
+        value_of("custom/Sustainability").contains("renewable electricity"),
+        "{first:?}"
+    );
+    assert!(
+        value_of("Brand Context/Brand history").contains("1994"),
+        "{first:?}"
+    );
+    assert!(
+        value_of("Tone of Voice/Tone of voice").contains("friend"),
+        "{first:?}"
+    );
+    let (second, _) = fill_fields_with(&targets, &chunks, Some(&model));
+    assert_eq!(
+        serde_json::to_string(
+            &first
+                .iter()
+                .map(|f| (&f.field_id, &f.value, &f.chunk_ids))
+                .collect::<Vec<_>>()
+        )
+        .unwrap(),
+        serde_json::to_string(
+            &second
+                .iter()
+                .map(|f| (&f.field_id, &f.value, &f.chunk_ids))
+                .collect::<Vec<_>>()
+        )
+        .unwrap()
+    );
+}

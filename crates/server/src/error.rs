@@ -79,6 +79,9 @@ impl From<AuthError> for OAuthError {
             AuthError::InvalidScope(message) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_scope", message)
             }
+            AuthError::UnauthorizedClient(message) => {
+                Self::new(StatusCode::FORBIDDEN, "unauthorized_client", message)
+            }
             AuthError::AccessDenied(message) => {
                 Self::new(StatusCode::FORBIDDEN, "access_denied", message)
             }
