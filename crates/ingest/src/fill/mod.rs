@@ -1825,17 +1825,42 @@ fn cue_score(lower: &str, text: &str, headings: &[String], groups: &[&str]) -> f
                     hits += 2.0;
                 }
             }
+            // Years tell of the past, except a deadline ("by 2030"), which tells of plans.
             "history" => {
-                let years = text
-                    .split(|c: char| !c.is_ascii_digit())
-                    .filter(|w| w.len() == 4 && (w.starts_with("19") || w.starts_with("20")))
-                    .count();
-                hits += (years as f32 / 2.0).min(2.0);
+                let (past, _) = years(text);
+                hits += (past as f32 / 2.0).min(2.0);
+            }
+            "ambition" => {
+                let (_, deadlines) = years(text);
+                hits += (deadlines as f32).min(2.0);
             }
             _ => {}
         }
     }
     (hits / 4.0).min(1.0)
+}
+
+/// Four-digit years (19xx, 20xx) in `text`: (others, deadlines — those right after "by").
+fn years(text: &str) -> (usize, usize) {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut past = 0;
+    let mut deadlines = 0;
+    for (index, word) in words.iter().enumerate() {
+        let digits = word.trim_matches(|c: char| !c.is_ascii_digit());
+        if digits.len() != 4
+            || !(digits.starts_with("19") || digits.starts_with("20"))
+            || !word.starts_with(|c: char| c.is_ascii_digit())
+        {
+            continue;
+        }
+        let after_by = index > 0 && words[index - 1].eq_ignore_ascii_case("by");
+        if after_by {
+            deadlines += 1;
+        } else {
+            past += 1;
+        }
+    }
+    (past, deadlines)
 }
 
 /// Whether a heading is really content (a table row or a sentence a PDF promoted).
