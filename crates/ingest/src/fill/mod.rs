@@ -424,8 +424,11 @@ const CUES: &[(&str, &[&str])] = &[
         "checklist",
         &[
             "before publishing",
-            "before anything is published",
+            "before anything",
+            "go through this",
             "check that",
+            "checked",
+            "signed off",
             "checklist",
             "has been",
             "have been",
