@@ -109,7 +109,8 @@ const ONE_LINE_WORDS: usize = 15;
 /// Outside the front of a document, a passage is front matter only when the front-matter
 /// descriptors beat every subsection by this much; at the front, when they come this close.
 const NONE_MARGIN: f32 = 0.10;
-/// A passage scoring this much for some subsection ends the document's front matter.
+/// A passage scoring this much for some subsection (and [`NONE_MARGIN`] more than for front
+/// matter) ends the document's front matter.
 const FRONT_CONFIDENT: f32 = 0.45;
 /// Bonus for the subsection the heading cascade guessed.
 const CASCADE_BONUS: f32 = 0.04;
@@ -122,8 +123,11 @@ const LEAD_WORDS: usize = 90;
 const PARAGRAPH_WORDS: usize = 25;
 /// Weight of a pair that may not be chosen.
 const FORBIDDEN: i64 = -1_000_000_000;
+/// Bonus for two labelled lists side by side ("Yes please:" … "No thank you:") in a do/don't
+/// subsection.
+const PAIRED_LISTS_WEIGHT: f32 = 0.08;
 /// How many passages a list subsection collects.
-pub(super) const LIST_CAPACITY: usize = 4;
+pub(super) const LIST_CAPACITY: usize = 2;
 
 /// One thing to place: a whole passage or one part of it.
 struct Unit {
@@ -167,6 +171,22 @@ fn parts(text: &str) -> Vec<String> {
         out.push(current);
     }
     out
+}
+
+/// Whether a body holds two or more lists, each introduced by a short label ending in a colon
+/// (the shape of a do/don't page).
+fn paired_lists(body: &str) -> bool {
+    let lines: Vec<&str> = body.lines().map(str::trim).collect();
+    let labels = lines
+        .windows(2)
+        .filter(|pair| {
+            pair[0].ends_with(':')
+                && pair[0].split_whitespace().count() <= 5
+                && !pair[1].is_empty()
+                && !pair[1].ends_with(':')
+        })
+        .count();
+    labels >= 2
 }
 
 /// A body that is one short line of words (a motto), not a fragment of numbers.
@@ -233,7 +253,11 @@ pub(super) fn reassign(
 ) -> (Vec<Assignment>, Option<String>) {
     match place(matcher, passages, &cascade, skip, model) {
         Ok(placed) => {
-            let mut out: Vec<Assignment> = cascade.into_iter().filter(|a| a.decisive).collect();
+            // A contents page names every chapter; none of it is content.
+            let mut out: Vec<Assignment> = cascade
+                .into_iter()
+                .filter(|a| a.decisive && !contents_like(&passages[a.passage].text))
+                .collect();
             out.extend(placed);
             out.sort_by_key(|a| (a.passage, a.target));
             (out, None)
@@ -251,7 +275,10 @@ fn place(
 ) -> Result<Vec<Assignment>, String> {
     let targets = &matcher.targets;
     let decided: Vec<bool> = (0..passages.len())
-        .map(|p| cascade.iter().any(|a| a.passage == p && a.decisive))
+        .map(|p| {
+            cascade.iter().any(|a| a.passage == p && a.decisive)
+                && !contents_like(&passages[p].text)
+        })
         .collect();
     let guessed: HashMap<usize, usize> = cascade
         .iter()
@@ -322,6 +349,9 @@ fn place(
         }
         if guessed.get(&unit.passage) == Some(&t) {
             total += CASCADE_BONUS;
+        }
+        if paired_lists(&unit.body) && targets[t].groups.contains(&"dodont") {
+            total += PAIRED_LISTS_WEIGHT;
         }
         let listy = items_in(&unit.body) >= 3;
         match targets[t].target.field_type {
@@ -415,7 +445,11 @@ fn place(
                 || units
                     .iter()
                     .zip(&scores)
-                    .any(|(u, row)| u.passage == *p && row[argmax(row)] >= FRONT_CONFIDENT)
+                    .zip(&nones)
+                    .any(|((u, row), none)| {
+                        let best = row[argmax(row)];
+                        u.passage == *p && best >= FRONT_CONFIDENT && best - none >= NONE_MARGIN
+                    })
         })
         .unwrap_or(0);
     for (u, row) in scores.iter().enumerate() {
@@ -444,7 +478,7 @@ fn place(
     for (t, target) in targets.iter().enumerate() {
         let held = cascade
             .iter()
-            .filter(|a| a.decisive && a.target == t)
+            .filter(|a| a.decisive && a.target == t && decided[a.passage])
             .count();
         let capacity = match target.target.field_type {
             FieldType::Text => 1,
