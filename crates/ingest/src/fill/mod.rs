@@ -425,7 +425,6 @@ const CUES: &[(&str, &[&str])] = &[
         &[
             "before publishing",
             "before anything",
-            "go through this",
             "check that",
             "checked",
             "signed off",

@@ -54,9 +54,14 @@ impl MeaningModel {
         }
     }
 
-    /// Embeddings of descriptor phrases, computed once per process.
+    /// Embeddings of descriptor phrases, computed once per process. Custom subsections bring
+    /// their own phrases (name and intent, set by users), so the cache is bounded: past
+    /// [`PHRASE_CACHE_MAX`] entries it starts afresh.
     fn phrases(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
         let mut cache = self.phrases.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() + texts.len() > PHRASE_CACHE_MAX {
+            cache.clear();
+        }
         let missing: Vec<&str> = texts
             .iter()
             .filter(|t| !cache.contains_key(t.as_str()))
@@ -74,6 +79,9 @@ impl MeaningModel {
             .collect())
     }
 }
+
+/// Most descriptor embeddings kept (about 1.6 KB each for 384 dimensions).
+const PHRASE_CACHE_MAX: usize = 4_096;
 
 #[derive(Debug, Default, Deserialize)]
 struct Descriptors {
@@ -136,6 +144,8 @@ struct Unit {
     text: String,
     /// Body only, for lexical and structure evidence.
     body: String,
+    /// The body lower-cased (for the topic cues, once rather than per subsection).
+    lower: String,
 }
 
 fn items_in(body: &str) -> usize {
@@ -323,6 +333,7 @@ fn place(
                 passage: *p,
                 text: model_text(&heading_of(passage), &passage.text),
                 body: passage.text.clone(),
+                lower: passage.text.to_lowercase(),
             }
         })
         .collect();
@@ -338,7 +349,7 @@ fn place(
         let passage = &passages[unit.passage];
         let lexical = matcher.score(&passage.headings, &unit.body, t).min(3.0) / 3.0;
         let cue = cue_score(
-            &unit.body.to_lowercase(),
+            &unit.lower,
             &unit.body,
             &passage.headings,
             &targets[t].groups,
@@ -393,6 +404,7 @@ fn place(
                 passage: unit.passage,
                 text: model_text(&heading, body),
                 body: body.clone(),
+                lower: body.to_lowercase(),
             })
             .collect();
         let texts: Vec<&str> = piece_units.iter().map(|p| p.text.as_str()).collect();
