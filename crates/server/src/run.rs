@@ -223,7 +223,7 @@ impl Server {
                 settings.pipeline.workers,
                 queued.clone(),
             )
-            .with_meaning(meaning.clone()),
+            .with_semantics(meaning.clone()),
         );
         let users = Arc::new(brandstream_auth::Users::new(Arc::clone(&store))?);
         let login_limits = crate::portal::session::LoginLimits::new(
@@ -242,7 +242,8 @@ impl Server {
             blobs.clone(),
             brands.clone(),
             settings.documents.clone(),
-        );
+        )
+        .with_semantics(meaning.clone());
         let runs = crate::services::pipeline::PipelineService::new(
             Arc::clone(&store),
             brands.clone(),

@@ -23,6 +23,7 @@ pub mod brand;
 #[cfg(test)]
 mod contract;
 pub mod documents;
+pub mod embeddings;
 mod model;
 mod pg;
 mod pg_documents;
@@ -43,6 +44,7 @@ pub use documents::{
     ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus,
     DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus,
 };
+pub use embeddings::{ChunkVector, EmbeddingProgress, EmbeddingStore};
 pub use model::*;
 pub use pg::PgStore;
 pub use portal::{Membership, PortalStore, SessionRecord, UserRecord};
@@ -215,6 +217,7 @@ pub trait Store:
     + LeaseStore
     + BrandStore
     + DocumentStore
+    + EmbeddingStore
     + PortalStore
     + Send
     + Sync

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     4 "0004" portal,
     5 "0005" search_form,
     6 "0006" document_charset,
+    7 "0007" chunk_embeddings,
 );
 
 /// The advisory lock key that serialises migrations across nodes ("brandstr" in ASCII).

@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     6 "0006" search_form,
     7 "0007" document_charset,
     8 "0008" shared_indexes,
+    9 "0009" chunk_embeddings,
 );
 
 /// Idle reader connections kept for reuse.

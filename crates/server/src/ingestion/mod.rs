@@ -1,6 +1,7 @@
 //! Background ingestion: workers that claim pipeline runs from the database, read documents
 //! in a sandbox, index their chunks and fill brand-kit subsections.
 
+mod embedding;
 pub mod extractor;
 mod filling;
 mod worker;
@@ -28,8 +29,11 @@ pub struct Pipeline {
     queued: RunQueued,
     /// Identifies this process's claims (`<host>-<pid>-<random>`).
     owner: String,
-    /// The embedding model for filling by meaning (none: headings only).
-    meaning: Option<Arc<brandstream_ingest::MeaningModel>>,
+    /// The embedding model for filling by meaning and the embedding stage (none: headings
+    /// only, full-text search only).
+    semantics: Option<Arc<crate::meaning::Semantics>>,
+    /// Woken when a document's chunks are stored (the embedding stage has work).
+    chunks_stored: Arc<tokio::sync::Notify>,
 }
 
 impl Pipeline {
@@ -57,14 +61,16 @@ impl Pipeline {
             workers,
             queued,
             owner,
-            meaning: None,
+            semantics: None,
+            chunks_stored: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
-    /// Fills brand kits by meaning with `model` (see `brandstream_ingest::fill`).
+    /// Fills brand kits by meaning with `model` (see `brandstream_ingest::fill`) and embeds
+    /// every chunk with it (the embedding stage).
     #[must_use]
-    pub fn with_meaning(mut self, model: Option<Arc<brandstream_ingest::MeaningModel>>) -> Self {
-        self.meaning = model;
+    pub fn with_semantics(mut self, model: Option<Arc<crate::meaning::Semantics>>) -> Self {
+        self.semantics = model;
         self
     }
 
@@ -75,13 +81,22 @@ impl Pipeline {
 
     /// Starts the workers; they stop (handing unfinished runs back to the queue) when
     /// `shutdown` turns true.
+    /// With a model, the embedding stage runs beside them.
     pub fn spawn(self: &Arc<Self>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-        (0..self.workers)
+        let mut tasks: Vec<JoinHandle<()>> = (0..self.workers)
             .map(|index| {
                 let pipeline = Arc::clone(self);
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move { pipeline.work(index, shutdown).await })
             })
-            .collect()
+            .collect();
+        if let Some(semantics) = &self.semantics {
+            let pipeline = Arc::clone(self);
+            let semantics = Arc::clone(semantics);
+            tasks.push(tokio::spawn(async move {
+                pipeline.embed_chunks(&semantics, shutdown).await;
+            }));
+        }
+        tasks
     }
 }

@@ -19,7 +19,7 @@ use crate::services::now_micros;
 use crate::services::pipeline::RunSpec;
 
 /// How a run ended, from the worker's point of view.
-enum Outcome {
+pub(super) enum Outcome {
     /// Finished with a status and message.
     Finished(RunStatus, String),
     /// Stopped on request.
@@ -41,14 +41,14 @@ struct ReadDocument {
 }
 
 /// State shared between a run and its heartbeat.
-struct Tracker {
+pub(super) struct Tracker {
     progress: Mutex<Value>,
     cancel: AtomicBool,
     lost: AtomicBool,
 }
 
 impl Tracker {
-    fn set(&self, progress: Value) {
+    pub(super) fn set(&self, progress: Value) {
         *self.progress.lock().unwrap_or_else(|p| p.into_inner()) = progress;
     }
 
@@ -59,7 +59,7 @@ impl Tracker {
             .clone()
     }
 
-    fn stopped(&self) -> Option<Outcome> {
+    pub(super) fn stopped(&self) -> Option<Outcome> {
         if self.lost.load(Ordering::SeqCst) {
             Some(Outcome::Lost)
         } else if self.cancel.load(Ordering::SeqCst) {
@@ -278,11 +278,11 @@ impl Pipeline {
                     &kit,
                     &scope,
                     &run.created_by,
-                    self.meaning.clone(),
+                    self.semantics.as_ref().map(|s| Arc::clone(&s.meaning)),
                 )
                 .await
                 {
-                    Ok(filled) if self.meaning.is_some() => {
+                    Ok(filled) if self.semantics.is_some() => {
                         notes.push(format!("filled {filled} subsections (by meaning)"))
                     }
                     Ok(filled) => notes.push(format!(
@@ -290,6 +290,16 @@ impl Pipeline {
                     )),
                     Err(error) => return internal_failure(&error),
                 }
+            }
+        }
+        if let (Some(semantics), RunSpec::BrandIngestion { documents, .. }) =
+            (&self.semantics, &spec)
+        {
+            if let Err(stop) = self
+                .await_embeddings(run, owner, tracker, semantics, documents, &mut notes)
+                .await
+            {
+                return stop;
             }
         }
         tracker.set(json!({
@@ -313,7 +323,7 @@ impl Pipeline {
 
     /// Publishes the run's progress (and extends its lease) at each step, so callers polling
     /// the run see where it is without waiting for the next heartbeat.
-    async fn report(&self, run: &RunRecord, owner: &str, tracker: &Tracker) {
+    pub(super) async fn report(&self, run: &RunRecord, owner: &str, tracker: &Tracker) {
         let now = self
             .store
             .clock_micros()
@@ -340,7 +350,7 @@ impl Pipeline {
     }
 
     /// Notices a cancellation between steps, without waiting for the next heartbeat.
-    async fn refresh(&self, run: &RunRecord, tracker: &Tracker) {
+    pub(super) async fn refresh(&self, run: &RunRecord, tracker: &Tracker) {
         if let Ok(Some(current)) = self.store.get_run(&run.org_id, &run.id).await {
             if current.status == RunStatus::Canceling {
                 tracker.cancel.store(true, Ordering::SeqCst);
@@ -496,7 +506,10 @@ impl Pipeline {
             document.updated_at = now_micros();
             document.updated_by = actor.to_owned();
             match self.store.replace_chunks(&document, &records).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.chunks_stored.notify_one();
+                    return Ok(());
+                }
                 Err(StoreError::Conflict(_)) => continue,
                 Err(error) => return Err(internal(&error)),
             }

@@ -8,7 +8,8 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use brandstream_domain::{text, Scope};
+use brandstream_domain::Scope;
+use crate::services::search::SearchType;
 use brandstream_store::{ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -408,8 +409,8 @@ fn document_response(status: StatusCode, document: &DocumentRecord) -> Response 
         ("organizationId" = String, Path, description = "Organization id"),
         ("pageNumber" = Option<i64>, Query, description = "≥ 1, default 1"),
         ("pageSize" = Option<i64>, Query, description = "1–100, default 50"),
-        ("search" = Option<String>, Query, description = "Case-insensitive substring of title, summary or tags"),
-        ("searchType" = Option<String>, Query, description = "fulltext (default); vector, hybrid and semantic are not supported"),
+        ("search" = Option<String>, Query, description = "fulltext: a case-insensitive substring of title, summary or tags (newest first); vector: documents ranked by their best chunk's similarity; hybrid and semantic: both, and the chunks' full-text ranking, fused"),
+        ("searchType" = Option<String>, Query, description = "fulltext (default), vector, hybrid or semantic; vector, hybrid and semantic need an embedding model"),
         ("type" = Option<String>, Query), ("status" = Option<String>, Query), ("createdBy" = Option<String>, Query),
         ("referenceType" = Option<String>, Query), ("referenceId" = Option<String>, Query),
         ("brandkitId" = Option<String>, Query, description = "Same as referenceId"),
@@ -417,7 +418,7 @@ fn document_response(status: StatusCode, document: &DocumentRecord) -> Response 
     ),
     responses(
         (status = 200, description = "A page of documents", body = Page<DocumentResponse>),
-        (status = 400, description = "Unsupported search type", body = crate::error::HttpError),
+        (status = 400, description = "Vector, hybrid or semantic search without an embedding model", body = crate::error::HttpError),
         responses::AuthErrors,
         responses::Invalid,
     ),
@@ -451,8 +452,10 @@ pub async fn list_documents(
         include_deleted: query.bool("includeDeleted", false),
     };
     query.finish()?;
-    fulltext_only(search_type)?;
-    let (total, documents) = state.documents.list(&org, &filters).await?;
+    let (total, documents) = state
+        .documents
+        .search_documents(&org, &filters, search_type)
+        .await?;
     Ok(Json(Page {
         total_count: total,
         page_size,
@@ -465,19 +468,11 @@ pub async fn list_documents(
 }
 
 /// The `searchType` query parameter: one of the Stream API's four values (422 otherwise).
-fn search_type(query: &mut QueryParams) -> Option<&'static str> {
-    query.choice("searchType", &["fulltext", "vector", "hybrid", "semantic"])
-}
-
-/// Only full-text search is served: `vector`, `hybrid` and `semantic` answer `400`.
-fn fulltext_only(search_type: Option<&str>) -> Result<(), ApiError> {
-    match search_type {
-        None | Some("fulltext") => Ok(()),
-        Some(_) => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Unsupported search type",
-        )),
-    }
+fn search_type(query: &mut QueryParams) -> SearchType {
+    query
+        .choice("searchType", &SearchType::NAMES)
+        .and_then(SearchType::parse)
+        .unwrap_or(SearchType::FullText)
 }
 
 async fn live_document(
@@ -722,31 +717,6 @@ pub async fn download_document(
     Ok(response)
 }
 
-/// The words of a search, lower-cased, without words too common to rank by.
-pub fn search_terms(search: &str) -> Vec<String> {
-    const STOP: &[&str] = &[
-        "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how",
-        "i", "in", "is", "it", "of", "on", "or", "our", "should", "the", "to", "we", "what",
-        "when", "which", "who", "with", "you", "your",
-    ];
-    // Words in their search form (NFKC: a query typed with a ligature or full-width letters
-    // finds the plain spelling); a CJK word becomes the phrase of its characters.
-    let cleaned: String = search.chars().filter(|c| !text::is_invisible(*c)).collect();
-    let mut terms: Vec<String> = cleaned
-        .split(|c: char| !c.is_alphanumeric() && c != '#')
-        .map(|word| {
-            text::search_form(word.trim_matches('#'))
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .to_lowercase()
-        })
-        .filter(|word| !word.is_empty() && !STOP.contains(&word.as_str()))
-        .collect();
-    terms.dedup();
-    terms.truncate(32);
-    terms
-}
 
 /// Searches an organisation's knowledge chunks, ranked, with highlighted snippets; without
 /// `search`, lists chunks in document order.
@@ -760,11 +730,11 @@ pub fn search_terms(search: &str) -> Vec<String> {
         ("referenceId" = Option<String>, Query, description = "Only documents of this brand kit"),
         ("documentId" = Option<String>, Query, description = "Only this document"),
         ("pageNumber" = Option<i64>, Query), ("pageSize" = Option<i64>, Query, description = "1–100, default 10"),
-        ("searchType" = Option<String>, Query, description = "fulltext (default); vector, hybrid and semantic are not supported"),
+        ("searchType" = Option<String>, Query, description = "fulltext (default, BM25), vector (cosine similarity of sentence embeddings), hybrid or semantic (both fused by reciprocal rank fusion); vector, hybrid and semantic need an embedding model"),
     ),
     responses(
         (status = 200, description = "Chunks, best first", body = Page<ChunkResponse>),
-        (status = 400, description = "Unsupported search type", body = crate::error::HttpError),
+        (status = 400, description = "Vector, hybrid or semantic search without an embedding model", body = crate::error::HttpError),
         responses::AuthErrors,
         responses::Invalid,
     ),
@@ -786,7 +756,7 @@ pub async fn search_chunks(
     let page_size = query.int("pageSize", 10, 1, 100);
     let search_type = search_type(&mut query);
     query.finish()?;
-    fulltext_only(search_type)?;
+    state.documents.check_search_type(search_type)?;
     let scope = ChunkQuery {
         reference_id,
         document_id,
@@ -795,8 +765,10 @@ pub async fn search_chunks(
     };
     let (total, data) = match search {
         Some(search) => {
-            let terms = search_terms(&search);
-            let (total, hits) = state.documents.search_chunks(&org, &terms, &scope).await?;
+            let (total, hits) = state
+                .documents
+                .search_chunks(&org, &search, &scope, search_type)
+                .await?;
             let data = hits
                 .iter()
                 .map(|hit| {
@@ -862,26 +834,4 @@ pub fn router() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(download_document))
         .routes(routes!(search_chunks))
         .routes(routes!(get_chunk))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn search_terms_drop_stop_words_and_punctuation() {
-        assert_eq!(
-            search_terms("What is the minimum logo width on screen?"),
-            vec!["minimum", "logo", "width", "screen"]
-        );
-        assert_eq!(search_terms("#1B4D3E"), vec!["1b4d3e"]);
-        assert_eq!(
-            search_terms("e\u{FB03}cient ＬＯＧＯ"),
-            vec!["efficient", "logo"]
-        );
-        assert_eq!(search_terms("リスク中立確率"), vec!["リ ス ク 中 立 確 率"]);
-        assert!(search_terms("\"); DROP TABLE --")
-            .iter()
-            .all(|t| t.chars().all(char::is_alphanumeric)));
-    }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use brandstream_domain::{ChunkId, DocumentId, OrgId};
 use brandstream_ingest::{detect_kind, FileKind};
 use brandstream_store::{
-    Blobs, ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus, Store,
+    Blobs, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus, Store,
 };
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -203,10 +203,12 @@ pub struct NewDocument {
 /// The document service: uploads, over the store, the blob storage and the kits.
 #[derive(Clone)]
 pub struct DocumentService {
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     blobs: Blobs,
     brands: BrandService,
     settings: DocumentSettings,
+    /// The embedding model, for vector and hybrid search (see [`super::search`]).
+    pub(super) semantics: Option<Arc<crate::meaning::Semantics>>,
 }
 
 impl DocumentService {
@@ -223,6 +225,7 @@ impl DocumentService {
             blobs,
             brands,
             settings,
+            semantics: None,
         }
     }
 
@@ -246,17 +249,6 @@ impl DocumentService {
             Some(document) if include_deleted || document.deleted_at.is_none() => Ok(document),
             _ => Err(ServiceError::NotFound("Document")),
         }
-    }
-
-    /// The chunks in `scope` matching any of `terms` (the search form of a query), best
-    /// first, with the total.
-    pub async fn search_chunks(
-        &self,
-        org: &OrgId,
-        terms: &[String],
-        scope: &ChunkQuery,
-    ) -> Result<(i64, Vec<ChunkHit>), ServiceError> {
-        Ok(self.store.search_chunks(org, terms, scope).await?)
     }
 
     /// The chunks in `scope`, in document and reading order, with the total.

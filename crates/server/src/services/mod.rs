@@ -7,6 +7,7 @@ pub mod brands;
 pub mod documents;
 pub mod members;
 pub mod pipeline;
+pub mod search;
 pub mod sessions;
 
 /// The version a caller expects a resource to be at before it changes it: an `If-Match`

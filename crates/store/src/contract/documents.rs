@@ -8,7 +8,7 @@ use crate::{
 use brandstream_domain::OrgId;
 use serde_json::{json, Value};
 
-fn document(org: &OrgId, id: &str, created_at: i64) -> DocumentRecord {
+pub(super) fn document(org: &OrgId, id: &str, created_at: i64) -> DocumentRecord {
     DocumentRecord {
         id: id.into(),
         org_id: org.clone(),
@@ -40,7 +40,7 @@ fn document(org: &OrgId, id: &str, created_at: i64) -> DocumentRecord {
     }
 }
 
-fn chunk(document: &DocumentRecord, ordinal: i64, headings: &[&str], text: &str) -> ChunkRecord {
+pub(super) fn chunk(document: &DocumentRecord, ordinal: i64, headings: &[&str], text: &str) -> ChunkRecord {
     ChunkRecord {
         id: format!("{}-chunk-{ordinal}", document.id).into(),
         document_id: document.id.clone(),

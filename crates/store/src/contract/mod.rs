@@ -126,6 +126,7 @@ macro_rules! contract_tests {
 
 mod brand;
 mod documents;
+mod embeddings;
 mod keys;
 mod portal;
 mod runs;

@@ -1,0 +1,230 @@
+//! The embedding stage: every knowledge chunk gets sentence embeddings for vector and hybrid
+//! search, computed after its document became `processed` (so full-text search never waits
+//! for it) on blocking threads, a batch at a time.
+//!
+//! The queue is the data: chunks without an embedding from the loaded model
+//! ([`EmbeddingStore::chunks_to_embed`](brandstream_store::EmbeddingStore)). So the stage
+//! resumes after a restart where it stopped, embeds documents ingested while no model was
+//! installed, and re-embeds everything when the model changes. A brand-ingestion run waits for
+//! its documents' embeddings as its last stage (`"stage": "embedding"`, with `chunksEmbedded`
+//! and `chunksTotal`), so a finished run is searchable in every mode.
+
+use std::time::{Duration, Instant};
+
+use brandstream_domain::DocumentId;
+use brandstream_store::{ChunkRecord, ChunkVector, RunRecord};
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::worker::{Outcome, Tracker};
+use super::Pipeline;
+use crate::meaning::Semantics;
+
+/// Chunks read and embedded per round (several forward passes of [`crate::meaning`]'s batch).
+const CHUNKS_PER_ROUND: i64 = 64;
+/// How often the stage looks for chunks without being woken (other nodes' documents).
+const IDLE_POLL: Duration = Duration::from_secs(10);
+/// Pause after a failure (database or model), so a persistent fault does not spin.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+/// Longest a run waits for its documents' embeddings; after that it finishes and says so
+/// (the stage goes on embedding them).
+const RUN_WAIT: Duration = Duration::from_secs(15 * 60);
+/// How often a waiting run looks at the stage's progress.
+const RUN_POLL: Duration = Duration::from_millis(200);
+
+/// Most words in one passage of a chunk the model reads (the model was trained on sentence
+/// pairs; a whole chunk's embedding blurs its several topics into one).
+const PASSAGE_WORDS: usize = 48;
+/// Most passages embedded per chunk.
+const PASSAGES_MAX: usize = 12;
+
+/// The passages the model reads of a chunk: its sentences (and lines) grouped up to
+/// [`PASSAGE_WORDS`] words, each headed by the chunk's innermost headings. A chunk's stored
+/// embedding is the passages' vectors one after the other; a search scores a chunk by its best
+/// passage.
+pub(crate) fn embedding_texts(chunk: &ChunkRecord) -> Vec<String> {
+    let context = chunk
+        .headings
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" / ");
+    let mut passages: Vec<String> = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    let mut words = 0;
+    for sentence in sentences(&chunk.text) {
+        let count = sentence.split_whitespace().count();
+        if words > 0 && words + count > PASSAGE_WORDS {
+            passages.push(current.join(" "));
+            current.clear();
+            words = 0;
+        }
+        current.push(sentence);
+        words += count;
+    }
+    if !current.is_empty() {
+        passages.push(current.join(" "));
+    }
+    if passages.len() > PASSAGES_MAX {
+        // Very long chunks (tables) keep their first passages and one of the whole rest.
+        let rest = passages.split_off(PASSAGES_MAX - 1).join(" ");
+        passages.push(rest);
+    }
+    if passages.is_empty() {
+        passages.push(String::new());
+    }
+    passages
+        .into_iter()
+        .map(|passage| {
+            if context.is_empty() {
+                passage
+            } else {
+                format!("{context}\n{passage}")
+            }
+        })
+        .collect()
+}
+
+/// The sentences and lines of `text`: split after `.`, `!` or `?` before white space, and at
+/// line breaks.
+fn sentences(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().flat_map(|line| {
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        let bytes = line.as_bytes();
+        for (index, byte) in bytes.iter().enumerate() {
+            if matches!(byte, b'.' | b'!' | b'?')
+                && bytes.get(index + 1).is_some_and(u8::is_ascii_whitespace)
+            {
+                pieces.push(line[start..=index].trim());
+                start = index + 1;
+            }
+        }
+        pieces.push(line[start..].trim());
+        pieces.into_iter().filter(|piece| !piece.is_empty())
+    })
+}
+
+impl Pipeline {
+    /// The embedding stage's loop, until `shutdown` turns true.
+    pub(super) async fn embed_chunks(
+        &self,
+        semantics: &Semantics,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let pause = match self.embed_round(semantics).await {
+                Ok(0) => IDLE_POLL,
+                Ok(_) => Duration::ZERO,
+                Err(error) => {
+                    tracing::warn!(%error, "embedding chunks failed; retrying");
+                    RETRY_AFTER
+                }
+            };
+            if pause.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                () = self.chunks_stored.notified(), if pause == IDLE_POLL => {}
+                () = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Embeds one round of waiting chunks; returns how many it read (0: none waits).
+    async fn embed_round(&self, semantics: &Semantics) -> Result<usize, String> {
+        let chunks = self
+            .store
+            .chunks_to_embed(&semantics.model, CHUNKS_PER_ROUND)
+            .await
+            .map_err(|error| error.to_string())?;
+        if chunks.is_empty() {
+            return Ok(0);
+        }
+        let started = Instant::now();
+        let passages: Vec<Vec<String>> = chunks.iter().map(embedding_texts).collect();
+        let mut embedded = semantics
+            .embed(passages.iter().flatten().cloned().collect())
+            .await?
+            .into_iter();
+        let vectors: Vec<ChunkVector> = chunks
+            .into_iter()
+            .zip(&passages)
+            .map(|(chunk, texts)| ChunkVector {
+                chunk_id: chunk.id,
+                vector: embedded.by_ref().take(texts.len()).flatten().collect(),
+            })
+            .collect();
+        let stored = self
+            .store
+            .save_embeddings(&semantics.model, &vectors)
+            .await
+            .map_err(|error| error.to_string())?;
+        metrics::counter!("brandstream_chunks_embedded_total").increment(stored as u64);
+        tracing::debug!(chunks = stored, elapsed_ms = started.elapsed().as_millis() as u64, "embedded chunks");
+        Ok(vectors.len())
+    }
+
+    /// A brand-ingestion run's last stage: waits until the stage has embedded the chunks of
+    /// the run's `documents`, reporting progress. `Err` when the run was cancelled or lost.
+    pub(super) async fn await_embeddings(
+        &self,
+        run: &RunRecord,
+        owner: &str,
+        tracker: &Tracker,
+        semantics: &Semantics,
+        documents: &[DocumentId],
+        notes: &mut Vec<String>,
+    ) -> Result<(), Outcome> {
+        let started = Instant::now();
+        let mut reported = None;
+        loop {
+            self.refresh(run, tracker).await;
+            if let Some(stop) = tracker.stopped() {
+                return Err(stop);
+            }
+            let progress = match self
+                .store
+                .embedding_progress(&run.org_id, documents, &semantics.model)
+                .await
+            {
+                Ok(progress) => progress,
+                Err(error) => {
+                    tracing::warn!(run = %run.id, %error, "reading embedding progress failed");
+                    notes.push("embeddings are still being computed".into());
+                    return Ok(());
+                }
+            };
+            if reported != Some(progress) {
+                tracker.set(json!({
+                    "stage": "embedding", "documentsDone": documents.len(), "documentsTotal": documents.len(),
+                    "chunksEmbedded": progress.embedded, "chunksTotal": progress.total,
+                }));
+                self.report(run, owner, tracker).await;
+                reported = Some(progress);
+            }
+            if progress.embedded >= progress.total {
+                if progress.total > 0 {
+                    notes.push(format!("embedded {} chunks", progress.total));
+                }
+                return Ok(());
+            }
+            if started.elapsed() >= RUN_WAIT {
+                notes.push(format!(
+                    "embedded {} of {} chunks (the rest follow in the background)",
+                    progress.embedded, progress.total
+                ));
+                return Ok(());
+            }
+            self.chunks_stored.notify_one();
+            tokio::time::sleep(RUN_POLL).await;
+        }
+    }
+}

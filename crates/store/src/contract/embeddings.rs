@@ -1,0 +1,149 @@
+//! Chunk embeddings: the embedding stage's queue, storage by model, scoping, and deletion with
+//! their chunks.
+
+use super::documents::{chunk, document};
+use super::{org_id as org, TestStore};
+use crate::{ChunkQuery, ChunkVector, EmbeddingProgress};
+use brandstream_domain::{ChunkId, DocumentId};
+use serde_json::json;
+
+fn vector(id: &str, values: [f32; 3]) -> ChunkVector {
+    ChunkVector {
+        chunk_id: id.into(),
+        vector: values.to_vec(),
+    }
+}
+
+fn ids(vectors: &[ChunkVector]) -> Vec<String> {
+    let mut ids: Vec<String> = vectors.iter().map(|v| v.chunk_id.to_string()).collect();
+    ids.sort();
+    ids
+}
+
+async fn embeddings_follow_their_chunks_and_model(store: TestStore) {
+    let acme = org('A');
+    let other = org('B');
+    let mut guide = document(&acme, "guide", 100);
+    guide.references = json!([{"id": "kit-1", "path": "", "type": "brandkit"}]);
+    let mut deck = document(&acme, "deck", 200);
+    let mut theirs = document(&other, "theirs", 300);
+    for doc in [&guide, &deck, &theirs] {
+        store.insert_document(doc).await.unwrap();
+    }
+    for (doc, count) in [(&mut guide, 3), (&mut deck, 1), (&mut theirs, 1)] {
+        doc.version = 2;
+        let chunks: Vec<_> = (0..count)
+            .map(|n| chunk(doc, n, &["Heading"], &format!("text {n}")))
+            .collect();
+        store.replace_chunks(doc, &chunks).await.unwrap();
+    }
+    let documents: Vec<DocumentId> = vec!["guide".into(), "deck".into()];
+
+    // Every chunk waits for the model, oldest first; none has an embedding yet.
+    let queue = store.chunks_to_embed("mini", 10).await.unwrap();
+    assert_eq!(queue.len(), 5);
+    assert_eq!(queue[0].id.as_str(), "guide-chunk-0");
+    assert_eq!(store.chunks_to_embed("mini", 2).await.unwrap().len(), 2);
+    assert_eq!(
+        store.embedding_progress(&acme, &documents, "mini").await.unwrap(),
+        EmbeddingProgress { embedded: 0, total: 4 }
+    );
+
+    // Saved vectors come back exactly, scoped by organisation, kit and document; a vector for
+    // a chunk that no longer exists is skipped.
+    let saved = store
+        .save_embeddings(
+            "mini",
+            &[
+                vector("guide-chunk-0", [1.0, 0.0, 0.0]),
+                vector("guide-chunk-1", [0.0, 1.0, 0.0]),
+                vector("deck-chunk-0", [0.0, 0.0, 1.0]),
+                vector("theirs-chunk-0", [0.5, 0.5, 0.0]),
+                vector("gone", [0.1, 0.2, 0.3]),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved, 4);
+    assert_eq!(
+        store.embedding_progress(&acme, &documents, "mini").await.unwrap(),
+        EmbeddingProgress { embedded: 3, total: 4 }
+    );
+    let queue = store.chunks_to_embed("mini", 10).await.unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].id.as_str(), "guide-chunk-2");
+    let all = store
+        .chunk_vectors(&acme, &ChunkQuery::default(), "mini")
+        .await
+        .unwrap();
+    assert_eq!(ids(&all), ["deck-chunk-0", "guide-chunk-0", "guide-chunk-1"]);
+    let first = all.iter().find(|v| v.chunk_id.as_str() == "guide-chunk-0");
+    assert_eq!(first.unwrap().vector, vec![1.0, 0.0, 0.0]);
+    let kit = ChunkQuery {
+        reference_id: Some("kit-1".into()),
+        ..ChunkQuery::default()
+    };
+    let in_kit = store.chunk_vectors(&acme, &kit, "mini").await.unwrap();
+    assert_eq!(ids(&in_kit), ["guide-chunk-0", "guide-chunk-1"]);
+    let one = ChunkQuery {
+        document_id: Some("deck".into()),
+        ..ChunkQuery::default()
+    };
+    let in_deck = store.chunk_vectors(&acme, &one, "mini").await.unwrap();
+    assert_eq!(ids(&in_deck), ["deck-chunk-0"]);
+
+    // Another model's vectors do not count for this one; saving again replaces.
+    assert!(store
+        .chunk_vectors(&acme, &ChunkQuery::default(), "other-model")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.chunks_to_embed("other-model", 10).await.unwrap().len(), 5);
+    store
+        .save_embeddings("other-model", &[vector("deck-chunk-0", [0.0, 1.0, 0.0])])
+        .await
+        .unwrap();
+    let in_deck = store.chunk_vectors(&acme, &one, "other-model").await.unwrap();
+    assert_eq!(in_deck[0].vector, vec![0.0, 1.0, 0.0]);
+    assert!(store.chunk_vectors(&acme, &one, "mini").await.unwrap().is_empty());
+
+    // Chunks by id, in the order asked, only the organisation's own.
+    let wanted: Vec<ChunkId> = ["guide-chunk-1", "theirs-chunk-0", "deck-chunk-0", "guide-chunk-0"]
+        .iter()
+        .map(|id| (*id).into())
+        .collect();
+    let chunks = store.get_chunks(&acme, &wanted).await.unwrap();
+    let got: Vec<&str> = chunks.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(got, ["guide-chunk-1", "deck-chunk-0", "guide-chunk-0"]);
+
+    // Re-chunking and deleting a document take its embeddings with the chunks (the deck's
+    // one chunk now holds the other model's vector).
+    guide.version = 3;
+    store
+        .replace_chunks(&guide, &[chunk(&guide, 7, &[], "new")])
+        .await
+        .unwrap();
+    assert!(store
+        .chunk_vectors(&acme, &ChunkQuery::default(), "mini")
+        .await
+        .unwrap()
+        .is_empty());
+    let theirs_vectors = store
+        .chunk_vectors(&other, &ChunkQuery::default(), "mini")
+        .await
+        .unwrap();
+    assert_eq!(ids(&theirs_vectors), ["theirs-chunk-0"]);
+    store.delete_document(&acme, "deck", 400, "alice").await.unwrap();
+    assert!(store
+        .chunk_vectors(&acme, &ChunkQuery::default(), "other-model")
+        .await
+        .unwrap()
+        .is_empty());
+    let queue = store.chunks_to_embed("mini", 10).await.unwrap();
+    let queued: Vec<&str> = queue.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(queued, ["guide-chunk-7"]);
+}
+
+contract_tests! {
+    embeddings_follow_their_chunks_and_model,
+}
