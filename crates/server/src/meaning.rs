@@ -87,9 +87,10 @@ fn load_dir(dir: &Path) -> Result<Arc<Semantics>, brandstream_embed::EmbedError>
     let meaning = Arc::new(MeaningModel::new(Box::new(CandleEmbedder(Arc::clone(
         &embedder,
     )))));
-    let model = dir
-        .file_name()
-        .map_or_else(|| "model".to_owned(), |name| name.to_string_lossy().into_owned());
+    let model = dir.file_name().map_or_else(
+        || "model".to_owned(),
+        |name| name.to_string_lossy().into_owned(),
+    );
     Ok(Arc::new(Semantics {
         embedder,
         meaning,

@@ -62,7 +62,10 @@ pub trait EmbeddingStore {
 /// The stored form of a vector: its values as little-endian `f32`.
 #[must_use]
 pub fn vector_bytes(vector: &[f32]) -> Vec<u8> {
-    vector.iter().flat_map(|value| value.to_le_bytes()).collect()
+    vector
+        .iter()
+        .flat_map(|value| value.to_le_bytes())
+        .collect()
 }
 
 /// A vector from its stored form.

@@ -168,7 +168,11 @@ impl Pipeline {
             .await
             .map_err(|error| error.to_string())?;
         metrics::counter!("brandstream_chunks_embedded_total").increment(stored as u64);
-        tracing::debug!(chunks = stored, elapsed_ms = started.elapsed().as_millis() as u64, "embedded chunks");
+        tracing::debug!(
+            chunks = stored,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "embedded chunks"
+        );
         Ok(vectors.len())
     }
 

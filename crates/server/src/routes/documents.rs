@@ -4,12 +4,12 @@
 use crate::error::responses;
 use std::sync::Arc;
 
+use crate::services::search::SearchType;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use brandstream_domain::Scope;
-use crate::services::search::SearchType;
 use brandstream_store::{ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -716,7 +716,6 @@ pub async fn download_document(
     }
     Ok(response)
 }
-
 
 /// Searches an organisation's knowledge chunks, ranked, with highlighted snippets; without
 /// `search`, lists chunks in document order.

@@ -98,7 +98,10 @@ fn page<T>(ranked: Vec<T>, offset: i64, limit: i64) -> Vec<T> {
 /// full-text score relative to the best full-text hit of the query (0 when full text did not
 /// find it). Best first; ties keep the vector order.
 fn weighted_fusion(by_vector: Vec<(ChunkId, f64)>, full_text: &[ChunkHit]) -> Vec<(ChunkId, f64)> {
-    let best = full_text.iter().map(|hit| hit.score).fold(0.0_f64, f64::max);
+    let best = full_text
+        .iter()
+        .map(|hit| hit.score)
+        .fold(0.0_f64, f64::max);
     let lexical: HashMap<&ChunkId, f64> = full_text
         .iter()
         .filter(|_| best > 0.0)
@@ -262,7 +265,13 @@ impl DocumentService {
             .take(DOCUMENT_CHUNKS as usize)
             .map(|(id, _)| id)
             .collect();
-        let mut lists = vec![documents_of(self.store.get_chunks(org, &by_vector).await?.iter().map(|c| &c.document_id))];
+        let mut lists = vec![documents_of(
+            self.store
+                .get_chunks(org, &by_vector)
+                .await?
+                .iter()
+                .map(|c| &c.document_id),
+        )];
         if kind == SearchType::Hybrid {
             let terms = search_terms(search);
             if !terms.is_empty() {
@@ -324,7 +333,10 @@ impl DocumentService {
                 (v.chunk_id, f64::from(best))
             })
             .collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.as_str().cmp(b.0.as_str())));
+        ranked.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then_with(|| a.0.as_str().cmp(b.0.as_str()))
+        });
         Ok(ranked)
     }
 }
@@ -332,10 +344,7 @@ impl DocumentService {
 /// Documents in order of their first chunk in `chunks`.
 fn documents_of<'a>(chunks: impl Iterator<Item = &'a DocumentId>) -> Vec<DocumentId> {
     let mut seen = HashSet::new();
-    chunks
-        .filter(|id| seen.insert(*id))
-        .cloned()
-        .collect()
+    chunks.filter(|id| seen.insert(*id)).cloned().collect()
 }
 
 #[cfg(test)]

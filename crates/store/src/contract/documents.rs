@@ -40,7 +40,12 @@ pub(super) fn document(org: &OrgId, id: &str, created_at: i64) -> DocumentRecord
     }
 }
 
-pub(super) fn chunk(document: &DocumentRecord, ordinal: i64, headings: &[&str], text: &str) -> ChunkRecord {
+pub(super) fn chunk(
+    document: &DocumentRecord,
+    ordinal: i64,
+    headings: &[&str],
+    text: &str,
+) -> ChunkRecord {
     ChunkRecord {
         id: format!("{}-chunk-{ordinal}", document.id).into(),
         document_id: document.id.clone(),

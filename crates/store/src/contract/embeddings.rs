@@ -45,8 +45,14 @@ async fn embeddings_follow_their_chunks_and_model(store: TestStore) {
     assert_eq!(queue[0].id.as_str(), "guide-chunk-0");
     assert_eq!(store.chunks_to_embed("mini", 2).await.unwrap().len(), 2);
     assert_eq!(
-        store.embedding_progress(&acme, &documents, "mini").await.unwrap(),
-        EmbeddingProgress { embedded: 0, total: 4 }
+        store
+            .embedding_progress(&acme, &documents, "mini")
+            .await
+            .unwrap(),
+        EmbeddingProgress {
+            embedded: 0,
+            total: 4
+        }
     );
 
     // Saved vectors come back exactly, scoped by organisation, kit and document; a vector for
@@ -66,8 +72,14 @@ async fn embeddings_follow_their_chunks_and_model(store: TestStore) {
         .unwrap();
     assert_eq!(saved, 4);
     assert_eq!(
-        store.embedding_progress(&acme, &documents, "mini").await.unwrap(),
-        EmbeddingProgress { embedded: 3, total: 4 }
+        store
+            .embedding_progress(&acme, &documents, "mini")
+            .await
+            .unwrap(),
+        EmbeddingProgress {
+            embedded: 3,
+            total: 4
+        }
     );
     let queue = store.chunks_to_embed("mini", 10).await.unwrap();
     assert_eq!(queue.len(), 1);
@@ -76,7 +88,10 @@ async fn embeddings_follow_their_chunks_and_model(store: TestStore) {
         .chunk_vectors(&acme, &ChunkQuery::default(), "mini")
         .await
         .unwrap();
-    assert_eq!(ids(&all), ["deck-chunk-0", "guide-chunk-0", "guide-chunk-1"]);
+    assert_eq!(
+        ids(&all),
+        ["deck-chunk-0", "guide-chunk-0", "guide-chunk-1"]
+    );
     let first = all.iter().find(|v| v.chunk_id.as_str() == "guide-chunk-0");
     assert_eq!(first.unwrap().vector, vec![1.0, 0.0, 0.0]);
     let kit = ChunkQuery {
@@ -98,20 +113,39 @@ async fn embeddings_follow_their_chunks_and_model(store: TestStore) {
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(store.chunks_to_embed("other-model", 10).await.unwrap().len(), 5);
+    assert_eq!(
+        store
+            .chunks_to_embed("other-model", 10)
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
     store
         .save_embeddings("other-model", &[vector("deck-chunk-0", [0.0, 1.0, 0.0])])
         .await
         .unwrap();
-    let in_deck = store.chunk_vectors(&acme, &one, "other-model").await.unwrap();
+    let in_deck = store
+        .chunk_vectors(&acme, &one, "other-model")
+        .await
+        .unwrap();
     assert_eq!(in_deck[0].vector, vec![0.0, 1.0, 0.0]);
-    assert!(store.chunk_vectors(&acme, &one, "mini").await.unwrap().is_empty());
+    assert!(store
+        .chunk_vectors(&acme, &one, "mini")
+        .await
+        .unwrap()
+        .is_empty());
 
     // Chunks by id, in the order asked, only the organisation's own.
-    let wanted: Vec<ChunkId> = ["guide-chunk-1", "theirs-chunk-0", "deck-chunk-0", "guide-chunk-0"]
-        .iter()
-        .map(|id| (*id).into())
-        .collect();
+    let wanted: Vec<ChunkId> = [
+        "guide-chunk-1",
+        "theirs-chunk-0",
+        "deck-chunk-0",
+        "guide-chunk-0",
+    ]
+    .iter()
+    .map(|id| (*id).into())
+    .collect();
     let chunks = store.get_chunks(&acme, &wanted).await.unwrap();
     let got: Vec<&str> = chunks.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(got, ["guide-chunk-1", "deck-chunk-0", "guide-chunk-0"]);
@@ -133,7 +167,10 @@ async fn embeddings_follow_their_chunks_and_model(store: TestStore) {
         .await
         .unwrap();
     assert_eq!(ids(&theirs_vectors), ["theirs-chunk-0"]);
-    store.delete_document(&acme, "deck", 400, "alice").await.unwrap();
+    store
+        .delete_document(&acme, "deck", 400, "alice")
+        .await
+        .unwrap();
     assert!(store
         .chunk_vectors(&acme, &ChunkQuery::default(), "other-model")
         .await
