@@ -73,7 +73,7 @@ pub fn vector_bytes(vector: &[f32]) -> Vec<u8> {
 /// # Errors
 /// [`StoreError::Corrupt`] when the length is not a multiple of four bytes.
 pub fn vector_from_bytes(bytes: &[u8]) -> StoreResult<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(StoreError::Corrupt(format!(
             "an embedding of {} bytes (not whole f32 values)",
             bytes.len()

@@ -323,7 +323,7 @@ impl DocumentService {
         let dimensions = query.len().max(1);
         let mut ranked: Vec<(ChunkId, f64)> = vectors
             .into_iter()
-            .filter(|v| !v.vector.is_empty() && v.vector.len() % dimensions == 0)
+            .filter(|v| !v.vector.is_empty() && v.vector.len().is_multiple_of(dimensions))
             .map(|v| {
                 let best = v
                     .vector
