@@ -14,6 +14,15 @@ fn vector(id: &str, values: [f32; 3]) -> ChunkVector {
     }
 }
 
+/// `(embedded, total)` of the documents' chunks for the model "mini" in organisation A.
+async fn progress(store: &TestStore, documents: &[DocumentId]) -> (i64, i64) {
+    let EmbeddingProgress { embedded, total } = store
+        .embedding_progress(&org('A'), documents, "mini")
+        .await
+        .unwrap();
+    (embedded, total)
+}
+
 fn ids(vectors: &[ChunkVector]) -> Vec<String> {
     let mut ids: Vec<String> = vectors.iter().map(|v| v.chunk_id.to_string()).collect();
     ids.sort();
@@ -44,16 +53,7 @@ async fn embeddings_follow_their_chunks_and_model(store: TestStore) {
     assert_eq!(queue.len(), 5);
     assert_eq!(queue[0].id.as_str(), "guide-chunk-0");
     assert_eq!(store.chunks_to_embed("mini", 2).await.unwrap().len(), 2);
-    assert_eq!(
-        store
-            .embedding_progress(&acme, &documents, "mini")
-            .await
-            .unwrap(),
-        EmbeddingProgress {
-            embedded: 0,
-            total: 4
-        }
-    );
+    assert_eq!(progress(&store, &documents).await, (0, 4));
 
     // Saved vectors come back exactly, scoped by organisation, kit and document; a vector for
     // a chunk that no longer exists is skipped.
@@ -71,16 +71,7 @@ async fn embeddings_follow_their_chunks_and_model(store: TestStore) {
         .await
         .unwrap();
     assert_eq!(saved, 4);
-    assert_eq!(
-        store
-            .embedding_progress(&acme, &documents, "mini")
-            .await
-            .unwrap(),
-        EmbeddingProgress {
-            embedded: 3,
-            total: 4
-        }
-    );
+    assert_eq!(progress(&store, &documents).await, (3, 4));
     let queue = store.chunks_to_embed("mini", 10).await.unwrap();
     assert_eq!(queue.len(), 1);
     assert_eq!(queue[0].id.as_str(), "guide-chunk-2");
