@@ -78,8 +78,8 @@ fn words(text: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
         .filter(|word| !is_stop_word(word))
 }
 
-/// Splits text into sentences at `.`, `!` or `?` followed by a space.
-fn sentences(text: &str) -> Vec<&str> {
+/// Splits text into sentences at `.`, `!` or `?` followed by a space (trimmed, none empty).
+pub fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     let bytes = text.as_bytes();

@@ -2,23 +2,24 @@
 //! them (SQLite `BLOB`, PostgreSQL `bytea`) and scored in the application.
 //!
 //! A vector is stored as its values in little-endian IEEE 754 single precision
-//! ([`vector_bytes`], [`vector_from_bytes`]), tagged with the model that made it: a chunk
+//! ([`vector_bytes`]), tagged with the model that made it: a chunk
 //! embedded by another model counts as not embedded, so changing the model re-embeds.
 
 use async_trait::async_trait;
 use brandstream_domain::{ChunkId, DocumentId, OrgId};
 
 use crate::documents::{chunk_scope, ChunkQuery, ChunkRecord, Clause};
-use crate::rows::{binds, chunk_from_row, Bind, SqlRow, CHUNK_COLUMNS};
+use crate::rows::{binds, chunk_from_row, Bind, CHUNK_COLUMNS};
 use crate::sql::Backend;
-use crate::{StoreError, StoreResult};
+use crate::StoreResult;
 
 /// A chunk's embedding.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChunkVector {
     /// The chunk.
     pub chunk_id: ChunkId,
-    /// Its embedding (L2-normalised by the embedding stage).
+    /// Its embedding: the vectors of its passages one after the other (each L2-normalised and
+    /// as long as the model's embeddings).
     pub vector: Vec<f32>,
 }
 
@@ -47,14 +48,19 @@ pub trait EmbeddingStore {
         documents: &[DocumentId],
         model: &str,
     ) -> StoreResult<EmbeddingProgress>;
-    /// The embeddings from `model` of every chunk in `query`'s scope (its page is ignored),
-    /// in no particular order.
-    async fn chunk_vectors(
+    /// Every chunk in `query`'s scope (its page is ignored) with an embedding from `model`,
+    /// scored by the best dot product of `probe` with one of its stored vectors (a chunk may
+    /// hold several, one after the other, each as long as `probe`): the cosine similarity for
+    /// unit vectors. In no particular order. Vectors are scored as they are read, so memory
+    /// holds scores, not vectors; an embedding whose length is not a multiple of the probe's
+    /// (another model's shape) is left out.
+    async fn nearest_chunks(
         &self,
         org: &OrgId,
         query: &ChunkQuery,
         model: &str,
-    ) -> StoreResult<Vec<ChunkVector>>;
+        probe: &[f32],
+    ) -> StoreResult<Vec<(ChunkId, f64)>>;
     /// The chunks of `org` with these ids, in the order given; unknown ids are left out.
     async fn get_chunks(&self, org: &OrgId, ids: &[ChunkId]) -> StoreResult<Vec<ChunkRecord>>;
 }
@@ -68,28 +74,24 @@ pub fn vector_bytes(vector: &[f32]) -> Vec<u8> {
         .collect()
 }
 
-/// A vector from its stored form.
-///
-/// # Errors
-/// [`StoreError::Corrupt`] when the length is not a multiple of four bytes.
-pub fn vector_from_bytes(bytes: &[u8]) -> StoreResult<Vec<f32>> {
-    if !bytes.len().is_multiple_of(4) {
-        return Err(StoreError::Corrupt(format!(
-            "an embedding of {} bytes (not whole f32 values)",
-            bytes.len()
-        )));
+/// The best dot product of `probe` with one of the vectors stored one after the other in
+/// `bytes` (little-endian f32); `None` when `bytes` does not hold whole vectors of that length.
+fn best_dot(probe: &[f32], bytes: &[u8]) -> Option<f64> {
+    let width = probe.len() * 4;
+    if width == 0 || bytes.is_empty() || !bytes.len().is_multiple_of(width) {
+        return None;
     }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|four| f32::from_le_bytes([four[0], four[1], four[2], four[3]]))
-        .collect())
-}
-
-fn vector_from_row(row: &dyn SqlRow) -> StoreResult<ChunkVector> {
-    Ok(ChunkVector {
-        chunk_id: row.text("chunk_id")?.into(),
-        vector: vector_from_bytes(&row.bytes("vector")?)?,
-    })
+    bytes
+        .chunks_exact(width)
+        .map(|vector| {
+            vector
+                .chunks_exact(4)
+                .zip(probe)
+                .map(|(four, p)| f32::from_le_bytes([four[0], four[1], four[2], four[3]]) * p)
+                .sum::<f32>()
+        })
+        .reduce(f32::max)
+        .map(f64::from)
 }
 
 /// `$first, $first+1, …` for `count` values.
@@ -166,12 +168,13 @@ impl<B: Backend> EmbeddingStore for B {
         Ok(progress.unwrap_or_default())
     }
 
-    async fn chunk_vectors(
+    async fn nearest_chunks(
         &self,
         org: &OrgId,
         query: &ChunkQuery,
         model: &str,
-    ) -> StoreResult<Vec<ChunkVector>> {
+        probe: &[f32],
+    ) -> StoreResult<Vec<(ChunkId, f64)>> {
         let mut conn = self.reader().await?;
         let mut clause = Clause::new();
         chunk_scope(&mut clause, conn.dialect(), org, query);
@@ -182,7 +185,15 @@ impl<B: Backend> EmbeddingStore for B {
              WHERE e.model = {model_placeholder} AND {}",
             clause.sql
         );
-        conn.query(&sql, &clause.binds, vector_from_row).await
+        let scored = conn
+            .query(&sql, &clause.binds, |row| {
+                match best_dot(probe, &row.bytes("vector")?) {
+                    Some(score) => Ok(Some((ChunkId::from(row.text("chunk_id")?), score))),
+                    None => Ok(None),
+                }
+            })
+            .await?;
+        Ok(scored.into_iter().flatten().collect())
     }
 
     async fn get_chunks(&self, org: &OrgId, ids: &[ChunkId]) -> StoreResult<Vec<ChunkRecord>> {
@@ -209,14 +220,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn vectors_round_trip_through_their_stored_form() {
-        let vector = vec![0.0, -1.5, f32::MIN_POSITIVE, 0.333_333_34];
-        let bytes = vector_bytes(&vector);
-        assert_eq!(bytes.len(), 16);
-        assert_eq!(vector_from_bytes(&bytes).unwrap(), vector);
-        assert!(matches!(
-            vector_from_bytes(&bytes[..3]),
-            Err(StoreError::Corrupt(_))
-        ));
+    fn vectors_are_stored_as_little_endian_f32() {
+        assert_eq!(vector_bytes(&[1.0, -2.5]), [0, 0, 128, 63, 0, 0, 32, 192]);
+    }
+
+    #[test]
+    fn a_chunk_scores_as_its_best_stored_vector() {
+        let two = vector_bytes(&[1.0, 0.0, 0.6, 0.8]);
+        assert_eq!(best_dot(&[0.0, 1.0], &two), Some(0.800_000_011_920_929));
+        assert_eq!(best_dot(&[1.0, 0.0], &two), Some(1.0));
+        assert_eq!(best_dot(&[1.0, 0.0, 0.0], &two), None);
+        assert_eq!(best_dot(&[], &two), None);
+        assert_eq!(best_dot(&[1.0, 0.0], &[]), None);
     }
 }

@@ -88,24 +88,10 @@ pub(crate) fn embedding_texts(chunk: &ChunkRecord) -> Vec<String> {
         .collect()
 }
 
-/// The sentences and lines of `text`: split after `.`, `!` or `?` before white space, and at
-/// line breaks.
+/// The sentences and lines of `text`.
 fn sentences(text: &str) -> impl Iterator<Item = &str> {
-    text.lines().flat_map(|line| {
-        let mut pieces = Vec::new();
-        let mut start = 0;
-        let bytes = line.as_bytes();
-        for (index, byte) in bytes.iter().enumerate() {
-            if matches!(byte, b'.' | b'!' | b'?')
-                && bytes.get(index + 1).is_some_and(u8::is_ascii_whitespace)
-            {
-                pieces.push(line[start..=index].trim());
-                start = index + 1;
-            }
-        }
-        pieces.push(line[start..].trim());
-        pieces.into_iter().filter(|piece| !piece.is_empty())
-    })
+    text.lines()
+        .flat_map(brandstream_ingest::summary::sentences)
 }
 
 impl Pipeline {
@@ -230,5 +216,42 @@ impl Pipeline {
             self.chunks_stored.notify_one();
             tokio::time::sleep(RUN_POLL).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used)]
+
+    use super::*;
+
+    fn chunk(headings: &[&str], text: &str) -> ChunkRecord {
+        ChunkRecord {
+            id: "c".into(),
+            document_id: "d".into(),
+            org_id: brandstream_domain::OrgId::parse("org_aaaaaaaaaaaaaaaa")
+                .expect("an organisation id"),
+            ordinal: 0,
+            headings: headings.iter().map(|h| (*h).to_owned()).collect(),
+            text: text.into(),
+            page_start: 1,
+            page_end: 1,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn passages_group_whole_sentences_under_the_innermost_headings() {
+        let twenty = "word ".repeat(19) + "end.";
+        let text = format!("{twenty} {twenty}\nA line of its own\n{twenty}");
+        let passages = embedding_texts(&chunk(&["Book", "Voice", "Tone"], &text));
+        // 20 + 20 words fit in 48; the line (5 words) joins them; the last 20 would not fit.
+        assert_eq!(passages.len(), 2);
+        assert!(passages[0].starts_with("Voice / Tone\nword"));
+        assert!(passages[0].ends_with("A line of its own"));
+        assert_eq!(passages[1], format!("Voice / Tone\n{twenty}"));
+        assert_eq!(embedding_texts(&chunk(&[], "")), [""]);
+        let long = "One sentence here. ".repeat(200);
+        assert_eq!(embedding_texts(&chunk(&[], &long)).len(), PASSAGES_MAX);
     }
 }

@@ -96,7 +96,9 @@ fn page<T>(ranked: Vec<T>, offset: i64, limit: i64) -> Vec<T> {
 
 /// Hybrid chunk ranking: each chunk's cosine similarity plus [`LEXICAL_WEIGHT`] times its
 /// full-text score relative to the best full-text hit of the query (0 when full text did not
-/// find it). Best first; ties keep the vector order.
+/// find it). A chunk full text found that has no embedding yet (the embedding stage has not
+/// reached it) counts with similarity 0, so hybrid search never loses what full text finds.
+/// Best first; ties keep the vector order.
 fn weighted_fusion(by_vector: Vec<(ChunkId, f64)>, full_text: &[ChunkHit]) -> Vec<(ChunkId, f64)> {
     let best = full_text
         .iter()
@@ -107,8 +109,15 @@ fn weighted_fusion(by_vector: Vec<(ChunkId, f64)>, full_text: &[ChunkHit]) -> Ve
         .filter(|_| best > 0.0)
         .map(|hit| (&hit.chunk.id, hit.score / best))
         .collect();
+    let embedded: HashSet<&ChunkId> = by_vector.iter().map(|(id, _)| id).collect();
+    let not_embedded: Vec<(ChunkId, f64)> = full_text
+        .iter()
+        .filter(|hit| !embedded.contains(&hit.chunk.id))
+        .map(|hit| (hit.chunk.id.clone(), 0.0))
+        .collect();
     let mut fused: Vec<(ChunkId, f64)> = by_vector
         .into_iter()
+        .chain(not_embedded)
         .map(|(id, cosine)| {
             let score = cosine + LEXICAL_WEIGHT * lexical.get(&id).copied().unwrap_or(0.0);
             (id, score)
@@ -314,25 +323,12 @@ impl DocumentService {
             })?
             .pop()
             .unwrap_or_default();
-        let vectors = self
+        // The store scores as it reads (a chunk scores as its best passage), holding scores,
+        // not vectors.
+        let mut ranked = self
             .store
-            .chunk_vectors(org, scope, &semantics.model)
+            .nearest_chunks(org, scope, &semantics.model, &query)
             .await?;
-        // A chunk's stored vector is its passages' vectors one after the other; it scores as
-        // its best passage.
-        let dimensions = query.len().max(1);
-        let mut ranked: Vec<(ChunkId, f64)> = vectors
-            .into_iter()
-            .filter(|v| !v.vector.is_empty() && v.vector.len().is_multiple_of(dimensions))
-            .map(|v| {
-                let best = v
-                    .vector
-                    .chunks_exact(dimensions)
-                    .map(|passage| brandstream_embed::cosine(&query, passage))
-                    .fold(f32::MIN, f32::max);
-                (v.chunk_id, f64::from(best))
-            })
-            .collect();
         ranked.sort_by(|a, b| {
             b.1.total_cmp(&a.1)
                 .then_with(|| a.0.as_str().cmp(b.0.as_str()))
@@ -378,6 +374,39 @@ mod tests {
         let both_first = reciprocal_rank_fusion(&[ids(&["x"]), ids(&["x"])]);
         assert!((both_first[0].1 - 1.0).abs() < 1e-12);
         assert!(reciprocal_rank_fusion::<ChunkId>(&[]).is_empty());
+    }
+
+    fn hit(id: &str, score: f64) -> ChunkHit {
+        ChunkHit {
+            chunk: brandstream_store::ChunkRecord {
+                id: id.into(),
+                document_id: "d".into(),
+                org_id: OrgId::parse("org_aaaaaaaaaaaaaaaa").unwrap(),
+                ordinal: 0,
+                headings: Vec::new(),
+                text: String::new(),
+                page_start: 1,
+                page_end: 1,
+                created_at: 0,
+            },
+            score,
+            snippet: String::new(),
+        }
+    }
+
+    #[test]
+    fn hybrid_adds_relative_full_text_and_keeps_chunks_not_embedded_yet() {
+        let by_vector = vec![("a".into(), 0.5), ("b".into(), 0.45), ("c".into(), 0.1)];
+        let full_text = [hit("b", 8.0), hit("pending", 4.0)];
+        let fused = weighted_fusion(by_vector, &full_text);
+        let order: Vec<(&str, f64)> = fused.iter().map(|(id, s)| (id.as_str(), *s)).collect();
+        assert_eq!(
+            order,
+            [("b", 0.7), ("a", 0.5), ("pending", 0.125), ("c", 0.1)]
+        );
+        // Without full-text hits, the vector order stands.
+        let alone = weighted_fusion(vec![("a".into(), 0.2), ("b".into(), 0.1)], &[]);
+        assert_eq!(alone[0].0.as_str(), "a");
     }
 
     #[test]

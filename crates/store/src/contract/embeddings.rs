@@ -7,7 +7,7 @@ use crate::{ChunkQuery, ChunkVector, EmbeddingProgress};
 use brandstream_domain::{ChunkId, DocumentId};
 use serde_json::json;
 
-fn vector(id: &str, values: [f32; 3]) -> ChunkVector {
+fn vector(id: &str, values: &[f32]) -> ChunkVector {
     ChunkVector {
         chunk_id: id.into(),
         vector: values.to_vec(),
@@ -23,10 +23,27 @@ async fn progress(store: &TestStore, documents: &[DocumentId]) -> (i64, i64) {
     (embedded, total)
 }
 
-fn ids(vectors: &[ChunkVector]) -> Vec<String> {
-    let mut ids: Vec<String> = vectors.iter().map(|v| v.chunk_id.to_string()).collect();
-    ids.sort();
-    ids
+/// The chunks in `scope` scored against `probe`, by id.
+async fn nearest(
+    store: &TestStore,
+    org: &brandstream_domain::OrgId,
+    scope: &ChunkQuery,
+    model: &str,
+    probe: &[f32],
+) -> Vec<(String, f64)> {
+    let mut scored: Vec<(String, f64)> = store
+        .nearest_chunks(org, scope, model, probe)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, score)| (id.to_string(), score))
+        .collect();
+    scored.sort_by(|a, b| a.0.cmp(&b.0));
+    scored
+}
+
+fn ids(scored: &[(String, f64)]) -> Vec<&str> {
+    scored.iter().map(|(id, _)| id.as_str()).collect()
 }
 
 async fn embeddings_follow_their_chunks_and_model(store: TestStore) {
@@ -61,11 +78,12 @@ async fn embeddings_follow_their_chunks_and_model(store: TestStore) {
         .save_embeddings(
             "mini",
             &[
-                vector("guide-chunk-0", [1.0, 0.0, 0.0]),
-                vector("guide-chunk-1", [0.0, 1.0, 0.0]),
-                vector("deck-chunk-0", [0.0, 0.0, 1.0]),
-                vector("theirs-chunk-0", [0.5, 0.5, 0.0]),
-                vector("gone", [0.1, 0.2, 0.3]),
+                vector("guide-chunk-0", &[1.0, 0.0, 0.0]),
+                // Two passages: the chunk scores as the better one.
+                vector("guide-chunk-1", &[0.0, 1.0, 0.0, 0.5, 0.5, 0.0]),
+                vector("deck-chunk-0", &[0.0, 0.0, 1.0]),
+                vector("theirs-chunk-0", &[0.5, 0.5, 0.0]),
+                vector("gone", &[0.1, 0.2, 0.3]),
             ],
         )
         .await
@@ -75,35 +93,47 @@ async fn embeddings_follow_their_chunks_and_model(store: TestStore) {
     let queue = store.chunks_to_embed("mini", 10).await.unwrap();
     assert_eq!(queue.len(), 1);
     assert_eq!(queue[0].id.as_str(), "guide-chunk-2");
-    let all = store
-        .chunk_vectors(&acme, &ChunkQuery::default(), "mini")
-        .await
-        .unwrap();
+    let everywhere = ChunkQuery::default();
+    let all = nearest(&store, &acme, &everywhere, "mini", &[1.0, 0.0, 0.0]).await;
     assert_eq!(
-        ids(&all),
-        ["deck-chunk-0", "guide-chunk-0", "guide-chunk-1"]
+        all,
+        [
+            ("deck-chunk-0".to_owned(), 0.0),
+            ("guide-chunk-0".to_owned(), 1.0),
+            ("guide-chunk-1".to_owned(), 0.5),
+        ]
     );
-    let first = all.iter().find(|v| v.chunk_id.as_str() == "guide-chunk-0");
-    assert_eq!(first.unwrap().vector, vec![1.0, 0.0, 0.0]);
     let kit = ChunkQuery {
         reference_id: Some("kit-1".into()),
         ..ChunkQuery::default()
     };
-    let in_kit = store.chunk_vectors(&acme, &kit, "mini").await.unwrap();
-    assert_eq!(ids(&in_kit), ["guide-chunk-0", "guide-chunk-1"]);
+    let in_kit = nearest(&store, &acme, &kit, "mini", &[0.0, 1.0, 0.0]).await;
+    assert_eq!(
+        in_kit,
+        [
+            ("guide-chunk-0".to_owned(), 0.0),
+            ("guide-chunk-1".to_owned(), 1.0),
+        ]
+    );
     let one = ChunkQuery {
         document_id: Some("deck".into()),
         ..ChunkQuery::default()
     };
-    let in_deck = store.chunk_vectors(&acme, &one, "mini").await.unwrap();
-    assert_eq!(ids(&in_deck), ["deck-chunk-0"]);
+    let in_deck = nearest(&store, &acme, &one, "mini", &[0.0, 0.0, 1.0]).await;
+    assert_eq!(in_deck, [("deck-chunk-0".to_owned(), 1.0)]);
+    // A probe of another length (another model's shape) scores nothing.
+    assert!(
+        nearest(&store, &acme, &everywhere, "mini", &[1.0, 0.0, 0.0, 0.0])
+            .await
+            .is_empty()
+    );
 
     // Another model's vectors do not count for this one; saving again replaces.
-    assert!(store
-        .chunk_vectors(&acme, &ChunkQuery::default(), "other-model")
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        nearest(&store, &acme, &everywhere, "other-model", &[1.0, 0.0, 0.0])
+            .await
+            .is_empty()
+    );
     assert_eq!(
         store
             .chunks_to_embed("other-model", 10)
@@ -113,18 +143,13 @@ async fn embeddings_follow_their_chunks_and_model(store: TestStore) {
         5
     );
     store
-        .save_embeddings("other-model", &[vector("deck-chunk-0", [0.0, 1.0, 0.0])])
+        .save_embeddings("other-model", &[vector("deck-chunk-0", &[0.0, 1.0, 0.0])])
         .await
         .unwrap();
-    let in_deck = store
-        .chunk_vectors(&acme, &one, "other-model")
+    let in_deck = nearest(&store, &acme, &one, "other-model", &[0.0, 1.0, 0.0]).await;
+    assert_eq!(in_deck, [("deck-chunk-0".to_owned(), 1.0)]);
+    assert!(nearest(&store, &acme, &one, "mini", &[0.0, 1.0, 0.0])
         .await
-        .unwrap();
-    assert_eq!(in_deck[0].vector, vec![0.0, 1.0, 0.0]);
-    assert!(store
-        .chunk_vectors(&acme, &one, "mini")
-        .await
-        .unwrap()
         .is_empty());
 
     // Chunks by id, in the order asked, only the organisation's own.
@@ -148,24 +173,18 @@ async fn embeddings_follow_their_chunks_and_model(store: TestStore) {
         .replace_chunks(&guide, &[chunk(&guide, 7, &[], "new")])
         .await
         .unwrap();
-    assert!(store
-        .chunk_vectors(&acme, &ChunkQuery::default(), "mini")
+    let probe = [1.0, 0.0, 0.0];
+    assert!(nearest(&store, &acme, &everywhere, "mini", &probe)
         .await
-        .unwrap()
         .is_empty());
-    let theirs_vectors = store
-        .chunk_vectors(&other, &ChunkQuery::default(), "mini")
-        .await
-        .unwrap();
-    assert_eq!(ids(&theirs_vectors), ["theirs-chunk-0"]);
+    let theirs = nearest(&store, &other, &everywhere, "mini", &probe).await;
+    assert_eq!(ids(&theirs), ["theirs-chunk-0"]);
     store
         .delete_document(&acme, "deck", 400, "alice")
         .await
         .unwrap();
-    assert!(store
-        .chunk_vectors(&acme, &ChunkQuery::default(), "other-model")
+    assert!(nearest(&store, &acme, &everywhere, "other-model", &probe)
         .await
-        .unwrap()
         .is_empty());
     let queue = store.chunks_to_embed("mini", 10).await.unwrap();
     let queued: Vec<&str> = queue.iter().map(|c| c.id.as_str()).collect();
