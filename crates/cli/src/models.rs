@@ -48,6 +48,9 @@ enum ModelsCommand {
     },
     /// List the installed models.
     List,
+    /// Say whether the server will have its semantic features (filling by meaning, vector and
+    /// hybrid search), from which model directory, or the command that turns them on.
+    Status,
 }
 
 pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
@@ -60,6 +63,32 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
     match args.command {
         ModelsCommand::Import { path, name } => import(&path, &models, &name),
         ModelsCommand::List => list(&models),
+        ModelsCommand::Status => {
+            println!("{}", status(&settings));
+            Ok(())
+        }
+    }
+}
+
+/// One line on the semantic features as the server would start with `settings` (from the
+/// files alone; the server also checks the model loads, and its log and `/readyz` say so).
+fn status(settings: &Settings) -> String {
+    let hint = brandstream_server::meaning::ENABLE_HINT;
+    let Some(dir) = settings.embedding_model_dir() else {
+        return format!("semantic features: off (no embedding model); to turn them on, {hint}");
+    };
+    let missing: Vec<&str> = MODEL_FILES
+        .into_iter()
+        .filter(|file| !dir.join(file).is_file())
+        .collect();
+    if missing.is_empty() {
+        format!("semantic features: on (model {})", dir.display())
+    } else {
+        format!(
+            "semantic features: off ({} lacks {}); to turn them on, {hint}",
+            dir.display(),
+            missing.join(", ")
+        )
     }
 }
 

@@ -44,6 +44,55 @@ fn zip_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     writer.finish().unwrap().into_inner()
 }
 
+/// `models status` says whether the server will have its semantic features, and how to turn
+/// them on when not.
+#[test]
+fn status_says_whether_semantic_features_are_on_and_how_to_turn_them_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let off = models(&data, &["status"]);
+    assert!(off.status.success());
+    assert!(
+        text(&off).contains("semantic features: off"),
+        "{}",
+        text(&off)
+    );
+    assert!(
+        text(&off).contains("brandstream models import"),
+        "{}",
+        text(&off)
+    );
+
+    // A configured directory is checked for the model's files.
+    let model = dir.path().join("mini");
+    std::fs::create_dir(&model).unwrap();
+    std::fs::write(model.join("config.json"), "{}").unwrap();
+    let status = |model: &Path| {
+        Command::new(common::binary())
+            .args(["models", "--data-dir"])
+            .arg(&data)
+            .arg("status")
+            .env_remove("BRANDSTREAM_CONFIG")
+            .env("BRANDSTREAM_EMBEDDING__MODEL_DIR", model)
+            .output()
+            .unwrap()
+    };
+    let incomplete = text(&status(&model));
+    assert!(
+        incomplete.contains("semantic features: off"),
+        "{incomplete}"
+    );
+    assert!(
+        incomplete.contains("lacks tokenizer.json, model.safetensors"),
+        "{incomplete}"
+    );
+    std::fs::write(model.join("tokenizer.json"), "{}").unwrap();
+    std::fs::write(model.join("model.safetensors"), "").unwrap();
+    let on = text(&status(&model));
+    assert!(on.contains("semantic features: on"), "{on}");
+    assert!(on.contains("mini"), "{on}");
+}
+
 #[test]
 fn what_is_not_a_model_is_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();

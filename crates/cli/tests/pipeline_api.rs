@@ -339,6 +339,59 @@ async fn hybrid_search_finds_passages_whose_words_differ_from_the_question() {
     assert_eq!(page["data"].as_array().unwrap().len(), 3, "{page}");
 }
 
+/// The embedding stage's queue is the data: chunks ingested while no model was installed are
+/// embedded once the server restarts with one, without a new run, and vector search then finds
+/// them; before that, vector search is refused with the command that installs a model.
+#[tokio::test]
+async fn chunks_ingested_without_a_model_are_embedded_once_one_is_installed() {
+    if !have_samples() {
+        return;
+    }
+    let Some(model) = test_model_dir("the embedding stage catching up") else {
+        return;
+    };
+    let plain = TestServer::start();
+    let api = Api::new(&plain, &[]).await;
+    let kit = api.create_kit_id("Catch-up").await;
+    let document = api
+        .upload_sample("northwind-coffee-roasters.md", &kit)
+        .await;
+    let run = api
+        .start_pipeline(
+            "BrandIngestionPipeline",
+            json!({"brand_kit_id": kit, "documentIdsList": document["id"]}),
+        )
+        .await;
+    let run = api
+        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(run["status"], "Succeeded", "{run}");
+    assert!(
+        !run["message"].as_str().unwrap().contains("embedded"),
+        "{run}"
+    );
+    let search = format!("/chunks?search=roast%20date&referenceId={kit}&searchType=vector");
+    let refused = api.get(&api.docs(2, &search)).await;
+    assert_eq!(refused.status(), 400);
+    let dir = plain.stop_keep_dir();
+
+    // The issuer is the new address: a new credential of the same (default) organisation.
+    let model = model.to_string_lossy().into_owned();
+    let server = TestServer::start_in(dir, &[("BRANDSTREAM_EMBEDDING__MODEL_DIR", &model)]);
+    let api = Api::new(&server, &[]).await;
+    let url = api.docs(2, &search);
+    let found = eventually(Duration::from_secs(60), || async {
+        let page: Value = api.get(&url).await.json().await.unwrap_or_default();
+        page["data"].as_array().is_some_and(|hits| !hits.is_empty())
+    })
+    .await;
+    let last = api.get(&url).await.text().await.unwrap();
+    assert!(found, "no chunk was embedded after the restart: {last}");
+    let page: Value = api.get(&url).await.json().await.unwrap();
+    let score = page["data"][0]["score"].as_f64().unwrap();
+    assert!(score > 0.0 && score <= 1.0, "a cosine similarity: {page}");
+}
+
 #[tokio::test]
 async fn the_sample_kit_in_four_formats_ingests_quickly_and_documents_are_processed() {
     if !have_samples() {
