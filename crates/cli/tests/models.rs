@@ -13,12 +13,18 @@ use std::process::{Command, Output};
 use common::test_model_dir;
 
 fn models(data_dir: &Path, args: &[&str]) -> Output {
+    models_with(data_dir, args, &[])
+}
+
+/// `brandstream models` with extra environment variables.
+fn models_with(data_dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
     Command::new(common::binary())
         .arg("models")
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .env_remove("BRANDSTREAM_CONFIG")
+        .envs(env.iter().copied())
         .output()
         .expect("run brandstream models")
 }
@@ -68,14 +74,11 @@ fn status_says_whether_semantic_features_are_on_and_how_to_turn_them_on() {
     std::fs::create_dir(&model).unwrap();
     std::fs::write(model.join("config.json"), "{}").unwrap();
     let status = |model: &Path| {
-        Command::new(common::binary())
-            .args(["models", "--data-dir"])
-            .arg(&data)
-            .arg("status")
-            .env_remove("BRANDSTREAM_CONFIG")
-            .env("BRANDSTREAM_EMBEDDING__MODEL_DIR", model)
-            .output()
-            .unwrap()
+        models_with(
+            &data,
+            &["status"],
+            &[("BRANDSTREAM_EMBEDDING__MODEL_DIR", model)],
+        )
     };
     let incomplete = text(&status(&model));
     assert!(
