@@ -4,6 +4,7 @@
 mod admin;
 mod client_cmd;
 mod extract;
+mod hub;
 mod models;
 
 use std::path::PathBuf;
@@ -131,7 +132,7 @@ fn main() -> ExitCode {
         Command::Admin(args) => runtime.block_on(admin::run(args)),
         Command::Extract(_) => Ok(()),
         Command::Migrate(args) => runtime.block_on(migrate(args)),
-        Command::Models(args) => models::run(args),
+        Command::Models(args) => models::run(args, &runtime),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(

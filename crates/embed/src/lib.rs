@@ -5,9 +5,12 @@
 //! and `model.safetensors` — what sentence-transformers publishes for `all-MiniLM-L6-v2`
 //! (Apache-2.0, 384 dimensions, the default) and `bge-small-en-v1.5` (MIT). An embedding is
 //! computed as sentence-transformers computes it for these models: the text tokenised by the
-//! model's own tokenizer (truncated at [`MAX_TOKENS`]), one float32 forward pass, the mean of
-//! the last hidden states over the text's tokens (`[CLS]` and `[SEP]` included, padding
-//! excluded), then L2 normalisation — so the cosine of two embeddings is their dot product.
+//! model's own tokenizer (truncated at the model's `max_seq_length`, [`MAX_TOKENS`] unless
+//! `sentence_bert_config.json` says otherwise), one float32 forward pass, pooling as the
+//! model's `1_Pooling/config.json` asks — the mean of the last hidden states over the text's
+//! tokens (`[CLS]` and `[SEP]` included, padding excluded; the default, all-MiniLM-L6-v2) or
+//! the `[CLS]` token's state (bge-small-en-v1.5) — then L2 normalisation, so the cosine of two
+//! embeddings is their dot product.
 
 use std::path::Path;
 
@@ -16,9 +19,25 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
-/// Longest input, in tokens (sentence-transformers' `max_seq_length` for all-MiniLM-L6-v2);
-/// longer texts are truncated.
+/// Longest input, in tokens, when the model does not say (sentence-transformers'
+/// `max_seq_length` for all-MiniLM-L6-v2); longer texts are truncated.
 pub const MAX_TOKENS: usize = 256;
+/// The most a model's `sentence_bert_config.json` may ask for (BERT's position embeddings).
+const MAX_TOKENS_CAP: usize = 512;
+
+/// How the token states become one sentence vector (sentence-transformers' `Pooling` module,
+/// read from the model's `1_Pooling/config.json`; mean when the file is absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// The mean over the text's tokens (`pooling_mode_mean_tokens`).
+    Mean,
+    /// The first token's state, `[CLS]` (`pooling_mode_cls_token`).
+    Cls,
+}
+
+/// The optional sentence-transformers files a model directory may hold, beside the three
+/// required ones: the pooling mode and the maximum sequence length.
+pub const OPTIONAL_FILES: [&str; 2] = ["1_Pooling/config.json", "sentence_bert_config.json"];
 
 /// Why a model could not be loaded or run.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +66,7 @@ pub struct Embedder {
     model: BertModel,
     tokenizer: Tokenizer,
     dimensions: usize,
+    pooling: Pooling,
     device: Device,
 }
 
@@ -58,16 +78,62 @@ fn read(dir: &Path, name: &str) -> Result<Vec<u8>, EmbedError> {
     })
 }
 
+/// Reads an optional JSON file of the model directory (`None` when absent).
+fn read_optional(dir: &Path, name: &str) -> Result<Option<serde_json::Value>, EmbedError> {
+    if !dir.join(name).is_file() {
+        return Ok(None);
+    }
+    serde_json::from_slice(&read(dir, name)?)
+        .map(Some)
+        .map_err(|error| EmbedError::Config(format!("{name}: {error}")))
+}
+
+/// The pooling mode of `1_Pooling/config.json` (mean when absent). Modes this crate does not
+/// compute (max, weighted mean, last token, or several at once) are refused.
+fn pooling(config: Option<&serde_json::Value>) -> Result<Pooling, EmbedError> {
+    let Some(config) = config else {
+        return Ok(Pooling::Mean);
+    };
+    let on = |key: &str| config.get(key).and_then(serde_json::Value::as_bool) == Some(true);
+    let modes: Vec<&str> = [
+        "pooling_mode_cls_token",
+        "pooling_mode_mean_tokens",
+        "pooling_mode_max_tokens",
+        "pooling_mode_mean_sqrt_len_tokens",
+        "pooling_mode_weightedmean_tokens",
+        "pooling_mode_lasttoken",
+    ]
+    .into_iter()
+    .filter(|key| on(key))
+    .collect();
+    match modes.as_slice() {
+        ["pooling_mode_cls_token"] => Ok(Pooling::Cls),
+        ["pooling_mode_mean_tokens"] | [] => Ok(Pooling::Mean),
+        other => Err(EmbedError::Config(format!(
+            "1_Pooling/config.json asks for {}; only mean or CLS pooling is supported",
+            other.join(" + ")
+        ))),
+    }
+}
+
 impl Embedder {
-    /// Loads the model in `dir` (`config.json`, `tokenizer.json`, `model.safetensors`).
+    /// Loads the model in `dir` (`config.json`, `tokenizer.json`, `model.safetensors`, and the
+    /// [`OPTIONAL_FILES`] when present).
     pub fn load(dir: &Path) -> Result<Self, EmbedError> {
         let config: Config = serde_json::from_slice(&read(dir, "config.json")?)
             .map_err(|error| EmbedError::Config(error.to_string()))?;
+        let pooling = pooling(read_optional(dir, OPTIONAL_FILES[0])?.as_ref())?;
+        let max_tokens = read_optional(dir, OPTIONAL_FILES[1])?
+            .and_then(|config| config.get("max_seq_length")?.as_u64())
+            .map_or(MAX_TOKENS, |length| {
+                usize::try_from(length)
+                    .map_or(MAX_TOKENS_CAP, |length| length.clamp(1, MAX_TOKENS_CAP))
+            });
         let mut tokenizer = Tokenizer::from_bytes(read(dir, "tokenizer.json")?)
             .map_err(|error| EmbedError::Tokenizer(error.to_string()))?;
         tokenizer
             .with_truncation(Some(TruncationParams {
-                max_length: MAX_TOKENS,
+                max_length: max_tokens,
                 ..TruncationParams::default()
             }))
             .map_err(|error| EmbedError::Tokenizer(error.to_string()))?;
@@ -83,8 +149,14 @@ impl Embedder {
             model,
             tokenizer,
             dimensions: config.hidden_size,
+            pooling,
             device,
         })
+    }
+
+    /// How this model pools token states into a sentence vector.
+    pub fn pooling(&self) -> Pooling {
+        self.pooling
     }
 
     /// Length of an embedding (384 for all-MiniLM-L6-v2).
@@ -124,13 +196,19 @@ impl Embedder {
         let mask = Tensor::from_vec(mask, (rows, width), &self.device)?;
         let token_types = ids.zeros_like()?;
         let hidden = self.model.forward(&ids, &token_types, Some(&mask))?;
-        // Mean over the text's tokens: padding has mask 0.
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?;
-        let unit = mean.broadcast_div(&norms)?;
+        let pooled = match self.pooling {
+            // The first token is [CLS] (padding is on the right).
+            Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
+            // Mean over the text's tokens: padding has mask 0.
+            Pooling::Mean => {
+                let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+                let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+                let counts = mask.sum(1)?;
+                summed.broadcast_div(&counts)?
+            }
+        };
+        let norms = pooled.sqr()?.sum_keepdim(1)?.sqrt()?;
+        let unit = pooled.broadcast_div(&norms)?;
         Ok(unit.to_vec2::<f32>()?)
     }
 }

@@ -10,7 +10,7 @@
 
 use std::path::PathBuf;
 
-use brandstream_embed::{cosine, Embedder};
+use brandstream_embed::{cosine, Embedder, Pooling};
 use sha2::{Digest, Sha256};
 
 fn model_dir() -> Option<PathBuf> {
@@ -82,4 +82,106 @@ fn embeddings_match_the_reference_implementation() {
             );
         }
     }
+}
+
+/// A model directory beside the test model's own files, with `extra` sentence-transformers
+/// files (path, JSON) added; removed when dropped.
+struct ModelCopy(PathBuf);
+
+impl ModelCopy {
+    fn new(source: &std::path::Path, tag: &str, extra: &[(&str, &str)]) -> Self {
+        let dir = std::env::temp_dir().join(format!("bs-embed-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("1_Pooling")).unwrap();
+        for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+            std::os::unix::fs::symlink(source.join(file), dir.join(file)).unwrap();
+        }
+        for (path, json) in extra {
+            std::fs::write(dir.join(path), json).unwrap();
+        }
+        Self(dir)
+    }
+}
+
+impl Drop for ModelCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The model's sentence-transformers files are honoured: `1_Pooling/config.json` selects mean
+/// (same vectors as without the file) or CLS pooling (other, still unit-length vectors),
+/// modes we do not compute are refused at load, and `sentence_bert_config.json`'s
+/// `max_seq_length` bounds the tokens read.
+#[test]
+fn pooling_and_sequence_length_follow_the_model_files() {
+    let Some(dir) = model_dir() else { return };
+    let text =
+        "Our colours are Harbour Blue and Signal Orange; use them with generous clear space.";
+    let plain = Embedder::load(&dir).unwrap();
+    assert_eq!(plain.pooling(), Pooling::Mean);
+    let expected = plain.embed(&[text]).unwrap().remove(0);
+
+    let mean = ModelCopy::new(
+        &dir,
+        "mean",
+        &[(
+            "1_Pooling/config.json",
+            r#"{"word_embedding_dimension": 384, "pooling_mode_cls_token": false, "pooling_mode_mean_tokens": true}"#,
+        )],
+    );
+    let same = Embedder::load(&mean.0)
+        .unwrap()
+        .embed(&[text])
+        .unwrap()
+        .remove(0);
+    assert!(cosine(&same, &expected) > 0.99999);
+
+    let cls = ModelCopy::new(
+        &dir,
+        "cls",
+        &[
+            (
+                "1_Pooling/config.json",
+                r#"{"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}"#,
+            ),
+            (
+                "sentence_bert_config.json",
+                r#"{"max_seq_length": 8, "do_lower_case": false}"#,
+            ),
+        ],
+    );
+    let embedder = Embedder::load(&cls.0).unwrap();
+    assert_eq!(embedder.pooling(), Pooling::Cls);
+    assert_eq!(
+        embedder.token_count(text).unwrap(),
+        8,
+        "truncated at max_seq_length"
+    );
+    let first = embedder.embed(&[text, "a"]).unwrap().remove(0);
+    let norm: f32 = first.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4, "unit length, got {norm}");
+    assert!(
+        cosine(&first, &expected) < 0.999,
+        "CLS pooling gives another vector"
+    );
+    // Padding on the right leaves [CLS] where it was: batched equals alone.
+    let alone = embedder.embed(&[text]).unwrap().remove(0);
+    assert!(cosine(&first, &alone) > 0.9999);
+
+    let max = ModelCopy::new(
+        &dir,
+        "max",
+        &[(
+            "1_Pooling/config.json",
+            r#"{"pooling_mode_max_tokens": true}"#,
+        )],
+    );
+    let error = Embedder::load(&max.0)
+        .err()
+        .expect("max pooling is refused");
+    assert!(
+        error.to_string().contains("pooling_mode_max_tokens"),
+        "{error}"
+    );
 }

@@ -134,26 +134,36 @@ impl Default for DocumentSettings {
 #[serde(default)]
 pub struct EmbeddingSettings {
     /// Directory holding `config.json`, `tokenizer.json` and `model.safetensors`
-    /// (`BRANDSTREAM_EMBEDDING__MODEL_DIR`). Unset: `<data_dir>/models/all-MiniLM-L6-v2` when
-    /// `brandstream models import` put it there; otherwise semantic features are off.
+    /// (`BRANDSTREAM_EMBEDDING__MODEL_DIR`). Unset: the installed model named by `model`
+    /// under `<data_dir>/models/` when `brandstream models pull` or `import` put it there;
+    /// otherwise semantic features are off.
     pub model_dir: Option<PathBuf>,
+    /// Name of the installed model to use (`BRANDSTREAM_EMBEDDING__MODEL`), e.g.
+    /// `bge-small-en-v1.5`; default `all-MiniLM-L6-v2`. Ignored when `model_dir` is set.
+    pub model: Option<String>,
 }
 
 /// The model directory `brandstream models import` installs the default model into.
 pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
 
 impl Settings {
-    /// The embedding model directory in force: `embedding.model_dir`, else the default model
-    /// under the data dir if it is installed there.
+    /// The embedding model directory in force: `embedding.model_dir`, else the model named by
+    /// `embedding.model` (default [`DEFAULT_MODEL`]) under the data dir — if it is installed
+    /// there, or was asked for by name (so a missing one is reported, not ignored).
     pub fn embedding_model_dir(&self) -> Option<PathBuf> {
         if let Some(dir) = &self.embedding.model_dir {
             return Some(dir.clone());
         }
-        let installed = self.data_dir.join("models").join(DEFAULT_MODEL);
-        installed
-            .join("model.safetensors")
-            .is_file()
-            .then_some(installed)
+        let named = self
+            .embedding
+            .model
+            .as_deref()
+            .filter(|name| !name.is_empty());
+        let installed = self
+            .data_dir
+            .join("models")
+            .join(named.unwrap_or(DEFAULT_MODEL));
+        (named.is_some() || installed.join("model.safetensors").is_file()).then_some(installed)
     }
 }
 
@@ -357,6 +367,14 @@ impl Settings {
             }
         }
         self.listen_address()?;
+        if let Some(model) = &self.embedding.model {
+            let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+            if model.starts_with('.') || !model.chars().all(plain) {
+                return Err(ConfigError(format!(
+                    "embedding.model must be the name of an installed model (letters, digits, '-', '_', '.'), got {model:?}"
+                )));
+            }
+        }
         if self.pipeline.lease_seconds < 2 {
             return Err(ConfigError(
                 "pipeline.lease_seconds must be at least 2".into(),

