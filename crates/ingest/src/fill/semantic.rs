@@ -1,18 +1,19 @@
 //! Filling by meaning: where a document's headings do not name a subsection, passages are
 //! placed by what they say.
 //!
-//! Every passage the heading cascade could not place decisively (see [`super::attribute`]) is
-//! embedded with a sentence-embedding model and compared with each subsection's *descriptor*:
-//! its name and intent and a few generic paraphrases of what such content says
-//! (`descriptors.json`, written once for the catalogue; a custom subsection is described by its
-//! own name and intent). A passage with several prose parts that speak of different things (a
-//! chapter of odds and ends) is split into its parts. The score of a (passage, subsection) pair
-//! adds to the descriptor similarity small, named weights for the lexical evidence (topic cues,
-//! intent words), for structure (lists and tables suit list subsections) and for the cascade's
-//! own guess. Passages and subsections are then matched globally, best pair first: a `text`
-//! subsection takes one passage (and the other parts of that passage's chapter), a list
-//! subsection collects up to [`LIST_CAPACITY`]; a passage closer to the front-matter
-//! descriptors (how to use the guide, contents, editions) than to any subsection is left out.
+//! Every passage the heading cascade could not place decisively (see
+//! [`super::assign::attribute`]) is embedded with a sentence-embedding model and compared with
+//! each subsection's *descriptor*: its name and intent and a few generic paraphrases of what
+//! such content says (`descriptors.json`, written once for the catalogue; a custom subsection
+//! is described by its own name and intent). A passage with several prose parts that speak of
+//! different things (a chapter of odds and ends) is split into its parts. The score of a
+//! (passage, subsection) pair adds to the descriptor similarity small, named weights for the
+//! lexical evidence (topic cues, intent words), for structure (lists and tables suit list
+//! subsections) and for the cascade's own guess. Passages and subsections are then matched
+//! globally, best pair first: a `text` subsection takes one passage (and the other parts of
+//! that passage's chapter), a list subsection collects up to [`LIST_CAPACITY`]; a passage
+//! closer to the front-matter descriptors (how to use the guide, contents, editions) than to
+//! any subsection is left out.
 //!
 //! Deterministic: the same passages and targets give the same assignment (ties break on
 //! position).
@@ -23,7 +24,11 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use brandstream_domain::brand::FieldType;
 use serde::Deserialize;
 
-use super::{content_like, cue_score, is_row_line, strip_marker, Assignment, Matcher, Passage};
+use super::assign::Assignment;
+use super::passages::Passage;
+use super::scoring::{content_like, cue_score, Matcher};
+use super::sentences::strip_marker;
+use super::tables::is_row_line;
 
 /// Turns texts into sentence embeddings: one L2-normalised vector per text, in input order,
 /// all of the same length (so a dot product is a cosine).

@@ -1,0 +1,281 @@
+//! How well a passage fits a subsection: what a heading names (a subsection or a section,
+//! exactly or by content words), and a content score that weighs heading similarity, section
+//! similarity, topic cues in the text and the words of the subsection's intent.
+
+use std::collections::HashSet;
+
+use brandstream_domain::brand::GLOSSARY_SECTION;
+
+use super::lexicon::CUES;
+use super::sentences::{sentences, strip_marker};
+use super::words::{
+    content_tokens, group_of, is_hex_code, key, same_set, similarity, token_match_plain, tokens,
+};
+use super::FieldTarget;
+
+// The content score ([`Matcher::score`]) is a weighted sum; the thresholds that decide on it
+// are in `assign`.
+
+/// Weight of the best similarity between a heading on the path and the subsection's name.
+const HEADING_WEIGHT: f32 = 2.5;
+/// Weight of the best similarity between a heading on the path and the subsection's section.
+const SECTION_WEIGHT: f32 = 0.7;
+/// Weight of the topic vocabulary in the text ([`cue_score`], 0..1).
+const CUE_WEIGHT: f32 = 1.5;
+/// Weight of the share of the subsection's intent words found in the text.
+const INTENT_WEIGHT: f32 = 0.8;
+/// Factor by which each heading further out counts less than the one inside it (for the
+/// similarity to the subsection's name).
+const ANCESTOR_DECAY: f32 = 0.6;
+
+/// A field target with its name, section and intent read once.
+pub(super) struct Target<'a> {
+    pub(super) target: &'a FieldTarget,
+    key: String,
+    pub(super) tokens: Vec<String>,
+    pub(super) section_key: String,
+    section_tokens: Vec<String>,
+    intent_tokens: Vec<String>,
+    pub(super) groups: Vec<&'static str>,
+}
+
+/// What a heading names.
+#[derive(Debug, Default)]
+pub(super) struct HeadingMatch {
+    pub(super) targets: Vec<usize>,
+    pub(super) sections: Vec<String>,
+}
+
+impl HeadingMatch {
+    pub(super) fn is_empty(&self) -> bool {
+        self.targets.is_empty() && self.sections.is_empty()
+    }
+}
+
+/// The field targets, ready to be matched against headings and scored against passages.
+pub(super) struct Matcher<'a> {
+    pub(super) targets: Vec<Target<'a>>,
+}
+
+impl<'a> Matcher<'a> {
+    pub(super) fn new(targets: &'a [FieldTarget]) -> Self {
+        let targets = targets
+            .iter()
+            .map(|target| {
+                let tokens = content_tokens(&target.name);
+                let mut groups: Vec<&'static str> =
+                    tokens.iter().filter_map(|t| group_of(t)).collect();
+                if groups.is_empty() {
+                    if let Some(intent) = &target.intent {
+                        groups = content_tokens(intent)
+                            .iter()
+                            .filter_map(|t| group_of(t))
+                            .collect();
+                    }
+                }
+                groups.sort_unstable();
+                groups.dedup();
+                Target {
+                    target,
+                    key: key(&target.name),
+                    tokens,
+                    section_key: key(&target.section),
+                    section_tokens: content_tokens(&target.section),
+                    intent_tokens: target
+                        .intent
+                        .as_deref()
+                        .map(content_tokens)
+                        .unwrap_or_default(),
+                    groups,
+                }
+            })
+            .collect();
+        Self { targets }
+    }
+
+    pub(super) fn sections(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for t in &self.targets {
+            if !out.iter().any(|(k, _)| *k == t.section_key) {
+                out.push((t.section_key.clone(), t.target.section.clone()));
+            }
+        }
+        let glossary = key(GLOSSARY_SECTION);
+        if !out.iter().any(|(k, _)| *k == glossary) {
+            out.push((glossary, GLOSSARY_SECTION.to_owned()));
+        }
+        out
+    }
+
+    /// The targets and sections a heading names, exactly or else by content words.
+    pub(super) fn match_heading(&self, heading: &str) -> HeadingMatch {
+        let k = key(heading);
+        let sections = self.sections();
+        let mut exact = HeadingMatch {
+            targets: (0..self.targets.len())
+                .filter(|i| self.targets[*i].key == k)
+                .collect(),
+            sections: sections
+                .iter()
+                .filter(|(sk, _)| *sk == k)
+                .map(|(sk, _)| sk.clone())
+                .collect(),
+        };
+        if !exact.is_empty() {
+            return exact;
+        }
+        let tokens = content_tokens(heading);
+        exact.targets = (0..self.targets.len())
+            .filter(|i| same_set(&self.targets[*i].tokens, &tokens))
+            .collect();
+        exact.sections = sections
+            .iter()
+            .filter(|(sk, _)| same_set(&content_tokens(sk), &tokens))
+            .map(|(sk, _)| sk.clone())
+            .collect();
+        exact
+    }
+
+    pub(super) fn targets_in_section(&self, section_key: &str) -> Vec<usize> {
+        (0..self.targets.len())
+            .filter(|i| self.targets[*i].section_key == section_key)
+            .collect()
+    }
+
+    /// Content score of a passage (with the given heading path) for a target.
+    pub(super) fn score(&self, headings: &[String], text: &str, t: usize) -> f32 {
+        let target = &self.targets[t];
+        let mut heading_score = 0.0f32;
+        let mut weight = 1.0f32;
+        let mut section_score = 0.0f32;
+        // A heading that is really content (a table row promoted by a PDF) counts as text.
+        let mut text = text.to_owned();
+        for heading in headings.iter().filter(|h| content_like(h)) {
+            text.push(' ');
+            text.push_str(heading);
+        }
+        let text = text.as_str();
+        for heading in headings.iter().rev().filter(|h| !content_like(h)) {
+            let tokens = content_tokens(heading);
+            heading_score = heading_score.max(weight * similarity(&tokens, &target.tokens));
+            section_score = section_score.max(similarity(&tokens, &target.section_tokens));
+            weight *= ANCESTOR_DECAY;
+        }
+        let lower = text.to_lowercase();
+        let cue = cue_score(&lower, text, headings, &target.groups);
+        let intent = if target.intent_tokens.is_empty() {
+            0.0
+        } else {
+            let text_tokens: HashSet<String> = tokens(text).into_iter().collect();
+            let hits = target
+                .intent_tokens
+                .iter()
+                .filter(|t| {
+                    text_tokens.contains(*t)
+                        || text_tokens.iter().any(|w| token_match_plain(w, t) >= 0.85)
+                })
+                .count();
+            hits as f32 / target.intent_tokens.len() as f32
+        };
+        HEADING_WEIGHT * heading_score
+            + SECTION_WEIGHT * section_score
+            + CUE_WEIGHT * cue
+            + INTENT_WEIGHT * intent
+    }
+
+    pub(super) fn best(
+        &self,
+        headings: &[String],
+        text: &str,
+        among: &[usize],
+    ) -> Option<(usize, f32)> {
+        among
+            .iter()
+            .map(|t| (*t, self.score(headings, text, *t)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+}
+
+/// How strongly body text (and sub-headings) speak of the given topics (0..1).
+pub(super) fn cue_score(lower: &str, text: &str, headings: &[String], groups: &[&str]) -> f32 {
+    let mut hits = 0.0f32;
+    for group in groups {
+        if let Some((_, cues)) = CUES.iter().find(|(name, _)| name == group) {
+            hits += cues.iter().filter(|cue| lower.contains(*cue)).count() as f32;
+        }
+        match *group {
+            "colour" => {
+                let codes = text.split_whitespace().filter(|w| is_hex_code(w)).count();
+                hits += (2.0 * codes as f32).min(4.0);
+            }
+            "dodont" => {
+                let rules = sentences(text)
+                    .iter()
+                    .filter(|s| {
+                        let k = key(s);
+                        ["do ", "dont ", "do not ", "avoid ", "never ", "always "]
+                            .iter()
+                            .any(|p| k.starts_with(p))
+                    })
+                    .count();
+                hits += (rules as f32).min(4.0);
+            }
+            "scenario" => {
+                let situational = headings.iter().any(|h| {
+                    let k = key(h);
+                    ["when ", "if ", "during ", "after ", "before ", "for "]
+                        .iter()
+                        .any(|p| k.starts_with(p))
+                });
+                if situational {
+                    hits += 2.0;
+                }
+            }
+            // Years tell of the past, except a deadline ("by 2030"), which tells of plans.
+            "history" => {
+                let (past, _) = years(text);
+                hits += (past as f32 / 2.0).min(2.0);
+            }
+            "ambition" => {
+                let (_, deadlines) = years(text);
+                hits += (deadlines as f32).min(2.0);
+            }
+            _ => {}
+        }
+    }
+    (hits / 4.0).min(1.0)
+}
+
+/// Four-digit years (19xx, 20xx) in `text`: (others, deadlines — those right after "by").
+fn years(text: &str) -> (usize, usize) {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut past = 0;
+    let mut deadlines = 0;
+    for (index, word) in words.iter().enumerate() {
+        let digits = word.trim_matches(|c: char| !c.is_ascii_digit());
+        if digits.len() != 4
+            || !(digits.starts_with("19") || digits.starts_with("20"))
+            || !word.starts_with(|c: char| c.is_ascii_digit())
+        {
+            continue;
+        }
+        let after_by = index > 0 && words[index - 1].eq_ignore_ascii_case("by");
+        if after_by {
+            deadlines += 1;
+        } else {
+            past += 1;
+        }
+    }
+    (past, deadlines)
+}
+
+/// Whether a heading is really content (a table row or a sentence a PDF promoted).
+pub(super) fn content_like(heading: &str) -> bool {
+    // A chapter number ("3.", "10)") is numbering, not content.
+    let heading = strip_marker(heading);
+    heading
+        .chars()
+        .any(|c| c.is_ascii_digit() || c == '#' || c == '|')
+        || heading.split_whitespace().count() > 9
+        || heading.ends_with(['.', ';', ','])
+}
