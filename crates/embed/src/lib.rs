@@ -14,9 +14,13 @@
 
 use std::path::Path;
 
+mod bert;
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+
+pub use bert::{erf, gelu_erf};
+use bert::{Bert, Config};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 /// Longest input, in tokens, when the model does not say (sentence-transformers'
@@ -63,7 +67,7 @@ pub enum EmbedError {
 
 /// A loaded sentence-embedding model. Immutable; share it behind an `Arc` across threads.
 pub struct Embedder {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     dimensions: usize,
     pooling: Pooling,
@@ -144,7 +148,7 @@ impl Embedder {
         let device = Device::Cpu;
         let weights = read(dir, "model.safetensors")?;
         let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)?;
-        let model = BertModel::load(vb, &config)?;
+        let model = Bert::load(&vb, &config)?;
         Ok(Self {
             model,
             tokenizer,
@@ -194,8 +198,7 @@ impl Embedder {
         }
         let ids = Tensor::from_vec(ids, (rows, width), &self.device)?;
         let mask = Tensor::from_vec(mask, (rows, width), &self.device)?;
-        let token_types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &token_types, Some(&mask))?;
+        let hidden = self.model.forward(&ids, &mask)?;
         let pooled = match self.pooling {
             // The first token is [CLS] (padding is on the right).
             Pooling::Cls => hidden.narrow(1, 0, 1)?.squeeze(1)?,
