@@ -6,12 +6,13 @@
 //!   are multiplied as 2-D `[tokens, features]` matrices, so no weight is re-laid out per call;
 //! - the query, key and value projections are one matrix product (weights side by side), and
 //!   the `1/√d` attention scale is folded into the query weights;
-//! - softmax and layer normalisation use candle's fused single-pass kernels;
+//! - bias additions are fused with the activation or the residual sum, the padding mask with
+//!   the softmax, and layer normalisation uses candle's fused kernel;
 //! - GELU is the exact (erf) GELU with a branch-free rational erf that the compiler vectorises
 //!   ([`gelu_erf`]; within 5e-7 of the true erf, a few units in f32's last place);
 //! - the attention mask is skipped when a batch has no padding.
 
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::EmbedError;
@@ -71,9 +72,17 @@ impl Dense {
         })
     }
 
-    /// `x` is `[tokens, in]`.
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.matmul(&self.weight)?.broadcast_add(&self.bias)
+    /// `x·W + b` for `x` `[tokens, in]`; the bias is added (and `activation` applied) in the
+    /// same pass.
+    fn forward(&self, x: &Tensor, activation: Option<Activation>) -> candle_core::Result<Tensor> {
+        x.matmul(&self.weight)?
+            .apply_op2_no_bwd(&self.bias, &BiasThen(activation))
+    }
+
+    /// `x·W + b + residual`, the sum in one pass.
+    fn forward_plus(&self, x: &Tensor, residual: &Tensor) -> candle_core::Result<Tensor> {
+        x.matmul(&self.weight)?
+            .apply_op3_no_bwd(&self.bias, residual, &BiasPlus)
     }
 }
 
@@ -242,10 +251,7 @@ impl Bert {
         let padded = mask.min_all()?.to_scalar::<u32>()? == 0;
         let bias = if padded {
             let keep = mask.to_dtype(DType::F32)?;
-            Some(
-                ((keep - 1.0)? * f64::from(f32::MAX))?
-                    .reshape((batch, 1, 1, seq))?,
-            )
+            Some(((keep - 1.0)? * f64::from(f32::MAX))?.contiguous()?)
         } else {
             None
         };
@@ -268,16 +274,16 @@ impl Bert {
         // [tokens, 3·hidden] → [3, batch, heads, seq, size]
         let qkv = layer
             .qkv
-            .forward(x)?
+            .forward(x, None)?
             .reshape((batch, seq, 3, heads, size))?
             .permute((2, 0, 3, 1, 4))?
             .contiguous()?;
         let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
-        let mut scores = q.matmul(&k.t()?)?;
-        if let Some(mask) = mask {
-            scores = scores.broadcast_add(mask)?;
-        }
-        let probabilities = candle_nn::ops::softmax_last_dim(&scores)?;
+        let scores = q.matmul(&k.t()?)?;
+        let probabilities = match mask {
+            Some(mask) => scores.apply_op2_no_bwd(mask, &MaskedSoftmax)?,
+            None => candle_nn::ops::softmax_last_dim(&scores)?,
+        };
         let context = probabilities
             .matmul(&v)?
             .transpose(1, 2)?
@@ -285,16 +291,11 @@ impl Bert {
             .reshape((batch * seq, self.hidden))?;
         let attended = layer
             .attention_norm
-            .forward(&(layer.attention_out.forward(&context)? + x)?)?;
-        let inner = layer.intermediate.forward(&attended)?;
-        let inner = match self.activation {
-            Activation::GeluErf => inner.apply_op1_no_bwd(&GeluErf)?,
-            Activation::GeluTanh => inner.gelu()?,
-            Activation::Relu => inner.relu()?,
-        };
+            .forward(&layer.attention_out.forward_plus(&context, x)?)?;
+        let inner = layer.intermediate.forward(&attended, Some(self.activation))?;
         layer
             .output_norm
-            .forward(&(layer.output.forward(&inner)? + attended)?)
+            .forward(&layer.output.forward_plus(&inner, &attended)?)
     }
 }
 
@@ -328,27 +329,135 @@ pub fn gelu_erf(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
-/// [`gelu_erf`] over a tensor, as a candle op (one pass, vectorised).
-struct GeluErf;
+/// GELU with the tanh approximation (`gelu_new`): ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+#[inline]
+fn gelu_tanh(x: f32) -> f32 {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x)).tanh())
+}
 
-impl CustomOp1 for GeluErf {
+/// The f32 slice of a contiguous CPU tensor.
+fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+    let CpuStorage::F32(values) = storage else {
+        candle_core::bail!("{what}: f32 only");
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("{what}: contiguous input only");
+    };
+    Ok(&values[start..end])
+}
+
+/// `x + bias` by rows (`x` `[rows, width]`, `bias` `[width]`), then the activation, in one
+/// pass and one allocation.
+struct BiasThen(Option<Activation>);
+
+impl CustomOp2 for BiasThen {
     fn name(&self) -> &'static str {
-        "gelu-erf-rational"
+        "bias-activation"
     }
 
     fn cpu_fwd(
         &self,
-        storage: &CpuStorage,
-        layout: &Layout,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(values) = storage else {
-            candle_core::bail!("gelu: f32 only");
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("gelu: contiguous input only");
-        };
-        let out: Vec<f32> = values[start..end].iter().map(|&x| gelu_erf(x)).collect();
-        Ok((CpuStorage::F32(out), layout.shape().clone()))
+        let x = contiguous(s1, l1, "bias")?;
+        let bias = contiguous(s2, l2, "bias")?;
+        if bias.is_empty() || x.len() % bias.len() != 0 {
+            candle_core::bail!("bias of {} for {:?}", bias.len(), l1.shape());
+        }
+        let mut out = Vec::with_capacity(x.len());
+        for row in x.chunks_exact(bias.len()) {
+            match self.0 {
+                None => out.extend(row.iter().zip(bias).map(|(x, b)| x + b)),
+                Some(Activation::GeluErf) => {
+                    out.extend(row.iter().zip(bias).map(|(x, b)| gelu_erf(x + b)));
+                }
+                Some(Activation::GeluTanh) => {
+                    out.extend(row.iter().zip(bias).map(|(x, b)| gelu_tanh(x + b)));
+                }
+                Some(Activation::Relu) => {
+                    out.extend(row.iter().zip(bias).map(|(x, b)| (x + b).max(0.0)));
+                }
+            }
+        }
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// Softmax over the last axis of attention scores `[batch, heads, seq, seq]` after adding the
+/// padding mask `[batch, seq]` (0 for a token, -f32::MAX for padding) — one pass for both.
+struct MaskedSoftmax;
+
+impl CustomOp2 for MaskedSoftmax {
+    fn name(&self) -> &'static str {
+        "masked-softmax"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let scores = contiguous(s1, l1, "softmax")?;
+        let mask = contiguous(s2, l2, "softmax")?;
+        let (batch, heads, rows, seq) = l1.shape().dims4()?;
+        if mask.len() != batch * seq || rows != seq {
+            candle_core::bail!("mask {:?} for scores {:?}", l2.shape(), l1.shape());
+        }
+        let mut out = Vec::with_capacity(scores.len());
+        for (index, row) in scores.chunks_exact(seq).enumerate() {
+            let item = index / (heads * rows);
+            let mask = &mask[item * seq..(item + 1) * seq];
+            let max = row
+                .iter()
+                .zip(mask)
+                .map(|(x, m)| x + m)
+                .fold(f32::NEG_INFINITY, f32::max);
+            let start = out.len();
+            out.extend(row.iter().zip(mask).map(|(x, m)| (x + m - max).exp()));
+            let sum: f32 = out[start..].iter().sum();
+            let inverse = 1.0 / sum;
+            for value in &mut out[start..] {
+                *value *= inverse;
+            }
+        }
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// `x + bias + residual` (`x`, `residual` `[rows, width]`, `bias` `[width]`) in one pass.
+struct BiasPlus;
+
+impl CustomOp3 for BiasPlus {
+    fn name(&self) -> &'static str {
+        "bias-residual"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = contiguous(s1, l1, "residual")?;
+        let bias = contiguous(s2, l2, "residual")?;
+        let residual = contiguous(s3, l3, "residual")?;
+        if bias.is_empty() || x.len() % bias.len() != 0 || residual.len() != x.len() {
+            candle_core::bail!("residual shapes {:?} {:?}", l1.shape(), l3.shape());
+        }
+        let mut out = Vec::with_capacity(x.len());
+        for (row, skip) in x.chunks_exact(bias.len()).zip(residual.chunks_exact(bias.len())) {
+            out.extend(row.iter().zip(bias).zip(skip).map(|((x, b), r)| x + b + r));
+        }
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
 
