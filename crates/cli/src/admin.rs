@@ -222,7 +222,7 @@ fn time(seconds: i64) -> String {
 }
 
 fn print_json(value: &serde_json::Value) {
-    println!(
+    say!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
@@ -271,7 +271,7 @@ async fn orgs(context: &AdminContext, command: OrgCommand) -> anyhow::Result<()>
             if json {
                 print_json(&json!({"id": org.id, "name": org.name}));
             } else {
-                println!("created organisation {} ({})", org.id, org.name);
+                say!("created organisation {} ({})", org.id, org.name);
             }
         }
         OrgCommand::List { json } => {
@@ -282,9 +282,9 @@ async fn orgs(context: &AdminContext, command: OrgCommand) -> anyhow::Result<()>
                     .map(|org| json!({"id": org.id, "name": org.name, "default": org.is_default, "created_at": time(org.created_at)}))
                     .collect::<Vec<_>>()));
             } else {
-                println!("{:<22} {:<8} {:<21} NAME", "ID", "DEFAULT", "CREATED");
+                say!("{:<22} {:<8} {:<21} NAME", "ID", "DEFAULT", "CREATED");
                 for org in orgs {
-                    println!(
+                    say!(
                         "{:<22} {:<8} {:<21} {}",
                         org.id,
                         if org.is_default { "yes" } else { "" },
@@ -348,12 +348,12 @@ async fn credentials(context: &AdminContext, command: CredentialCommand) -> anyh
                     "expires_in": client.token_lifetime,
                 }));
             } else {
-                println!("Client ID:     {}", client.client_id);
-                println!("Client Secret: {}", created.secret.expose());
-                println!("Organisation:  {}", client.org_id);
-                println!("Label:         {}", client.label);
-                println!("Scopes:        {}", client.scopes);
-                println!("Token lifetime: {} s", client.token_lifetime);
+                say!("Client ID:     {}", client.client_id);
+                say!("Client Secret: {}", created.secret.expose());
+                say!("Organisation:  {}", client.org_id);
+                say!("Label:         {}", client.label);
+                say!("Scopes:        {}", client.scopes);
+                say!("Token lifetime: {} s", client.token_lifetime);
             }
             eprintln!("{SECRET_WARNING}");
         }
@@ -365,12 +365,16 @@ async fn credentials(context: &AdminContext, command: CredentialCommand) -> anyh
                     .map(credential_json)
                     .collect::<Vec<_>>()));
             } else {
-                println!(
+                say!(
                     "{:<33} {:<8} {:<21} {:<21} {:<8} LABEL",
-                    "CLIENT ID", "STATUS", "CREATED", "LAST USED", "SECRETS"
+                    "CLIENT ID",
+                    "STATUS",
+                    "CREATED",
+                    "LAST USED",
+                    "SECRETS"
                 );
                 for client in clients {
-                    println!(
+                    say!(
                         "{:<33} {:<8} {:<21} {:<21} {:<8} {}",
                         client.client_id,
                         client.status.as_str(),
@@ -388,9 +392,9 @@ async fn credentials(context: &AdminContext, command: CredentialCommand) -> anyh
         CredentialCommand::Revoke { client_id } => {
             let id = parse_client(&client_id)?;
             if context.admin.revoke_credential(&id, ACTOR).await? {
-                println!("revoked {id}: its secrets no longer work and its tokens are rejected within seconds");
+                say!("revoked {id}: its secrets no longer work and its tokens are rejected within seconds");
             } else {
-                println!("{id} was already revoked");
+                say!("{id} was already revoked");
             }
         }
         CredentialCommand::RotateSecret { client_id, json } => {
@@ -399,16 +403,16 @@ async fn credentials(context: &AdminContext, command: CredentialCommand) -> anyh
             if json {
                 print_json(&json!({"client_id": id, "client_secret": secret.expose()}));
             } else {
-                println!("Client ID:         {id}");
-                println!("New Client Secret: {}", secret.expose());
-                println!("The previous secret keeps working until `brandstream admin credentials retire-secret {id}`.");
+                say!("Client ID:         {id}");
+                say!("New Client Secret: {}", secret.expose());
+                say!("The previous secret keeps working until `brandstream admin credentials retire-secret {id}`.");
             }
             eprintln!("{SECRET_WARNING}");
         }
         CredentialCommand::RetireSecret { client_id } => {
             let id = parse_client(&client_id)?;
             if context.admin.retire_secret(&id, ACTOR).await? {
-                println!("retired the older secret of {id}");
+                say!("retired the older secret of {id}");
             } else {
                 anyhow::bail!("{id} has only one active secret; rotate first");
             }
@@ -441,12 +445,15 @@ async fn keys(context: &AdminContext, command: KeyCommand) -> anyhow::Result<()>
             if json {
                 print_json(&json!(summary.iter().map(key_json).collect::<Vec<_>>()));
             } else {
-                println!(
+                say!(
                     "{:<44} {:<6} {:<8} {:<21} RETIRED",
-                    "KID", "ALG", "STATE", "CREATED"
+                    "KID",
+                    "ALG",
+                    "STATE",
+                    "CREATED"
                 );
                 for key in summary {
-                    println!(
+                    say!(
                         "{:<44} {:<6} {:<8} {:<21} {}",
                         key.kid,
                         key.alg,
@@ -479,7 +486,7 @@ async fn keys(context: &AdminContext, command: KeyCommand) -> anyhow::Result<()>
                     detail: json!({"retired": before, "active": after}),
                 }])
                 .await?;
-            println!("rotated signing keys: {after} now signs; {before} is retired and stays published until its tokens expire");
+            say!("rotated signing keys: {after} now signs; {before} is retired and stays published until its tokens expire");
         }
         KeyCommand::Rewrap => {
             let keyring = Keyring::open(
@@ -502,7 +509,7 @@ async fn keys(context: &AdminContext, command: KeyCommand) -> anyhow::Result<()>
                     detail: json!({"keys": rewrapped}),
                 }])
                 .await?;
-            println!("re-encrypted {rewrapped} signing key(s) under the current master key");
+            say!("re-encrypted {rewrapped} signing key(s) under the current master key");
         }
     }
     Ok(())
@@ -531,12 +538,15 @@ async fn audit(
             }))
             .collect::<Vec<_>>()));
     } else {
-        println!(
+        say!(
             "{:<21} {:<26} {:<33} {:<16} DETAIL",
-            "AT", "KIND", "CLIENT", "SOURCE"
+            "AT",
+            "KIND",
+            "CLIENT",
+            "SOURCE"
         );
         for event in events {
-            println!(
+            say!(
                 "{:<21} {:<26} {:<33} {:<16} {}",
                 time(event.at),
                 event.kind,
@@ -569,7 +579,7 @@ async fn users(context: &AdminContext, command: UserCommand) -> anyhow::Result<(
                     &json!({"id": user.id, "username": user.username, "org_id": org, "role": role}),
                 );
             } else {
-                println!("Created user {} ({role} of {org})", user.username);
+                say!("Created user {} ({role} of {org})", user.username);
             }
             Ok(())
         }

@@ -162,17 +162,52 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&temporary, path)
 }
 
-/// Tokens cached in `<cache dir>/brandstream/tokens/`, one file per server, client id and
-/// audience, mode 0600. Holds the token and its timing, never the secret.
+/// Tokens cached in `<cache dir>/brandstream/tokens/`, one file per server, client id,
+/// audience and secret, mode 0600. Holds the token and its timing, never the secret: the
+/// secret enters the file name only as a keyed hash (HMAC-SHA256 under a random key kept in
+/// the cache dir, mode 0600), so a changed or wrong secret never reuses a token fetched with
+/// another one, and the name reveals nothing about the secret.
 struct FileTokenCache {
     dir: PathBuf,
     url: String,
+    secret_tag: String,
 }
 
+/// The cache's HMAC key file (32 random bytes, created on first use).
+const CACHE_KEY_FILE: &str = ".key";
+
 impl FileTokenCache {
+    /// A cache for `secret`'s tokens in `dir`; `None` when the key cannot be read or made
+    /// (then tokens are simply not cached).
+    fn new(dir: PathBuf, url: String, secret: &str) -> Option<Self> {
+        let key_path = dir.join(CACHE_KEY_FILE);
+        let key = match std::fs::read(&key_path) {
+            Ok(key) if key.len() == 32 => key,
+            _ => {
+                let mut key = [0u8; 32];
+                ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key).ok()?;
+                std::fs::create_dir_all(&dir).ok()?;
+                write_private(&key_path, &key).ok()?;
+                key.to_vec()
+            }
+        };
+        let tag = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
+            secret.as_bytes(),
+        );
+        Some(Self {
+            dir,
+            url,
+            secret_tag: hex::encode(tag.as_ref()),
+        })
+    }
+
     fn path(&self, client_id: &str, audience: &str) -> PathBuf {
         use sha2::Digest;
-        let key = sha2::Sha256::digest(format!("{}\n{client_id}\n{audience}", self.url));
+        let key = sha2::Sha256::digest(format!(
+            "{}\n{client_id}\n{audience}\n{}",
+            self.url, self.secret_tag
+        ));
         self.dir.join(format!("{}.json", &hex::encode(key)[..32]))
     }
 }
@@ -239,6 +274,7 @@ impl Connection {
                 )
             })?;
         let secret = self.secret(&profile)?;
+        let cache = cache_dir().and_then(|dir| FileTokenCache::new(dir, url.clone(), &secret));
         let audience = self
             .audience
             .clone()
@@ -257,8 +293,8 @@ impl Connection {
         {
             builder = builder.organization(org);
         }
-        if let Some(dir) = cache_dir() {
-            builder = builder.token_cache(Arc::new(FileTokenCache { dir, url }));
+        if let Some(cache) = cache {
+            builder = builder.token_cache(Arc::new(cache));
         }
         builder.build().map_err(Failure::from)
     }
@@ -604,7 +640,7 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
                 format!("{cell:<width$}", width = widths[index])
             })
             .collect();
-        println!("{}", text.join("  ").trim_end());
+        say!("{}", text.join("  ").trim_end());
     };
     line(headers.iter().map(|h| h.to_string()).collect());
     for row in rows {
@@ -613,7 +649,7 @@ fn table(headers: &[&str], rows: &[Vec<String>]) {
 }
 
 fn print_json<T: Serialize>(value: &T) {
-    println!(
+    say!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into())
     );
@@ -707,7 +743,7 @@ pub async fn run(command: ClientCommand) -> Result<(), Failure> {
             let token = client.access_token().await?;
             match connection.output {
                 Output::Json => print_json(&json!({"access_token": token, "token_type": "Bearer"})),
-                Output::Table => println!("{token}"),
+                Output::Table => say!("{token}"),
             }
         }
         ClientCommand::Configure {
@@ -822,6 +858,11 @@ pub async fn run(command: ClientCommand) -> Result<(), Failure> {
             limit,
         } => {
             let client = connection.client()?;
+            // The API filters by the kit id without checking it names a kit (an unknown id
+            // finds nothing); say so instead of printing an empty result.
+            if let Some(kit) = &kit {
+                client.kit(kit).await?;
+            }
             let page = client
                 .search(&query, kit.as_deref(), limit.clamp(1, 100))
                 .await?;

@@ -1,6 +1,18 @@
 //! `brandstream`: serve the APIs, administer a data dir or database, and (later) call the APIs.
 //! Parsing and output only; the work happens in the library crates.
 
+/// `println!` for command output that ends the process quietly (exit status 0) when stdout's
+/// reader has gone away (`brandstream kits list | head -c 10`), as Unix filters do, instead
+/// of panicking; any other write failure is reported and exits 1.
+macro_rules! say {
+    () => {
+        $crate::write_stdout(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod admin;
 mod client_cmd;
 mod extract;
@@ -105,6 +117,19 @@ struct ServeArgs {
     blob_url: Option<String>,
 }
 
+/// Writes one line of output for [`say!`].
+fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the output: {error}");
+        std::process::exit(1);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The extraction sandbox runs without an async runtime: one thread, bounded memory.
@@ -188,6 +213,6 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     brandstream_server::telemetry::init_logging("text", "warn");
     let store = brandstream_server::open_store_migrating(&settings, true).await?;
     store.ping().await?;
-    println!("{} database is up to date", store.backend());
+    say!("{} database is up to date", store.backend());
     Ok(())
 }

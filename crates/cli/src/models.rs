@@ -131,7 +131,7 @@ pub fn run(args: ModelsArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Resul
         }
         ModelsCommand::List => list(&models),
         ModelsCommand::Status => {
-            println!("{}", status(&settings));
+            say!("{}", status(&settings));
             Ok(())
         }
     }
@@ -196,7 +196,7 @@ fn install(
     }
     std::fs::rename(&staging, &target)
         .with_context(|| format!("cannot move the model into {}", target.display()))?;
-    println!("installed {name} in {} ({summary})", target.display());
+    say!("installed {name} in {} ({summary})", target.display());
     Ok(())
 }
 
@@ -332,13 +332,13 @@ fn list(models: &Path) -> anyhow::Result<()> {
     };
     names.sort();
     if names.is_empty() {
-        println!(
+        say!(
             "no models in {} (install one: brandstream models pull, or brandstream models import PATH)",
             models.display()
         );
     }
     for name in names {
-        println!("{name}\t{}", models.join(&name).display());
+        say!("{name}\t{}", models.join(&name).display());
     }
     Ok(())
 }

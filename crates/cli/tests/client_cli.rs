@@ -223,6 +223,23 @@ fn client_commands_in_both_output_modes() {
         "{stderr}"
     );
     assert_eq!(stderr.trim().lines().count(), 1);
+    // Searching an unknown (here: deleted) or malformed kit is the API's 404 / 422, not an
+    // empty result.
+    let output = cli
+        .command(&["search", "logo", "--kit", &kit_id])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("error: 404"), "{stderr}");
+    assert!(output.stdout.is_empty(), "no table for an unknown kit");
+    let output = cli
+        .command(&["search", "logo", "--kit", "not-a-kit-id"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("error: 4"), "{stderr}");
     // Usage errors: exit 2.
     let output = cli.command(&["kits", "frobnicate"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -240,6 +257,33 @@ fn client_commands_in_both_output_modes() {
     assert_eq!(output.status.code(), Some(2));
 }
 
+/// Output piped into a reader that stops early (`… | head -c 10`) ends the CLI quietly, as
+/// Unix tools end: no panic message, no exit status 101.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let server = TestServer::start();
+    let cli = Cli::new(&server);
+    cli.json(&["kits", "create", "Pipe kit"]);
+    let mut child = std::process::Command::new(binary())
+        .args(["kits", "list", "--output", "json"])
+        .env_clear()
+        .env("HOME", cli.home.path())
+        .env("BRANDSTREAM_CACHE_DIR", cli.home.path().join("cache"))
+        .env("BRANDSTREAM_URL", &server.base)
+        .env("BRANDSTREAM_CLIENT_ID", &cli.credential.client_id)
+        .env("BRANDSTREAM_CLIENT_SECRET", &cli.credential.client_secret)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the CLI writes (it is still fetching a token).
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(output.status.code(), Some(101), "{stderr}");
+}
+
 #[test]
 fn tokens_are_cached_privately_and_the_secret_is_never_written() {
     let server = TestServer::start();
@@ -247,14 +291,39 @@ fn tokens_are_cached_privately_and_the_secret_is_never_written() {
     let first = cli.table(&["token"]);
     let second = cli.table(&["token"]);
     assert_eq!(first, second, "the second process reuses the cached token");
-    let cached = files_under(&cli.home.path().join("cache"));
+    let (keys, cached): (Vec<_>, Vec<_>) = files_under(&cli.home.path().join("cache"))
+        .into_iter()
+        .partition(|file| file.ends_with(".key"));
     assert_eq!(cached.len(), 1, "{cached:?}");
+    assert_eq!(keys.len(), 1, "the cache's HMAC key: {keys:?}");
+    assert_eq!(std::fs::read(&keys[0]).unwrap().len(), 32);
     #[cfg(unix)]
-    {
+    for file in [&cached[0], &keys[0]] {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&cached[0]).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file:?}");
     }
+
+    // A wrong (or changed) secret never reuses the token fetched with the right one: the
+    // server is asked, and refuses.
+    let wrong = cli
+        .command(&["token"])
+        .env(
+            "BRANDSTREAM_CLIENT_SECRET",
+            "bs_wrong_secret_0123456789abcdefghijklmnopqrstuv",
+        )
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success(), "a wrong secret got a cached token");
+    assert!(
+        !String::from_utf8_lossy(&wrong.stdout).contains(first.trim()),
+        "the cached token was printed for a wrong secret"
+    );
+    assert_eq!(
+        cli.table(&["token"]),
+        first,
+        "the right secret still finds its token"
+    );
     let content: Value = serde_json::from_slice(&std::fs::read(&cached[0]).unwrap()).unwrap();
     assert_eq!(content["access_token"].as_str().unwrap(), first.trim());
     assert!(content["expires_at"].as_u64().unwrap() > content["refresh_at"].as_u64().unwrap());

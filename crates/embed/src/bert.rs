@@ -63,7 +63,12 @@ struct Dense {
 }
 
 impl Dense {
-    fn load(vb: &VarBuilder, name: &str, inputs: usize, outputs: usize) -> candle_core::Result<Self> {
+    fn load(
+        vb: &VarBuilder,
+        name: &str,
+        inputs: usize,
+        outputs: usize,
+    ) -> candle_core::Result<Self> {
         let weight = vb.get((outputs, inputs), &format!("{name}.weight"))?;
         let bias = vb.get(outputs, &format!("{name}.bias"))?;
         Ok(Self {
@@ -181,7 +186,8 @@ impl Bert {
             "embeddings.position_embeddings.weight",
         )?;
         let token_type = vb.get_unchecked("embeddings.token_type_embeddings.weight")?;
-        let embedding_norm = LayerNorm::load(vb, "embeddings.LayerNorm", hidden, config.layer_norm_eps)?;
+        let embedding_norm =
+            LayerNorm::load(vb, "embeddings.LayerNorm", hidden, config.layer_norm_eps)?;
         #[allow(clippy::cast_precision_loss)]
         let scale = 1.0 / (head_size as f64).sqrt();
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
@@ -239,7 +245,10 @@ impl Bert {
     pub fn forward(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
         let (batch, seq) = ids.dims2()?;
         if seq > self.max_positions {
-            candle_core::bail!("{seq} tokens exceed the model's {} positions", self.max_positions);
+            candle_core::bail!(
+                "{seq} tokens exceed the model's {} positions",
+                self.max_positions
+            );
         }
         let words = self.word.index_select(&ids.flatten_all()?, 0)?;
         let positions = self.position.narrow(0, 0, seq)?.repeat((batch, 1))?;
@@ -292,7 +301,9 @@ impl Bert {
         let attended = layer
             .attention_norm
             .forward(&layer.attention_out.forward_plus(&context, x)?)?;
-        let inner = layer.intermediate.forward(&attended, Some(self.activation))?;
+        let inner = layer
+            .intermediate
+            .forward(&attended, Some(self.activation))?;
         layer
             .output_norm
             .forward(&layer.output.forward_plus(&inner, &attended)?)
@@ -337,7 +348,11 @@ fn gelu_tanh(x: f32) -> f32 {
 }
 
 /// The f32 slice of a contiguous CPU tensor.
-fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+fn contiguous<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    what: &str,
+) -> candle_core::Result<&'a [f32]> {
     let CpuStorage::F32(values) = storage else {
         candle_core::bail!("{what}: f32 only");
     };
@@ -454,7 +469,10 @@ impl CustomOp3 for BiasPlus {
             candle_core::bail!("residual shapes {:?} {:?}", l1.shape(), l3.shape());
         }
         let mut out = Vec::with_capacity(x.len());
-        for (row, skip) in x.chunks_exact(bias.len()).zip(residual.chunks_exact(bias.len())) {
+        for (row, skip) in x
+            .chunks_exact(bias.len())
+            .zip(residual.chunks_exact(bias.len()))
+        {
             out.extend(row.iter().zip(bias).zip(skip).map(|((x, b), r)| x + b + r));
         }
         Ok((CpuStorage::F32(out), l1.shape().clone()))
