@@ -282,16 +282,18 @@ async fn orgs(context: &AdminContext, command: OrgCommand) -> anyhow::Result<()>
                     .map(|org| json!({"id": org.id, "name": org.name, "default": org.is_default, "created_at": time(org.created_at)}))
                     .collect::<Vec<_>>()));
             } else {
-                say!("{:<22} {:<8} {:<21} NAME", "ID", "DEFAULT", "CREATED");
-                for org in orgs {
-                    say!(
-                        "{:<22} {:<8} {:<21} {}",
-                        org.id,
-                        if org.is_default { "yes" } else { "" },
-                        time(org.created_at),
-                        org.name
-                    );
-                }
+                let rows: Vec<Vec<String>> = orgs
+                    .iter()
+                    .map(|org| {
+                        vec![
+                            org.id.to_string(),
+                            if org.is_default { "yes" } else { "" }.to_owned(),
+                            time(org.created_at),
+                            org.name.clone(),
+                        ]
+                    })
+                    .collect();
+                crate::table(&["ID", "DEFAULT", "CREATED", "NAME"], &rows);
             }
         }
     }
@@ -365,28 +367,33 @@ async fn credentials(context: &AdminContext, command: CredentialCommand) -> anyh
                     .map(credential_json)
                     .collect::<Vec<_>>()));
             } else {
-                say!(
-                    "{:<33} {:<8} {:<21} {:<21} {:<8} LABEL",
-                    "CLIENT ID",
-                    "STATUS",
-                    "CREATED",
-                    "LAST USED",
-                    "SECRETS"
+                let rows: Vec<Vec<String>> = clients
+                    .iter()
+                    .map(|client| {
+                        vec![
+                            client.client_id.to_string(),
+                            client.status.as_str().to_owned(),
+                            time(client.created_at),
+                            client
+                                .last_used_at
+                                .map(time)
+                                .unwrap_or_else(|| "never".into()),
+                            client.secrets.len().to_string(),
+                            client.label.clone(),
+                        ]
+                    })
+                    .collect();
+                crate::table(
+                    &[
+                        "CLIENT ID",
+                        "STATUS",
+                        "CREATED",
+                        "LAST USED",
+                        "SECRETS",
+                        "LABEL",
+                    ],
+                    &rows,
                 );
-                for client in clients {
-                    say!(
-                        "{:<33} {:<8} {:<21} {:<21} {:<8} {}",
-                        client.client_id,
-                        client.status.as_str(),
-                        time(client.created_at),
-                        client
-                            .last_used_at
-                            .map(time)
-                            .unwrap_or_else(|| "never".into()),
-                        client.secrets.len(),
-                        client.label
-                    );
-                }
             }
         }
         CredentialCommand::Revoke { client_id } => {
@@ -445,23 +452,19 @@ async fn keys(context: &AdminContext, command: KeyCommand) -> anyhow::Result<()>
             if json {
                 print_json(&json!(summary.iter().map(key_json).collect::<Vec<_>>()));
             } else {
-                say!(
-                    "{:<44} {:<6} {:<8} {:<21} RETIRED",
-                    "KID",
-                    "ALG",
-                    "STATE",
-                    "CREATED"
-                );
-                for key in summary {
-                    say!(
-                        "{:<44} {:<6} {:<8} {:<21} {}",
-                        key.kid,
-                        key.alg,
-                        key.state.as_str(),
-                        time(key.created_at),
-                        key.retired_at.map(time).unwrap_or_default()
-                    );
-                }
+                let rows: Vec<Vec<String>> = summary
+                    .iter()
+                    .map(|key| {
+                        vec![
+                            key.kid.to_string(),
+                            key.alg.to_string(),
+                            key.state.as_str().to_owned(),
+                            time(key.created_at),
+                            key.retired_at.map(time).unwrap_or_default(),
+                        ]
+                    })
+                    .collect();
+                crate::table(&["KID", "ALG", "STATE", "CREATED", "RETIRED"], &rows);
             }
         }
         KeyCommand::Rotate => {
@@ -538,23 +541,19 @@ async fn audit(
             }))
             .collect::<Vec<_>>()));
     } else {
-        say!(
-            "{:<21} {:<26} {:<33} {:<16} DETAIL",
-            "AT",
-            "KIND",
-            "CLIENT",
-            "SOURCE"
-        );
-        for event in events {
-            say!(
-                "{:<21} {:<26} {:<33} {:<16} {}",
-                time(event.at),
-                event.kind,
-                event.client_id.unwrap_or_default(),
-                event.source_address.unwrap_or_default(),
-                event.detail
-            );
-        }
+        let rows: Vec<Vec<String>> = events
+            .into_iter()
+            .map(|event| {
+                vec![
+                    time(event.at),
+                    event.kind.to_string(),
+                    event.client_id.map(|id| id.to_string()).unwrap_or_default(),
+                    event.source_address.unwrap_or_default(),
+                    event.detail.to_string(),
+                ]
+            })
+            .collect();
+        crate::table(&["AT", "KIND", "CLIENT", "SOURCE", "DETAIL"], &rows);
     }
     Ok(())
 }

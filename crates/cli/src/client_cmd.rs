@@ -15,6 +15,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::table;
+
 /// Exit code of an API error.
 pub const EXIT_API: u8 = 1;
 /// Exit code of a usage or configuration error.
@@ -622,32 +624,6 @@ pub enum RunCommand {
     },
 }
 
-fn table(headers: &[&str], rows: &[Vec<String>]) {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (index, cell) in row.iter().enumerate() {
-            if let Some(width) = widths.get_mut(index) {
-                *width = (*width).max(cell.chars().count().min(60));
-            }
-        }
-    }
-    let line = |cells: Vec<String>| {
-        let text: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(index, cell)| {
-                let cell: String = cell.chars().take(60).collect();
-                format!("{cell:<width$}", width = widths[index])
-            })
-            .collect();
-        say!("{}", text.join("  ").trim_end());
-    };
-    line(headers.iter().map(|h| h.to_string()).collect());
-    for row in rows {
-        line(row.clone());
-    }
-}
-
 fn print_json<T: Serialize>(value: &T) {
     say!(
         "{}",
@@ -1077,9 +1053,17 @@ async fn docs(command: DocCommand) -> Result<(), Failure> {
         } => {
             let client = connection.client()?;
             let mut uploaded = Vec::new();
+            let print = |uploaded: &[brandstream_client::Document]| match connection.output {
+                Output::Json => print_json(&uploaded),
+                Output::Table => table(&headers, &uploaded.iter().map(row).collect::<Vec<_>>()),
+            };
             for file in files {
+                // Drawn only once the upload has a size: no "0 B/0 B" flash.
                 let bar = std::io::stderr().is_terminal().then(|| {
-                    let bar = indicatif::ProgressBar::new(0);
+                    let bar = indicatif::ProgressBar::with_draw_target(
+                        Some(0),
+                        indicatif::ProgressDrawTarget::hidden(),
+                    );
                     bar.set_style(
                         indicatif::ProgressStyle::with_template(
                             "{msg} {bar:30} {bytes}/{total_bytes}",
@@ -1091,6 +1075,9 @@ async fn docs(command: DocCommand) -> Result<(), Failure> {
                 });
                 let report: Option<Arc<dyn Fn(u64, u64) + Send + Sync>> = bar.clone().map(|bar| {
                     Arc::new(move |sent: u64, total: u64| {
+                        if total > 0 && bar.is_hidden() {
+                            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                        }
                         bar.set_length(total);
                         bar.set_position(sent);
                     }) as Arc<dyn Fn(u64, u64) + Send + Sync>
@@ -1099,18 +1086,29 @@ async fn docs(command: DocCommand) -> Result<(), Failure> {
                     kit_ids: vec![kit.clone()],
                     ..UploadOptions::default()
                 };
-                let document = client.upload(&file, &options, report).await?;
-                if let Some(bar) = bar {
+                let result = client.upload(&file, &options, report).await;
+                if let Some(bar) = &bar {
                     bar.finish_and_clear();
-                } else if connection.output == Output::Table {
-                    eprintln!("uploaded {}", file.display());
                 }
-                uploaded.push(document);
+                match result {
+                    Ok(document) => {
+                        if bar.is_none() && connection.output == Output::Table {
+                            eprintln!("uploaded {}", file.display());
+                        }
+                        uploaded.push(document);
+                    }
+                    Err(error) => {
+                        // What did go up is shown before the error that stopped the rest.
+                        if !uploaded.is_empty() {
+                            print(&uploaded);
+                        }
+                        let mut failure = Failure::from(error);
+                        failure.message = format!("{}: {}", file.display(), failure.message);
+                        return Err(failure);
+                    }
+                }
             }
-            match connection.output {
-                Output::Json => print_json(&uploaded),
-                Output::Table => table(&headers, &uploaded.iter().map(row).collect::<Vec<_>>()),
-            }
+            print(&uploaded);
         }
         DocCommand::List {
             connection,

@@ -117,6 +117,71 @@ struct ServeArgs {
     blob_url: Option<String>,
 }
 
+/// Columns whose free text is cut at [`CELL_CAP`] characters (with "…"); identifiers, file
+/// types, times and counts are never cut.
+const CAPPED_COLUMNS: [&str; 7] = [
+    "TITLE", "TEXT", "HEADING", "NAME", "LABEL", "DETAIL", "VALUE",
+];
+/// Widest free-text cell in a table.
+const CELL_CAP: usize = 60;
+
+/// Prints `rows` under `headers` as aligned columns (two spaces apart; each as wide as its
+/// widest cell), for people. Scripts use `--output json` / `--json`.
+pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) {
+    for line in table_lines(headers, rows) {
+        say!("{line}");
+    }
+}
+
+/// The lines [`table`] prints.
+fn table_lines(headers: &[&str], rows: &[Vec<String>]) -> Vec<String> {
+    let cap = |index: usize, cell: &str| -> String {
+        let capped = headers
+            .get(index)
+            .is_some_and(|header| CAPPED_COLUMNS.contains(header));
+        if capped && cell.chars().count() > CELL_CAP {
+            let mut cut: String = cell.chars().take(CELL_CAP - 1).collect();
+            cut.push('…');
+            cut
+        } else {
+            cell.to_owned()
+        }
+    };
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(i, cell)| cap(i, cell))
+                .collect()
+        })
+        .collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (index, cell) in row.iter().enumerate() {
+            if let Some(width) = widths.get_mut(index) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: &[String]| {
+        let text: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(index, cell)| {
+                let width = widths.get(index).copied().unwrap_or(0);
+                format!("{cell:<width$}")
+            })
+            .collect();
+        text.join("  ").trim_end().to_owned()
+    };
+    let mut lines = vec![line(
+        &headers.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>(),
+    )];
+    lines.extend(rows.iter().map(|row| line(row)));
+    lines
+}
+
 /// Writes one line of output for [`say!`].
 fn write_stdout(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
@@ -215,4 +280,49 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     store.ping().await?;
     say!("{} database is up to date", store.backend());
     Ok(())
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::table_lines;
+
+    #[test]
+    fn columns_align_and_only_free_text_is_cut() {
+        let docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+        let long_title = "A very long title ".repeat(6);
+        let lines = table_lines(
+            &["ID", "TITLE", "TYPE", "STATUS"],
+            &[
+                vec![
+                    "org_01JABCDEFGHJKMNPQRSTVWXYZ0".into(),
+                    long_title.clone(),
+                    docx.into(),
+                    "processed".into(),
+                ],
+                vec![
+                    "x".into(),
+                    "Short".into(),
+                    "text/markdown".into(),
+                    "failed".into(),
+                ],
+            ],
+        );
+        assert!(
+            lines[1].contains(docx),
+            "file types are never cut: {}",
+            lines[1]
+        );
+        assert!(
+            lines[1].contains('…') && !lines[1].contains(long_title.trim()),
+            "{}",
+            lines[1]
+        );
+        let column = |line: &str, text: &str| line[..line.find(text).unwrap()].chars().count();
+        assert_eq!(column(&lines[0], "TYPE"), column(&lines[1], docx));
+        assert_eq!(
+            column(&lines[0], "TYPE"),
+            column(&lines[2], "text/markdown")
+        );
+        assert_eq!(column(&lines[0], "STATUS"), column(&lines[2], "failed"));
+    }
 }

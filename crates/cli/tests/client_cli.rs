@@ -250,11 +250,61 @@ fn client_commands_in_both_output_modes() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no server URL"));
+    // A server that is not there: the error names where the CLI looked, and why.
+    let output = cli
+        .command(&["kits", "list"])
+        .env("BRANDSTREAM_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot reach the server: http://127.0.0.1:9 (")
+            && stderr.contains("refused"),
+        "{stderr}"
+    );
     let output = cli
         .command(&["kits", "update", &kit_id, "--set", "not json"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
+}
+
+/// A multi-file upload that fails part-way shows what did go up, and the error names the file
+/// that stopped it.
+#[test]
+fn a_partial_upload_shows_what_went_up_and_names_the_file_that_failed() {
+    let server = TestServer::start();
+    let cli = Cli::new(&server);
+    let kit = cli.json(&["kits", "create", "Upload kit"]);
+    let kit_id = kit["id"].as_str().unwrap();
+    let good = cli.home.path().join("guide.md");
+    std::fs::write(&good, "# Logo\n\nKeep clear space around the logo.\n").unwrap();
+    let bad = cli.home.path().join("tool.exe");
+    std::fs::write(
+        &bad,
+        [0x4d, 0x5a, 0x90, 0x00, 0x03, 0x00, 0x00, 0x00, 0xff, 0xfe],
+    )
+    .unwrap();
+    let output = cli
+        .command(&[
+            "docs",
+            "upload",
+            good.to_str().unwrap(),
+            bad.to_str().unwrap(),
+            "--kit",
+            kit_id,
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("tool.exe: "), "{stderr}");
+    let shown: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown.as_array().unwrap().len(), 1, "{shown}");
+    assert!(shown[0]["id"].is_string(), "{shown}");
 }
 
 /// Output piped into a reader that stops early (`… | head -c 10`) ends the CLI quietly, as

@@ -91,9 +91,26 @@ impl From<reqwest::Error> for Error {
     fn from(error: reqwest::Error) -> Self {
         // reqwest's messages name the URL, never headers or bodies: no secret can leak here.
         if error.is_decode() {
-            Error::Decode(error.to_string())
-        } else {
-            Error::Http(error.without_url().to_string())
+            return Error::Decode(error.to_string());
         }
+        // The server's origin (scheme, host, port: no path or query) and the whole cause chain,
+        // e.g. "http://127.0.0.1:9 (error sending request: … Connection refused)".
+        let origin = error.url().map(|url| url.origin().ascii_serialization());
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(&error);
+        while let Some(inner) = source {
+            causes.push(inner.to_string());
+            source = inner.source();
+        }
+        let mut message = error.without_url().to_string();
+        for cause in causes {
+            if !message.contains(&cause) {
+                message = format!("{message}: {cause}");
+            }
+        }
+        Error::Http(match origin {
+            Some(origin) => format!("{origin} ({message})"),
+            None => message,
+        })
     }
 }
