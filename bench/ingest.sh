@@ -116,13 +116,21 @@ for path, pages in ((os.path.join(SAMPLES, "big-100-pages.pdf"), 100),
         print(f"{path} not found; skipped")
         continue
     name = os.path.basename(path)
-    ours = []
+    ours, runs = [], []
     for index in range(RUNS):
         k = kit(f"{name} run {index}")
         started = time.perf_counter()
-        upload(path, k)
-        ingest(k, False)
+        document = upload(path, k)
+        run = call("POST", f"/api/data/v1/organizations/{ORG}/pipeline/BrandIngestionPipeline",
+                   {"parameters": {"brand_kit_id": k, "populateSections": False}})
+        # Processed (searchable by full text) comes before the run's embedding stage ends.
+        while call("GET", f"/api/documents/v2/organizations/{ORG}/documents/{document}")["status"] != "processed":
+            time.sleep(0.002)
         ours.append(time.perf_counter() - started)
+        while call("GET", f"/api/data/v1/organizations/{ORG}/pipeline/runs/{run['id']}")["status"] not in (
+                "Succeeded", "Failed", "Cancelled"):
+            time.sleep(0.01)
+        runs.append(time.perf_counter() - started)
     poppler = []
     for _ in range(RUNS):
         started = time.perf_counter()
@@ -131,6 +139,8 @@ for path, pages in ((os.path.join(SAMPLES, "big-100-pages.pdf"), 100),
     ours_rate, poppler_rate = pages / min(ours), pages / min(poppler)
     print(f"{name:24} upload → processed  best {min(ours)*1000:7.0f} ms  {ours_rate:7.0f} pages/s")
     print(f"{name:24} pdftotext           best {min(poppler)*1000:7.0f} ms  {poppler_rate:7.0f} pages/s")
+    if max(runs) - min(ours) > 0.5:
+        print(f"{name:24} run ended (embedding stage included) best {min(runs)*1000:7.0f} ms")
     print(f"{name:24} ratio {ours_rate / poppler_rate * 100:5.0f} % (target ≥ 100 %), "
           f"extraction child peak {child_peak_mb(path):.0f} MB (target ≤ 200 MB)")
 

@@ -36,6 +36,10 @@ pub struct AdminArgs {
 
 #[derive(Subcommand)]
 enum AdminCommand {
+    /// Create the data dir (database, master key, default organisation) if it does not exist
+    /// yet. `brandstream serve` does the same on its first start; the other admin commands
+    /// never create one, and refuse to run where there is none.
+    Init,
     /// Organisations.
     #[command(subcommand)]
     Orgs(OrgCommand),
@@ -194,6 +198,9 @@ async fn open(args: &AdminArgs) -> anyhow::Result<AdminContext> {
     };
     let settings = Settings::load(args.config.as_deref(), &overrides)?;
     brandstream_server::telemetry::init_logging("text", "warn");
+    if !matches!(args.command, AdminCommand::Init) {
+        ensure_initialised(&settings)?;
+    }
     let store = open_store(&settings)
         .await
         .context("opening the database")?;
@@ -209,6 +216,41 @@ async fn open(args: &AdminArgs) -> anyhow::Result<AdminContext> {
         master,
         admin,
     })
+}
+
+/// Refuses to go on where no server's data is: an admin command run from another directory
+/// would otherwise create a second database with its own master key and organisation, whose
+/// credentials the running server does not know.
+fn ensure_initialised(settings: &Settings) -> anyhow::Result<()> {
+    if settings.is_shared_database() {
+        // The database is the server's; the master key must be given (checked on load).
+        return Ok(());
+    }
+    let brandstream_server::config::DatabaseLocation::SqliteFile(database) =
+        settings.database_location()
+    else {
+        return Ok(());
+    };
+    let key = settings
+        .data_dir
+        .join(brandstream_auth::master::MASTER_KEY_FILE);
+    let missing = if !database.is_file() {
+        Some(database.display().to_string())
+    } else if settings.master_key.is_none() && !key.is_file() {
+        Some(key.display().to_string())
+    } else {
+        None
+    };
+    if let Some(missing) = missing {
+        anyhow::bail!(
+            "no Brandstream data in {} (there is no {missing}); admin commands do not create \
+             one. Point them at the server's data dir with --data-dir DIR, BRANDSTREAM_DATA_DIR \
+             or data_dir in the config file (--config FILE / BRANDSTREAM_CONFIG) — or create it \
+             here with `brandstream admin init` (`brandstream serve` creates it on first start)",
+            settings.data_dir.display()
+        );
+    }
+    Ok(())
 }
 
 fn time(seconds: i64) -> String {
@@ -256,6 +298,13 @@ fn parse_client(value: &str) -> anyhow::Result<ClientId> {
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let context = open(&args).await?;
     match args.command {
+        AdminCommand::Init => {
+            say!(
+                "data dir {} is ready (database, master key, default organisation)",
+                context.settings.data_dir.display()
+            );
+            Ok(())
+        }
         AdminCommand::Orgs(command) => orgs(&context, command).await,
         AdminCommand::Credentials(command) => credentials(&context, command).await,
         AdminCommand::Keys(command) => keys(&context, command).await,

@@ -842,3 +842,68 @@ async fn json_logs_are_one_object_per_line() {
     assert!(lines >= 3, "{logs}");
     assert!(logs.contains("\"org_id\""));
 }
+
+/// Admin commands never create a data dir: run where there is none they refuse, naming the
+/// directory and how to point them at the right one, and leave nothing behind; `admin init`
+/// creates one explicitly, after which they work.
+#[test]
+fn admin_commands_refuse_a_missing_data_dir_instead_of_creating_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("elsewhere");
+    let admin = |args: &[&str]| {
+        std::process::Command::new(binary())
+            .arg("admin")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .env_remove("BRANDSTREAM_CONFIG")
+            .env_remove("BRANDSTREAM_DATA_DIR")
+            .env_remove("BRANDSTREAM_DATABASE_URL")
+            .env_remove("BRANDSTREAM_MASTER_KEY")
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &[
+            "credentials",
+            "create",
+            "--org",
+            "org_unknown",
+            "--label",
+            "ci",
+        ][..],
+        &["orgs", "list"][..],
+    ] {
+        let output = admin(args);
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&data.display().to_string()), "{stderr}");
+        for hint in [
+            "--data-dir",
+            "BRANDSTREAM_DATA_DIR",
+            "brandstream admin init",
+        ] {
+            assert!(stderr.contains(hint), "{hint}: {stderr}");
+        }
+        assert!(!data.exists(), "{args:?} created {}", data.display());
+    }
+    let init = admin(&["init"]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    assert!(data.join("brandstream.db").is_file() && data.join("master.key").is_file());
+    let listed = admin(&["orgs", "list", "--json"]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let orgs: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(
+        orgs.as_array().unwrap().len(),
+        1,
+        "the default organisation: {orgs}"
+    );
+}

@@ -17,7 +17,7 @@ use crate::AppState;
 #[openapi(
     info(
         title = "Brandstream",
-        description = "Self-hosted Stream APIs: Brand Management, with OAuth 2.0 client-credentials tokens from POST /oauth/token.",
+        description = "Self-hosted Stream APIs. Brand Management: brand kits, their sections and subsections. Document Management: upload, list, search (full-text, vector, hybrid) and delete brand documents. Pipeline: brand ingestion and section enrichment runs. Every call carries `Authorization: Bearer <token>`; the token service issues them: POST /oauth/token (OAuth 2.0 client credentials, RFC 6749 §4.4, form-encoded with an audience) returns a signed JWT, with introspection (RFC 7662), revocation (RFC 7009), discovery (/.well-known/openid-configuration) and the JWKS.",
         license(name = "Apache-2.0")
     ),
     modifiers(&BearerSecurity),
