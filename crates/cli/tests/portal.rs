@@ -643,3 +643,97 @@ async fn forms_with_nul_characters_or_too_much_data_are_refused() {
     // The portal still signs in normally.
     assert_eq!(browser.sign_in("admin", PASSWORD).await.status(), 303);
 }
+
+/// The path and token of the setup link a server printed, if it printed one.
+fn setup_link(server: &TestServer) -> Option<(String, String)> {
+    let logs = server.logs();
+    let start = logs.find("/portal/setup?token=")?;
+    let path: String = logs[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let token = path.split("token=").nth(1)?.to_owned();
+    Some((path, token))
+}
+
+/// Without `BRANDSTREAM_ADMIN_PASSWORD` the first start prints a one-time setup link; it lets
+/// the person at the server choose the first administrator, who can then sign in. The link
+/// refuses a wrong token, differing passwords and a second use, and no link is printed once
+/// a user exists.
+#[tokio::test]
+async fn the_first_administrator_is_chosen_through_a_one_time_setup_link() {
+    let server = TestServer::start();
+    let (path, token) = setup_link(&server).expect("a setup link on the first start");
+    assert!(
+        !server.logs().contains("\"token\""),
+        "the token is not a log field"
+    );
+    let mut browser = Browser::new(&server);
+
+    let wrong = browser.get("/portal/setup?token=not-the-token").await;
+    assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
+    let page = browser.get(&path).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    let csrf = hidden(&page, "csrf");
+    assert_eq!(hidden(&page, "token"), token);
+
+    let differing = browser
+        .post(
+            "/portal/setup",
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("username", "ada"),
+                ("password", PASSWORD),
+                ("confirm", "something else entirely"),
+            ],
+        )
+        .await;
+    assert_eq!(differing.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let forged = browser
+        .post(
+            "/portal/setup",
+            &[
+                ("csrf", "forged"),
+                ("token", &token),
+                ("username", "ada"),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    let created = browser
+        .post(
+            "/portal/setup",
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("username", "ada"),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    assert_eq!(created.headers()["location"], "/portal/login");
+    let again = browser.get(&path).await;
+    assert_eq!(again.status(), StatusCode::GONE, "the link works once");
+
+    let mut person = Browser::new(&server);
+    assert_eq!(
+        person.sign_in("ada", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        person.get("/portal/admin/keys").await.status(),
+        StatusCode::OK
+    );
+
+    // With a user, a restart prints no link.
+    let dir = server.stop_keep_dir();
+    let restarted = TestServer::start_in(dir, &[]);
+    assert!(setup_link(&restarted).is_none(), "{}", restarted.logs());
+}

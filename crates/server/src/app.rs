@@ -57,6 +57,8 @@ pub struct AppState {
     pub admin: Arc<brandstream_auth::CredentialAdmin>,
     /// Portal users and password sign-in.
     pub users: Arc<brandstream_auth::Users>,
+    /// The one-time link that creates the first portal user (see `portal::setup`).
+    pub setup: Arc<crate::portal::setup::SetupLink>,
     /// Portal sign-in throttles.
     pub login_limits: crate::portal::session::LoginLimits,
 }

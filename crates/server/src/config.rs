@@ -88,6 +88,9 @@ pub struct PortalSettings {
     pub attempts_per_account_per_minute: u32,
     /// Sign-in attempts allowed per address per minute (burst the same).
     pub attempts_per_address_per_minute: u32,
+    /// Whether the one-time setup link (printed at start-up while no portal user exists) may
+    /// be opened from another machine than the server's (default: loopback only).
+    pub setup_from_any_address: bool,
 }
 
 impl Default for PortalSettings {
@@ -97,6 +100,7 @@ impl Default for PortalSettings {
             absolute_hours: 12,
             attempts_per_account_per_minute: 5,
             attempts_per_address_per_minute: 20,
+            setup_from_any_address: false,
         }
     }
 }

@@ -101,6 +101,36 @@ pub fn load_master_key(settings: &Settings) -> Result<(MasterKey, bool), ServeEr
     }
 }
 
+/// Prints the one-time setup link on standard error — not through the log, which may be
+/// shipped elsewhere: a block for people, or one JSON object (level, timestamp, message,
+/// `setup_url`, `expires_in`) when the log format is JSON, so the stream stays parseable.
+fn announce_setup_link(settings: &Settings, address: SocketAddr, token: &str) {
+    let url = format!("http://{address}/portal/setup?token={token}");
+    let ttl = crate::portal::setup::SETUP_TTL.as_secs();
+    if settings.log_format == "json" {
+        let timestamp = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        eprintln!(
+            "{}",
+            serde_json::json!({
+                "timestamp": timestamp,
+                "level": "WARN",
+                "message": "no portal user exists yet: open the setup link on this machine to choose the administrator's password (valid once)",
+                "setup_url": url,
+                "expires_in": ttl,
+            })
+        );
+    } else {
+        eprintln!(
+            "\nNo portal user exists yet. To choose the administrator's password, open within {} \
+             minutes, on this machine:\n\n    {url}\n\n(valid once; or create users with \
+             `brandstream admin users create`)\n",
+            ttl / 60
+        );
+    }
+}
+
 /// Creates the data dir (mode 0700) if needed.
 pub fn ensure_private_dir(path: &Path) -> Result<(), ServeError> {
     if path.is_dir() {
@@ -249,7 +279,12 @@ impl Server {
             brands.clone(),
             queued,
         );
+        let setup = Arc::new(crate::portal::setup::SetupLink::default());
+        if store.count_users().await? == 0 {
+            announce_setup_link(&settings, address, &setup.issue());
+        }
         let state = Arc::new(AppState {
+            setup,
             admin,
             users,
             login_limits,

@@ -14,6 +14,7 @@ mod members;
 mod orgs;
 pub mod pages;
 pub mod session;
+pub mod setup;
 
 use std::sync::Arc;
 
@@ -39,6 +40,7 @@ pub fn router(upload_limit: usize) -> Router<Arc<AppState>> {
         .route("/portal/", get(home))
         .route("/portal/login", get(auth::login_page).post(auth::login))
         .route("/portal/logout", post(auth::logout))
+        .route("/portal/setup", get(setup::setup_page).post(setup::setup))
         .route("/portal/org", post(orgs::switch_org))
         .route(
             "/portal/admin/keys",

@@ -131,6 +131,34 @@ pub fn login(csrf: &str, error: Option<&str>, username: &str) -> Html<String> {
     )
 }
 
+/// The first administrator's form, reached through the one-time setup link.
+pub fn setup(csrf: &str, token: &str, error: Option<&str>, username: &str) -> Html<String> {
+    layout(
+        "Set up the portal",
+        None,
+        html! {
+            section.card.narrow {
+                h1 { "Set up the portal" }
+                p { "Choose the first administrator's username and password. This link works once." }
+                @if let Some(error) = error {
+                    p.error role="alert" { (error) }
+                }
+                form method="post" action="/portal/setup" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="token" value=(token);
+                    label for="username" { "Username" }
+                    input id="username" name="username" autocomplete="username" required value=(username);
+                    label for="password" { "Password" }
+                    input id="password" name="password" type="password" autocomplete="new-password" required;
+                    label for="confirm" { "Password, again" }
+                    input id="confirm" name="confirm" type="password" autocomplete="new-password" required;
+                    button.primary type="submit" { "Create the administrator" }
+                }
+            }
+        },
+    )
+}
+
 fn status(client: &ClientRecord) -> &'static str {
     match client.status {
         ClientStatus::Active => "Active",
