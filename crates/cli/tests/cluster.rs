@@ -146,7 +146,10 @@ fn run_starts(logs: &str, run: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_share_one_database_and_blob_store() {
     let Ok(server_url) = std::env::var("TEST_DATABASE_URL") else {
-        eprintln!("skipped: TEST_DATABASE_URL is not set (the cluster test needs PostgreSQL)");
+        brandstream_domain::testing::skip(
+            "postgres",
+            "TEST_DATABASE_URL is not set (the cluster test needs PostgreSQL)",
+        );
         return;
     };
     let mut cluster = Cluster::start(&server_url, 3);

@@ -552,7 +552,10 @@ async fn documents_can_live_in_s3_compatible_storage() {
         std::env::var("TEST_S3_ENDPOINT"),
         std::env::var("TEST_S3_BUCKET"),
     ) else {
-        eprintln!("skipped: TEST_S3_ENDPOINT / TEST_S3_BUCKET not set (no S3-compatible server)");
+        brandstream_domain::testing::skip(
+            "s3",
+            "TEST_S3_ENDPOINT / TEST_S3_BUCKET not set (no S3-compatible server)",
+        );
         return;
     };
     let prefix = format!("s3://{bucket}/server-test-{}", std::process::id());

@@ -38,7 +38,7 @@ fn migrate_applies_migrations_idempotently() {
 #[tokio::test]
 async fn postgres_migrations_take_turns_and_nodes_can_leave_them_to_the_command() {
     let Ok(server_url) = std::env::var("TEST_DATABASE_URL") else {
-        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        brandstream_domain::testing::skip("postgres", "TEST_DATABASE_URL is not set");
         return;
     };
     let key = (

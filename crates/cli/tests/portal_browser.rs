@@ -20,8 +20,9 @@ fn the_portal_works_in_a_real_browser() {
     let module = root.join("e2e/node_modules/playwright-core");
     let node = Command::new("node").arg("--version").output();
     if node.is_err() || !Path::new(&chromium).exists() || !module.is_dir() {
-        eprintln!(
-            "skipped: needs node, {chromium} and e2e/node_modules/playwright-core (npm install --prefix e2e)"
+        brandstream_domain::testing::skip(
+            "browser",
+            &format!("needs node, {chromium} and e2e/node_modules/playwright-core (npm install --prefix e2e)"),
         );
         return;
     }

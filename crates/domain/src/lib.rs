@@ -6,6 +6,7 @@ pub mod brand;
 pub mod credential;
 pub mod ids;
 pub mod scope;
+pub mod testing;
 pub mod text;
 
 pub use credential::{CredentialRules, Description, Label, TokenLifetime};

@@ -228,7 +228,7 @@ mod tests {
     #[test]
     fn the_samples_are_recognised_by_content() {
         let Some(pdf) = sample("northwind-coffee-roasters.pdf") else {
-            eprintln!("skipped: ../shared/samples not found");
+            brandstream_domain::testing::skip("shared", "../shared/samples not found");
             return;
         };
         assert_eq!(detect_kind(&pdf), Some(FileKind::Pdf));

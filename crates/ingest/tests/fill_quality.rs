@@ -250,7 +250,10 @@ fn sample_facts_land_in_their_subsections() {
         .join(format!("{}.expected.json", BRANDS[0]))
         .exists()
     {
-        eprintln!("skipped: samples not found at {}", samples().display());
+        brandstream_domain::testing::skip(
+            "shared",
+            &format!("samples not found at {}", samples().display()),
+        );
         return;
     }
     let meaning = meaning_model();

@@ -143,8 +143,9 @@ mod tests {
             std::env::var("TEST_S3_ENDPOINT"),
             std::env::var("TEST_S3_BUCKET"),
         ) else {
-            eprintln!(
-                "skipped: TEST_S3_ENDPOINT / TEST_S3_BUCKET not set (no S3-compatible server)"
+            brandstream_domain::testing::skip(
+                "s3",
+                "TEST_S3_ENDPOINT / TEST_S3_BUCKET not set (no S3-compatible server)",
             );
             return;
         };

@@ -365,7 +365,10 @@ pub(crate) mod testing {
     /// not set.
     pub async fn fresh_store(purpose: &str) -> Option<PgStore> {
         let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
-            eprintln!("skipped {purpose}: TEST_DATABASE_URL is not set");
+            brandstream_domain::testing::skip(
+                "postgres",
+                &format!("{purpose}: TEST_DATABASE_URL is not set"),
+            );
             return None;
         };
         let name = format!(

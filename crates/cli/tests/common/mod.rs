@@ -43,7 +43,7 @@ pub fn have_samples() -> bool {
         .join("northwind-coffee-roasters.pdf")
         .is_file();
     if !present {
-        eprintln!("skipped: ../shared/samples not found");
+        brandstream_domain::testing::skip("shared", "../shared/samples not found");
     }
     present
 }

@@ -941,7 +941,7 @@ mod tests {
     #[test]
     fn the_sample_docx_has_pages_headings_and_tables() {
         let Ok(bytes) = std::fs::read(format!("{SAMPLES}/northwind-coffee-roasters.docx")) else {
-            eprintln!("skipped: ../shared/samples not found");
+            brandstream_domain::testing::skip("shared", "../shared/samples not found");
             return;
         };
         let doc = extract_docx(&bytes, DEFAULT_PART_LIMIT).unwrap();
@@ -974,7 +974,7 @@ mod tests {
     #[test]
     fn a_zip_bomb_is_refused_at_the_limit() {
         let Ok(bytes) = std::fs::read(format!("{SAMPLES}/bad/zip-bomb.docx")) else {
-            eprintln!("skipped: ../shared/samples not found");
+            brandstream_domain::testing::skip("shared", "../shared/samples not found");
             return;
         };
         let started = std::time::Instant::now();

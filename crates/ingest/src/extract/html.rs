@@ -491,7 +491,7 @@ mod tests {
     #[test]
     fn the_big_preamble_page_is_windows_1251_by_its_meta() {
         let Some(bytes) = crate::extract::text::realdocs::file("tika-big-preamble.html") else {
-            eprintln!("skipped: ../shared/realdocs not found");
+            brandstream_domain::testing::skip("shared", "../shared/realdocs not found");
             return;
         };
         assert_eq!(prescan_charset(&bytes), Some(encoding_rs::WINDOWS_1251));

@@ -146,7 +146,7 @@ mod tests {
             std::fs::read(format!("{SAMPLES}/northwind-coffee-roasters.md")),
             std::fs::read(format!("{SAMPLES}/northwind-coffee-roasters.html")),
         ) else {
-            eprintln!("skipped: ../shared/samples not found");
+            brandstream_domain::testing::skip("shared", "../shared/samples not found");
             return;
         };
         for doc in [

@@ -914,7 +914,7 @@ mod tests {
                 .map(|bytes| page_texts(&bytes).unwrap().join("\n"))
         };
         let Some(japanese) = read("pdfjs-issue16538.pdf") else {
-            eprintln!("skipped: ../shared/realdocs not found");
+            brandstream_domain::testing::skip("shared", "../shared/realdocs not found");
             return;
         };
         // A CID font without ToUnicode, read through Adobe-Japan1.
@@ -941,7 +941,7 @@ mod tests {
     #[test]
     fn the_sample_pdf_keeps_pages_and_headings_without_footers() {
         let Ok(bytes) = std::fs::read(format!("{SAMPLES}/northwind-coffee-roasters.pdf")) else {
-            eprintln!("skipped: ../shared/samples not found");
+            brandstream_domain::testing::skip("shared", "../shared/samples not found");
             return;
         };
         let doc = extract_pdf(&bytes).unwrap();
@@ -982,7 +982,7 @@ mod tests {
     fn broken_pdfs_are_clear_errors() {
         let read = |name: &str| std::fs::read(format!("{SAMPLES}/bad/{name}")).ok();
         let Some(encrypted) = read("encrypted.pdf") else {
-            eprintln!("skipped: ../shared/samples not found");
+            brandstream_domain::testing::skip("shared", "../shared/samples not found");
             return;
         };
         assert_eq!(extract_pdf(&encrypted), Err(ExtractError::Encrypted));
@@ -1007,7 +1007,7 @@ mod tests {
     #[test]
     fn chapters_and_their_sections_nest_like_the_catalogue() {
         let Ok(bytes) = std::fs::read(format!("{SAMPLES}/northwind-coffee-roasters.pdf")) else {
-            eprintln!("skipped: ../shared/samples not found");
+            brandstream_domain::testing::skip("shared", "../shared/samples not found");
             return;
         };
         let document = extract_pdf(&bytes).unwrap();

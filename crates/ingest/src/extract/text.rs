@@ -272,7 +272,7 @@ pub(crate) mod realdocs {
     /// (after a note) when `../shared/realdocs` is missing.
     pub(crate) fn files(extension: &str) -> Option<Vec<(serde_json::Value, Vec<u8>)>> {
         let Ok(manifest) = std::fs::read(format!("{REALDOCS}/manifest.json")) else {
-            eprintln!("skipped: ../shared/realdocs not found");
+            brandstream_domain::testing::skip("shared", "../shared/realdocs not found");
             return None;
         };
         let manifest: serde_json::Value =
