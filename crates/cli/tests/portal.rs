@@ -644,6 +644,14 @@ async fn forms_with_nul_characters_or_too_much_data_are_refused() {
     assert_eq!(browser.sign_in("admin", PASSWORD).await.status(), 303);
 }
 
+/// Borrowed form fields, as `Browser::post` takes them.
+fn pairs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
 /// The path and token of the setup link a server printed, if it printed one.
 fn setup_link(server: &TestServer) -> Option<(String, String)> {
     let logs = server.logs();
@@ -678,45 +686,27 @@ async fn the_first_administrator_is_chosen_through_a_one_time_setup_link() {
     let csrf = hidden(&page, "csrf");
     assert_eq!(hidden(&page, "token"), token);
 
-    let differing = browser
-        .post(
-            "/portal/setup",
-            &[
-                ("csrf", &csrf),
-                ("token", &token),
-                ("username", "ada"),
-                ("password", PASSWORD),
-                ("confirm", "something else entirely"),
-            ],
-        )
-        .await;
+    // The setup form as a person submits it: (csrf, token, confirmation).
+    let form = |csrf: &str, confirm: &str| -> Vec<(String, String)> {
+        [
+            ("csrf", csrf),
+            ("token", token.as_str()),
+            ("username", "ada"),
+            ("password", PASSWORD),
+            ("confirm", confirm),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+    };
+    let differing = form(&csrf, "something else entirely");
+    let differing = browser.post("/portal/setup", &pairs(&differing)).await;
     assert_eq!(differing.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let forged = browser
-        .post(
-            "/portal/setup",
-            &[
-                ("csrf", "forged"),
-                ("token", &token),
-                ("username", "ada"),
-                ("password", PASSWORD),
-                ("confirm", PASSWORD),
-            ],
-        )
-        .await;
+    let forged = form("forged", PASSWORD);
+    let forged = browser.post("/portal/setup", &pairs(&forged)).await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-
-    let created = browser
-        .post(
-            "/portal/setup",
-            &[
-                ("csrf", &csrf),
-                ("token", &token),
-                ("username", "ada"),
-                ("password", PASSWORD),
-                ("confirm", PASSWORD),
-            ],
-        )
-        .await;
+    let created = form(&csrf, PASSWORD);
+    let created = browser.post("/portal/setup", &pairs(&created)).await;
     assert_eq!(created.status(), StatusCode::SEE_OTHER);
     assert_eq!(created.headers()["location"], "/portal/login");
     let again = browser.get(&path).await;
