@@ -141,11 +141,13 @@ impl Hub {
         if status == StatusCode::NOT_FOUND && !file.required {
             return Ok(false);
         }
-        let (response, checksum, size) = if status.is_redirection() {
-            let checksum = header(first.headers(), "x-linked-etag")
-                .or_else(|| header(first.headers(), "etag"))
-                .and_then(checksum_of);
-            let size = header(first.headers(), "x-linked-size").and_then(|v| v.parse().ok());
+        // The promise is in the endpoint's own answer: on the redirect for LFS files, on the
+        // response itself for small ones.
+        let checksum = header(first.headers(), "x-linked-etag")
+            .or_else(|| header(first.headers(), "etag"))
+            .and_then(checksum_of);
+        let size = header(first.headers(), "x-linked-size").and_then(|v| v.parse().ok());
+        let response = if status.is_redirection() {
             let location = header(first.headers(), "location")
                 .ok_or_else(|| anyhow!("{url} redirected without a Location"))?;
             let target = url
@@ -157,17 +159,12 @@ impl Hub {
             } else {
                 self.download.get(target)
             };
-            let response = request
+            request
                 .send()
                 .await
-                .map_err(|error| self.unreachable(&error))?;
-            (response, checksum, size)
+                .map_err(|error| self.unreachable(&error))?
         } else {
-            let checksum = header(first.headers(), "x-linked-etag")
-                .or_else(|| header(first.headers(), "etag"))
-                .and_then(checksum_of);
-            let size = header(first.headers(), "x-linked-size").and_then(|v| v.parse().ok());
-            (first, checksum, size)
+            first
         };
         let status = response.status();
         if !status.is_success() {

@@ -29,7 +29,7 @@ pub const SETUP_TTL: Duration = Duration::from_secs(3600);
 /// The pending setup link of this process, if any.
 #[derive(Default)]
 pub struct SetupLink {
-    pending: Mutex<Option<([u8; 32], Instant)>>,
+    pending: Mutex<Option<Pending>>,
 }
 
 impl SetupLink {
@@ -38,28 +38,57 @@ impl SetupLink {
         let token = random_token();
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Ok(mut pending) = self.pending.lock() {
-            *pending = Some((digest, Instant::now() + SETUP_TTL));
+            *pending = Some(Pending {
+                digest,
+                expires: Instant::now() + SETUP_TTL,
+            });
         }
         token
     }
 
-    /// Whether `token` is the pending, unexpired one; `consume` ends it.
-    fn accept(&self, token: &str, consume: bool) -> bool {
-        let Ok(mut pending) = self.pending.lock() else {
-            return false;
-        };
-        let Some((digest, expires)) = *pending else {
-            return false;
-        };
+    /// Whether `token` is the pending, unexpired one (the link stays pending).
+    fn valid(&self, token: &str) -> bool {
+        self.pending().is_some_and(|pending| pending.matches(token))
+    }
+
+    /// Ends the link if `token` is the pending, unexpired one, returning it so that a refused
+    /// submission can [`restore`](Self::restore) it. Taking is atomic: of two concurrent
+    /// submissions, one gets the link.
+    fn take(&self, token: &str) -> Option<Pending> {
+        let mut pending = self.pending.lock().ok()?;
+        let current = (*pending)?;
+        if !current.matches(token) {
+            return None;
+        }
+        *pending = None;
+        Some(current)
+    }
+
+    /// Puts back a link [`take`](Self::take) ended, unless a newer one was issued meanwhile.
+    fn restore(&self, link: Pending) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.get_or_insert(link);
+        }
+    }
+
+    fn pending(&self) -> Option<Pending> {
+        *self.pending.lock().ok()?
+    }
+}
+
+/// A pending link: the token's SHA-256 and when it expires.
+#[derive(Clone, Copy)]
+struct Pending {
+    digest: [u8; 32],
+    expires: Instant,
+}
+
+impl Pending {
+    /// `token` hashes to the digest (compared in constant time) and the link has not expired.
+    fn matches(&self, token: &str) -> bool {
         let offered: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let matches: bool = subtle::ConstantTimeEq::ct_eq(&digest[..], &offered[..]).into();
-        if !matches || Instant::now() >= expires {
-            return false;
-        }
-        if consume {
-            *pending = None;
-        }
-        true
+        let same: bool = subtle::ConstantTimeEq::ct_eq(&self.digest[..], &offered[..]).into();
+        same && Instant::now() < self.expires
     }
 }
 
@@ -101,7 +130,7 @@ async fn refusal(
             "The portal is set up already: sign in instead.",
         )));
     }
-    if !state.setup.accept(token, false) {
+    if !state.setup.valid(token) {
         return Ok(Some((
             StatusCode::NOT_FOUND,
             "This setup link is not valid: it was used, it expired, or it is mistyped. Restart the server for a new one, or create a user with brandstream admin users create.",
@@ -157,6 +186,13 @@ pub(super) async fn setup(
     if form.password != form.confirm {
         return Ok(again("The two passwords differ."));
     }
+    // Taken before the user is created, so two concurrent submissions cannot both create one.
+    let Some(link) = state.setup.take(&form.token) else {
+        return Ok(refused(
+            StatusCode::GONE,
+            "This setup link was just used: sign in instead.",
+        ));
+    };
     let (org, _) = state.admin.ensure_default_org().await?;
     match state
         .users
@@ -164,11 +200,15 @@ pub(super) async fn setup(
         .await
     {
         Ok(_) => {}
-        Err(brandstream_auth::AuthError::Validation(message)) => return Ok(again(&message)),
-        Err(error) => return Err(error.into()),
+        Err(error) => {
+            // Nothing was created: the link stays usable for a corrected form.
+            state.setup.restore(link);
+            return match error {
+                brandstream_auth::AuthError::Validation(message) => Ok(again(&message)),
+                error => Err(error.into()),
+            };
+        }
     }
-    // Created: the link is spent (a second request finds a user and is refused anyway).
-    state.setup.accept(&form.token, true);
     tracing::info!(org_id = %org.id, username = %username, "created the first portal administrator through the setup link");
     Ok(Redirect::to("/portal/login").into_response())
 }
