@@ -4,26 +4,13 @@
 //! The traits are split by area (organisations, credentials, keys, revocations, audit) and
 //! gathered in [`Store`], which the server holds as `Arc<dyn Store>`.
 
-/// A migration list, `&[(version, name, SQL)]`, from the files
-/// `migrations/<backend>/<file prefix>_<name>.sql`, embedded at compile time.
-macro_rules! migrations {
-    ($backend:literal: $($version:literal $prefix:literal $name:ident),* $(,)?) => {
-        &[$((
-            $version,
-            stringify!($name),
-            include_str!(concat!(
-                "../migrations/", $backend, "/", $prefix, "_", stringify!($name), ".sql"
-            )),
-        )),*]
-    };
-}
-
 mod blobs;
 pub mod brand;
 #[cfg(test)]
 mod contract;
 pub mod documents;
 pub mod embeddings;
+mod migrations;
 mod model;
 mod pg;
 mod pg_documents;

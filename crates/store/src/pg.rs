@@ -14,20 +14,11 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::pg_tls::{client_config, tls_choice};
-use crate::sql::{Backend, BoxFuture, Conn};
+use crate::migrations::{migrations, Migration};
+use crate::sql::{Backend, BoxFuture, Conn, Dialect};
 use crate::token_service::BulkWrites;
 use crate::{AuditEvent, Store, StoreError, StoreResult};
 
-/// Migrations, applied in order; each runs once, in its own transaction.
-const MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
-    1 "0001" token_service,
-    2 "0002" brand_kits,
-    3 "0003" documents_and_runs,
-    4 "0004" portal,
-    5 "0005" search_form,
-    6 "0006" document_charset,
-    7 "0007" chunk_embeddings,
-);
 
 /// The advisory lock key that serialises migrations across nodes ("brandstr" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6272_616e_6473_7472;
@@ -163,7 +154,7 @@ impl PgStore {
             .await?
             .get(0);
         if !exists {
-            return Ok(MIGRATIONS.len());
+            return Ok(migrations(Dialect::Postgres).len());
         }
         let applied: Vec<i64> = client
             .query("SELECT version FROM brandstream_migrations", &[])
@@ -171,9 +162,9 @@ impl PgStore {
             .iter()
             .map(|row| row.get(0))
             .collect();
-        Ok(MIGRATIONS
+        Ok(migrations(Dialect::Postgres)
             .iter()
-            .filter(|(version, _, _)| !applied.contains(version))
+            .filter(|migration| !applied.contains(&migration.version))
             .count())
     }
 
@@ -222,23 +213,23 @@ async fn apply_migrations(client: &mut PooledClient) -> StoreResult<usize> {
         .await
         .map_err(|e| StoreError::Migration(e.to_string()))?;
     let mut applied = 0;
-    for (version, name, sql) in MIGRATIONS {
+    for Migration { version, name, sql } in migrations(Dialect::Postgres) {
         let transaction = client.transaction().await?;
         let done = transaction
             .query_opt(
                 "SELECT version FROM brandstream_migrations WHERE version = $1",
-                &[version],
+                &[&version],
             )
             .await?
             .is_some();
         if !done {
-            transaction.batch_execute(sql).await.map_err(|e| {
+            transaction.batch_execute(&sql).await.map_err(|e| {
                 StoreError::Migration(format!("{version} {name}: {}", StoreError::from(e)))
             })?;
             transaction
                 .execute(
                     "INSERT INTO brandstream_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-                    &[version, name, &brandstream_domain::now_unix()],
+                    &[&version, &name, &brandstream_domain::now_unix()],
                 )
                 .await?;
             applied += 1;

@@ -15,22 +15,10 @@ use async_trait::async_trait;
 use brandstream_domain::{ClientId, UnixSeconds};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use crate::sql::{Backend, BoxFuture, Conn, SqliteHandle};
+use crate::migrations::{migrations, Migration};
+use crate::sql::{Backend, BoxFuture, Conn, Dialect, SqliteHandle};
 use crate::token_service::BulkWrites;
 use crate::{AuditEvent, Store, StoreError, StoreResult};
-
-/// Embedded migrations, applied in order; each runs once, in its own transaction.
-const MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
-    1 "0001" token_service,
-    2 "0002" brand_kits,
-    3 "0003" documents_and_runs,
-    4 "0004" portal,
-    5 "0005" leases,
-    6 "0006" search_form,
-    7 "0007" document_charset,
-    8 "0008" shared_indexes,
-    9 "0009" chunk_embeddings,
-);
 
 /// Idle reader connections kept for reuse.
 const IDLE_READERS: usize = 16;
@@ -133,7 +121,7 @@ impl SqliteStore {
                          applied_at INTEGER NOT NULL)",
                 )
                 .map_err(|e| StoreError::Migration(e.to_string()))?;
-            for (version, name, sql) in MIGRATIONS {
+            for Migration { version, name, sql } in migrations(Dialect::Sqlite) {
                 // IMMEDIATE takes the write lock first, so two processes starting together
                 // cannot both apply the same migration.
                 let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -142,7 +130,7 @@ impl SqliteStore {
                     .optional()?;
                 if applied.is_none() {
                     transaction
-                        .execute_batch(sql)
+                        .execute_batch(&sql)
                         .map_err(|e| StoreError::Migration(format!("{version} {name}: {e}")))?;
                     transaction.execute(
                         "INSERT INTO brandstream_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",

@@ -1,10 +1,9 @@
 -- Brand kits, their sections and subsections (fields). Times are Unix microseconds (BIGINT);
--- JSON columns hold the same serialized text the SQLite schema stores, so key order and
--- formatting are identical on both backends. `version` increments on every change and is the
--- ETag.
+-- JSON columns hold the serialized text the application writes, so key order and formatting
+-- are identical on both backends. `version` increments on every change and is the ETag.
 
 CREATE TABLE brand_kits (
-    id             TEXT PRIMARY KEY,
+    id             TEXT PRIMARY KEY NOT NULL,
     org_id         TEXT NOT NULL,
     name           TEXT NOT NULL,
     description    TEXT,
@@ -32,7 +31,7 @@ CREATE INDEX brand_kits_by_org ON brand_kits (org_id, created_at);
 CREATE UNIQUE INDEX brand_kits_unique_name ON brand_kits (org_id, lower(name)) WHERE deleted_at IS NULL;
 
 CREATE TABLE brand_sections (
-    id           TEXT PRIMARY KEY,
+    id           TEXT PRIMARY KEY NOT NULL,
     kit_id       TEXT NOT NULL REFERENCES brand_kits (id),
     name         TEXT NOT NULL,
     position     BIGINT NOT NULL,
@@ -49,7 +48,7 @@ CREATE TABLE brand_sections (
 CREATE INDEX brand_sections_by_kit ON brand_sections (kit_id, position);
 
 CREATE TABLE brand_fields (
-    id            TEXT PRIMARY KEY,
+    id            TEXT PRIMARY KEY NOT NULL,
     section_id    TEXT NOT NULL REFERENCES brand_sections (id),
     kit_id        TEXT NOT NULL REFERENCES brand_kits (id),
     name          TEXT NOT NULL,
@@ -70,6 +69,7 @@ CREATE TABLE brand_fields (
     updated_by    TEXT NOT NULL
 );
 CREATE INDEX brand_fields_by_section ON brand_fields (section_id, position);
--- PostgreSQL does not index referencing columns by itself; ingestion finds a kit's fields
--- through this one.
+-- dialect: postgres
+-- Ingestion finds a kit's fields through this one (SQLite gained it in `shared_indexes`).
 CREATE INDEX brand_fields_by_kit ON brand_fields (kit_id);
+-- dialect: end

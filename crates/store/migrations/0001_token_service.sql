@@ -1,17 +1,20 @@
--- Organisations, credentials, signing keys, token revocations, the audit trail and the leases
--- that let exactly one node do periodic work. Times are Unix seconds (BIGINT), the same values
--- the SQLite schema stores; every integer is BIGINT so it maps to i64 both ways.
+-- Organisations, credentials, signing keys, token revocations and the audit trail. Times are
+-- Unix seconds (BIGINT; SQLite INTEGER), every integer maps to i64 both ways.
 
 CREATE TABLE orgs (
-    id          TEXT PRIMARY KEY,
+    id          TEXT PRIMARY KEY NOT NULL,
     name        TEXT NOT NULL,
     is_default  BOOLEAN NOT NULL DEFAULT FALSE,
     created_at  BIGINT NOT NULL
 );
+-- dialect: postgres
 CREATE UNIQUE INDEX orgs_one_default ON orgs (is_default) WHERE is_default;
+-- dialect: sqlite
+CREATE UNIQUE INDEX orgs_one_default ON orgs (is_default) WHERE is_default = 1;
+-- dialect: end
 
 CREATE TABLE clients (
-    client_id       TEXT PRIMARY KEY,
+    client_id       TEXT PRIMARY KEY NOT NULL,
     org_id          TEXT NOT NULL REFERENCES orgs (id),
     label           TEXT NOT NULL,
     description     TEXT NOT NULL DEFAULT '',
@@ -41,7 +44,7 @@ CREATE INDEX client_secrets_active ON client_secrets (client_id) WHERE retired_a
 
 -- Private keys are encrypted with the master key every node shares.
 CREATE TABLE signing_keys (
-    kid              TEXT PRIMARY KEY,
+    kid              TEXT PRIMARY KEY NOT NULL,
     alg              TEXT NOT NULL,
     state            TEXT NOT NULL CHECK (state IN ('next', 'active', 'retired')),
     private_key_enc  BYTEA NOT NULL,
@@ -52,8 +55,8 @@ CREATE TABLE signing_keys (
 );
 CREATE UNIQUE INDEX signing_keys_one_active ON signing_keys (state) WHERE state = 'active';
 
--- `seq` orders revocations for the nodes that poll them; inserts are serialised (an advisory
--- lock) so sequence order is commit order and a poller never skips a late commit.
+-- `seq` orders revocations for the nodes that poll them; on PostgreSQL inserts are serialised
+-- (an advisory lock) so sequence order is commit order and a poller never skips a late commit.
 CREATE TABLE revoked_tokens (
     seq         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     jti         TEXT NOT NULL UNIQUE,
@@ -73,11 +76,14 @@ CREATE TABLE audit_events (
     detail          TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX audit_events_by_org ON audit_events (org_id, id);
+-- dialect: postgres
+-- SQLite gained these two later (`leases`, `shared_indexes`).
 CREATE INDEX audit_events_by_time ON audit_events (at);
 
 -- Named leases: periodic cluster-wide work (key rotation, pruning) is done by the holder only.
 CREATE TABLE leases (
-    name   TEXT PRIMARY KEY,
+    name   TEXT PRIMARY KEY NOT NULL,
     owner  TEXT NOT NULL,
     until  BIGINT NOT NULL
 );
+-- dialect: end
