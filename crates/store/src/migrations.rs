@@ -67,7 +67,10 @@ pub(crate) fn migrations(dialect: Dialect) -> Vec<Migration> {
         .iter()
         .filter_map(|step| {
             let version = dialect.pick(step.sqlite, step.postgres)?;
-            let name = step.name.split_once('_').map_or(step.name, |(_, name)| name);
+            let name = step
+                .name
+                .split_once('_')
+                .map_or(step.name, |(_, name)| name);
             Some(Migration {
                 version,
                 name,
@@ -143,7 +146,8 @@ mod tests {
 
     #[test]
     fn dialect_blocks_and_sqlite_types() {
-        let template = "CREATE TABLE t (\n    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n    \
+        let template =
+            "CREATE TABLE t (\n    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n    \
             flag BOOLEAN NOT NULL DEFAULT FALSE,\n    data BYTEA,\n    bigint_count BIGINT\n);\n\
             -- dialect: postgres\nCREATE INDEX a ON t (flag) WHERE flag;\n\
             -- dialect: sqlite\nCREATE INDEX a ON t (flag) WHERE flag = 1;\n-- dialect: end\n";
