@@ -1,11 +1,12 @@
 //! Brand kits, their sections and fields.
 
 use super::TestStore;
-use crate::{FieldRecord, KitQuery, KitRecord, SectionRecord, StoreError};
+use crate::{FieldRecord, KitQuery, KitRecord, SectionRecord, StoreError, StoreResult};
 use brandstream_domain::OrgId;
 use serde_json::json;
+use std::fmt::Debug;
 
-fn kit(org: &OrgId, id: &str, name: &str, at: i64) -> KitRecord {
+pub(super) fn kit(org: &OrgId, id: &str, name: &str, at: i64) -> KitRecord {
     KitRecord {
         id: id.into(),
         org_id: org.clone(),
@@ -30,7 +31,7 @@ fn kit(org: &OrgId, id: &str, name: &str, at: i64) -> KitRecord {
     }
 }
 
-fn section(kit_id: &str, id: &str, order: i64, at: i64) -> SectionRecord {
+pub(super) fn section(kit_id: &str, id: &str, order: i64, at: i64) -> SectionRecord {
     SectionRecord {
         id: id.into(),
         kit_id: kit_id.into(),
@@ -48,7 +49,7 @@ fn section(kit_id: &str, id: &str, order: i64, at: i64) -> SectionRecord {
     }
 }
 
-fn field(section: &SectionRecord, id: &str, order: Option<i64>, at: i64) -> FieldRecord {
+pub(super) fn field(section: &SectionRecord, id: &str, order: Option<i64>, at: i64) -> FieldRecord {
     FieldRecord {
         id: id.into(),
         section_id: section.id.clone(),
@@ -83,6 +84,80 @@ fn ids(kits: &[KitRecord]) -> Vec<&str> {
     kits.iter().map(|k| k.id.as_str()).collect()
 }
 
+/// Stores the kit `id` of `org` called `name`, created at `at`, without sections.
+async fn add_kit(store: &TestStore, org: &OrgId, id: &str, name: &str, at: i64) -> StoreResult<()> {
+    store.create_kit(&kit(org, id, name, at), &[], &[]).await
+}
+
+/// The next version of `kit`, soft-deleted at `at`.
+fn deleted(kit: &KitRecord, at: i64) -> KitRecord {
+    KitRecord {
+        deleted_at: Some(at),
+        version: kit.version + 1,
+        ..kit.clone()
+    }
+}
+
+/// Sections and fields alike: each is read under its parent (a kit, a section) and replaced
+/// only at its stored version.
+trait Child: Clone + PartialEq + Debug {
+    fn id(&self) -> &str;
+    /// The id of the kit (of a section) or the section (of a field).
+    fn parent(&self) -> &str;
+    fn version(&self) -> i64;
+    /// The record `id` under `parent`, if there is one.
+    async fn get(store: &TestStore, parent: &str, id: &str) -> Option<Self>;
+    /// Replaces the record if the stored one has the version `expected`.
+    async fn update(&self, store: &TestStore, expected: i64) -> bool;
+}
+
+/// Implements [`Child`] for a record with its parent's id field and the store's two methods.
+macro_rules! child {
+    ($record:ty, $parent:ident, $get:ident, $update:ident) => {
+        impl Child for $record {
+            fn id(&self) -> &str {
+                self.id.as_str()
+            }
+
+            fn parent(&self) -> &str {
+                self.$parent.as_str()
+            }
+
+            fn version(&self) -> i64 {
+                self.version
+            }
+
+            async fn get(store: &TestStore, parent: &str, id: &str) -> Option<Self> {
+                store.$get(parent, id).await.unwrap()
+            }
+
+            async fn update(&self, store: &TestStore, expected: i64) -> bool {
+                store.$update(self, expected).await.unwrap()
+            }
+        }
+    };
+}
+
+child!(SectionRecord, kit_id, get_section, update_section);
+child!(FieldRecord, section_id, get_field, update_field);
+
+/// Asserts that `stored` is found under its parent but not under `other_parent`, and that its
+/// next version `next` is refused at the version `stale`, then replaces it at the stored one.
+async fn assert_found_and_replaced<T: Child>(
+    store: &TestStore,
+    stored: &T,
+    other_parent: &str,
+    next: &T,
+    stale: i64,
+) {
+    let (parent, id) = (stored.parent(), stored.id());
+    assert_eq!(T::get(store, parent, id).await.as_ref(), Some(stored));
+    assert_eq!(T::get(store, other_parent, id).await, None);
+    assert!(!next.update(store, stale).await);
+    assert!(next.update(store, stored.version()).await);
+    assert_eq!(T::get(store, parent, id).await.as_ref(), Some(next));
+}
+
 async fn kits_are_created_listed_filtered_paged_and_updated(store: TestStore) {
     let org = OrgId::generate();
     let other_org = OrgId::generate();
@@ -104,8 +179,7 @@ async fn kits_are_created_listed_filtered_paged_and_updated(store: TestStore) {
     store.create_kit(&first, &sections, &fields).await.unwrap();
     store.create_kit(&second, &[], &[]).await.unwrap();
     store.create_kit(&third, &[], &[]).await.unwrap();
-    store
-        .create_kit(&kit(&other_org, "k4", "Alpha 100% Brand", 40), &[], &[])
+    add_kit(&store, &other_org, "k4", "Alpha 100% Brand", 40)
         .await
         .unwrap();
 
@@ -152,38 +226,43 @@ async fn kits_are_created_listed_filtered_paged_and_updated(store: TestStore) {
     assert_eq!(total, 1);
 
     // Status compares case-insensitively; parent and ids exactly.
-    let by_status = KitQuery {
-        status: Some("PUBLISHED".into()),
-        ..query(10)
-    };
-    assert_eq!(
-        ids(&store.list_kits(&org, &by_status).await.unwrap().1),
-        vec!["k2"]
-    );
-    let by_parent = KitQuery {
-        parent_id: Some("k1".into()),
-        ..query(10)
-    };
-    assert_eq!(
-        ids(&store.list_kits(&org, &by_parent).await.unwrap().1),
-        vec!["k2"]
-    );
-    let by_ids = KitQuery {
-        ids: vec!["k3".into(), "k1".into(), "k4".into()],
-        ..query(10)
-    };
-    assert_eq!(
-        ids(&store.list_kits(&org, &by_ids).await.unwrap().1),
-        vec!["k1", "k3"]
-    );
+    let filters: [(KitQuery, &[&str]); 3] = [
+        (
+            KitQuery {
+                status: Some("PUBLISHED".into()),
+                ..query(10)
+            },
+            &["k2"],
+        ),
+        (
+            KitQuery {
+                parent_id: Some("k1".into()),
+                ..query(10)
+            },
+            &["k2"],
+        ),
+        (
+            KitQuery {
+                ids: vec!["k3".into(), "k1".into(), "k4".into()],
+                ..query(10)
+            },
+            &["k1", "k3"],
+        ),
+    ];
+    for (filter, expected) in filters {
+        let (_, kits) = store.list_kits(&org, &filter).await.unwrap();
+        assert_eq!(ids(&kits), expected, "{filter:?}");
+    }
 
     // An update needs the stored version; the record carries the next one.
-    let mut renamed = first.clone();
-    renamed.name = "Alpha renamed".into();
-    renamed.locked = true;
-    renamed.tags = json!([{"values": [], "category": "z"}]);
-    renamed.version = 2;
-    renamed.updated_at = 50;
+    let renamed = KitRecord {
+        name: "Alpha renamed".into(),
+        locked: true,
+        tags: json!([{"values": [], "category": "z"}]),
+        version: 2,
+        updated_at: 50,
+        ..first.clone()
+    };
     assert!(!store.update_kit(&renamed, 7).await.unwrap());
     assert!(store.update_kit(&renamed, 1).await.unwrap());
     assert!(!store.update_kit(&renamed, 1).await.unwrap());
@@ -205,10 +284,7 @@ async fn kits_are_created_listed_filtered_paged_and_updated(store: TestStore) {
     assert_eq!(ids(&kits), vec!["k2", "k3", "k1"]);
 
     // Soft-deleted kits are listed only on request.
-    let mut deleted = third.clone();
-    deleted.deleted_at = Some(60);
-    deleted.version = 2;
-    assert!(store.update_kit(&deleted, 1).await.unwrap());
+    assert!(store.update_kit(&deleted(&third, 60), 1).await.unwrap());
     assert_eq!(store.list_kits(&org, &query(10)).await.unwrap().0, 2);
     let with_deleted = KitQuery {
         include_deleted: true,
@@ -222,9 +298,7 @@ async fn kit_names_are_unique_per_org_case_insensitively_until_deleted(store: Te
     let org = OrgId::generate();
     let original = kit(&org, "k1", "Acme", 1);
     store.create_kit(&original, &[], &[]).await.unwrap();
-    let result = store
-        .create_kit(&kit(&org, "k2", "aCME", 2), &[], &[])
-        .await;
+    let result = add_kit(&store, &org, "k2", "aCME", 2).await;
     assert!(matches!(
         result,
         Err(StoreError::Duplicate("brand kit name"))
@@ -232,50 +306,39 @@ async fn kit_names_are_unique_per_org_case_insensitively_until_deleted(store: Te
     // Nothing of the refused kit remains.
     assert!(store.get_kit(&org, "k2").await.unwrap().is_none());
     // Another organisation may use the name.
-    store
-        .create_kit(&kit(&OrgId::generate(), "k3", "ACME", 3), &[], &[])
+    add_kit(&store, &OrgId::generate(), "k3", "ACME", 3)
         .await
         .unwrap();
     // A rename onto a taken name is refused too.
-    store
-        .create_kit(&kit(&org, "k4", "Other", 4), &[], &[])
-        .await
-        .unwrap();
-    let mut rename = kit(&org, "k4", "acme", 4);
-    rename.version = 2;
+    add_kit(&store, &org, "k4", "Other", 4).await.unwrap();
+    let rename = KitRecord {
+        version: 2,
+        ..kit(&org, "k4", "acme", 4)
+    };
     let result = store.update_kit(&rename, 1).await;
     assert!(matches!(
         result,
         Err(StoreError::Duplicate("brand kit name"))
     ));
     // Deleting the kit frees its name.
-    let mut deleted = original.clone();
-    deleted.deleted_at = Some(5);
-    deleted.version = 2;
-    assert!(store.update_kit(&deleted, 1).await.unwrap());
-    store
-        .create_kit(&kit(&org, "k5", "ACME", 6), &[], &[])
-        .await
-        .unwrap();
+    assert!(store.update_kit(&deleted(&original, 5), 1).await.unwrap());
+    add_kit(&store, &org, "k5", "ACME", 6).await.unwrap();
     assert!(store.update_kit(&rename, 1).await.is_err());
     // The same id twice is refused as well.
-    let result = store
-        .create_kit(&kit(&org, "k5", "Fresh", 7), &[], &[])
-        .await;
+    let result = add_kit(&store, &org, "k5", "Fresh", 7).await;
     assert!(matches!(result, Err(StoreError::Duplicate(_))));
 }
 
 async fn concurrent_updates_of_one_version_let_exactly_one_succeed(store: TestStore) {
     let org = OrgId::generate();
-    store
-        .create_kit(&kit(&org, "k1", "Acme", 1), &[], &[])
-        .await
-        .unwrap();
+    add_kit(&store, &org, "k1", "Acme", 1).await.unwrap();
     let attempts: Vec<_> = (0..8)
         .map(|n| {
             let store = store.clone();
-            let mut next = kit(&org, "k1", &format!("Acme {n}"), 1);
-            next.version = 2;
+            let next = KitRecord {
+                version: 2,
+                ..kit(&org, "k1", &format!("Acme {n}"), 1)
+            };
             tokio::spawn(async move { store.update_kit(&next, 1).await })
         })
         .collect();
@@ -301,56 +364,39 @@ async fn sections_and_fields_are_ordered_versioned_and_deleted(store: TestStore)
         .await
         .unwrap();
     // Sections order by position, then creation, then id.
-    store
-        .insert_section(&section("k1", "s-c", 2, 5))
-        .await
-        .unwrap();
-    store
-        .insert_section(&section("k1", "s-a", 2, 5))
-        .await
-        .unwrap();
-    store
-        .insert_section(&section("k1", "s-d", 0, 20))
-        .await
-        .unwrap();
-    let order: Vec<String> = store
-        .list_sections("k1")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id.to_string())
-        .collect();
+    for (id, position, created_at) in [("s-c", 2, 5), ("s-a", 2, 5), ("s-d", 0, 20)] {
+        store
+            .insert_section(&section("k1", id, position, created_at))
+            .await
+            .unwrap();
+    }
+    let sections = store.list_sections("k1").await.unwrap();
+    let order: Vec<&str> = sections.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(order, vec!["s-d", "s-b", "s-a", "s-c"]);
     // A section of an unknown kit is refused.
     assert!(store
         .insert_section(&section("missing", "s-x", 1, 1))
         .await
         .is_err());
-    assert_eq!(
-        store.get_section("k1", "s-b").await.unwrap(),
-        Some(first.clone())
-    );
-    assert_eq!(store.get_section("k2", "s-b").await.unwrap(), None);
 
-    let mut changed = first.clone();
-    changed.name = "Renamed".into();
-    changed.order = 9;
-    changed.deletable = false;
-    changed.properties = json!({"b": 1, "a": 2});
-    changed.version = 2;
-    changed.deleted_at = Some(30);
-    assert!(!store.update_section(&changed, 2).await.unwrap());
-    assert!(store.update_section(&changed, 1).await.unwrap());
-    assert_eq!(
-        store.get_section("k1", "s-b").await.unwrap(),
-        Some(changed.clone())
-    );
+    let changed = SectionRecord {
+        name: "Renamed".into(),
+        order: 9,
+        deletable: false,
+        properties: json!({"b": 1, "a": 2}),
+        version: 2,
+        deleted_at: Some(30),
+        ..first.clone()
+    };
+    assert_found_and_replaced(&store, &first, "k2", &changed, 2).await;
     // Deleted sections are still listed (the service filters them).
     assert_eq!(store.list_sections("k1").await.unwrap().len(), 4);
 
     // Fields: positioned first by position, unpositioned last, ties by creation and id.
-    let mut verified = field(&first, "f-2", Some(2), 1);
-    verified.verified = Some(false);
+    let verified = FieldRecord {
+        verified: Some(false),
+        ..field(&first, "f-2", Some(2), 1)
+    };
     store.insert_field(&verified).await.unwrap();
     for (id, position, created_at) in [
         ("f-none", None, 0),
@@ -363,13 +409,8 @@ async fn sections_and_fields_are_ordered_versioned_and_deleted(store: TestStore)
             .await
             .unwrap();
     }
-    let order: Vec<String> = store
-        .list_fields("s-b")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|f| f.id.to_string())
-        .collect();
+    let fields = store.list_fields("s-b").await.unwrap();
+    let order: Vec<&str> = fields.iter().map(|f| f.id.as_str()).collect();
     assert_eq!(order, vec!["f-0", "f-1a", "f-1b", "f-2", "f-none"]);
     let (total, page) = store.page_fields("s-b", 1, 2).await.unwrap();
     assert_eq!(total, 5);
@@ -383,33 +424,27 @@ async fn sections_and_fields_are_ordered_versioned_and_deleted(store: TestStore)
         .await
         .is_err());
 
-    assert_eq!(
-        store.get_field("s-b", "f-2").await.unwrap(),
-        Some(verified.clone())
-    );
-    assert_eq!(store.get_field("s-c", "f-2").await.unwrap(), None);
-    let mut edited = verified.clone();
-    edited.name = "Edited".into();
-    edited.order = None;
-    edited.value = json!(["one", "two"]);
-    edited.intent = None;
-    edited.references = json!([]);
-    edited.deletable = false;
-    edited.verified = Some(true);
-    edited.ai_editable = false;
-    edited.properties = json!({"k": "v"});
-    edited.version = 2;
-    edited.updated_at = 99;
-    edited.updated_by = "editor".into();
-    assert!(!store.update_field(&edited, 3).await.unwrap());
-    assert!(store.update_field(&edited, 1).await.unwrap());
-    assert_eq!(
-        store.get_field("s-b", "f-2").await.unwrap(),
-        Some(edited.clone())
-    );
-    let mut cleared = edited.clone();
-    cleared.verified = None;
-    cleared.version = 3;
+    let edited = FieldRecord {
+        name: "Edited".into(),
+        order: None,
+        value: json!(["one", "two"]),
+        intent: None,
+        references: json!([]),
+        deletable: false,
+        verified: Some(true),
+        ai_editable: false,
+        properties: json!({"k": "v"}),
+        version: 2,
+        updated_at: 99,
+        updated_by: "editor".into(),
+        ..verified.clone()
+    };
+    assert_found_and_replaced(&store, &verified, "s-c", &edited, 3).await;
+    let cleared = FieldRecord {
+        verified: None,
+        version: 3,
+        ..edited.clone()
+    };
     assert!(store.update_field(&cleared, 2).await.unwrap());
     assert_eq!(
         store

@@ -1,6 +1,6 @@
 //! Documents, their chunks and search, and the field changes ingestion writes.
 
-use super::{org_id as org, TestStore};
+use super::{brand, org_id as org, TestStore};
 use crate::{
     ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus, DocumentStore,
     FieldChange, FieldRecord, KitRecord, SectionRecord, StoreError,
@@ -62,70 +62,31 @@ pub(super) fn chunk(
     }
 }
 
+/// The one section of a kit that [`seed_kit`] stores: `{kit}-section`.
+fn kit_section(kit: &str) -> SectionRecord {
+    brand::section(kit, &format!("{kit}-section"), 1, 1)
+}
+
+/// A field of the kit's one section, holding the value "old".
 fn field(kit: &str, id: &str, references: Value, ai_editable: bool) -> FieldRecord {
     FieldRecord {
-        id: id.into(),
-        section_id: format!("{kit}-section").into(),
-        kit_id: kit.into(),
-        name: format!("Field {id}"),
-        field_type: "text".into(),
-        order: Some(1),
         value: json!("old"),
-        intent: None,
         references,
-        deletable: true,
-        verified: None,
         ai_editable,
-        predefined: false,
-        properties: json!({}),
-        version: 1,
-        created_at: 1,
-        created_by: "test".into(),
-        updated_at: 1,
-        updated_by: "test".into(),
+        ..brand::field(&kit_section(kit), id, Some(1), 1)
     }
 }
 
 /// A kit (locked or not) with the one section `{kit}-section`.
 async fn seed_kit(store: &TestStore, org: &OrgId, kit: &str, locked: bool) {
     let record = KitRecord {
-        id: kit.into(),
-        org_id: org.clone(),
-        name: kit.into(),
-        description: None,
-        brand_name: None,
-        company_name: None,
-        logo: None,
-        industry: None,
-        status: "draft".into(),
-        parent_id: None,
-        parent_type: None,
-        tags: json!([]),
-        references: json!([]),
         locked,
-        version: 1,
-        created_at: 1,
-        created_by: "test".into(),
-        updated_at: 1,
-        updated_by: "test".into(),
-        deleted_at: None,
+        ..brand::kit(org, kit, kit, 1)
     };
-    let section = SectionRecord {
-        id: format!("{kit}-section").into(),
-        kit_id: kit.into(),
-        name: "Section".into(),
-        order: 1,
-        deletable: true,
-        predefined: false,
-        properties: json!({}),
-        version: 1,
-        created_at: 1,
-        created_by: "test".into(),
-        updated_at: 1,
-        updated_by: "test".into(),
-        deleted_at: None,
-    };
-    store.create_kit(&record, &[section], &[]).await.unwrap();
+    store
+        .create_kit(&record, &[kit_section(kit)], &[])
+        .await
+        .unwrap();
 }
 
 /// A field's references exactly as stored, and its version.
@@ -236,22 +197,14 @@ async fn documents_are_filtered_paged_versioned_and_deleted(store: TestStore) {
     );
 
     // Delete returns the document as it was, once; listings leave it out unless asked.
-    let deleted = store
-        .delete_document(&acme, "d1", 500, "carol")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(deleted, changed);
-    assert!(store
-        .delete_document(&acme, "d1", 600, "carol")
-        .await
-        .unwrap()
-        .is_none());
-    assert!(store
-        .delete_document(&other, "d2", 600, "carol")
-        .await
-        .unwrap()
-        .is_none());
+    for (org, id, at, expected) in [
+        (&acme, "d1", 500, Some(&changed)),
+        (&acme, "d1", 600, None),
+        (&other, "d2", 600, None),
+    ] {
+        let deleted = store.delete_document(org, id, at, "carol").await.unwrap();
+        assert_eq!(deleted.as_ref(), expected, "{id} at {at}");
+    }
     let after = store.get_document(&acme, "d1").await.unwrap().unwrap();
     assert_eq!(after.deleted_at, Some(500));
     assert_eq!(after.version, 3);

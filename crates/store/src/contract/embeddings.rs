@@ -94,33 +94,38 @@ async fn embeddings_follow_their_chunks_and_model(store: TestStore) {
     assert_eq!(queue.len(), 1);
     assert_eq!(queue[0].id.as_str(), "guide-chunk-2");
     let everywhere = ChunkQuery::default();
-    let all = nearest(&store, &acme, &everywhere, "mini", &[1.0, 0.0, 0.0]).await;
-    assert_eq!(
-        all,
-        [
-            ("deck-chunk-0".to_owned(), 0.0),
-            ("guide-chunk-0".to_owned(), 1.0),
-            ("guide-chunk-1".to_owned(), 0.5),
-        ]
-    );
     let kit = ChunkQuery {
         reference_id: Some("kit-1".into()),
         ..ChunkQuery::default()
     };
-    let in_kit = nearest(&store, &acme, &kit, "mini", &[0.0, 1.0, 0.0]).await;
-    assert_eq!(
-        in_kit,
-        [
-            ("guide-chunk-0".to_owned(), 0.0),
-            ("guide-chunk-1".to_owned(), 1.0),
-        ]
-    );
     let one = ChunkQuery {
         document_id: Some("deck".into()),
         ..ChunkQuery::default()
     };
-    let in_deck = nearest(&store, &acme, &one, "mini", &[0.0, 0.0, 1.0]).await;
-    assert_eq!(in_deck, [("deck-chunk-0".to_owned(), 1.0)]);
+    // (scope, probe, the chunks in scope with their scores).
+    type Case<'a> = (&'a ChunkQuery, [f32; 3], &'static [(&'static str, f64)]);
+    let cases: [Case; 3] = [
+        (
+            &everywhere,
+            [1.0, 0.0, 0.0],
+            &[
+                ("deck-chunk-0", 0.0),
+                ("guide-chunk-0", 1.0),
+                ("guide-chunk-1", 0.5),
+            ],
+        ),
+        (
+            &kit,
+            [0.0, 1.0, 0.0],
+            &[("guide-chunk-0", 0.0), ("guide-chunk-1", 1.0)],
+        ),
+        (&one, [0.0, 0.0, 1.0], &[("deck-chunk-0", 1.0)]),
+    ];
+    for (scope, probe, expected) in cases {
+        let scored = nearest(&store, &acme, scope, "mini", &probe).await;
+        let scored: Vec<(&str, f64)> = scored.iter().map(|(id, s)| (id.as_str(), *s)).collect();
+        assert_eq!(scored, expected, "{scope:?}");
+    }
     // A probe of another length (another model's shape) scores nothing.
     assert!(
         nearest(&store, &acme, &everywhere, "mini", &[1.0, 0.0, 0.0, 0.0])

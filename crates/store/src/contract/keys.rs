@@ -1,7 +1,7 @@
 //! The signing keyring: bootstrap, rotation, re-wrapping under a new master key and pruning.
 
 use super::TestStore;
-use crate::{KeyState, SigningKeyRecord};
+use crate::{KeyState, SigningKeyRecord, StoreResult};
 
 /// A key record with recognisable fields: the material and the JWK name the key.
 fn key(kid: &str, state: KeyState, created_at: i64) -> SigningKeyRecord {
@@ -53,32 +53,32 @@ async fn keyring(store: &TestStore) -> Vec<KeyFacts> {
         .collect()
 }
 
-/// Each key's id and state, in the order the store lists them.
-async fn states(store: &TestStore) -> Vec<(String, KeyState)> {
-    store
-        .list_signing_keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| (k.kid, k.state))
+/// Each key as "kid state", in the order the store lists them.
+async fn states(store: &TestStore) -> Vec<String> {
+    let keys = store.list_signing_keys().await.unwrap();
+    keys.iter()
+        .map(|k| format!("{} {}", k.kid, k.state.as_str()))
         .collect()
 }
 
-fn named(keys: &[(&str, KeyState)]) -> Vec<(String, KeyState)> {
-    keys.iter().map(|(k, s)| (k.to_string(), *s)).collect()
+/// Bootstraps a keyring of a new active key `active` and next key `next`, both created at `at`.
+async fn bootstrap(store: &TestStore, active: &str, next: &str, at: i64) -> StoreResult<bool> {
+    let active = key(active, KeyState::Active, at);
+    let next = key(next, KeyState::Next, at);
+    store.bootstrap_signing_keys(&active, &next).await
+}
+
+/// Rotates from the active key `active` (no new active key) with a new next key `next`, at `at`.
+async fn rotate(store: &TestStore, active: &str, next: &str, at: i64) -> StoreResult<bool> {
+    let next = key(next, KeyState::Next, at);
+    store.rotate_signing_keys(active, None, &next, at).await
 }
 
 async fn bootstrap_stores_the_first_keys_once(store: TestStore) {
     assert!(store.list_signing_keys().await.unwrap().is_empty());
 
     // Two keys with the same kid: the insert fails and neither is kept.
-    assert!(store
-        .bootstrap_signing_keys(
-            &key("k", KeyState::Active, 10),
-            &key("k", KeyState::Next, 10)
-        )
-        .await
-        .is_err());
+    assert!(bootstrap(&store, "k", "k", 10).await.is_err());
     assert!(store.list_signing_keys().await.unwrap().is_empty());
 
     let active = key("b-active", KeyState::Active, 20);
@@ -88,27 +88,14 @@ async fn bootstrap_stores_the_first_keys_once(store: TestStore) {
     assert_eq!(keyring(&store).await, vec![facts(&next), facts(&active)]);
 
     // A second bootstrap (another node starting) stores nothing.
-    assert!(!store
-        .bootstrap_signing_keys(
-            &key("c-active", KeyState::Active, 5),
-            &key("d-next", KeyState::Next, 5)
-        )
-        .await
-        .unwrap());
+    assert!(!bootstrap(&store, "c-active", "d-next", 5).await.unwrap());
     assert_eq!(keyring(&store).await, vec![facts(&next), facts(&active)]);
 
     // Listing orders by creation time before kid.
-    store
-        .rotate_signing_keys("b-active", None, &key("0-newer", KeyState::Next, 30), 30)
-        .await
-        .unwrap();
+    rotate(&store, "b-active", "0-newer", 30).await.unwrap();
     assert_eq!(
         states(&store).await,
-        named(&[
-            ("a-next", KeyState::Active),
-            ("b-active", KeyState::Retired),
-            ("0-newer", KeyState::Next),
-        ])
+        ["a-next active", "b-active retired", "0-newer next"]
     );
 }
 
@@ -134,28 +121,19 @@ async fn rotation_promotes_the_next_key_and_retires_the_active_one(store: TestSt
         vec![retired_first.clone(), promoted_second, facts(&third)]
     );
 
-    // A node that still thinks k1 is active lost the race: nothing changes.
+    // A node that still thinks k1 is active lost the race: nothing changes. Naming a key that
+    // is only published (next), or an unknown one, is not the active one either.
     let before = keyring(&store).await;
-    assert!(!store
-        .rotate_signing_keys("k1", None, &key("late", KeyState::Next, 150), 150)
-        .await
-        .unwrap());
-    // Naming a key that is only published (next) is not the active one either.
-    assert!(!store
-        .rotate_signing_keys("k3", None, &key("late", KeyState::Next, 150), 150)
-        .await
-        .unwrap());
-    assert!(!store
-        .rotate_signing_keys("unknown", None, &key("late", KeyState::Next, 150), 150)
-        .await
-        .unwrap());
+    for stale in ["k1", "k3", "unknown"] {
+        assert!(
+            !rotate(&store, stale, "late", 150).await.unwrap(),
+            "{stale}"
+        );
+    }
     assert_eq!(keyring(&store).await, before);
 
     // A new next key whose kid is taken fails the whole rotation: k2 stays active.
-    assert!(store
-        .rotate_signing_keys("k2", None, &key("k1", KeyState::Next, 160), 160)
-        .await
-        .is_err());
+    assert!(rotate(&store, "k2", "k1", 160).await.is_err());
     assert_eq!(keyring(&store).await, before);
 
     // With a new active key, the published next key is retired unused.
@@ -165,19 +143,17 @@ async fn rotation_promotes_the_next_key_and_retires_the_active_one(store: TestSt
         .rotate_signing_keys("k2", Some(&emergency), &fifth, 200)
         .await
         .unwrap());
-    let keys = store.list_signing_keys().await.unwrap();
     assert_eq!(
-        keys.iter()
-            .map(|k| (k.kid.as_str(), k.state))
-            .collect::<Vec<_>>(),
-        vec![
-            ("k1", KeyState::Retired),
-            ("k2", KeyState::Retired),
-            ("k3", KeyState::Retired),
-            ("k4", KeyState::Active),
-            ("k5", KeyState::Next),
+        states(&store).await,
+        [
+            "k1 retired",
+            "k2 retired",
+            "k3 retired",
+            "k4 active",
+            "k5 next"
         ]
     );
+    let keys = store.list_signing_keys().await.unwrap();
     assert_eq!(
         facts(&keys[0]),
         retired_first,
@@ -205,9 +181,7 @@ async fn rotation_without_a_next_key_to_promote_changes_nothing(store: TestStore
         .unwrap());
     let before = keyring(&store).await;
     assert!(matches!(
-        store
-            .rotate_signing_keys("active", None, &key("next", KeyState::Next, 20), 20)
-            .await,
+        rotate(&store, "active", "next", 20).await,
         Err(crate::StoreError::Conflict(_))
     ));
     assert_eq!(keyring(&store).await, before);
@@ -244,41 +218,19 @@ async fn rewrap_replaces_only_the_wrapped_key_material(store: TestStore) {
 }
 
 async fn pruning_deletes_only_keys_retired_before_the_cut_off(store: TestStore) {
-    assert!(store
-        .bootstrap_signing_keys(
-            &key("k1", KeyState::Active, 10),
-            &key("k2", KeyState::Next, 10)
-        )
-        .await
-        .unwrap());
+    assert!(bootstrap(&store, "k1", "k2", 10).await.unwrap());
     assert_eq!(store.prune_signing_keys(i64::MAX).await.unwrap(), 0);
-    store
-        .rotate_signing_keys("k1", None, &key("k3", KeyState::Next, 100), 100)
-        .await
-        .unwrap();
-    store
-        .rotate_signing_keys("k2", None, &key("k4", KeyState::Next, 200), 200)
-        .await
-        .unwrap();
+    rotate(&store, "k1", "k3", 100).await.unwrap();
+    rotate(&store, "k2", "k4", 200).await.unwrap();
 
     // Retired at 100 and 200: the cut-off is exclusive.
     assert_eq!(store.prune_signing_keys(100).await.unwrap(), 0);
     assert_eq!(store.prune_signing_keys(101).await.unwrap(), 1);
-    assert_eq!(
-        states(&store).await,
-        named(&[
-            ("k2", KeyState::Retired),
-            ("k3", KeyState::Active),
-            ("k4", KeyState::Next),
-        ])
-    );
+    assert_eq!(states(&store).await, ["k2 retired", "k3 active", "k4 next"]);
     assert_eq!(store.prune_signing_keys(101).await.unwrap(), 0);
     // The active and next keys are never pruned, however late the cut-off.
     assert_eq!(store.prune_signing_keys(i64::MAX).await.unwrap(), 1);
-    assert_eq!(
-        states(&store).await,
-        named(&[("k3", KeyState::Active), ("k4", KeyState::Next)])
-    );
+    assert_eq!(states(&store).await, ["k3 active", "k4 next"]);
 }
 
 contract_tests! {

@@ -38,10 +38,11 @@ pub(crate) trait ContractBackend: Store {
     async fn delete_user_row(&self, user_id: &str);
 }
 
-/// One statement's one text column, for a peek.
-async fn peek_text(store: &impl Backend, sql: &str, id: &str) -> String {
+/// The text column `column` of the row `id` of `table`, for a peek.
+async fn peek_text(store: &impl Backend, table: &str, column: &str, id: &str) -> String {
+    let sql = format!("SELECT {column} AS value FROM {table} WHERE id = $1");
     let mut conn = store.reader().await.expect("connection");
-    conn.query_opt(sql, &binds![id], |row| row.text("value"))
+    conn.query_opt(&sql, &binds![id], |row| row.text("value"))
         .await
         .expect("peek")
         .expect("the row exists")
@@ -50,21 +51,11 @@ async fn peek_text(store: &impl Backend, sql: &str, id: &str) -> String {
 #[async_trait]
 impl<B: Backend + Store> ContractBackend for B {
     async fn kit_tags_text(&self, kit_id: &str) -> String {
-        peek_text(
-            self,
-            "SELECT tags AS value FROM brand_kits WHERE id = $1",
-            kit_id,
-        )
-        .await
+        peek_text(self, "brand_kits", "tags", kit_id).await
     }
 
     async fn field_references_text(&self, field_id: &str) -> String {
-        peek_text(
-            self,
-            "SELECT refs AS value FROM brand_fields WHERE id = $1",
-            field_id,
-        )
-        .await
+        peek_text(self, "brand_fields", "refs", field_id).await
     }
 
     async fn delete_user_row(&self, user_id: &str) {

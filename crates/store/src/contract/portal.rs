@@ -48,15 +48,50 @@ fn session(token_hash: &str, user_id: &str, org: &OrgId, at: i64) -> SessionReco
     }
 }
 
+/// Stores the user `id` called `username` with their first membership: `role` in `org` since
+/// `at`. Returns the stored user.
+async fn add_user(
+    store: &TestStore,
+    id: &str,
+    username: &str,
+    org: &OrgId,
+    role: &str,
+    at: i64,
+) -> UserRecord {
+    let record = user(id, username);
+    store
+        .create_user(&record, &membership(id, org, role, at))
+        .await
+        .unwrap();
+    record
+}
+
+/// Stores the session `token_hash` of `user_id` in `org`, signed in (and last seen) at `at`.
+async fn sign_in(store: &TestStore, token_hash: &str, user_id: &str, org: &OrgId, at: i64) {
+    store
+        .insert_session(&session(token_hash, user_id, org, at))
+        .await
+        .unwrap();
+}
+
+/// Organisations Acme and Globex, and the user `id` called `username`: admin of Acme, member of
+/// Globex.
+async fn in_acme_and_globex(store: &TestStore, id: &str, username: &str) -> (OrgId, OrgId) {
+    let acme = org(store, "Acme", 1).await;
+    let globex = org(store, "Globex", 2).await;
+    add_user(store, id, username, &acme, "admin", 10).await;
+    store
+        .set_membership(&membership(id, &globex, "member", 11))
+        .await
+        .unwrap();
+    (acme, globex)
+}
+
 async fn users_are_unique_case_insensitively_and_have_memberships(store: TestStore) {
     let acme = org(&store, "Acme", 1).await;
     let globex = org(&store, "Globex", 2).await;
     assert_eq!(store.count_users().await.unwrap(), 0);
-    let ada = user("u1", "Ada");
-    store
-        .create_user(&ada, &membership("u1", &acme, "admin", 10))
-        .await
-        .unwrap();
+    let ada = add_user(&store, "u1", "Ada", &acme, "admin", 10).await;
     let result = store
         .create_user(&user("u2", "aDA"), &membership("u2", &acme, "member", 11))
         .await;
@@ -82,14 +117,12 @@ async fn users_are_unique_case_insensitively_and_have_memberships(store: TestSto
     assert_eq!(store.get_user("missing").await.unwrap(), None);
 
     // Memberships: oldest first; setting one again changes only the role.
-    store
-        .set_membership(&membership("u1", &globex, "member", 5))
-        .await
-        .unwrap();
-    store
-        .set_membership(&membership("u1", &acme, "member", 99))
-        .await
-        .unwrap();
+    for (org, at) in [(&globex, 5), (&acme, 99)] {
+        store
+            .set_membership(&membership("u1", org, "member", at))
+            .await
+            .unwrap();
+    }
     assert_eq!(
         store.memberships("u1").await.unwrap(),
         vec![
@@ -99,18 +132,13 @@ async fn users_are_unique_case_insensitively_and_have_memberships(store: TestSto
     );
 
     // Members are listed by name, case-insensitively.
-    store
-        .create_user(&user("u4", "bob"), &membership("u4", &acme, "member", 20))
-        .await
-        .unwrap();
-    store
-        .create_user(&user("u5", "Carol"), &membership("u5", &acme, "admin", 21))
-        .await
-        .unwrap();
-    store
-        .create_user(&user("u6", "alan"), &membership("u6", &acme, "member", 22))
-        .await
-        .unwrap();
+    for (id, username, role, at) in [
+        ("u4", "bob", "member", 20),
+        ("u5", "Carol", "admin", 21),
+        ("u6", "alan", "member", 22),
+    ] {
+        add_user(&store, id, username, &acme, role, at).await;
+    }
     let members = store.org_members(&acme).await.unwrap();
     let names: Vec<&str> = members.iter().map(|(u, _)| u.username.as_str()).collect();
     assert_eq!(names, vec!["Ada", "alan", "bob", "Carol"]);
@@ -119,23 +147,8 @@ async fn users_are_unique_case_insensitively_and_have_memberships(store: TestSto
     assert_eq!(store.count_users().await.unwrap(), 4);
 }
 
-/// Organisations Acme and Globex, and user `u1` ("ada"): admin of Acme, member of Globex.
-async fn ada_in_acme_and_globex(store: &TestStore) -> (OrgId, OrgId) {
-    let acme = org(store, "Acme", 1).await;
-    let globex = org(store, "Globex", 2).await;
-    store
-        .create_user(&user("u1", "ada"), &membership("u1", &acme, "admin", 10))
-        .await
-        .unwrap();
-    store
-        .set_membership(&membership("u1", &globex, "member", 11))
-        .await
-        .unwrap();
-    (acme, globex)
-}
-
 async fn sessions_are_created_touched_pruned_and_ended(store: TestStore) {
-    let (acme, globex) = ada_in_acme_and_globex(&store).await;
+    let (acme, globex) = in_acme_and_globex(&store, "u1", "ada").await;
 
     let first = session("t1", "u1", &acme, 100);
     store.insert_session(&first).await.unwrap();
@@ -163,30 +176,18 @@ async fn sessions_are_created_touched_pruned_and_ended(store: TestStore) {
     store.delete_session("t1").await.unwrap();
 
     // Pruning: idle since before 200, or signed in before 50.
-    store
-        .insert_session(&session("idle", "u1", &acme, 150))
-        .await
-        .unwrap();
+    sign_in(&store, "idle", "u1", &acme, 150).await;
     let mut old = session("old", "u1", &acme, 40);
     old.last_seen_at = 300;
     store.insert_session(&old).await.unwrap();
-    store
-        .insert_session(&session("fresh", "u1", &acme, 250))
-        .await
-        .unwrap();
+    sign_in(&store, "fresh", "u1", &acme, 250).await;
     assert_eq!(store.prune_sessions(200, 50).await.unwrap(), 2);
     assert!(store.get_session("fresh").await.unwrap().is_some());
     assert_eq!(store.prune_sessions(200, 50).await.unwrap(), 0);
 
     // A new password ends every other session and sets the change flag.
-    store
-        .insert_session(&session("s2", "u1", &acme, 260))
-        .await
-        .unwrap();
-    store
-        .insert_session(&session("s3", "u1", &globex, 260))
-        .await
-        .unwrap();
+    sign_in(&store, "s2", "u1", &acme, 260).await;
+    sign_in(&store, "s3", "u1", &globex, 260).await;
     store
         .set_password("u1", "$argon2id$new", false, Some("s2"))
         .await
@@ -208,15 +209,9 @@ async fn sessions_are_created_touched_pruned_and_ended(store: TestStore) {
 }
 
 async fn removing_the_last_membership_deletes_the_user_and_sessions(store: TestStore) {
-    let (acme, globex) = ada_in_acme_and_globex(&store).await;
-    store
-        .insert_session(&session("in-acme", "u1", &acme, 100))
-        .await
-        .unwrap();
-    store
-        .insert_session(&session("in-globex", "u1", &globex, 100))
-        .await
-        .unwrap();
+    let (acme, globex) = in_acme_and_globex(&store, "u1", "ada").await;
+    sign_in(&store, "in-acme", "u1", &acme, 100).await;
+    sign_in(&store, "in-globex", "u1", &globex, 100).await;
 
     // Leaving one organisation ends only the sessions there.
     assert!(store.remove_membership("u1", &acme).await.unwrap());
@@ -232,16 +227,10 @@ async fn removing_the_last_membership_deletes_the_user_and_sessions(store: TestS
     assert_eq!(store.count_users().await.unwrap(), 0);
     assert!(!store.remove_membership("u1", &globex).await.unwrap());
     // The name is free again.
-    store
-        .create_user(&user("u2", "ADA"), &membership("u2", &acme, "member", 12))
-        .await
-        .unwrap();
+    add_user(&store, "u2", "ADA", &acme, "member", 12).await;
 
     // Deleting a user directly cascades to memberships and sessions.
-    store
-        .insert_session(&session("s2", "u2", &acme, 100))
-        .await
-        .unwrap();
+    sign_in(&store, "s2", "u2", &acme, 100).await;
     store.delete_user_row("u2").await;
     assert!(store.get_session("s2").await.unwrap().is_none());
     assert!(store.memberships("u2").await.unwrap().is_empty());
@@ -249,17 +238,8 @@ async fn removing_the_last_membership_deletes_the_user_and_sessions(store: TestS
 
 async fn concurrent_removals_of_the_last_two_memberships_delete_the_user(store: TestStore) {
     for round in 0..5 {
-        let acme = org(&store, "Acme", 1).await;
-        let globex = org(&store, "Globex", 2).await;
         let id = format!("u{round}");
-        store
-            .create_user(&user(&id, &id), &membership(&id, &acme, "admin", 10))
-            .await
-            .unwrap();
-        store
-            .set_membership(&membership(&id, &globex, "member", 11))
-            .await
-            .unwrap();
+        let (acme, globex) = in_acme_and_globex(&store, &id, &id).await;
         let removals: Vec<_> = [acme, globex]
             .into_iter()
             .map(|org| {

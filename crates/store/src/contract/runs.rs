@@ -28,6 +28,12 @@ fn run(org: &OrgId, id: &str, created_at: i64) -> RunRecord {
     }
 }
 
+/// Cancels the run `id` of `org` at `at` on behalf of `by`: the run afterwards, or `None` when
+/// the organisation has no such run.
+async fn cancel(store: &TestStore, org: &OrgId, id: &str, at: i64, by: &str) -> Option<RunRecord> {
+    store.cancel_run(org, id, at, by).await.unwrap()
+}
+
 async fn concurrent_workers_claim_each_run_once(store: TestStore) {
     let acme = org('A');
     for index in 0..20 {
@@ -178,35 +184,21 @@ async fn leases_expire_and_only_their_holder_acts(store: TestStore) {
 async fn cancelling_ends_queued_runs_and_asks_running_ones_to_stop(store: TestStore) {
     let acme = org('A');
     store.insert_run(&run(&acme, "queued", 1)).await.unwrap();
-    let cancelled = store
-        .cancel_run(&acme, "queued", 5, "me")
-        .await
-        .unwrap()
-        .unwrap();
+    let cancelled = cancel(&store, &acme, "queued", 5, "me").await.unwrap();
     assert_eq!(cancelled.status, RunStatus::Cancelled);
     assert_eq!(cancelled.run_end, Some(5));
     assert_eq!(cancelled.message, "Cancelled before it started");
     assert!(store.claim_run("a", 10, 20).await.unwrap().is_none());
     // Finished runs come back unchanged; unknown ones not at all.
-    let again = store
-        .cancel_run(&acme, "queued", 6, "you")
+    let again = cancel(&store, &acme, "queued", 6, "you").await;
+    assert_eq!(again, Some(cancelled));
+    assert!(cancel(&store, &org('B'), "queued", 6, "you")
         .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(again, cancelled);
-    assert!(store
-        .cancel_run(&org('B'), "queued", 6, "you")
-        .await
-        .unwrap()
         .is_none());
 
     store.insert_run(&run(&acme, "running", 2)).await.unwrap();
     store.claim_run("a", 10, 20).await.unwrap().unwrap();
-    let canceling = store
-        .cancel_run(&acme, "running", 11, "me")
-        .await
-        .unwrap()
-        .unwrap();
+    let canceling = cancel(&store, &acme, "running", 11, "me").await.unwrap();
     assert_eq!(canceling.status, RunStatus::Canceling);
     assert_eq!(canceling.run_end, None);
     let seen = store

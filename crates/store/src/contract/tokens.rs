@@ -2,7 +2,9 @@
 //! audit trail, the clock and leases.
 
 use super::TestStore;
-use crate::{AuditEvent, ClientStatus, NewClient, NewSecret, Org, StoreError, TokenRevocation};
+use crate::{
+    AuditEvent, ClientStatus, NewClient, NewSecret, Org, SecretRecord, StoreError, TokenRevocation,
+};
 use brandstream_domain::{now_unix, ClientId, OrgId, ScopeSet};
 
 fn secret(byte: u8) -> NewSecret {
@@ -22,8 +24,10 @@ fn org(name: &str, is_default: bool) -> Org {
     }
 }
 
-fn client(org: &Org) -> NewClient {
-    NewClient {
+/// A new credential of `org`, stored with a secret for each of the `secrets` bytes in turn
+/// (the first when it is created, the others added keeping at most two active).
+async fn stored_client(store: &TestStore, org: &Org, secrets: &[u8]) -> ClientId {
+    let new = NewClient {
         client_id: ClientId::generate(),
         org_id: org.id.clone(),
         label: "ci".into(),
@@ -31,20 +35,27 @@ fn client(org: &Org) -> NewClient {
         scopes: ScopeSet::all(),
         token_lifetime: 86_400,
         created_at: now_unix(),
+    };
+    let (first, more) = secrets.split_first().expect("a first secret");
+    store.create_client(&new, &secret(*first)).await.unwrap();
+    for byte in more {
+        store
+            .add_secret(&new.client_id, &secret(*byte), 2)
+            .await
+            .unwrap();
     }
+    new.client_id
+}
+
+/// The active secrets of a credential, in the order the store returns them.
+async fn secrets(store: &TestStore, id: &ClientId) -> Vec<SecretRecord> {
+    store.get_client(id).await.unwrap().unwrap().secrets
 }
 
 /// The first byte of each active secret's hash, in the order the store returns them.
 async fn active_secrets(store: &TestStore, id: &ClientId) -> Vec<u8> {
-    store
-        .get_client(id)
-        .await
-        .unwrap()
-        .unwrap()
-        .secrets
-        .iter()
-        .map(|s| s.hash[0])
-        .collect()
+    let secrets = secrets(store, id).await;
+    secrets.iter().map(|s| s.hash[0]).collect()
 }
 
 async fn credentials_keys_revocations_and_leases(store: TestStore) {
@@ -59,11 +70,7 @@ async fn credentials_keys_revocations_and_leases(store: TestStore) {
         .await
         .is_err());
     assert_eq!(store.default_org().await.unwrap().unwrap().id, org.id);
-    let new = client(&org);
-    let id = new.client_id.clone();
-    store.create_client(&new, &secret(1)).await.unwrap();
-    store.add_secret(&id, &secret(2), 2).await.unwrap();
-    store.add_secret(&id, &secret(3), 2).await.unwrap();
+    let id = stored_client(&store, &org, &[1, 2, 3]).await;
     assert_eq!(active_secrets(&store, &id).await, vec![2, 3]);
     assert!(store.retire_oldest_secret(&id, now_unix()).await.unwrap());
     assert!(!store.retire_oldest_secret(&id, now_unix()).await.unwrap());
@@ -146,10 +153,7 @@ async fn credentials_keys_revocations_and_leases(store: TestStore) {
 async fn secrets_rotate_with_at_most_two_active(store: TestStore) {
     let org = org("Acme", true);
     store.create_org(&org).await.unwrap();
-    let new = client(&org);
-    let id = new.client_id.clone();
-    store.create_client(&new, &secret(1)).await.unwrap();
-    store.add_secret(&id, &secret(2), 2).await.unwrap();
+    let id = stored_client(&store, &org, &[1, 2]).await;
     assert_eq!(active_secrets(&store, &id).await, vec![1, 2]);
     store.add_secret(&id, &secret(3), 2).await.unwrap();
     assert_eq!(active_secrets(&store, &id).await, vec![2, 3]);
@@ -231,12 +235,8 @@ async fn organisations_are_listed_oldest_first_and_found_by_id(store: TestStore)
 
 /// The active secrets as (row id, first hash byte, hint, created_at).
 async fn secret_rows(store: &TestStore, id: &ClientId) -> Vec<(i64, u8, String, i64)> {
-    store
-        .get_client(id)
-        .await
-        .unwrap()
-        .unwrap()
-        .secrets
+    let secrets = secrets(store, id).await;
+    secrets
         .into_iter()
         .map(|s| (s.id, s.hash[0], s.hint, s.created_at))
         .collect()
@@ -245,12 +245,8 @@ async fn secret_rows(store: &TestStore, id: &ClientId) -> Vec<(i64, u8, String, 
 async fn replacing_a_secret_hash_changes_what_verification_sees(store: TestStore) {
     let org = org("Acme", true);
     store.create_org(&org).await.unwrap();
-    let one = client(&org);
-    let id = one.client_id.clone();
-    store.create_client(&one, &secret(1)).await.unwrap();
-    store.add_secret(&id, &secret(2), 2).await.unwrap();
-    let other = client(&org);
-    store.create_client(&other, &secret(1)).await.unwrap();
+    let id = stored_client(&store, &org, &[1, 2]).await;
+    let other = stored_client(&store, &org, &[1]).await;
 
     let before = secret_rows(&store, &id).await;
     assert!(store
@@ -264,10 +260,10 @@ async fn replacing_a_secret_hash_changes_what_verification_sees(store: TestStore
         (before[0].0, 9, before[0].1.to_string(), before[0].3)
     );
     assert_eq!(after[1], before[1]);
-    let hashes = store.get_client(&id).await.unwrap().unwrap().secrets;
+    let hashes = secrets(&store, &id).await;
     assert_eq!(hashes[0].hash, [9; 32]);
     // The other credential's secret with the same hash is untouched.
-    assert_eq!(active_secrets(&store, &other.client_id).await, vec![1]);
+    assert_eq!(active_secrets(&store, &other).await, vec![1]);
 
     // The old hash is no longer stored: a second node re-hashing it does nothing.
     assert!(!store
