@@ -9,13 +9,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use brandstream_domain::{CredentialRules, UnixSeconds};
 use brandstream_store::{KeyState, SigningKeyRecord, Store};
-use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
-use ring::rand::{SecureRandom, SystemRandom};
-use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -179,18 +179,14 @@ impl Signer {
     /// Loads a PKCS#8 private key.
     pub fn from_pkcs8(alg: SigningAlgorithm, pkcs8: &[u8]) -> Result<Self, AuthError> {
         let rejected =
-            |e: ring::error::KeyRejected| AuthError::Internal(format!("bad {alg} key: {e}"));
+            |e: aws_lc_rs::error::KeyRejected| AuthError::Internal(format!("bad {alg} key: {e}"));
         Ok(match alg {
             SigningAlgorithm::Rs256 => {
                 Signer::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(rejected)?)
             }
             SigningAlgorithm::Es256 => Signer::Ecdsa(
-                EcdsaKeyPair::from_pkcs8(
-                    &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                    pkcs8,
-                    &SystemRandom::new(),
-                )
-                .map_err(rejected)?,
+                EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                    .map_err(rejected)?,
             ),
             SigningAlgorithm::EdDsa => Signer::Ed25519(
                 Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(rejected)?,
@@ -203,7 +199,7 @@ impl Signer {
         let failed = |_| AuthError::Internal("signing failed".into());
         match self {
             Signer::Rsa(pair) => {
-                let mut signature = vec![0u8; pair.public().modulus_len()];
+                let mut signature = vec![0u8; pair.public_modulus_len()];
                 pair.sign(
                     &signature::RSA_PKCS1_SHA256,
                     &SystemRandom::new(),
@@ -292,7 +288,7 @@ fn b64(bytes: &[u8]) -> String {
 
 /// RFC 7638 thumbprint of the required public members, used as the key id.
 fn thumbprint(canonical: &str) -> String {
-    b64(ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes()).as_ref())
+    b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()).as_ref())
 }
 
 /// Generates a key pair: its PKCS#8 private key and public JWK (with `kid`, `alg`, `use`).
@@ -301,17 +297,20 @@ pub fn generate_key_pair(alg: SigningAlgorithm) -> Result<(Vec<u8>, serde_json::
     let random_failed = |_| AuthError::Internal("key generation failed".into());
     let (pkcs8, mut jwk, canonical) = match alg {
         SigningAlgorithm::Rs256 => {
-            use rsa::pkcs8::EncodePrivateKey;
-            use rsa::traits::PublicKeyParts;
-            let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
-                .map_err(|e| AuthError::Internal(format!("RSA key generation: {e}")))?;
-            let der = key
-                .to_pkcs8_der()
-                .map_err(|e| AuthError::Internal(format!("RSA key encoding: {e}")))?;
-            let (n, e) = (b64(&key.n().to_bytes_be()), b64(&key.e().to_bytes_be()));
+            use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+            use aws_lc_rs::rsa::KeySize;
+            let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(random_failed)?;
+            let der: Pkcs8V1Der<'static> = pair
+                .as_der()
+                .map_err(|_| AuthError::Internal("RSA key encoding".into()))?;
+            let public = pair.public_key();
+            let (n, e) = (
+                b64(public.modulus().big_endian_without_leading_zero()),
+                b64(public.exponent().big_endian_without_leading_zero()),
+            );
             let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
             (
-                der.as_bytes().to_vec(),
+                der.as_ref().to_vec(),
                 json!({"kty": "RSA", "n": n, "e": e}),
                 canonical,
             )
@@ -323,7 +322,6 @@ pub fn generate_key_pair(alg: SigningAlgorithm) -> Result<(Vec<u8>, serde_json::
             let pair = EcdsaKeyPair::from_pkcs8(
                 &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
                 document.as_ref(),
-                &rng,
             )
             .map_err(|_| AuthError::Internal("P-256 key".into()))?;
             let point = pair.public_key().as_ref();

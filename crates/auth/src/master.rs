@@ -13,10 +13,10 @@
 use std::io::Write;
 use std::path::Path;
 
+use aws_lc_rs::hkdf;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ring::hkdf;
-use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretBox};
 
 use crate::AuthError;

@@ -8,7 +8,7 @@
 //! hash is right for server-generated high-entropy secrets: nothing can be brute-forced, and a
 //! slow password hash would make `/oauth/token` a CPU denial-of-service target.
 
-use ring::hmac;
+use aws_lc_rs::hmac;
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 

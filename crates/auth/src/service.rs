@@ -7,11 +7,11 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use brandstream_domain::{now_unix, ClientId, OrgId, Scope, ScopeSet, UnixSeconds};
 use brandstream_store::{AuditEvent, ClientRecord, ClientStatus, Store, TokenRevocation};
-use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::json;

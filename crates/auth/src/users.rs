@@ -74,10 +74,13 @@ pub fn validate_password(password: &str) -> Result<(), AuthError> {
 
 /// A random one-time password: 20 characters from an unambiguous alphabet (~100 bits).
 pub fn one_time_password() -> String {
-    use ring::rand::SecureRandom;
+    use aws_lc_rs::rand::SecureRandom;
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut bytes = [0u8; 20];
-    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+    if aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .is_err()
+    {
         tracing::error!("the system random generator failed");
     }
     bytes

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -207,35 +207,55 @@ async fn refuse_nul_in_url(request: Request, next: Next) -> Response {
 /// Counts requests and their latency by method, matched route and status.
 async fn record_metrics(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let path = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|matched| matched.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
-    let request_id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    let elapsed: Duration = started.elapsed();
-    // The access log names the matched route, never the raw URI: query strings and paths can
-    // carry things that must not reach logs.
-    tracing::info!(
-        target: "access",
-        method = %method,
-        path = %path,
-        status = %status,
-        duration_ms = elapsed.as_secs_f64() * 1000.0,
-        request_id = %request_id,
-        "request"
+    // Labels without per-request copies where they are fixed: the method is one of a few
+    // static names and the route is shared between the two series.
+    let path: Arc<str> = request.extensions().get::<MatchedPath>().map_or_else(
+        || Arc::from("unmatched"),
+        |matched| Arc::from(matched.as_str()),
     );
-    metrics::counter!("brandstream_http_requests_total", "method" => method.clone(), "path" => path.clone(), "status" => status)
+    let method = method_label(request.method());
+    // The request id is copied only when the access log is on.
+    let request_id = tracing::enabled!(target: "access", tracing::Level::INFO).then(|| {
+        request
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    });
+    let response = next.run(request).await;
+    let elapsed: Duration = started.elapsed();
+    let status = response.status().as_u16().to_string();
+    if let Some(request_id) = request_id {
+        // The access log names the matched route, never the raw URI: query strings and paths
+        // can carry things that must not reach logs.
+        tracing::info!(
+            target: "access",
+            method,
+            path = %path,
+            status = %status,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            request_id = %request_id,
+            "request"
+        );
+    }
+    metrics::counter!("brandstream_http_requests_total", "method" => method, "path" => Arc::clone(&path), "status" => status)
         .increment(1);
     metrics::histogram!("brandstream_http_request_duration_seconds", "method" => method, "path" => path)
         .record(elapsed.as_secs_f64());
     response
+}
+
+/// The method as a static metric label (`OTHER` for extension methods, which no route has).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }

@@ -13,12 +13,11 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use crate::pg_tls::{client_config, tls_choice};
 use crate::migrations::{migrations, Migration};
+use crate::pg_tls::{client_config, tls_choice};
 use crate::sql::{Backend, BoxFuture, Conn, Dialect};
 use crate::token_service::BulkWrites;
 use crate::{AuditEvent, Store, StoreError, StoreResult};
-
 
 /// The advisory lock key that serialises migrations across nodes ("brandstr" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6272_616e_6473_7472;
