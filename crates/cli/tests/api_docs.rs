@@ -54,6 +54,36 @@ async fn the_openapi_document_matches_its_snapshot() {
         document["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+
+    // Every reference resolves: a dangling `$ref` breaks every generated client.
+    let mut refs = Vec::new();
+    collect_refs(&document, &mut refs);
+    assert!(refs.len() > 50, "{} references", refs.len());
+    for reference in refs {
+        let name = reference
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("unexpected reference {reference}"));
+        assert!(
+            document["components"]["schemas"].get(name).is_some(),
+            "{reference} is not defined"
+        );
+    }
+}
+
+/// Every `$ref` target in `value`.
+fn collect_refs(value: &Value, refs: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                match (key.as_str(), item) {
+                    ("$ref", Value::String(target)) => refs.push(target.clone()),
+                    _ => collect_refs(item, refs),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_refs(item, refs)),
+        _ => {}
+    }
 }
 
 #[tokio::test]

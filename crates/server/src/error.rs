@@ -136,7 +136,7 @@ impl IntoResponse for OAuthError {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct FieldIssue {
     /// Where: `["body", "name"]`, `["path", "brandkitId"]`, `["query", "pageSize"]`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::api::schemas::LocationPart>)]
     pub loc: Vec<serde_json::Value>,
     /// What is wrong.
     pub msg: String,
@@ -414,8 +414,9 @@ pub mod responses {
     }
 
     error_response!(
-        /// 400 with the generic description.
-        BadRequest, 400, "Invalid request", HttpError
+        /// 400 with the generic description (a taken brand-kit name answers in the
+        /// DuplicateHTTPError shape).
+        BadRequest, 400, "Invalid request", crate::api::schemas::BadRequestBody
     );
     error_response!(
         /// 404 with the generic description.
@@ -443,7 +444,7 @@ pub mod responses {
     #[derive(utoipa::IntoResponses)]
     pub enum UpdateErrors {
         #[response(status = 400, description = "Invalid request")]
-        BadRequest(HttpError),
+        BadRequest(crate::api::schemas::BadRequestBody),
         #[response(status = 401, description = "Missing or invalid bearer token")]
         Unauthorized(HttpError),
         #[response(status = 403, description = "Other organisation or missing scope")]

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod extract;
 pub mod format;
+pub mod schemas;
 
 pub use auth::Caller;
 pub use extract::{ApiJson, IfMatch, PathIds, QueryParams};

@@ -22,7 +22,13 @@ use crate::AppState;
     ),
     modifiers(&BearerSecurity),
     // The error bodies the shared responses (`crate::error::responses`) refer to.
-    components(schemas(crate::error::HttpError, crate::error::ValidationError, crate::error::FieldIssue)),
+    components(schemas(
+        crate::error::HttpError,
+        crate::error::ValidationError,
+        crate::error::FieldIssue,
+        crate::api::schemas::BadRequestBody,
+        crate::api::schemas::DuplicateError,
+    )),
     paths(
         crate::routes::oauth::token::issue_token,
         crate::routes::oauth::introspect::introspect,

@@ -51,7 +51,7 @@ pub struct CreateDocumentRequest {
     pub file_type: Option<String>,
     /// Ignored (the server measures it).
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<i64>)]
     pub size: Option<Value>,
     /// Ignored (the server counts pages).
     #[serde(default)]
@@ -73,7 +73,7 @@ pub struct CreateDocumentRequest {
     pub tags: Option<Vec<String>>,
     /// References to brand kits: `{"type": "brandkit", "id", "path"}`.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<crate::api::schemas::Reference>>)]
     pub references: Option<Vec<Value>>,
     /// Let the server fill title and page count from the document.
     #[serde(default)]
@@ -137,7 +137,7 @@ pub struct DocumentResponse {
     title: String,
     summary: Option<String>,
     tags: Vec<String>,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::api::schemas::Reference>)]
     references: Value,
     /// Why processing failed, if it did.
     message: String,

@@ -37,14 +37,14 @@ pub struct CreateFieldRequest {
     pub order: Option<i64>,
     /// Value matching the type.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<crate::api::schemas::FieldValue>)]
     pub value: Option<Value>,
     /// What belongs in this subsection (guides ingestion).
     #[serde(default)]
     pub intent: Option<String>,
     /// Sources: `[{"id", "path", "type": "documentChunk" | "webpage"}]`.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Vec<crate::api::schemas::Reference>>)]
     pub references: Option<Value>,
     /// Whether it may be deleted (default false).
     #[serde(default)]
@@ -74,7 +74,7 @@ pub struct UpdateFieldRequest {
     #[serde(default, deserialize_with = "present")]
     order: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<crate::api::schemas::FieldValue>)]
     value: Option<Option<Value>>,
     #[serde(default, deserialize_with = "present")]
     intent: Option<Option<String>>,
@@ -94,10 +94,10 @@ pub struct FieldResponse {
     #[serde(rename = "type")]
     field_type: String,
     order: Option<i64>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::api::schemas::FieldValue)]
     value: Value,
     intent: Option<String>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<crate::api::schemas::Reference>)]
     references: Value,
     deletable: bool,
     verified: Option<bool>,

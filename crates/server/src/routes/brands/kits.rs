@@ -63,7 +63,7 @@ pub struct UpdateBrandKitRequest {
     #[serde(default, deserialize_with = "present")]
     industry: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Vec<crate::api::schemas::KitTag>>)]
     tags: Option<Option<Value>>,
     #[serde(default, deserialize_with = "present")]
     brand_name: Option<Option<String>>,
@@ -90,9 +90,9 @@ pub struct BrandKitResponse {
     parent_id: Option<String>,
     parent_type: Option<String>,
     industry: Option<String>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<crate::api::schemas::KitTag>)]
     tags: Value,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<crate::api::schemas::Reference>)]
     references: Value,
     locked: bool,
     created_on: String,
