@@ -727,6 +727,81 @@ async fn runs_are_validated_and_scoped() {
 }
 
 #[tokio::test]
+async fn a_partial_run_says_which_documents_failed() {
+    let server = TestServer::start();
+    let api = Api::new(&server, &[]).await;
+    let kit = api.create_kit_id("Partial").await;
+    let upload = |bytes: &'static [u8], name: &'static str| {
+        let api = &api;
+        let kit = kit.clone();
+        async move {
+            let response = api
+                .upload_bytes(
+                    bytes.to_vec(),
+                    name,
+                    json!({"type": "brand guidelines", "references": [{"type": "brandkit", "id": kit}]}),
+                )
+                .await;
+            assert_eq!(response.status(), 201);
+            response.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let good = upload(
+        b"# Acme\n\n## Tone of voice\n\nWarm and plain.\n",
+        "good.md",
+    )
+    .await;
+    // A PDF by its signature whose body no reader can parse.
+    let broken = upload(
+        b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ntruncated",
+        "broken.pdf",
+    )
+    .await;
+
+    // One of two failed: the hosted status stays Succeeded, the outcome is in numbers.
+    let run = api
+        .start_pipeline(
+            "BrandIngestionPipeline",
+            json!({"brand_kit_id": kit, "documentIdsList": format!("{good},{broken}")}),
+        )
+        .await;
+    let run = api
+        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(run["status"], "Succeeded", "{run}");
+    let progress = &run["progress"];
+    assert_eq!(progress["stage"], "done");
+    assert_eq!(progress["documentsTotal"], 2);
+    assert_eq!(progress["documentsSucceeded"], 1, "{progress}");
+    assert_eq!(progress["documentsFailed"], 1);
+    let failed = progress["failedDocuments"].as_array().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["id"], broken.as_str());
+    assert!(!failed[0]["reason"].as_str().unwrap().is_empty());
+    assert!(run["message"]
+        .as_str()
+        .unwrap()
+        .contains("1 document(s) failed"));
+
+    // All failed: Failed, with the same numbers.
+    let run = api
+        .start_pipeline(
+            "BrandIngestionPipeline",
+            json!({"brand_kit_id": kit, "documentIdsList": broken, "populateSections": false}),
+        )
+        .await;
+    let run = api
+        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(run["status"], "Failed", "{run}");
+    assert_eq!(run["progress"]["documentsSucceeded"], 0);
+    assert_eq!(run["progress"]["documentsFailed"], 1);
+}
+
+#[tokio::test]
 async fn queued_runs_cancel_and_resume_after_a_restart() {
     if !have_samples() {
         return;

@@ -43,13 +43,47 @@ struct ReadDocument {
 /// State shared between a run and its heartbeat.
 pub(super) struct Tracker {
     progress: Mutex<Value>,
+    /// Keys every later progress carries (the documents' outcome once they are read).
+    outcome: Mutex<serde_json::Map<String, Value>>,
     cancel: AtomicBool,
     lost: AtomicBool,
 }
 
+/// Most failed documents a run's progress lists (the counts are exact).
+const FAILED_DOCUMENTS_LISTED: usize = 100;
+
 impl Tracker {
-    pub(super) fn set(&self, progress: Value) {
+    fn new(progress: Value, cancel: bool) -> Self {
+        Self {
+            progress: Mutex::new(progress),
+            outcome: Mutex::new(serde_json::Map::new()),
+            cancel: AtomicBool::new(cancel),
+            lost: AtomicBool::new(false),
+        }
+    }
+
+    /// Sets the progress, with the documents' outcome once it is known.
+    pub(super) fn set(&self, mut progress: Value) {
+        if let Value::Object(fields) = &mut progress {
+            let outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+            fields.extend(outcome.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
         *self.progress.lock().unwrap_or_else(|p| p.into_inner()) = progress;
+    }
+
+    /// Records how the documents of an ingestion run went, machine-readably: from now on the
+    /// progress carries `documentsSucceeded`, `documentsFailed` and `failedDocuments`
+    /// (`[{"id", "reason"}]`, the first 100).
+    fn record_documents(&self, total: usize, failures: &[(String, String)]) {
+        let listed: Vec<Value> = failures
+            .iter()
+            .take(FAILED_DOCUMENTS_LISTED)
+            .map(|(id, reason)| json!({"id": id, "reason": reason}))
+            .collect();
+        let mut outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        outcome.insert("documentsSucceeded".into(), json!(total - failures.len()));
+        outcome.insert("documentsFailed".into(), json!(failures.len()));
+        outcome.insert("failedDocuments".into(), Value::Array(listed));
     }
 
     fn snapshot(&self) -> Value {
@@ -111,11 +145,10 @@ impl Pipeline {
     async fn execute(&self, owner: &str, run: RunRecord, shutdown: &mut watch::Receiver<bool>) {
         let started = std::time::Instant::now();
         tracing::info!(run = %run.id, pipeline = %run.pipeline_id, attempt = run.attempts, "pipeline run started");
-        let tracker = Arc::new(Tracker {
-            progress: Mutex::new(run.progress.clone()),
-            cancel: AtomicBool::new(run.status == RunStatus::Canceling),
-            lost: AtomicBool::new(false),
-        });
+        let tracker = Arc::new(Tracker::new(
+            run.progress.clone(),
+            run.status == RunStatus::Canceling,
+        ));
         let heartbeat = {
             let store = Arc::clone(&self.store);
             let tracker = Arc::clone(&tracker);
@@ -210,7 +243,7 @@ impl Pipeline {
             );
         };
         let mut notes: Vec<String> = Vec::new();
-        let mut failures: Vec<String> = Vec::new();
+        let mut failures: Vec<(String, String)> = Vec::new();
         let mut documents_total = 0;
         let (populate, scope) = match &spec {
             RunSpec::BrandIngestion {
@@ -234,9 +267,10 @@ impl Pipeline {
                         .await
                     {
                         tracing::info!(run = %run.id, document = %id, %reason, "a document could not be ingested");
-                        failures.push(format!("{id}: {reason}"));
+                        failures.push((id.to_string(), reason.to_string()));
                     }
                 }
+                tracker.record_documents(documents.len(), &failures);
                 notes.push(format!(
                     "Ingested {} of {} documents",
                     documents.len() - failures.len(),
@@ -310,7 +344,11 @@ impl Pipeline {
             message.push_str(&format!(
                 ". {} document(s) failed: {}",
                 failures.len(),
-                failures.join("; ")
+                failures
+                    .iter()
+                    .map(|(id, reason)| format!("{id}: {reason}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ));
         }
         let status = if documents_total > 0 && failures.len() == documents_total {

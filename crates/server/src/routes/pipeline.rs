@@ -44,7 +44,10 @@ pub struct RunResponse {
     /// Queued, InProgress, Canceling, Cancelled, Succeeded or Failed.
     status: String,
     message: String,
-    /// `{stage, documentsDone, documentsTotal}` while it runs and after.
+    /// `{stage, documentsDone, documentsTotal}` while it runs and after; an ingestion run adds
+    /// `documentsSucceeded`, `documentsFailed` and `failedDocuments` (`[{id, reason}]`, the
+    /// first 100) once its documents are read (a run ends `Failed` only when all failed), and
+    /// `chunksEmbedded`/`chunksTotal` while embeddings are computed.
     #[schema(value_type = Object)]
     progress: Value,
     run_start: Option<String>,
