@@ -858,6 +858,77 @@ async fn queued_runs_cancel_and_resume_after_a_restart() {
     assert_eq!(run["status"], "Cancelled");
 }
 
+/// Embedded mode: one server per data dir (a second is refused), so a restart resumes the
+/// runs a crash left running at once, not when their lease would have ended (PostgreSQL
+/// nodes keep the lease: another node may still be working on them).
+#[tokio::test]
+async fn an_embedded_restart_resumes_crashed_runs_at_once() {
+    if postgres_backend().is_some() || !have_samples() {
+        return; // an embedded-database behaviour; the samples make a run long enough
+    }
+    // A lease far longer than the test may take: only the start-up release can explain a
+    // quick resume.
+    let env = [
+        ("BRANDSTREAM_PIPELINE__LEASE_SECONDS", "600"),
+        ("BRANDSTREAM_ISSUER", "http://brandstream.test/"),
+    ];
+    let server = TestServer::start_with(&env);
+
+    // A second server on the same data dir is refused, naming the first.
+    let second = std::process::Command::new(binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(server.data_dir())
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another brandstream server") && stderr.contains("--data-dir"),
+        "{stderr}"
+    );
+
+    let api = Api::new(&server, &[]).await;
+    let kit = api.create_kit_id("Resume").await;
+    for _ in 0..4 {
+        api.upload_sample("big-100-pages.pdf", &kit).await;
+    }
+    let run = api
+        .start_pipeline(
+            "BrandIngestionPipeline",
+            json!({"brand_kit_id": kit, "populateSections": false}),
+        )
+        .await;
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            let run: Value = api
+                .get(&api.pipeline(&format!("/runs/{run_id}")))
+                .await
+                .json()
+                .await
+                .unwrap();
+            run["status"] == "InProgress"
+        })
+        .await
+    );
+    let (token, org) = (api.token.clone(), api.org.clone());
+    let dir = server.kill_keep_dir();
+
+    let server = TestServer::start_in(dir, &env);
+    assert!(
+        server.logs().contains("resuming pipeline runs"),
+        "{}",
+        server.logs()
+    );
+    let api = Api {
+        server: &server,
+        token,
+        org,
+    };
+    let run = api.wait_run(&run_id, Duration::from_secs(90)).await;
+    assert_eq!(run["status"], "Succeeded", "{run}");
+}
+
 #[tokio::test]
 async fn a_run_interrupted_by_a_crash_or_a_stop_is_finished_after_restart() {
     if !have_samples() {

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,6 +66,55 @@ pub async fn open_store_migrating(
             "database_url must start with sqlite: or postgres://".into(),
         )),
     }
+}
+
+/// The embedded database file the settings name (`None` for PostgreSQL).
+fn embedded_database(settings: &Settings) -> Option<PathBuf> {
+    match settings.database_location() {
+        DatabaseLocation::SqliteFile(path) => Some(path),
+        DatabaseLocation::Url(url) => url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .map(|rest| PathBuf::from(rest.split('?').next().unwrap_or(rest))),
+    }
+}
+
+/// Takes the serving lock of an embedded database, `<database>.serve-lock`: an advisory lock
+/// the operating system drops when this process ends, however it ends. One server per embedded
+/// database, so the one holding the lock knows that any run found running was left by a
+/// process that stopped, and resumes it at once. A second `serve` is refused with the holder's
+/// process id; admin commands do not take the lock.
+fn lock_embedded_database(database: &Path) -> Result<std::fs::File, ServeError> {
+    use std::io::{Read, Seek, Write};
+    let mut name = database.as_os_str().to_owned();
+    name.push(".serve-lock");
+    let path = PathBuf::from(name);
+    let failed = |e: std::io::Error| ServeError::Io(format!("{}: {e}", path.display()));
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(failed)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            return Err(ServeError::Io(format!(
+                "another brandstream server (process {}) is serving {}: stop it first, or give \
+                 this one its own --data-dir",
+                holder.trim(),
+                database.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
+    }
+    file.set_len(0).map_err(failed)?;
+    file.rewind().map_err(failed)?;
+    write!(file, "{}", std::process::id()).map_err(failed)?;
+    Ok(file)
 }
 
 /// The master key: `master_key` if set, else `DATA_DIR/master.key`. On the embedded database
@@ -158,6 +207,8 @@ pub struct Server {
     address: SocketAddr,
     audit: brandstream_auth::AuditSink,
     audit_writer: JoinHandle<()>,
+    /// The embedded database's serving lock, held while this server lives.
+    _database_lock: Option<std::fs::File>,
 }
 
 impl Server {
@@ -165,6 +216,20 @@ impl Server {
     pub async fn start(settings: Settings) -> Result<Self, ServeError> {
         settings.validate()?;
         let store = open_store(&settings).await?;
+        let database_lock = match embedded_database(&settings) {
+            Some(database) => {
+                let lock = lock_embedded_database(&database)?;
+                let released = store.release_all_runs(crate::api::now_micros()).await?;
+                if released > 0 {
+                    tracing::info!(
+                        released,
+                        "resuming pipeline runs that a stopped server left running"
+                    );
+                }
+                Some(lock)
+            }
+            None => None,
+        };
         let (master, created) = load_master_key(&settings)?;
         if created {
             tracing::info!(
@@ -315,6 +380,7 @@ impl Server {
             address,
             audit,
             audit_writer,
+            _database_lock: database_lock,
         })
     }
 
@@ -335,6 +401,7 @@ impl Server {
             address,
             audit,
             audit_writer,
+            _database_lock: database_lock,
         } = self;
         let upkeep = spawn_upkeep(Arc::clone(&state));
         let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
@@ -369,6 +436,8 @@ impl Server {
         drop(state);
         // The writer ends once every sink is gone; do not wait forever if one lingers.
         let _ = tokio::time::timeout(Duration::from_secs(5), audit_writer).await;
+        // Only now may another server take the embedded database.
+        drop(database_lock);
         tracing::info!("stopped");
         outcome
     }

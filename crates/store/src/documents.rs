@@ -436,6 +436,12 @@ pub trait DocumentStore {
     /// Gives a run held by `owner` back to the queue (shutdown). Returns false when the lease
     /// was lost.
     async fn release_run(&self, id: &str, owner: &str, now: i64) -> StoreResult<bool>;
+    /// Gives every run any process holds back to the queue (running ones become Queued,
+    /// canceling ones stay Canceling), whatever its lease: for a process that knows no other
+    /// can be running them — the embedded server at start, holding the data dir's lock —
+    /// so runs a crash left behind resume at once instead of after their lease. Returns how
+    /// many it released.
+    async fn release_all_runs(&self, now: i64) -> StoreResult<u64>;
     /// Requests cancellation: a queued run becomes Cancelled, a running one Canceling.
     /// Returns the run afterwards; finished runs are returned unchanged.
     async fn cancel_run(
@@ -1107,6 +1113,25 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
             )
             .await?;
         Ok(changed == 1)
+    }
+
+    async fn release_all_runs(&self, now: i64) -> StoreResult<u64> {
+        let changed = self
+            .writer()
+            .await?
+            .execute(
+                "UPDATE pipeline_runs SET status = CASE status WHEN $1 THEN $2 ELSE status END, \
+                 lease_owner = NULL, lease_until = 0, updated_at = $3 \
+                 WHERE lease_owner IS NOT NULL AND status IN ($1, $4)",
+                &binds![
+                    RunStatus::InProgress.as_str(),
+                    RunStatus::Queued.as_str(),
+                    now,
+                    RunStatus::Canceling.as_str(),
+                ],
+            )
+            .await?;
+        Ok(changed)
     }
 
     async fn cancel_run(

@@ -211,7 +211,56 @@ async fn cancelling_ends_queued_runs_and_asks_running_ones_to_stop(store: TestSt
     assert_eq!(reclaimed.status, RunStatus::Canceling);
 }
 
+async fn a_restart_releases_every_held_run_at_once(store: TestStore) {
+    let acme = org('A');
+    for (id, at) in [("running", 1), ("canceling", 2), ("done", 3), ("queued", 4)] {
+        store.insert_run(&run(&acme, id, at)).await.unwrap();
+    }
+    // A process that died held the first three (oldest first) and finished one.
+    for _ in 0..3 {
+        store.claim_run("dead", 10, 1_000).await.unwrap().unwrap();
+    }
+    assert!(store
+        .finish_run("done", "dead", RunStatus::Succeeded, "", &json!({}), 11)
+        .await
+        .unwrap());
+    cancel(&store, &acme, "canceling", 12, "test")
+        .await
+        .unwrap();
+    // Long before the leases end, the two it still held are released.
+    assert_eq!(store.release_all_runs(20).await.unwrap(), 2);
+    let status = |id: &'static str| {
+        let store = store.clone();
+        let acme = acme.clone();
+        async move { store.get_run(&acme, id).await.unwrap().unwrap() }
+    };
+    let running = status("running").await;
+    assert_eq!(
+        (running.status, running.lease_owner),
+        (RunStatus::Queued, None)
+    );
+    assert_eq!(status("canceling").await.status, RunStatus::Canceling);
+    assert_eq!(status("done").await.status, RunStatus::Succeeded);
+    // The new process claims them at once; nothing is left held.
+    let mut claimed = Vec::new();
+    while let Some(run) = store.claim_run("new", 21, 1_000).await.unwrap() {
+        claimed.push((run.id.to_string(), run.status));
+    }
+    claimed.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        claimed,
+        [
+            ("canceling".to_owned(), RunStatus::Canceling),
+            ("queued".to_owned(), RunStatus::InProgress),
+            ("running".to_owned(), RunStatus::InProgress),
+        ]
+    );
+    assert_eq!(status("queued").await.status, RunStatus::InProgress);
+    assert_eq!(store.release_all_runs(22).await.unwrap(), 3);
+}
+
 contract_tests! {
+    a_restart_releases_every_held_run_at_once,
     concurrent_workers_claim_each_run_once,
     leases_expire_and_only_their_holder_acts,
     cancelling_ends_queued_runs_and_asks_running_ones_to_stop,
