@@ -38,7 +38,10 @@ impl Cluster {
             ("BRANDSTREAM_MASTER_KEY".into(), master_key),
             // Every node must name the same issuer: the public URL of the cluster.
             ("BRANDSTREAM_ISSUER".into(), "http://cluster.test/".into()),
-            ("BRANDSTREAM_PIPELINE__LEASE_SECONDS".into(), "5".into()),
+            // Far longer than the test waits: a killed node's run must be taken over because
+            // its node lease (renewed every 2 s, 6 s long) stopped, not because the run's
+            // own lease ran out.
+            ("BRANDSTREAM_PIPELINE__LEASE_SECONDS".into(), "120".into()),
             ("BRANDSTREAM_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()),
         ];
         let blob_dir = match (
@@ -319,8 +322,8 @@ async fn three_nodes_share_one_database_and_blob_store() {
     );
     assert_eq!(attempts.trim(), "0");
 
-    // A node killed (SIGKILL) in the middle of a run: another node finishes it after the
-    // lease expires.
+    // A node killed (SIGKILL) in the middle of a run: another node takes it over as soon as
+    // the dead node's heartbeat lapses (seconds, not the run's 120 s lease) and finishes it.
     let api = cluster.api(0, &token, &credential.org_id);
     let kit = api.create_kit_id("Crash kit").await;
     for _ in 0..10 {
@@ -373,6 +376,19 @@ async fn three_nodes_share_one_database_and_blob_store() {
         .await
         .unwrap();
     assert_eq!(status["status"], "InProgress", "killed mid-run: {status}");
+    let taken_over = time_until(Duration::from_secs(30), || async {
+        cluster
+            .nodes
+            .iter()
+            .map(|node| run_starts(&node.logs(), &run_id))
+            .sum::<usize>()
+            == 1
+    })
+    .await;
+    assert!(
+        taken_over.is_some(),
+        "no surviving node took the run over within 30 s"
+    );
     let finished = survivor.wait_run(&run_id, Duration::from_secs(120)).await;
     assert_eq!(finished["status"], "Succeeded", "{finished}");
     let resumed: usize = cluster

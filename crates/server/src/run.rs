@@ -479,6 +479,15 @@ fn spawn_upkeep(state: Arc<AppState>) -> Vec<JoinHandle<()>> {
                 if let Err(error) = key_state.tokens.prune().await {
                     tracing::warn!(%error, "pruning expired revocations failed");
                 }
+                // Heartbeats of nodes gone for a day.
+                let day_ago = brandstream_domain::now_unix() - 86_400;
+                if let Err(error) = key_state
+                    .store
+                    .forget_leases(brandstream_store::NODE_LEASE_PREFIX, day_ago)
+                    .await
+                {
+                    tracing::warn!(%error, "forgetting old node leases failed");
+                }
                 let retention = i64::from(key_state.settings.audit_retention_days) * 86_400;
                 if retention > 0 {
                     let before = brandstream_domain::now_unix() - retention;
@@ -491,7 +500,40 @@ fn spawn_upkeep(state: Arc<AppState>) -> Vec<JoinHandle<()>> {
             }
         }
     });
-    vec![sync, keys]
+    let mut tasks = vec![sync, keys];
+    if state.settings.is_shared_database() {
+        tasks.push(tokio::spawn(node_heartbeat(state)));
+    }
+    tasks
+}
+
+/// How often a node on a shared database renews its node lease, and how long one lasts: a
+/// node that stopped is known to be gone (and its runs are taken over) within
+/// `NODE_LEASE_SECONDS`, instead of when each run's own lease ends.
+const NODE_HEARTBEAT: Duration = Duration::from_secs(2);
+const NODE_LEASE_SECONDS: i64 = 6;
+
+/// Renews this node's lease ([`brandstream_store::node_lease_name`]) while it serves.
+async fn node_heartbeat(state: Arc<AppState>) {
+    let node = state.pipeline.node_id().to_owned();
+    let name = brandstream_store::node_lease_name(&node);
+    let mut tick = tokio::time::interval(NODE_HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        // The database's clock, as for every lease.
+        let now = match state.store.clock_micros().await {
+            Ok(micros) => micros / 1_000_000,
+            Err(_) => brandstream_domain::now_unix(),
+        };
+        if let Err(error) = state
+            .store
+            .acquire_lease(&name, &node, now, NODE_LEASE_SECONDS)
+            .await
+        {
+            tracing::warn!(%error, "renewing this node's lease failed");
+        }
+    }
 }
 
 /// How long the maintenance lease lasts without renewal.

@@ -405,8 +405,11 @@ pub trait DocumentStore {
     async fn get_run(&self, org: &OrgId, id: &str) -> StoreResult<Option<RunRecord>>;
     /// Runs, newest first, and the total matching.
     async fn list_runs(&self, org: &OrgId, query: &RunQuery) -> StoreResult<(i64, Vec<RunRecord>)>;
-    /// Claims the oldest queued run, or a running one whose lease expired before `now`, for
-    /// `owner` until `lease_until`. Exactly one caller gets a given run.
+    /// Claims the oldest queued run, or a running one whose lease expired before `now`
+    /// (microseconds) or whose holder's node lease ([`crate::node_lease_name`], seconds)
+    /// expired — that process stopped — for `owner` until `lease_until`. A holder belongs to
+    /// node `N` when it is `N` or starts with `N-` (a node's workers claim as `N-w0`, `N-w1`,
+    /// …). Exactly one caller gets a given run.
     async fn claim_run(
         &self,
         owner: &str,
@@ -1002,7 +1005,12 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
             tx.dialect(),
             &format!(
                 "SELECT id FROM pipeline_runs \
-                 WHERE status = $1 OR (status IN ($2, $3) AND lease_until < $4) \
+                 WHERE status = $1 OR (status IN ($2, $3) AND (lease_until < $4 \
+                   OR EXISTS (SELECT 1 FROM leases l \
+                              WHERE l.name = $5 || l.owner AND l.until < $6 \
+                                AND (pipeline_runs.lease_owner = l.owner \
+                                     OR substr(pipeline_runs.lease_owner, 1, length(l.owner) + 1) \
+                                        = l.owner || '-')))) \
                  ORDER BY created_at, id COLLATE \"C\" LIMIT 1{}",
                 tx.dialect().pick("", " FOR UPDATE SKIP LOCKED")
             ),
@@ -1016,6 +1024,8 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
                     RunStatus::InProgress.as_str(),
                     RunStatus::Canceling.as_str(),
                     now,
+                    crate::NODE_LEASE_PREFIX,
+                    now.div_euclid(1_000_000),
                 ],
                 |row| row.text("id"),
             )

@@ -191,7 +191,20 @@ pub trait LeaseStore {
         now: UnixSeconds,
         ttl_seconds: i64,
     ) -> StoreResult<bool>;
+    /// Deletes the leases whose name starts with `prefix` and that expired before `before`
+    /// (node heartbeats of processes long gone). Returns how many.
+    async fn forget_leases(&self, prefix: &str, before: UnixSeconds) -> StoreResult<u64>;
 }
+
+/// The lease a serving process renews while it lives (`node:` + its run-claiming owner id):
+/// a run whose holder's node lease has expired is taken over at once, before the run's own
+/// lease ends (see [`DocumentStore::claim_run`]).
+pub fn node_lease_name(owner: &str) -> String {
+    format!("{NODE_LEASE_PREFIX}{owner}")
+}
+
+/// The prefix of node leases.
+pub const NODE_LEASE_PREFIX: &str = "node:";
 
 /// Everything the server needs from storage.
 #[async_trait]

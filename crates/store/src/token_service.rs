@@ -700,4 +700,15 @@ impl<B: Backend> LeaseStore for B {
             .await?;
         Ok(changed == 1)
     }
+
+    async fn forget_leases(&self, prefix: &str, before: UnixSeconds) -> StoreResult<u64> {
+        // A prefix compared as text (no LIKE patterns to escape); the table is small.
+        self.writer()
+            .await?
+            .execute(
+                "DELETE FROM leases WHERE substr(name, 1, length($1)) = $1 AND until < $2",
+                &binds![prefix, before],
+            )
+            .await
+    }
 }

@@ -259,8 +259,79 @@ async fn a_restart_releases_every_held_run_at_once(store: TestStore) {
     assert_eq!(store.release_all_runs(22).await.unwrap(), 3);
 }
 
+async fn runs_of_a_node_whose_heartbeat_stopped_are_taken_over(store: TestStore) {
+    const SECOND: i64 = 1_000_000;
+    let acme = org('A');
+    for (id, at) in [("r1", 1), ("r2", 2)] {
+        store.insert_run(&run(&acme, id, at)).await.unwrap();
+    }
+    // Node a's worker holds r1 with a long run lease and a beats until second 16; legacy
+    // holds r2 and never registered a node lease; node "a-w" (a prefix of a's worker names,
+    // but another node) stopped long ago.
+    assert!(store
+        .acquire_lease(&crate::node_lease_name("a"), "a", 10, 6)
+        .await
+        .unwrap());
+    assert!(store
+        .acquire_lease(&crate::node_lease_name("a-w"), "a-w", 1, 1)
+        .await
+        .unwrap());
+    let claimed = store
+        .claim_run("a-w0", 10 * SECOND, 600 * SECOND)
+        .await
+        .unwrap();
+    assert_eq!(claimed.unwrap().id.to_string(), "r1");
+    let claimed = store
+        .claim_run("legacy", 10 * SECOND, 600 * SECOND)
+        .await
+        .unwrap();
+    assert_eq!(claimed.unwrap().id.to_string(), "r2");
+    // While a beats, nobody takes its run.
+    assert!(store
+        .claim_run("b", 15 * SECOND, 600 * SECOND)
+        .await
+        .unwrap()
+        .is_none());
+    // Its heartbeat stopped: b takes r1 over at once; r2 waits for its run lease.
+    let taken = store
+        .claim_run("b", 17 * SECOND, 600 * SECOND)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((taken.id.to_string(), taken.attempts), ("r1".to_owned(), 2));
+    assert!(store
+        .claim_run("b", 17 * SECOND, 600 * SECOND)
+        .await
+        .unwrap()
+        .is_none());
+    // Old node leases are forgotten; other leases stay.
+    assert!(store
+        .acquire_lease("maintenance", "b", 17, 150)
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .forget_leases(crate::NODE_LEASE_PREFIX, 17)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .forget_leases(crate::NODE_LEASE_PREFIX, 17)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(!store
+        .acquire_lease("maintenance", "c", 18, 150)
+        .await
+        .unwrap());
+}
+
 contract_tests! {
     a_restart_releases_every_held_run_at_once,
+    runs_of_a_node_whose_heartbeat_stopped_are_taken_over,
     concurrent_workers_claim_each_run_once,
     leases_expire_and_only_their_holder_acts,
     cancelling_ends_queued_runs_and_asks_running_ones_to_stop,
