@@ -186,7 +186,20 @@ fn table_lines(headers: &[&str], rows: &[Vec<String>]) -> Vec<String> {
 fn write_stdout(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    if let Err(error) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+    end_on_write_error(out.write_fmt(args).and_then(|()| out.write_all(b"\n")));
+}
+
+/// Writes `bytes` to stdout as they are (generated text such as shell completions).
+fn write_stdout_bytes(bytes: &[u8]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    end_on_write_error(out.write_all(bytes).and_then(|()| out.flush()));
+}
+
+/// Ends the process after a failed write to stdout: quietly with status 0 when the reader
+/// has gone away (a closed pipe, as Unix filters do), with a message and status 1 otherwise.
+fn end_on_write_error(result: std::io::Result<()>) {
+    if let Err(error) = result {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
@@ -225,12 +238,11 @@ fn main() -> ExitCode {
         Command::Models(args) => models::run(args, &runtime),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "brandstream",
-                &mut std::io::stdout(),
-            );
+            // Generated into memory first: clap_complete panics on a failed write (a closed
+            // pipe), which write_stdout_bytes turns into a quiet exit.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "brandstream", &mut script);
+            write_stdout_bytes(&script);
             Ok(())
         }
         Command::Client(command) => {

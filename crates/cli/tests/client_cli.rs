@@ -314,24 +314,43 @@ fn a_closed_pipe_ends_the_output_quietly() {
     let server = TestServer::start();
     let cli = Cli::new(&server);
     cli.json(&["kits", "create", "Pipe kit"]);
-    let mut child = std::process::Command::new(binary())
-        .args(["kits", "list", "--output", "json"])
+    let mut list = std::process::Command::new(binary());
+    list.args(["kits", "list", "--output", "json"])
         .env_clear()
         .env("HOME", cli.home.path())
         .env("BRANDSTREAM_CACHE_DIR", cli.home.path().join("cache"))
         .env("BRANDSTREAM_URL", &server.base)
         .env("BRANDSTREAM_CLIENT_ID", &cli.credential.client_id)
-        .env("BRANDSTREAM_CLIENT_SECRET", &cli.credential.client_secret)
+        .env("BRANDSTREAM_CLIENT_SECRET", &cli.credential.client_secret);
+    // The reader goes away before the CLI writes (it is still fetching a token).
+    let output = into_a_closed_pipe(list);
+    assert_ne!(output.status.code(), Some(101));
+
+    // Generated output too: shell completions into a reader that is already gone.
+    for shell in ["bash", "zsh", "fish"] {
+        let mut completions = std::process::Command::new(binary());
+        completions.args(["completions", shell]);
+        assert_eq!(
+            into_a_closed_pipe(completions).status.code(),
+            Some(0),
+            "{shell}"
+        );
+    }
+}
+
+/// Runs `command` with its stdout's reader closed at once; the output, after checking that
+/// nothing panicked.
+fn into_a_closed_pipe(mut command: std::process::Command) -> std::process::Output {
+    let mut child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // The reader goes away before the CLI writes (it is still fetching a token).
     drop(child.stdout.take());
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_ne!(output.status.code(), Some(101), "{stderr}");
+    output
 }
 
 #[test]

@@ -858,6 +858,38 @@ async fn queued_runs_cancel_and_resume_after_a_restart() {
     assert_eq!(run["status"], "Cancelled");
 }
 
+/// Uploads `copies` of the 100-page sample for `kit` and starts their ingestion (without
+/// filling); returns the run id and the documents once a worker runs it and reports reading.
+async fn start_long_run(api: &Api<'_>, kit: &str, copies: usize) -> (String, Vec<String>) {
+    let mut ids = Vec::new();
+    for _ in 0..copies {
+        let document = api.upload_sample("big-100-pages.pdf", kit).await;
+        ids.push(document["id"].as_str().unwrap().to_owned());
+    }
+    let run = api
+        .start_pipeline(
+            "BrandIngestionPipeline",
+            json!({"brand_kit_id": kit, "populateSections": false}),
+        )
+        .await;
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            let run: Value = api
+                .get(&api.pipeline(&format!("/runs/{run_id}")))
+                .await
+                .json()
+                .await
+                .unwrap();
+            run["status"] == "InProgress"
+                && run["progress"]["stage"] == "reading"
+                && run["progress"]["documentsTotal"] == copies
+        })
+        .await
+    );
+    (run_id, ids)
+}
+
 /// Embedded mode: one server per data dir (a second is refused), so a restart resumes the
 /// runs a crash left running at once, not when their lease would have ended (PostgreSQL
 /// nodes keep the lease: another node may still be working on them).
@@ -889,28 +921,7 @@ async fn an_embedded_restart_resumes_crashed_runs_at_once() {
 
     let api = Api::new(&server, &[]).await;
     let kit = api.create_kit_id("Resume").await;
-    for _ in 0..4 {
-        api.upload_sample("big-100-pages.pdf", &kit).await;
-    }
-    let run = api
-        .start_pipeline(
-            "BrandIngestionPipeline",
-            json!({"brand_kit_id": kit, "populateSections": false}),
-        )
-        .await;
-    let run_id = run["id"].as_str().unwrap().to_owned();
-    assert!(
-        eventually(Duration::from_secs(20), || async {
-            let run: Value = api
-                .get(&api.pipeline(&format!("/runs/{run_id}")))
-                .await
-                .json()
-                .await
-                .unwrap();
-            run["status"] == "InProgress"
-        })
-        .await
-    );
+    let (run_id, _) = start_long_run(&api, &kit, 4).await;
     let (token, org) = (api.token.clone(), api.org.clone());
     let dir = server.kill_keep_dir();
 
@@ -941,37 +952,8 @@ async fn a_run_interrupted_by_a_crash_or_a_stop_is_finished_after_restart() {
     let server = TestServer::start_with(&env);
     let api = Api::new(&server, &[]).await;
     let kit = api.create_kit_id("Crash").await;
-    let mut ids = Vec::new();
-    for _ in 0..6 {
-        ids.push(
-            api.upload_sample("big-100-pages.pdf", &kit).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
-    }
-    let run = api
-        .start_pipeline(
-            "BrandIngestionPipeline",
-            json!({"brand_kit_id": kit, "populateSections": false}),
-        )
-        .await;
-    let run_id = run["id"].as_str().unwrap().to_owned();
     // Wait until it is running and reports its progress, then kill the server without warning.
-    assert!(
-        eventually(Duration::from_secs(20), || async {
-            let run: Value = api
-                .get(&api.pipeline(&format!("/runs/{run_id}")))
-                .await
-                .json()
-                .await
-                .unwrap();
-            run["status"] == "InProgress"
-                && run["progress"]["stage"] == "reading"
-                && run["progress"]["documentsTotal"] == 6
-        })
-        .await
-    );
+    let (run_id, ids) = start_long_run(&api, &kit, 6).await;
     let token = api.token.clone();
     let org = api.org.clone();
     let dir = server.kill_keep_dir();

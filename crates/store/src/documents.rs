@@ -1106,42 +1106,19 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
     }
 
     async fn release_run(&self, id: &str, owner: &str, now: i64) -> StoreResult<bool> {
-        let changed = self
-            .writer()
-            .await?
-            .execute(
-                "UPDATE pipeline_runs SET status = CASE status WHEN $1 THEN $2 ELSE status END, \
-                 lease_owner = NULL, lease_until = 0, updated_at = $3 \
-                 WHERE id = $4 AND lease_owner = $5",
-                &binds![
-                    RunStatus::InProgress.as_str(),
-                    RunStatus::Queued.as_str(),
-                    now,
-                    id,
-                    owner,
-                ],
-            )
-            .await?;
+        let changed =
+            hand_back_runs(self, now, "id = $4 AND lease_owner = $5", binds![id, owner]).await?;
         Ok(changed == 1)
     }
 
     async fn release_all_runs(&self, now: i64) -> StoreResult<u64> {
-        let changed = self
-            .writer()
-            .await?
-            .execute(
-                "UPDATE pipeline_runs SET status = CASE status WHEN $1 THEN $2 ELSE status END, \
-                 lease_owner = NULL, lease_until = 0, updated_at = $3 \
-                 WHERE lease_owner IS NOT NULL AND status IN ($1, $4)",
-                &binds![
-                    RunStatus::InProgress.as_str(),
-                    RunStatus::Queued.as_str(),
-                    now,
-                    RunStatus::Canceling.as_str(),
-                ],
-            )
-            .await?;
-        Ok(changed)
+        hand_back_runs(
+            self,
+            now,
+            "lease_owner IS NOT NULL AND status IN ($1, $4)",
+            binds![RunStatus::Canceling.as_str()],
+        )
+        .await
     }
 
     async fn cancel_run(
@@ -1263,6 +1240,34 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
         }))
         .await
     }
+}
+
+/// Gives the runs matching `filter` back to the queue: running ones become Queued (canceling
+/// ones stay Canceling), their lease cleared. `filter` may use `$1` (InProgress) and numbers
+/// its own parameters `extra` from `$4`. Returns how many changed.
+async fn hand_back_runs<B: Backend>(
+    backend: &B,
+    now: i64,
+    filter: &str,
+    extra: impl IntoIterator<Item = Bind<'_>>,
+) -> StoreResult<u64> {
+    let mut binds = Vec::from(binds![
+        RunStatus::InProgress.as_str(),
+        RunStatus::Queued.as_str(),
+        now,
+    ]);
+    binds.extend(extra);
+    backend
+        .writer()
+        .await?
+        .execute(
+            &format!(
+                "UPDATE pipeline_runs SET status = CASE status WHEN $1 THEN $2 ELSE status END, \
+                 lease_owner = NULL, lease_until = 0, updated_at = $3 WHERE {filter}"
+            ),
+            &binds,
+        )
+        .await
 }
 
 #[cfg(test)]
