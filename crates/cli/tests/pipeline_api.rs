@@ -802,6 +802,43 @@ async fn a_partial_run_says_which_documents_failed() {
 }
 
 #[tokio::test]
+async fn a_markdown_file_with_only_headings_is_read_as_markdown() {
+    let server = TestServer::start();
+    let api = Api::new(&server, &[]).await;
+    let kit = api.create_kit_id("Headings only").await;
+    // Headings and paragraphs only: from the bytes alone this could be plain text; the name
+    // and the declared type say Markdown.
+    let book = "# Acme\n\n## Typography\n\nHeadlines are set in Inter Bold.\n\n## Tone of voice\n\nWarm and plain.\n";
+    let response = api
+        .upload_bytes(
+            book.as_bytes().to_vec(),
+            "acme.md",
+            json!({"type": "brand guidelines", "fileType": "text/markdown",
+                   "references": [{"type": "brandkit", "id": kit}]}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let document: Value = response.json().await.unwrap();
+    assert_eq!(document["fileType"], "text/markdown");
+    let run = api
+        .start_pipeline("BrandIngestionPipeline", json!({"brand_kit_id": kit}))
+        .await;
+    let run = api
+        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .await;
+    assert_eq!(run["status"], "Succeeded", "{run}");
+    let page: Value = api
+        .get(&api.docs(2, &format!("/chunks?search=Inter&referenceId={kit}")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let chunk = &page["data"][0];
+    assert_eq!(chunk["heading"], "Typography", "{page}");
+    assert!(!chunk["text"].as_str().unwrap().contains("# "), "{chunk}");
+}
+
+#[tokio::test]
 async fn queued_runs_cancel_and_resume_after_a_restart() {
     if !have_samples() {
         return;

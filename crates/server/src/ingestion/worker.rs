@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use brandstream_domain::{BrandKitId, DocumentId, OrgId};
 use brandstream_ingest::summary::summarize;
-use brandstream_ingest::{chunk_document, detect_kind, ChunkSettings};
+use brandstream_ingest::{chunk_document, detect_kind, ChunkSettings, FileKind};
 use brandstream_store::{
     ChunkRecord, DocumentRecord, DocumentStatus, RunRecord, RunStatus, StoreError,
 };
@@ -439,7 +439,13 @@ impl Pipeline {
             .get(&document.file_id)
             .await
             .map_err(|error| internal(&error))?;
-        let kind = detect_kind(&bytes).ok_or("the file is not a supported type")?;
+        let detected = detect_kind(&bytes).ok_or("the file is not a supported type")?;
+        // The kind the upload settled on: Markdown and plain text cannot always be told apart
+        // from the bytes, so a textual file keeps the textual type its sender declared (a
+        // Markdown file whose only syntax is headings must still be read as Markdown).
+        let kind = FileKind::from_declared(&document.file_type)
+            .filter(|stored| detected.agrees_with(*stored))
+            .unwrap_or(detected);
         let mut extracted = self
             .extractor
             .extract(kind, bytes, self.limits, document.charset.clone())
