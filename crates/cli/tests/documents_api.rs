@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -492,10 +490,7 @@ async fn malformed_samples_fail_cleanly_and_the_server_stays_up() {
     }
     let good = api.upload_sample("tidewater-outdoor-gear.md", &kit).await;
     let run = api
-        .start_pipeline("BrandIngestionPipeline", json!({"brand_kit_id": kit}))
-        .await;
-    let run = api
-        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .run_to_end("BrandIngestionPipeline", json!({"brand_kit_id": kit}))
         .await;
     // One good document: the run succeeds, and its message lists each failure.
     assert_eq!(run["status"], "Succeeded", "{run}");
@@ -609,10 +604,7 @@ async fn documents_can_live_in_s3_compatible_storage() {
     );
     // Ingestion reads it from there.
     let run = api
-        .start_pipeline("BrandIngestionPipeline", json!({"brand_kit_id": kit}))
-        .await;
-    let run = api
-        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .run_to_end("BrandIngestionPipeline", json!({"brand_kit_id": kit}))
         .await;
     assert_eq!(run["status"], "Succeeded", "{run}");
     // Deleting removes the object.
@@ -696,10 +688,7 @@ async fn a_textual_file_is_read_in_the_charset_its_content_type_declares() {
     let undeclared: Value = undeclared.json().await.unwrap();
 
     let run = api
-        .start_pipeline("BrandIngestionPipeline", json!({"brand_kit_id": kit}))
-        .await;
-    let run = api
-        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .run_to_end("BrandIngestionPipeline", json!({"brand_kit_id": kit}))
         .await;
     assert_eq!(run["status"], "Succeeded", "{run}");
     for document in [&uploaded, &fetched] {

@@ -102,14 +102,11 @@ async fn score(api: &Api<'_>, brand: &str, format: &str) -> Score {
     let kit = api.create_kit_id(&format!("{brand} {format}")).await;
     let document = api.upload_sample(&format!("{brand}.{format}"), &kit).await;
     let run = api
-        .start_pipeline(
+        .run_to_end(
             "BrandIngestionPipeline",
             json!({"brand_kit_id": kit, "populateSections": true,
                    "documentIdsList": document["id"]}),
         )
-        .await;
-    let run = api
-        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
         .await;
     assert_eq!(run["status"], "Succeeded", "{run}");
     let fields = api.all_fields(&kit).await;
@@ -357,13 +354,10 @@ async fn chunks_ingested_without_a_model_are_embedded_once_one_is_installed() {
         .upload_sample("northwind-coffee-roasters.md", &kit)
         .await;
     let run = api
-        .start_pipeline(
+        .run_to_end(
             "BrandIngestionPipeline",
             json!({"brand_kit_id": kit, "documentIdsList": document["id"]}),
         )
-        .await;
-    let run = api
-        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
         .await;
     assert_eq!(run["status"], "Succeeded", "{run}");
     assert!(
@@ -511,15 +505,10 @@ async fn enrichment_respects_scope_locks_and_people_edits() {
         .await
         .starts_with("Invalid request"));
     let document = api.upload_sample("tidewater-outdoor-gear.md", &kit).await;
-    let run = api
-        .start_pipeline(
+    let run = api.run_to_end(
             "BrandIngestionPipeline",
             json!({"brand_kit_id": kit, "populateSections": false, "documentIdsList": document["id"]}),
-        )
-        .await;
-    let run = api
-        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
-        .await;
+        ).await;
     assert_eq!(run["status"], "Succeeded");
     // populateSections false: knowledge indexed, nothing filled.
     assert!(api
@@ -558,13 +547,10 @@ async fn enrichment_respects_scope_locks_and_people_edits() {
     let visual = api.section(&kit, "Visual Guidelines").await;
     let visual_id = visual["id"].as_str().unwrap().to_owned();
     let run = api
-        .start_pipeline(
+        .run_to_end(
             "EnrichSectionsPipeline",
             json!({"brand_kit_id": kit, "sectionId": visual_id}),
         )
-        .await;
-    let run = api
-        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
         .await;
     assert_eq!(run["status"], "Succeeded", "{run}");
     for (section, field) in api.all_fields(&kit).await {
@@ -609,13 +595,10 @@ async fn enrichment_respects_scope_locks_and_people_edits() {
         .await;
     assert_eq!(response.status(), 200);
     let run = api
-        .start_pipeline(
+        .run_to_end(
             "BrandIngestionPipeline",
             json!({"brand_kit_id": locked_kit, "documentIdsList": document["id"]}),
         )
-        .await;
-    let run = api
-        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
         .await;
     assert_eq!(run["status"], "Succeeded");
     assert!(run["message"].as_str().unwrap().contains("locked"), "{run}");
@@ -763,13 +746,10 @@ async fn a_partial_run_says_which_documents_failed() {
 
     // One of two failed: the hosted status stays Succeeded, the outcome is in numbers.
     let run = api
-        .start_pipeline(
+        .run_to_end(
             "BrandIngestionPipeline",
             json!({"brand_kit_id": kit, "documentIdsList": format!("{good},{broken}")}),
         )
-        .await;
-    let run = api
-        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
         .await;
     assert_eq!(run["status"], "Succeeded", "{run}");
     let progress = &run["progress"];
@@ -788,13 +768,10 @@ async fn a_partial_run_says_which_documents_failed() {
 
     // All failed: Failed, with the same numbers.
     let run = api
-        .start_pipeline(
+        .run_to_end(
             "BrandIngestionPipeline",
             json!({"brand_kit_id": kit, "documentIdsList": broken, "populateSections": false}),
         )
-        .await;
-    let run = api
-        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
         .await;
     assert_eq!(run["status"], "Failed", "{run}");
     assert_eq!(run["progress"]["documentsSucceeded"], 0);
@@ -821,10 +798,7 @@ async fn a_markdown_file_with_only_headings_is_read_as_markdown() {
     let document: Value = response.json().await.unwrap();
     assert_eq!(document["fileType"], "text/markdown");
     let run = api
-        .start_pipeline("BrandIngestionPipeline", json!({"brand_kit_id": kit}))
-        .await;
-    let run = api
-        .wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+        .run_to_end("BrandIngestionPipeline", json!({"brand_kit_id": kit}))
         .await;
     assert_eq!(run["status"], "Succeeded", "{run}");
     let page: Value = api

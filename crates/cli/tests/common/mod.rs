@@ -718,6 +718,13 @@ impl<'a> Api<'a> {
         body
     }
 
+    /// Starts a pipeline and waits (up to a minute) until the run is finished; returns it.
+    pub async fn run_to_end(&self, pipeline: &str, parameters: Value) -> Value {
+        let run = self.start_pipeline(pipeline, parameters).await;
+        self.wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
+            .await
+    }
+
     /// Polls a run until it is finished (Succeeded, Failed or Cancelled); returns it.
     pub async fn wait_run(&self, run: &str, timeout: Duration) -> Value {
         let started = Instant::now();
