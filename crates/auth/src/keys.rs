@@ -15,7 +15,7 @@ use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPa
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use brandstream_domain::{CredentialRules, UnixSeconds};
-use brandstream_store::{KeyState, SigningKeyRecord, Store};
+use brandstream_store::{KeyRotation, KeyState, SigningKeyRecord, Store};
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -544,7 +544,12 @@ impl Keyring {
         let new_next = generate_key_record(self.algorithm, KeyState::Next, &self.encryptor, now)?;
         let rotated = self
             .store
-            .rotate_signing_keys(expected_active, new_active.as_ref(), &new_next, now)
+            .rotate_signing_keys(&KeyRotation {
+                expected_active,
+                new_active: new_active.as_ref(),
+                new_next: &new_next,
+                at: now,
+            })
             .await?;
         if !rotated {
             tracing::info!("another process rotated the signing keys first");
@@ -766,7 +771,12 @@ mod keyring_tests {
             generate_key_record(SigningAlgorithm::EdDsa, KeyState::Next, &encryptor, now).unwrap();
         let long_ago = now - RETIRED_KEY_GRACE - 10;
         assert!(store
-            .rotate_signing_keys(&second.active.kid, None, &newer, long_ago)
+            .rotate_signing_keys(&KeyRotation {
+                expected_active: &second.active.kid,
+                new_active: None,
+                new_next: &newer,
+                at: long_ago,
+            })
             .await
             .unwrap());
         keyring.reload().await.unwrap();

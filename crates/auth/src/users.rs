@@ -7,7 +7,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use brandstream_domain::{now_unix, OrgId};
-use brandstream_store::{Membership, Store, StoreError, UserRecord};
+use brandstream_store::{Membership, PasswordChange, Store, StoreError, UserRecord};
 
 use crate::AuthError;
 
@@ -189,7 +189,12 @@ impl Users {
         let password = one_time_password();
         let mut user = self.create(username, &password, org, role).await?;
         self.store
-            .set_password(&user.id, &user.password_hash, true, None)
+            .set_password(
+                &user.id,
+                PasswordChange::Temporary {
+                    hash: &user.password_hash,
+                },
+            )
             .await?;
         user.must_change = true;
         Ok((user, Some(password)))
@@ -208,7 +213,13 @@ impl Users {
             .await
             .map_err(|e| AuthError::Validation(e.to_string()))??;
         self.store
-            .set_password(user_id, &hash, false, Some(keep_session))
+            .set_password(
+                user_id,
+                PasswordChange::Chosen {
+                    hash: &hash,
+                    keep_session,
+                },
+            )
             .await?;
         Ok(())
     }

@@ -6,131 +6,116 @@ use serde_json::Value;
 
 use std::borrow::Cow;
 
-use crate::rows::{
-    binds, field_from_row, field_values, insert_statement, kit_from_row, kit_values,
-    section_from_row, section_values, Bind, FIELDS, FIELD_COLUMNS, KITS, KIT_COLUMNS, SECTIONS,
-    SECTION_COLUMNS,
-};
+use crate::record::{stored_record, Stamp, Stored};
+use crate::rows::{binds, Bind, FIELDS, KITS, SECTIONS};
 use crate::sql::{duplicate_as, Backend, Dialect, Tx};
 use crate::StoreResult;
 
-/// A brand kit as stored. Times are Unix microseconds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KitRecord {
-    /// UUID.
-    pub id: BrandKitId,
-    /// Owning organisation.
-    pub org_id: OrgId,
-    /// Unique (per organisation, case-insensitively) name.
-    pub name: String,
-    /// Description.
-    pub description: Option<String>,
-    /// Brand name.
-    pub brand_name: Option<String>,
-    /// Company name.
-    pub company_name: Option<String>,
-    /// Logo URL.
-    pub logo: Option<String>,
-    /// Industry.
-    pub industry: Option<String>,
-    /// draft | inprocess | published | failed.
-    pub status: String,
-    /// Kit this one was derived from.
-    pub parent_id: Option<String>,
-    /// `brandkit` or empty.
-    pub parent_type: Option<String>,
-    /// `[{"category", "values"}]`.
-    pub tags: Value,
-    /// `[{"id", "path", "type"}]`.
-    pub references: Value,
-    /// A locked kit refuses changes.
-    pub locked: bool,
-    /// Incremented on every change; the ETag.
-    pub version: i64,
-    /// Creation time.
-    pub created_at: i64,
-    /// Creating client (`sub`).
-    pub created_by: String,
-    /// Last change time.
-    pub updated_at: i64,
-    /// Last changing client.
-    pub updated_by: String,
-    /// Soft-deletion time.
-    pub deleted_at: Option<i64>,
+stored_record! {
+    /// A brand kit as stored. Times are Unix microseconds.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct KitRecord {
+        /// UUID.
+        pub id: BrandKitId,
+        /// Owning organisation.
+        pub org_id: OrgId,
+        /// Unique (per organisation, case-insensitively) name.
+        pub name: String,
+        /// Description.
+        pub description: Option<String>,
+        /// Brand name.
+        pub brand_name: Option<String>,
+        /// Company name.
+        pub company_name: Option<String>,
+        /// Logo URL.
+        pub logo: Option<String>,
+        /// Industry.
+        pub industry: Option<String>,
+        /// draft | inprocess | published | failed.
+        pub status: String,
+        /// Kit this one was derived from.
+        pub parent_id: Option<String>,
+        /// `brandkit` or empty.
+        pub parent_type: Option<String>,
+        /// `[{"category", "values"}]`.
+        pub tags: Value,
+        /// `[{"id", "path", "type"}]`.
+        pub references: Value as "refs",
+        /// A locked kit refuses changes.
+        pub locked: bool,
+        /// Incremented on every change; the ETag.
+        pub version: i64,
+        /// Soft-deletion time.
+        pub deleted_at: Option<i64>,
+        /// Who made it and changed it last, and when.
+        pub stamp: Stamp,
+    }
 }
 
-/// A section.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SectionRecord {
-    /// UUID.
-    pub id: SectionId,
-    /// Owning kit.
-    pub kit_id: BrandKitId,
-    /// Name.
-    pub name: String,
-    /// Position.
-    pub order: i64,
-    /// Whether people may delete it.
-    pub deletable: bool,
-    /// Whether it comes from the catalogue.
-    pub predefined: bool,
-    /// Free-form properties.
-    pub properties: Value,
-    /// ETag version.
-    pub version: i64,
-    /// Creation time.
-    pub created_at: i64,
-    /// Creator.
-    pub created_by: String,
-    /// Last change time.
-    pub updated_at: i64,
-    /// Last changer.
-    pub updated_by: String,
-    /// Soft-deletion time.
-    pub deleted_at: Option<i64>,
+stored_record! {
+    /// A section.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct SectionRecord {
+        /// UUID.
+        pub id: SectionId,
+        /// Owning kit.
+        pub kit_id: BrandKitId,
+        /// Name.
+        pub name: String,
+        /// Position.
+        pub order: i64 as "position",
+        /// Whether people may delete it.
+        pub deletable: bool,
+        /// Whether it comes from the catalogue.
+        pub predefined: bool,
+        /// Free-form properties.
+        pub properties: Value,
+        /// ETag version.
+        pub version: i64,
+        /// Soft-deletion time.
+        pub deleted_at: Option<i64>,
+        /// Who made it and changed it last, and when.
+        pub stamp: Stamp,
+    }
 }
 
-/// A subsection (field).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FieldRecord {
-    /// UUID.
-    pub id: FieldId,
-    /// Owning section.
-    pub section_id: SectionId,
-    /// Owning kit.
-    pub kit_id: BrandKitId,
-    /// Name.
-    pub name: String,
-    /// text | array | richArray.
-    pub field_type: String,
-    /// Position.
-    pub order: Option<i64>,
-    /// The value, validated against the type.
-    pub value: Value,
-    /// What belongs here.
-    pub intent: Option<String>,
-    /// `[{"id", "path", "type"}]` sources.
-    pub references: Value,
-    /// Whether people may delete it.
-    pub deletable: bool,
-    /// Verified by a person.
-    pub verified: Option<bool>,
-    /// Whether ingestion may overwrite the value.
-    pub ai_editable: bool,
-    /// Whether it comes from the catalogue.
-    pub predefined: bool,
-    /// Free-form properties.
-    pub properties: Value,
-    /// ETag version.
-    pub version: i64,
-    /// Creation time.
-    pub created_at: i64,
-    /// Creator.
-    pub created_by: String,
-    /// Last change time.
-    pub updated_at: i64,
-    /// Last changer.
-    pub updated_by: String,
+stored_record! {
+    /// A subsection (field).
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct FieldRecord {
+        /// UUID.
+        pub id: FieldId,
+        /// Owning section.
+        pub section_id: SectionId,
+        /// Owning kit.
+        pub kit_id: BrandKitId,
+        /// Name.
+        pub name: String,
+        /// text | array | richArray.
+        pub field_type: String,
+        /// Position.
+        pub order: Option<i64> as "position",
+        /// The value, validated against the type.
+        pub value: Value,
+        /// What belongs here.
+        pub intent: Option<String>,
+        /// `[{"id", "path", "type"}]` sources.
+        pub references: Value as "refs",
+        /// Whether people may delete it.
+        pub deletable: bool,
+        /// Verified by a person.
+        pub verified: Option<bool>,
+        /// Whether ingestion may overwrite the value.
+        pub ai_editable: bool,
+        /// Whether it comes from the catalogue.
+        pub predefined: bool,
+        /// Free-form properties.
+        pub properties: Value,
+        /// ETag version.
+        pub version: i64,
+        /// Who made it and changed it last, and when.
+        pub stamp: Stamp,
+    }
 }
 
 /// Filters, order and page of a kit listing.
@@ -217,8 +202,8 @@ const DUPLICATE_KIT_NAME: &str = "brand kit name";
 
 /// Inserts fields, in batches; also used by ingestion inside its own transaction.
 pub(crate) async fn insert_fields(tx: &mut Tx<'_>, fields: &[FieldRecord]) -> StoreResult<()> {
-    tx.insert_rows("brand_fields", FIELD_COLUMNS, fields, |field| {
-        Ok(field_values(field))
+    tx.insert_rows("brand_fields", FieldRecord::columns(), fields, |field| {
+        Ok(field.values())
     })
     .await
 }
@@ -258,15 +243,15 @@ impl<B: Backend> BrandStore for B {
         let mut tx = conn.begin().await?;
         // The unique name index makes a concurrent creation of the same name wait for this
         // transaction and then fail, so no read-then-insert check is needed.
-        tx.execute(
-            &insert_statement("brand_kits", KIT_COLUMNS, '$'),
-            &kit_values(kit),
+        tx.execute(&KITS.insert(), &kit.values())
+            .await
+            .map_err(duplicate_as(DUPLICATE_KIT_NAME))?;
+        tx.insert_rows(
+            "brand_sections",
+            SectionRecord::columns(),
+            sections,
+            |section| Ok(section.values()),
         )
-        .await
-        .map_err(duplicate_as(DUPLICATE_KIT_NAME))?;
-        tx.insert_rows("brand_sections", SECTION_COLUMNS, sections, |section| {
-            Ok(section_values(section))
-        })
         .await?;
         insert_fields(&mut tx, fields).await?;
         tx.commit().await
@@ -318,36 +303,29 @@ impl<B: Backend> BrandStore for B {
         let direction = if query.descending { "DESC" } else { "ASC" };
         let count_sql = format!("SELECT COUNT(*) AS count FROM brand_kits WHERE {filter}");
         let page_sql = format!(
-            "SELECT {KIT_COLUMNS} FROM brand_kits WHERE {filter} \
+            "SELECT {columns} FROM brand_kits WHERE {filter} \
              ORDER BY {order_column} {direction}, id COLLATE \"C\" {direction} \
              LIMIT ${} OFFSET ${}",
             binds.len() + 1,
-            binds.len() + 2
+            binds.len() + 2,
+            columns = KitRecord::columns()
         );
         conn.count_and_page(
             &count_sql,
             binds,
             (query.limit, query.offset),
             &collated(dialect, &page_sql),
-            kit_from_row,
+            KitRecord::from_row,
         )
         .await
     }
 
     async fn get_kit(&self, org: &OrgId, id: &str) -> StoreResult<Option<KitRecord>> {
-        let sql = format!("SELECT {KIT_COLUMNS} FROM brand_kits WHERE org_id = $1 AND id = $2");
-        let mut conn = self.reader().await?;
-        conn.query_opt(&sql, &binds![org.as_str(), id], kit_from_row)
-            .await
+        KITS.get(self, org.as_str(), id).await
     }
 
     async fn update_kit(&self, kit: &KitRecord, expected_version: i64) -> StoreResult<bool> {
-        let update = KITS.update(
-            kit_values(kit),
-            kit.org_id.as_str(),
-            &kit.id,
-            expected_version,
-        );
+        let update = KITS.update(kit, kit.org_id.as_str(), &kit.id, expected_version);
         let mut conn = self.writer().await?;
         conn.update_row(&update)
             .await
@@ -357,27 +335,20 @@ impl<B: Backend> BrandStore for B {
     async fn list_sections(&self, kit_id: &str) -> StoreResult<Vec<SectionRecord>> {
         let mut conn = self.reader().await?;
         let sql = format!(
-            "SELECT {SECTION_COLUMNS} FROM brand_sections WHERE kit_id = $1 ORDER BY {SECTION_ORDER}"
+            "SELECT {columns} FROM brand_sections WHERE kit_id = $1 ORDER BY {SECTION_ORDER}",
+            columns = SectionRecord::columns()
         );
         let sql = collated(conn.dialect(), &sql);
-        conn.query(&sql, &binds![kit_id], section_from_row).await
-    }
-
-    async fn get_section(&self, kit_id: &str, id: &str) -> StoreResult<Option<SectionRecord>> {
-        let sql =
-            format!("SELECT {SECTION_COLUMNS} FROM brand_sections WHERE kit_id = $1 AND id = $2");
-        let mut conn = self.reader().await?;
-        conn.query_opt(&sql, &binds![kit_id, id], section_from_row)
+        conn.query(&sql, &binds![kit_id], SectionRecord::from_row)
             .await
     }
 
+    async fn get_section(&self, kit_id: &str, id: &str) -> StoreResult<Option<SectionRecord>> {
+        SECTIONS.get(self, kit_id, id).await
+    }
+
     async fn insert_section(&self, section: &SectionRecord) -> StoreResult<()> {
-        let sql = insert_statement("brand_sections", SECTION_COLUMNS, '$');
-        self.writer()
-            .await?
-            .execute(&sql, &section_values(section))
-            .await?;
-        Ok(())
+        SECTIONS.insert_one(self, section).await
     }
 
     async fn update_section(
@@ -385,22 +356,19 @@ impl<B: Backend> BrandStore for B {
         section: &SectionRecord,
         expected_version: i64,
     ) -> StoreResult<bool> {
-        let update = SECTIONS.update(
-            section_values(section),
-            &section.kit_id,
-            &section.id,
-            expected_version,
-        );
+        let update = SECTIONS.update(section, &section.kit_id, &section.id, expected_version);
         self.writer().await?.update_row(&update).await
     }
 
     async fn list_fields(&self, section_id: &str) -> StoreResult<Vec<FieldRecord>> {
         let mut conn = self.reader().await?;
         let sql = format!(
-            "SELECT {FIELD_COLUMNS} FROM brand_fields WHERE section_id = $1 ORDER BY {FIELD_ORDER}"
+            "SELECT {columns} FROM brand_fields WHERE section_id = $1 ORDER BY {FIELD_ORDER}",
+            columns = FieldRecord::columns()
         );
         let sql = collated(conn.dialect(), &sql);
-        conn.query(&sql, &binds![section_id], field_from_row).await
+        conn.query(&sql, &binds![section_id], FieldRecord::from_row)
+            .await
     }
 
     async fn page_fields(
@@ -411,8 +379,9 @@ impl<B: Backend> BrandStore for B {
     ) -> StoreResult<(i64, Vec<FieldRecord>)> {
         let mut conn = self.reader().await?;
         let sql = format!(
-            "SELECT {FIELD_COLUMNS} FROM brand_fields WHERE section_id = $1 \
-             ORDER BY {FIELD_ORDER} LIMIT $2 OFFSET $3"
+            "SELECT {columns} FROM brand_fields WHERE section_id = $1 \
+             ORDER BY {FIELD_ORDER} LIMIT $2 OFFSET $3",
+            columns = FieldRecord::columns()
         );
         let sql = collated(conn.dialect(), &sql);
         conn.count_and_page(
@@ -420,35 +389,21 @@ impl<B: Backend> BrandStore for B {
             vec![Bind::Text(section_id)],
             (limit, offset),
             &sql,
-            field_from_row,
+            FieldRecord::from_row,
         )
         .await
     }
 
     async fn get_field(&self, section_id: &str, id: &str) -> StoreResult<Option<FieldRecord>> {
-        let sql =
-            format!("SELECT {FIELD_COLUMNS} FROM brand_fields WHERE section_id = $1 AND id = $2");
-        let mut conn = self.reader().await?;
-        conn.query_opt(&sql, &binds![section_id, id], field_from_row)
-            .await
+        FIELDS.get(self, section_id, id).await
     }
 
     async fn insert_field(&self, field: &FieldRecord) -> StoreResult<()> {
-        let sql = insert_statement("brand_fields", FIELD_COLUMNS, '$');
-        self.writer()
-            .await?
-            .execute(&sql, &field_values(field))
-            .await?;
-        Ok(())
+        FIELDS.insert_one(self, field).await
     }
 
     async fn update_field(&self, field: &FieldRecord, expected_version: i64) -> StoreResult<bool> {
-        let update = FIELDS.update(
-            field_values(field),
-            &field.section_id,
-            &field.id,
-            expected_version,
-        );
+        let update = FIELDS.update(field, &field.section_id, &field.id, expected_version);
         self.writer().await?.update_row(&update).await
     }
 

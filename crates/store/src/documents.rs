@@ -7,73 +7,69 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 use crate::brand::{collated, insert_fields, like_pattern, FieldRecord};
+use crate::record::{stored_record, Column, Stamp, Stored};
 use crate::rows::{
-    binds, chunk_from_row, chunk_values, document_from_row, document_values, insert_statement,
-    run_from_row, run_values, Bind, SqlRow, CHUNK_COLUMNS, CHUNK_INSERT_COLUMNS, DOCUMENTS,
-    DOCUMENT_COLUMNS, RUN_COLUMNS,
+    binds, chunk_from_row, chunk_values, Bind, SqlRow, CHUNK_COLUMNS, CHUNK_INSERT_COLUMNS,
+    DOCUMENTS, RUNS,
 };
 use crate::sql::{Backend, Conn, Dialect, Tx};
 use crate::{StoreError, StoreResult};
 
-/// A brand document's metadata (the file itself is a blob). Times are Unix microseconds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DocumentRecord {
-    /// UUID.
-    pub id: DocumentId,
-    /// Owning organisation.
-    pub org_id: OrgId,
-    /// Where it is: pending until read, then processed or failed (clients may set others).
-    pub status: DocumentStatus,
-    /// Free-form kind, e.g. `brand guidelines`.
-    pub doc_type: String,
-    /// Title.
-    pub title: String,
-    /// Extractive summary, once summarised.
-    pub summary: Option<String>,
-    /// Where the file was fetched from (empty for uploads).
-    pub url: String,
-    /// Blob key of the original file.
-    pub file_id: String,
-    /// MIME type detected from the bytes.
-    pub file_type: String,
-    /// The uploaded file's name, if it had one.
-    pub file_name: Option<String>,
-    /// Size in bytes.
-    pub size: i64,
-    /// SHA-256 of the bytes, hex.
-    pub sha256: String,
-    /// Pages (0 until read).
-    pub number_of_pages: i64,
-    /// First page to process (1-based).
-    pub page_range_from: Option<i64>,
-    /// Last page to process.
-    pub page_range_to: Option<i64>,
-    /// Tags.
-    pub tags: Value,
-    /// `[{"type": "brandkit", "id", "path"}]`.
-    pub references: Value,
-    /// Whether its chunks are indexed.
-    pub chunked: bool,
-    /// Whether it has a summary.
-    pub summarized: bool,
-    /// Why processing failed (empty otherwise).
-    pub message: String,
-    /// Incremented on every change; the ETag.
-    pub version: i64,
-    /// Creation time.
-    pub created_at: i64,
-    /// Creating client.
-    pub created_by: String,
-    /// Last change time.
-    pub updated_at: i64,
-    /// Last changing client.
-    pub updated_by: String,
-    /// Deletion time.
-    pub deleted_at: Option<i64>,
-    /// The charset its sender declared for a textual file (the `charset` parameter of the
-    /// upload part's or fetched response's Content-Type, by its WHATWG Encoding Standard name),
-    /// used to read the file when the file names none itself.
-    pub charset: Option<String>,
+stored_record! {
+    /// A brand document's metadata (the file itself is a blob). Times are Unix microseconds.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct DocumentRecord {
+        /// UUID.
+        pub id: DocumentId,
+        /// Owning organisation.
+        pub org_id: OrgId,
+        /// Where it is: pending until read, then processed or failed (clients may set others).
+        pub status: DocumentStatus,
+        /// Free-form kind, e.g. `brand guidelines`.
+        pub doc_type: String,
+        /// Title.
+        pub title: String,
+        /// Extractive summary, once summarised.
+        pub summary: Option<String>,
+        /// Where the file was fetched from (empty for uploads).
+        pub url: String,
+        /// Blob key of the original file.
+        pub file_id: String,
+        /// MIME type detected from the bytes.
+        pub file_type: String,
+        /// The uploaded file's name, if it had one.
+        pub file_name: Option<String>,
+        /// Size in bytes.
+        pub size: i64,
+        /// SHA-256 of the bytes, hex.
+        pub sha256: String,
+        /// Pages (0 until read).
+        pub number_of_pages: i64,
+        /// First page to process (1-based).
+        pub page_range_from: Option<i64>,
+        /// Last page to process.
+        pub page_range_to: Option<i64>,
+        /// Tags.
+        pub tags: Value,
+        /// `[{"type": "brandkit", "id", "path"}]`.
+        pub references: Value as "refs",
+        /// Whether its chunks are indexed.
+        pub chunked: bool,
+        /// Whether it has a summary.
+        pub summarized: bool,
+        /// Why processing failed (empty otherwise).
+        pub message: String,
+        /// Incremented on every change; the ETag.
+        pub version: i64,
+        /// Deletion time.
+        pub deleted_at: Option<i64>,
+        /// The charset its sender declared for a textual file (the `charset` parameter of the
+        /// upload part's or fetched response's Content-Type, by its WHATWG Encoding Standard name),
+        /// used to read the file when the file names none itself.
+        pub charset: Option<String>,
+        /// Who made it and changed it last, and when.
+        pub stamp: Stamp,
+    }
 }
 
 /// Filters and page of a document listing.
@@ -154,45 +150,41 @@ pub struct ChunkQuery {
     pub limit: i64,
 }
 
-/// A pipeline run, which is also the durable job that executes it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunRecord {
-    /// UUID.
-    pub id: RunId,
-    /// Owning organisation.
-    pub org_id: OrgId,
-    /// `BrandIngestionPipeline` or `EnrichSectionsPipeline`.
-    pub pipeline_id: String,
-    /// The brand kit it works on.
-    pub kit_id: BrandKitId,
-    /// The parameters as echoed to clients.
-    pub parameters: Value,
-    /// Where it is in its life.
-    pub status: RunStatus,
-    /// Outcome or failures, for people.
-    pub message: String,
-    /// `{"stage", "documentsDone", "documentsTotal"}`.
-    pub progress: Value,
-    /// When a worker first started it.
-    pub run_start: Option<i64>,
-    /// When it ended.
-    pub run_end: Option<i64>,
-    /// Time spent running.
-    pub duration_ms: i64,
-    /// How many times a worker claimed it.
-    pub attempts: i64,
-    /// The worker holding it.
-    pub lease_owner: Option<String>,
-    /// Until when the lease holds.
-    pub lease_until: Option<i64>,
-    /// Creation time.
-    pub created_at: i64,
-    /// Creator.
-    pub created_by: String,
-    /// Last change time.
-    pub updated_at: i64,
-    /// Last changer.
-    pub updated_by: String,
+stored_record! {
+    /// A pipeline run, which is also the durable job that executes it.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct RunRecord {
+        /// UUID.
+        pub id: RunId,
+        /// Owning organisation.
+        pub org_id: OrgId,
+        /// `BrandIngestionPipeline` or `EnrichSectionsPipeline`.
+        pub pipeline_id: String,
+        /// The brand kit it works on.
+        pub kit_id: BrandKitId,
+        /// The parameters as echoed to clients.
+        pub parameters: Value,
+        /// Where it is in its life.
+        pub status: RunStatus,
+        /// Outcome or failures, for people.
+        pub message: String,
+        /// `{"stage", "documentsDone", "documentsTotal"}`.
+        pub progress: Value,
+        /// When a worker first started it.
+        pub run_start: Option<i64>,
+        /// When it ended.
+        pub run_end: Option<i64>,
+        /// Time spent running.
+        pub duration_ms: i64,
+        /// How many times a worker claimed it.
+        pub attempts: i64,
+        /// The worker holding it.
+        pub lease_owner: Option<String>,
+        /// Until when the lease holds.
+        pub lease_until: Option<i64>,
+        /// Who made it and changed it last, and when.
+        pub stamp: Stamp,
+    }
 }
 
 /// A brand document's status (reference §2B), stored and sent by its Stream API name.
@@ -251,13 +243,6 @@ impl std::fmt::Display for DocumentStatus {
     }
 }
 
-/// A stored document status read back: a name no version of this server writes is a corrupt
-/// row.
-pub(crate) fn document_status_column(name: &str) -> StoreResult<DocumentStatus> {
-    DocumentStatus::parse(name)
-        .ok_or_else(|| crate::StoreError::Corrupt(format!("unknown document status {name:?}")))
-}
-
 /// A pipeline run's status, stored and sent by its Stream API name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RunStatus {
@@ -310,12 +295,6 @@ impl RunStatus {
             RunStatus::Cancelled | RunStatus::Succeeded | RunStatus::Failed
         )
     }
-}
-
-/// A stored status read back: a name no version of this server writes is a corrupt row.
-pub(crate) fn run_status_column(name: &str) -> StoreResult<RunStatus> {
-    RunStatus::parse(name)
-        .ok_or_else(|| crate::StoreError::Corrupt(format!("unknown run status {name:?}")))
 }
 
 impl std::fmt::Display for RunStatus {
@@ -596,6 +575,44 @@ pub(crate) fn chunk_scope<'a>(
     }
 }
 
+/// A page of the chunks in `query`'s scope of `org`, with the total: rows of `source` (chunks
+/// `c` joined to their documents `d`, and whatever else the caller joins) under `clause`'s
+/// conditions and the scope's, selected as `select` in `order`.
+pub(crate) async fn chunk_page<'a, T>(
+    conn: &mut Conn<'_>,
+    (org, query): (&'a OrgId, &'a ChunkQuery),
+    mut clause: Clause<'a>,
+    source: &str,
+    (select, order): (&str, &str),
+    map: impl Fn(&dyn SqlRow) -> StoreResult<T>,
+) -> StoreResult<(i64, Vec<T>)> {
+    chunk_scope(&mut clause, conn.dialect(), org, query);
+    let from = format!("FROM {source} WHERE {}", clause.sql);
+    let page = (query.limit, query.offset);
+    count_and_page_of(conn, &from, clause, page, (select, order), map).await
+}
+
+/// A page of full-text hits: [`chunk_page`] with `score` (higher is better) as the hit's
+/// score and snippets that mark `terms`.
+pub(crate) async fn hit_page<'a>(
+    conn: &mut Conn<'_>,
+    scope: (&'a OrgId, &'a ChunkQuery),
+    (clause, source): (Clause<'a>, &str),
+    (score, order): (&str, &str),
+    terms: &[String],
+) -> StoreResult<(i64, Vec<ChunkHit>)> {
+    let select = format!("{CHUNK_COLUMNS}, {score} AS score");
+    chunk_page(conn, scope, clause, source, (&select, order), |row| {
+        let chunk = chunk_from_row(row)?;
+        Ok(ChunkHit {
+            snippet: brandstream_domain::text::snippet(&chunk.text, terms, SNIPPET_WORDS),
+            chunk,
+            score: row.real("score")?,
+        })
+    })
+    .await
+}
+
 /// A listing's total and page, `(limit, offset)` read as SQLite reads them.
 pub(crate) async fn count_and_page_of<T>(
     conn: &mut Conn<'_>,
@@ -696,7 +713,7 @@ async fn update_document_in(
     expected_version: i64,
 ) -> StoreResult<bool> {
     tx.update_row(&DOCUMENTS.update(
-        document_values(document),
+        document,
         document.org_id.as_str(),
         &document.id,
         expected_version,
@@ -718,19 +735,11 @@ const CHUNK_ROWS_PER_STATEMENT: usize = 3_000;
 #[async_trait]
 impl<B: Backend + FullTextSearch> DocumentStore for B {
     async fn insert_document(&self, document: &DocumentRecord) -> StoreResult<()> {
-        let sql = insert_statement("documents", DOCUMENT_COLUMNS, '$');
-        self.writer()
-            .await?
-            .execute(&sql, &document_values(document))
-            .await?;
-        Ok(())
+        DOCUMENTS.insert_one(self, document).await
     }
 
     async fn get_document(&self, org: &OrgId, id: &str) -> StoreResult<Option<DocumentRecord>> {
-        let sql = format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE org_id = $1 AND id = $2");
-        let mut conn = self.reader().await?;
-        conn.query_opt(&sql, &binds![org.as_str(), id], document_from_row)
-            .await
+        DOCUMENTS.get(self, org.as_str(), id).await
     }
 
     async fn list_documents(
@@ -795,10 +804,10 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
         }
         newest_first(
             &mut conn,
-            ("documents", DOCUMENT_COLUMNS),
+            ("documents", DocumentRecord::columns()),
             clause,
             (query.limit, query.offset),
-            document_from_row,
+            DocumentRecord::from_row,
         )
         .await
     }
@@ -809,7 +818,7 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
         expected_version: i64,
     ) -> StoreResult<bool> {
         let update = DOCUMENTS.update(
-            document_values(document),
+            document,
             document.org_id.as_str(),
             &document.id,
             expected_version,
@@ -829,12 +838,13 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
         // Locked on PostgreSQL: of two concurrent deletes the second waits, then finds it
         // deleted.
         let sql = format!(
-            "SELECT {DOCUMENT_COLUMNS} FROM documents \
+            "SELECT {columns} FROM documents \
              WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL{}",
-            for_update(tx.dialect())
+            for_update(tx.dialect()),
+            columns = DocumentRecord::columns()
         );
         let Some(document) = tx
-            .query_opt(&sql, &binds![org.as_str(), id], document_from_row)
+            .query_opt(&sql, &binds![org.as_str(), id], DocumentRecord::from_row)
             .await?
         else {
             return Ok(None);
@@ -880,8 +890,8 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
                 &mut tx,
                 &document.org_id,
                 &document.id,
-                document.updated_at,
-                &document.updated_by,
+                document.stamp.updated_at,
+                &document.stamp.updated_by,
             )
             .await?;
             tx.execute(
@@ -925,17 +935,11 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
         query: &ChunkQuery,
     ) -> StoreResult<(i64, Vec<ChunkRecord>)> {
         let mut conn = self.reader().await?;
-        let mut clause = Clause::new();
-        chunk_scope(&mut clause, conn.dialect(), org, query);
-        let from = format!(
-            "FROM chunks c JOIN documents d ON d.id = c.document_id WHERE {}",
-            clause.sql
-        );
-        count_and_page_of(
+        chunk_page(
             &mut conn,
-            &from,
-            clause,
-            (query.limit, query.offset),
+            (org, query),
+            Clause::new(),
+            "chunks c JOIN documents d ON d.id = c.document_id",
             (
                 CHUNK_COLUMNS,
                 "d.created_at, c.document_id COLLATE \"C\", c.ordinal",
@@ -953,16 +957,11 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
     }
 
     async fn insert_run(&self, run: &RunRecord) -> StoreResult<()> {
-        let sql = insert_statement("pipeline_runs", RUN_COLUMNS, '$');
-        self.writer().await?.execute(&sql, &run_values(run)).await?;
-        Ok(())
+        RUNS.insert_one(self, run).await
     }
 
     async fn get_run(&self, org: &OrgId, id: &str) -> StoreResult<Option<RunRecord>> {
-        let sql = format!("SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE org_id = $1 AND id = $2");
-        let mut conn = self.reader().await?;
-        conn.query_opt(&sql, &binds![org.as_str(), id], run_from_row)
-            .await
+        RUNS.get(self, org.as_str(), id).await
     }
 
     async fn list_runs(&self, org: &OrgId, query: &RunQuery) -> StoreResult<(i64, Vec<RunRecord>)> {
@@ -979,10 +978,10 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
         ]);
         newest_first(
             &mut conn,
-            ("pipeline_runs", RUN_COLUMNS),
+            ("pipeline_runs", RunRecord::columns()),
             clause,
             (query.limit, query.offset),
-            run_from_row,
+            RunRecord::from_row,
         )
         .await
     }
@@ -1040,7 +1039,8 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
                        status = CASE status WHEN $1 THEN $2 ELSE status END, \
                        run_start = COALESCE(run_start, $3), attempts = attempts + 1, \
                        lease_owner = $4, lease_until = $5, updated_at = $3 \
-                     WHERE id = $6 RETURNING {RUN_COLUMNS}"
+                     WHERE id = $6 RETURNING {columns}",
+                    columns = RunRecord::columns()
                 ),
                 &binds![
                     RunStatus::Queued.as_str(),
@@ -1050,7 +1050,7 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
                     lease_until,
                     &id,
                 ],
-                run_from_row,
+                RunRecord::from_row,
             )
             .await?;
         tx.commit().await?;
@@ -1070,7 +1070,7 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
             "UPDATE pipeline_runs SET progress = $1, lease_until = $2, updated_at = $3 \
              WHERE id = $4 AND lease_owner = $5 RETURNING status",
             &binds![progress.to_string(), lease_until, now, id, owner],
-            |row| run_status_column(&row.text("status")?),
+            |row| RunStatus::read(row, "status"),
         )
         .await
     }
@@ -1151,9 +1151,12 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
         .await?;
         let run = tx
             .query_opt(
-                &format!("SELECT {RUN_COLUMNS} FROM pipeline_runs WHERE org_id = $1 AND id = $2"),
+                &format!(
+                    "SELECT {columns} FROM pipeline_runs WHERE org_id = $1 AND id = $2",
+                    columns = RunRecord::columns()
+                ),
                 &binds![org.as_str(), id],
-                run_from_row,
+                RunRecord::from_row,
             )
             .await?;
         tx.commit().await?;
@@ -1223,8 +1226,8 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
                                     field.value.to_string(),
                                     field.references.to_string(),
                                     field.version,
-                                    field.updated_at,
-                                    &field.updated_by,
+                                    field.stamp.updated_at,
+                                    &field.stamp.updated_by,
                                     &field.id,
                                     expected,
                                 ],

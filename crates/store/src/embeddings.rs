@@ -32,6 +32,17 @@ pub struct EmbeddingProgress {
     pub total: i64,
 }
 
+/// A search by meaning ([`EmbeddingStore::nearest_chunks`]).
+#[derive(Debug, Clone, Copy)]
+pub struct VectorSearch<'a> {
+    /// Which chunks (the page is ignored).
+    pub scope: &'a ChunkQuery,
+    /// The model whose embeddings are compared.
+    pub model: &'a str,
+    /// The query's embedding by that model (L2-normalised).
+    pub probe: &'a [f32],
+}
+
 /// Storage of chunk embeddings.
 #[async_trait]
 pub trait EmbeddingStore {
@@ -48,8 +59,8 @@ pub trait EmbeddingStore {
         documents: &[DocumentId],
         model: &str,
     ) -> StoreResult<EmbeddingProgress>;
-    /// Every chunk in `query`'s scope (its page is ignored) with an embedding from `model`,
-    /// scored by the best dot product of `probe` with one of its stored vectors (a chunk may
+    /// Every chunk in the search's scope (its page is ignored) with an embedding from its
+    /// model, scored by the best dot product of its probe with one of its stored vectors (a chunk may
     /// hold several, one after the other, each as long as `probe`): the cosine similarity for
     /// unit vectors. In no particular order. Vectors are scored as they are read, so memory
     /// holds scores, not vectors; an embedding whose length is not a multiple of the probe's
@@ -57,9 +68,7 @@ pub trait EmbeddingStore {
     async fn nearest_chunks(
         &self,
         org: &OrgId,
-        query: &ChunkQuery,
-        model: &str,
-        probe: &[f32],
+        search: &VectorSearch<'_>,
     ) -> StoreResult<Vec<(ChunkId, f64)>>;
     /// The chunks of `org` with these ids, in the order given; unknown ids are left out.
     async fn get_chunks(&self, org: &OrgId, ids: &[ChunkId]) -> StoreResult<Vec<ChunkRecord>>;
@@ -171,10 +180,13 @@ impl<B: Backend> EmbeddingStore for B {
     async fn nearest_chunks(
         &self,
         org: &OrgId,
-        query: &ChunkQuery,
-        model: &str,
-        probe: &[f32],
+        search: &VectorSearch<'_>,
     ) -> StoreResult<Vec<(ChunkId, f64)>> {
+        let VectorSearch {
+            scope: query,
+            model,
+            probe,
+        } = *search;
         let mut conn = self.reader().await?;
         let mut clause = Clause::new();
         chunk_scope(&mut clause, conn.dialect(), org, query);

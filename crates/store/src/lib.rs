@@ -16,6 +16,7 @@ mod pg;
 mod pg_documents;
 mod pg_tls;
 pub mod portal;
+mod record;
 mod rows;
 mod sql;
 mod sqlite;
@@ -31,10 +32,11 @@ pub use documents::{
     ChunkHit, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus,
     DocumentStore, FieldChange, RunQuery, RunRecord, RunStatus,
 };
-pub use embeddings::{ChunkVector, EmbeddingProgress, EmbeddingStore};
+pub use embeddings::{ChunkVector, EmbeddingProgress, EmbeddingStore, VectorSearch};
 pub use model::*;
 pub use pg::PgStore;
-pub use portal::{Membership, PortalStore, SessionRecord, UserRecord};
+pub use portal::{Membership, PasswordChange, PortalStore, SessionRecord, UserRecord};
+pub use record::Stamp;
 pub use sqlite::SqliteStore;
 
 /// A storage failure.
@@ -138,13 +140,7 @@ pub trait KeyStore {
     /// the published next key), retires any other next key and publishes `new_next`.
     /// Returns false, changing nothing, when `expected_active` is no longer the active key
     /// (someone else rotated first).
-    async fn rotate_signing_keys(
-        &self,
-        expected_active: &str,
-        new_active: Option<&SigningKeyRecord>,
-        new_next: &SigningKeyRecord,
-        now: UnixSeconds,
-    ) -> StoreResult<bool>;
+    async fn rotate_signing_keys(&self, rotation: &KeyRotation<'_>) -> StoreResult<bool>;
     /// Replaces a private key's ciphertext (re-encrypted under a new master key) if it is
     /// still `old`. Returns whether it replaced it.
     async fn rewrap_signing_key(&self, kid: &str, old: &[u8], new: &[u8]) -> StoreResult<bool>;

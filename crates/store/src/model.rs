@@ -189,6 +189,19 @@ impl std::fmt::Debug for SigningKeyRecord {
     }
 }
 
+/// A rotation of the signing keys ([`crate::KeyStore::rotate_signing_keys`]).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRotation<'a> {
+    /// The key expected to be active: nothing changes when it no longer is.
+    pub expected_active: &'a str,
+    /// A key to activate at once; `None` promotes the published next key.
+    pub new_active: Option<&'a SigningKeyRecord>,
+    /// The next key to publish.
+    pub new_next: &'a SigningKeyRecord,
+    /// The time of the rotation.
+    pub at: UnixSeconds,
+}
+
 /// A revoked access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRevocation {

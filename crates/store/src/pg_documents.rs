@@ -2,13 +2,10 @@
 //! `ts_rank`, ordered so passages holding every word of the query come first.
 
 use async_trait::async_trait;
-use brandstream_domain::text::{search_form, snippet};
+use brandstream_domain::text::search_form;
 use brandstream_domain::OrgId;
 
-use crate::documents::{
-    chunk_scope, count_and_page_of, ChunkHit, ChunkQuery, Clause, FullTextSearch, SNIPPET_WORDS,
-};
-use crate::rows::{chunk_from_row, CHUNK_COLUMNS};
+use crate::documents::{hit_page, ChunkHit, ChunkQuery, Clause, FullTextSearch};
 use crate::sql::Backend;
 use crate::{PgStore, StoreResult};
 
@@ -68,34 +65,20 @@ impl FullTextSearch for PgStore {
         let search = clause.bind(expression);
         let every = clause.bind(every);
         clause.and("c.search @@ q");
-        chunk_scope(&mut clause, conn.dialect(), org, query);
-        let from = format!(
-            "FROM chunks c JOIN documents d ON d.id = c.document_id \
+        let source = format!(
+            "chunks c JOIN documents d ON d.id = c.document_id \
              CROSS JOIN to_tsquery('{SEARCH_CONFIG}', brandstream_search_fold({search})) AS q \
-             CROSS JOIN to_tsquery('{SEARCH_CONFIG}', brandstream_search_fold({every})) AS qa \
-             WHERE {}",
-            clause.sql
+             CROSS JOIN to_tsquery('{SEARCH_CONFIG}', brandstream_search_fold({every})) AS qa"
         );
         let score = format!(
             "CAST(ts_rank({RANK_WEIGHTS}, c.search, q, {RANK_NORMALISATION}) AS DOUBLE PRECISION)"
         );
-        count_and_page_of(
+        hit_page(
             &mut conn,
-            &from,
-            clause,
-            (query.limit, query.offset),
-            (
-                &format!("{CHUNK_COLUMNS}, {score} AS score"),
-                &format!("c.search @@ qa DESC, {score} DESC, c.seq"),
-            ),
-            |row| {
-                let chunk = chunk_from_row(row)?;
-                Ok(ChunkHit {
-                    snippet: snippet(&chunk.text, terms, SNIPPET_WORDS),
-                    chunk,
-                    score: row.real("score")?,
-                })
-            },
+            (org, query),
+            (clause, &source),
+            (&score, &format!("c.search @@ qa DESC, {score} DESC, c.seq")),
+            terms,
         )
         .await
     }

@@ -8,6 +8,24 @@ use crate::rows::{binds, Bind, SqlRow};
 use crate::sql::{duplicate_as, Backend, Dialect};
 use crate::StoreResult;
 
+/// A new password hash for a user ([`PortalStore::set_password`]).
+#[derive(Debug, Clone, Copy)]
+pub enum PasswordChange<'a> {
+    /// A one-time password an administrator set: to be changed at the next sign-in; every
+    /// session of the user ends.
+    Temporary {
+        /// The password's hash (PHC string).
+        hash: &'a str,
+    },
+    /// A password the user chose: every session but `keep_session` (a token hash) ends.
+    Chosen {
+        /// The password's hash (PHC string).
+        hash: &'a str,
+        /// The session the change was made in.
+        keep_session: &'a str,
+    },
+}
+
 /// A person who signs in to the portal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
@@ -85,13 +103,7 @@ pub trait PortalStore {
     /// organisation is deleted.
     async fn remove_membership(&self, user_id: &str, org: &OrgId) -> StoreResult<bool>;
     /// Replaces a user's password hash and ends their other sessions.
-    async fn set_password(
-        &self,
-        user_id: &str,
-        password_hash: &str,
-        must_change: bool,
-        keep_session: Option<&str>,
-    ) -> StoreResult<()>;
+    async fn set_password(&self, user_id: &str, password: PasswordChange<'_>) -> StoreResult<()>;
     /// Ends a session.
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
     /// Deletes sessions idle since before `idle_before` or created before `created_before`.
@@ -331,13 +343,11 @@ impl<B: Backend> PortalStore for B {
         Ok(removed == 1)
     }
 
-    async fn set_password(
-        &self,
-        user_id: &str,
-        password_hash: &str,
-        must_change: bool,
-        keep_session: Option<&str>,
-    ) -> StoreResult<()> {
+    async fn set_password(&self, user_id: &str, password: PasswordChange<'_>) -> StoreResult<()> {
+        let (password_hash, must_change, keep_session) = match password {
+            PasswordChange::Temporary { hash } => (hash, true, ""),
+            PasswordChange::Chosen { hash, keep_session } => (hash, false, keep_session),
+        };
         let mut conn = self.writer().await?;
         let mut tx = conn.begin().await?;
         tx.execute(
@@ -347,7 +357,7 @@ impl<B: Backend> PortalStore for B {
         .await?;
         tx.execute(
             "DELETE FROM portal_sessions WHERE user_id = $1 AND token_hash <> $2",
-            &binds![user_id, keep_session.unwrap_or("")],
+            &binds![user_id, keep_session],
         )
         .await?;
         tx.commit().await

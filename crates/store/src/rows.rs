@@ -1,7 +1,7 @@
-//! What both SQL backends share: each record's columns in one order, the function that builds
-//! the record from a row (written once against [`SqlRow`], which rusqlite's and
-//! tokio-postgres' rows both implement) and the values a record is written with (a list of
-//! [`Bind`], which both drivers accept as parameters).
+//! What both SQL backends share: rows read by column name through [`SqlRow`] (which rusqlite's
+//! and tokio-postgres' rows both implement), values bound as [`Bind`] (which both drivers
+//! accept as parameters) and the statements built from a record's columns
+//! ([`crate::record`] declares those).
 //!
 //! The two schemas store the same values with the same names; they differ only in how a flag
 //! is stored (SQLite `INTEGER` 0/1, PostgreSQL `BOOLEAN`), which the implementations absorb.
@@ -10,39 +10,13 @@
 use brandstream_domain::OrgId;
 use serde_json::Value;
 
+use std::marker::PhantomData;
+
 use crate::brand::{FieldRecord, KitRecord, SectionRecord};
-use crate::documents::{
-    document_status_column, run_status_column, ChunkRecord, DocumentRecord, RunRecord,
-};
+use crate::documents::{ChunkRecord, DocumentRecord, RunRecord};
+use crate::record::Stored;
+use crate::sql::Backend;
 use crate::{StoreError, StoreResult};
-
-/// Columns of `brand_kits`: first those fixed at creation, then [`KIT_UPDATE_COLUMNS`], in
-/// the order of [`kit_values`].
-pub(crate) const KIT_COLUMNS: &str =
-    "id, org_id, created_at, created_by, name, description, brand_name, company_name, logo, \
-     industry, status, parent_id, parent_type, tags, refs, locked, version, updated_at, \
-     updated_by, deleted_at";
-/// The columns of `brand_kits` an update writes.
-pub(crate) const KIT_UPDATE_COLUMNS: &str =
-    "name, description, brand_name, company_name, logo, industry, status, parent_id, \
-     parent_type, tags, refs, locked, version, updated_at, updated_by, deleted_at";
-/// Columns of `brand_sections`, in the order of [`section_values`].
-pub(crate) const SECTION_COLUMNS: &str =
-    "id, kit_id, name, position, deletable, predefined, properties, version, \
-     created_at, created_by, updated_at, updated_by, deleted_at";
-/// The columns of `brand_sections` an update writes.
-pub(crate) const SECTION_UPDATE_COLUMNS: &str =
-    "name, position, deletable, properties, version, updated_at, updated_by, deleted_at";
-/// Columns of `brand_fields` (subsections), in the order of [`field_values`].
-pub(crate) const FIELD_COLUMNS: &str =
-    "id, section_id, kit_id, name, field_type, position, value, intent, refs, \
-     deletable, verified, ai_editable, predefined, properties, version, created_at, created_by, \
-     updated_at, updated_by";
-
-/// The columns of `brand_fields` an update writes.
-pub(crate) const FIELD_UPDATE_COLUMNS: &str =
-    "name, position, value, intent, refs, deletable, verified, ai_editable, properties, \
-     version, updated_at, updated_by";
 
 /// A result row, read by column name. A value of another type than asked for, or a missing
 /// column, is [`StoreError::Corrupt`] naming the column.
@@ -120,87 +94,6 @@ impl SqlRow for tokio_postgres::Row {
     }
 }
 
-/// A kit from a row holding [`KIT_COLUMNS`].
-pub(crate) fn kit_from_row(row: &dyn SqlRow) -> StoreResult<KitRecord> {
-    Ok(KitRecord {
-        id: row.text("id")?.into(),
-        org_id: row.org()?,
-        name: row.text("name")?,
-        description: row.opt_text("description")?,
-        brand_name: row.opt_text("brand_name")?,
-        company_name: row.opt_text("company_name")?,
-        logo: row.opt_text("logo")?,
-        industry: row.opt_text("industry")?,
-        status: row.text("status")?,
-        parent_id: row.opt_text("parent_id")?,
-        parent_type: row.opt_text("parent_type")?,
-        tags: row.json("tags")?,
-        references: row.json("refs")?,
-        locked: row.flag("locked")?,
-        version: row.int("version")?,
-        created_at: row.int("created_at")?,
-        created_by: row.text("created_by")?,
-        updated_at: row.int("updated_at")?,
-        updated_by: row.text("updated_by")?,
-        deleted_at: row.opt_int("deleted_at")?,
-    })
-}
-
-/// A section from a row holding [`SECTION_COLUMNS`].
-pub(crate) fn section_from_row(row: &dyn SqlRow) -> StoreResult<SectionRecord> {
-    Ok(SectionRecord {
-        id: row.text("id")?.into(),
-        kit_id: row.text("kit_id")?.into(),
-        name: row.text("name")?,
-        order: row.int("position")?,
-        deletable: row.flag("deletable")?,
-        predefined: row.flag("predefined")?,
-        properties: row.json("properties")?,
-        version: row.int("version")?,
-        created_at: row.int("created_at")?,
-        created_by: row.text("created_by")?,
-        updated_at: row.int("updated_at")?,
-        updated_by: row.text("updated_by")?,
-        deleted_at: row.opt_int("deleted_at")?,
-    })
-}
-
-/// A field (subsection) from a row holding [`FIELD_COLUMNS`].
-pub(crate) fn field_from_row(row: &dyn SqlRow) -> StoreResult<FieldRecord> {
-    Ok(FieldRecord {
-        id: row.text("id")?.into(),
-        section_id: row.text("section_id")?.into(),
-        kit_id: row.text("kit_id")?.into(),
-        name: row.text("name")?,
-        field_type: row.text("field_type")?,
-        order: row.opt_int("position")?,
-        value: row.json("value")?,
-        intent: row.opt_text("intent")?,
-        references: row.json("refs")?,
-        deletable: row.flag("deletable")?,
-        verified: row.opt_flag("verified")?,
-        ai_editable: row.flag("ai_editable")?,
-        predefined: row.flag("predefined")?,
-        properties: row.json("properties")?,
-        version: row.int("version")?,
-        created_at: row.int("created_at")?,
-        created_by: row.text("created_by")?,
-        updated_at: row.int("updated_at")?,
-        updated_by: row.text("updated_by")?,
-    })
-}
-
-/// Columns of `documents`: first those fixed at upload, then [`DOCUMENT_UPDATE_COLUMNS`], in
-/// the order of [`document_values`].
-pub(crate) const DOCUMENT_COLUMNS: &str =
-    "id, org_id, url, file_id, file_type, file_name, size, sha256, created_at, created_by, \
-     charset, status, doc_type, title, summary, number_of_pages, page_range_from, \
-     page_range_to, tags, refs, chunked, summarized, message, version, updated_at, updated_by, \
-     deleted_at";
-/// The columns of `documents` an update writes.
-pub(crate) const DOCUMENT_UPDATE_COLUMNS: &str =
-    "status, doc_type, title, summary, number_of_pages, page_range_from, page_range_to, tags, \
-     refs, chunked, summarized, message, version, updated_at, updated_by, deleted_at";
 /// Columns of `chunks`, qualified by the alias `c`.
 pub(crate) const CHUNK_COLUMNS: &str = "c.id, c.document_id, c.org_id, c.ordinal, c.headings, \
      c.text, c.page_start, c.page_end, c.created_at";
@@ -208,44 +101,6 @@ pub(crate) const CHUNK_COLUMNS: &str = "c.id, c.document_id, c.org_id, c.ordinal
 /// headings joined, for the full-text index).
 pub(crate) const CHUNK_INSERT_COLUMNS: &str = "id, document_id, org_id, ordinal, heading, \
      headings, text, page_start, page_end, created_at";
-/// Columns of `pipeline_runs`.
-pub(crate) const RUN_COLUMNS: &str =
-    "id, org_id, pipeline_id, kit_id, parameters, status, message, progress, run_start, \
-     run_end, duration_ms, attempts, lease_owner, lease_until, created_at, created_by, \
-     updated_at, updated_by";
-
-/// A document from a row holding [`DOCUMENT_COLUMNS`]; an unknown status is corrupt.
-pub(crate) fn document_from_row(row: &dyn SqlRow) -> StoreResult<DocumentRecord> {
-    Ok(DocumentRecord {
-        id: row.text("id")?.into(),
-        org_id: row.org()?,
-        status: document_status_column(&row.text("status")?)?,
-        doc_type: row.text("doc_type")?,
-        title: row.text("title")?,
-        summary: row.opt_text("summary")?,
-        url: row.text("url")?,
-        file_id: row.text("file_id")?,
-        file_type: row.text("file_type")?,
-        file_name: row.opt_text("file_name")?,
-        size: row.int("size")?,
-        sha256: row.text("sha256")?,
-        number_of_pages: row.int("number_of_pages")?,
-        page_range_from: row.opt_int("page_range_from")?,
-        page_range_to: row.opt_int("page_range_to")?,
-        tags: row.json("tags")?,
-        references: row.json("refs")?,
-        chunked: row.flag("chunked")?,
-        summarized: row.flag("summarized")?,
-        message: row.text("message")?,
-        version: row.int("version")?,
-        created_at: row.int("created_at")?,
-        created_by: row.text("created_by")?,
-        updated_at: row.int("updated_at")?,
-        updated_by: row.text("updated_by")?,
-        deleted_at: row.opt_int("deleted_at")?,
-        charset: row.opt_text("charset")?,
-    })
-}
 
 /// A chunk from a row holding [`CHUNK_COLUMNS`].
 pub(crate) fn chunk_from_row(row: &dyn SqlRow) -> StoreResult<ChunkRecord> {
@@ -260,30 +115,6 @@ pub(crate) fn chunk_from_row(row: &dyn SqlRow) -> StoreResult<ChunkRecord> {
         page_start: row.int("page_start")?,
         page_end: row.int("page_end")?,
         created_at: row.int("created_at")?,
-    })
-}
-
-/// A pipeline run from a row holding [`RUN_COLUMNS`]; an unknown status is corrupt.
-pub(crate) fn run_from_row(row: &dyn SqlRow) -> StoreResult<RunRecord> {
-    Ok(RunRecord {
-        id: row.text("id")?.into(),
-        org_id: row.org()?,
-        pipeline_id: row.text("pipeline_id")?,
-        kit_id: row.text("kit_id")?.into(),
-        parameters: row.json("parameters")?,
-        status: run_status_column(&row.text("status")?)?,
-        message: row.text("message")?,
-        progress: row.json("progress")?,
-        run_start: row.opt_int("run_start")?,
-        run_end: row.opt_int("run_end")?,
-        duration_ms: row.int("duration_ms")?,
-        attempts: row.int("attempts")?,
-        lease_owner: row.opt_text("lease_owner")?,
-        lease_until: row.opt_int("lease_until")?,
-        created_at: row.int("created_at")?,
-        created_by: row.text("created_by")?,
-        updated_at: row.int("updated_at")?,
-        updated_by: row.text("updated_by")?,
     })
 }
 
@@ -483,183 +314,106 @@ impl RowUpdate<'_> {
     }
 }
 
-/// A kit's values in [`KIT_COLUMNS`] order.
-pub(crate) fn kit_values(kit: &KitRecord) -> Vec<Bind<'_>> {
-    vec![
-        Bind::Text(&kit.id),
-        Bind::Text(kit.org_id.as_str()),
-        Bind::Int(kit.created_at),
-        Bind::Text(&kit.created_by),
-        Bind::Text(&kit.name),
-        Bind::OptText(kit.description.as_deref()),
-        Bind::OptText(kit.brand_name.as_deref()),
-        Bind::OptText(kit.company_name.as_deref()),
-        Bind::OptText(kit.logo.as_deref()),
-        Bind::OptText(kit.industry.as_deref()),
-        Bind::Text(&kit.status),
-        Bind::OptText(kit.parent_id.as_deref()),
-        Bind::OptText(kit.parent_type.as_deref()),
-        Bind::Owned(kit.tags.to_string()),
-        Bind::Owned(kit.references.to_string()),
-        Bind::Flag(kit.locked),
-        Bind::Int(kit.version),
-        Bind::Int(kit.updated_at),
-        Bind::Text(&kit.updated_by),
-        Bind::OptInt(kit.deleted_at),
-    ]
-}
-
-/// A document's values in [`DOCUMENT_COLUMNS`] order.
-pub(crate) fn document_values(document: &DocumentRecord) -> Vec<Bind<'_>> {
-    vec![
-        Bind::Text(&document.id),
-        Bind::Text(document.org_id.as_str()),
-        Bind::Text(&document.url),
-        Bind::Text(&document.file_id),
-        Bind::Text(&document.file_type),
-        Bind::OptText(document.file_name.as_deref()),
-        Bind::Int(document.size),
-        Bind::Text(&document.sha256),
-        Bind::Int(document.created_at),
-        Bind::Text(&document.created_by),
-        Bind::OptText(document.charset.as_deref()),
-        Bind::Text(document.status.as_str()),
-        Bind::Text(&document.doc_type),
-        Bind::Text(&document.title),
-        Bind::OptText(document.summary.as_deref()),
-        Bind::Int(document.number_of_pages),
-        Bind::OptInt(document.page_range_from),
-        Bind::OptInt(document.page_range_to),
-        Bind::Owned(document.tags.to_string()),
-        Bind::Owned(document.references.to_string()),
-        Bind::Flag(document.chunked),
-        Bind::Flag(document.summarized),
-        Bind::Text(&document.message),
-        Bind::Int(document.version),
-        Bind::Int(document.updated_at),
-        Bind::Text(&document.updated_by),
-        Bind::OptInt(document.deleted_at),
-    ]
-}
-
-/// A run's values in [`RUN_COLUMNS`] order.
-pub(crate) fn run_values(run: &RunRecord) -> Vec<Bind<'_>> {
-    vec![
-        Bind::Text(&run.id),
-        Bind::Text(run.org_id.as_str()),
-        Bind::Text(&run.pipeline_id),
-        Bind::Text(&run.kit_id),
-        Bind::Owned(run.parameters.to_string()),
-        Bind::Text(run.status.as_str()),
-        Bind::Text(&run.message),
-        Bind::Owned(run.progress.to_string()),
-        Bind::OptInt(run.run_start),
-        Bind::OptInt(run.run_end),
-        Bind::Int(run.duration_ms),
-        Bind::Int(run.attempts),
-        Bind::OptText(run.lease_owner.as_deref()),
-        Bind::OptInt(run.lease_until),
-        Bind::Int(run.created_at),
-        Bind::Text(&run.created_by),
-        Bind::Int(run.updated_at),
-        Bind::Text(&run.updated_by),
-    ]
-}
-
-/// A section's values in [`SECTION_COLUMNS`] order.
-pub(crate) fn section_values(section: &SectionRecord) -> Vec<Bind<'_>> {
-    vec![
-        Bind::Text(&section.id),
-        Bind::Text(&section.kit_id),
-        Bind::Text(&section.name),
-        Bind::Int(section.order),
-        Bind::Flag(section.deletable),
-        Bind::Flag(section.predefined),
-        Bind::Owned(section.properties.to_string()),
-        Bind::Int(section.version),
-        Bind::Int(section.created_at),
-        Bind::Text(&section.created_by),
-        Bind::Int(section.updated_at),
-        Bind::Text(&section.updated_by),
-        Bind::OptInt(section.deleted_at),
-    ]
-}
-
-/// A field's values in [`FIELD_COLUMNS`] order.
-pub(crate) fn field_values(field: &FieldRecord) -> Vec<Bind<'_>> {
-    vec![
-        Bind::Text(&field.id),
-        Bind::Text(&field.section_id),
-        Bind::Text(&field.kit_id),
-        Bind::Text(&field.name),
-        Bind::Text(&field.field_type),
-        Bind::OptInt(field.order),
-        Bind::Owned(field.value.to_string()),
-        Bind::OptText(field.intent.as_deref()),
-        Bind::Owned(field.references.to_string()),
-        Bind::Flag(field.deletable),
-        Bind::OptFlag(field.verified),
-        Bind::Flag(field.ai_editable),
-        Bind::Flag(field.predefined),
-        Bind::Owned(field.properties.to_string()),
-        Bind::Int(field.version),
-        Bind::Int(field.created_at),
-        Bind::Text(&field.created_by),
-        Bind::Int(field.updated_at),
-        Bind::Text(&field.updated_by),
-    ]
-}
-
-/// A table whose rows are written by versioned updates: its columns in record-value order,
-/// those an update writes, and the key naming the row's parent (organisation, kit, section).
-pub(crate) struct Table {
+/// A table whose rows (records `R`) are written by versioned updates: the columns an update
+/// writes, and the key naming the row's parent (organisation, kit, section).
+pub(crate) struct Table<R> {
     pub(crate) name: &'static str,
-    pub(crate) columns: &'static str,
     pub(crate) update_columns: &'static str,
     pub(crate) parent_key: &'static str,
+    record: PhantomData<fn() -> R>,
 }
 
 /// `brand_kits`, rows of an organisation.
-pub(crate) const KITS: Table = Table {
+pub(crate) const KITS: Table<KitRecord> = Table {
     name: "brand_kits",
-    columns: KIT_COLUMNS,
-    update_columns: KIT_UPDATE_COLUMNS,
+    update_columns: "name, description, brand_name, company_name, logo, industry, status, \
+                     parent_id, parent_type, tags, refs, locked, version, updated_at, \
+                     updated_by, deleted_at",
     parent_key: "org_id",
+    record: PhantomData,
 };
 /// `documents`, rows of an organisation.
-pub(crate) const DOCUMENTS: Table = Table {
+pub(crate) const DOCUMENTS: Table<DocumentRecord> = Table {
     name: "documents",
-    columns: DOCUMENT_COLUMNS,
-    update_columns: DOCUMENT_UPDATE_COLUMNS,
+    update_columns: "status, doc_type, title, summary, number_of_pages, page_range_from, \
+                     page_range_to, tags, refs, chunked, summarized, message, version, \
+                     updated_at, updated_by, deleted_at",
     parent_key: "org_id",
+    record: PhantomData,
 };
 /// `brand_sections`, rows of a kit.
-pub(crate) const SECTIONS: Table = Table {
+pub(crate) const SECTIONS: Table<SectionRecord> = Table {
     name: "brand_sections",
-    columns: SECTION_COLUMNS,
-    update_columns: SECTION_UPDATE_COLUMNS,
+    update_columns: "name, position, deletable, properties, version, updated_at, updated_by, \
+                     deleted_at",
     parent_key: "kit_id",
+    record: PhantomData,
 };
 /// `brand_fields`, rows of a section.
-pub(crate) const FIELDS: Table = Table {
+pub(crate) const FIELDS: Table<FieldRecord> = Table {
     name: "brand_fields",
-    columns: FIELD_COLUMNS,
-    update_columns: FIELD_UPDATE_COLUMNS,
+    update_columns: "name, position, value, intent, refs, deletable, verified, ai_editable, \
+                     properties, version, updated_at, updated_by",
     parent_key: "section_id",
+    record: PhantomData,
 };
 
-impl Table {
-    /// The update that writes a record (`values`, in [`Table::columns`] order) to its row, the
-    /// one with `parent` and `id`, where the row still has `expected_version`.
+/// `pipeline_runs`, rows of an organisation (not versioned: never written by [`Table::update`]).
+pub(crate) const RUNS: Table<RunRecord> = Table {
+    name: "pipeline_runs",
+    update_columns: "",
+    parent_key: "org_id",
+    record: PhantomData,
+};
+
+impl<R: Stored + Send> Table<R> {
+    /// `INSERT INTO table (columns) VALUES ($1, …)` for one record.
+    pub(crate) fn insert(&self) -> String {
+        insert_statement(self.name, R::columns(), '$')
+    }
+
+    /// Stores a new record.
+    pub(crate) async fn insert_one(&self, store: &impl Backend, record: &R) -> StoreResult<()>
+    where
+        R: Sync,
+    {
+        let sql = self.insert();
+        store
+            .writer()
+            .await?
+            .execute(&sql, &record.values())
+            .await?;
+        Ok(())
+    }
+
+    /// The record `id` under `parent` (deleted ones too), if any.
+    pub(crate) async fn get(
+        &self,
+        store: &impl Backend,
+        parent: &str,
+        id: &str,
+    ) -> StoreResult<Option<R>> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {} = $1 AND id = $2",
+            R::columns(),
+            self.name,
+            self.parent_key
+        );
+        let mut conn = store.reader().await?;
+        conn.query_opt(&sql, &binds![parent, id], R::from_row).await
+    }
+
+    /// The update that writes `record` to its row, the one with `parent` and `id`, where the
+    /// row still has `expected_version`.
     pub(crate) fn update<'a>(
         &self,
-        values: Vec<Bind<'a>>,
+        record: &'a R,
         parent: &'a str,
         id: &'a str,
         expected_version: i64,
     ) -> RowUpdate<'a> {
-        let names: Vec<&str> = self.columns.split(',').map(str::trim).collect();
-        let mut values: Vec<Option<Bind<'a>>> = values.into_iter().map(Some).collect();
+        let names: Vec<&str> = R::columns().split(", ").collect();
+        let mut values: Vec<Option<Bind<'a>>> = record.values().into_iter().map(Some).collect();
         let values = self
             .update_columns
             .split(',')

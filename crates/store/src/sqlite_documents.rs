@@ -1,13 +1,10 @@
 //! SQLite's full-text search over chunks: an FTS5 index (filled by trigger) ranked by bm25.
 
 use async_trait::async_trait;
-use brandstream_domain::text::{search_form, snippet};
+use brandstream_domain::text::search_form;
 use brandstream_domain::OrgId;
 
-use crate::documents::{
-    chunk_scope, count_and_page_of, ChunkHit, ChunkQuery, Clause, FullTextSearch, SNIPPET_WORDS,
-};
-use crate::rows::{chunk_from_row, CHUNK_COLUMNS};
+use crate::documents::{hit_page, ChunkHit, ChunkQuery, Clause, FullTextSearch};
 use crate::sql::Backend;
 use crate::{SqliteStore, StoreResult};
 
@@ -34,31 +31,18 @@ impl FullTextSearch for SqliteStore {
         clause.and_bound(match_expression(terms), |placeholder| {
             format!("chunks_fts MATCH {placeholder}")
         });
-        chunk_scope(&mut clause, conn.dialect(), org, query);
-        let from = format!(
-            "FROM chunks_fts f JOIN chunks c ON c.seq = f.rowid \
-             JOIN documents d ON d.id = c.document_id WHERE {}",
-            clause.sql
-        );
         // Headings weigh three times the body: a passage under a heading that names the topic
-        // is usually the answer.
-        count_and_page_of(
+        // is usually the answer. bm25 is lower for better matches.
+        hit_page(
             &mut conn,
-            &from,
-            clause,
-            (query.limit, query.offset),
+            (org, query),
             (
-                &format!("{CHUNK_COLUMNS}, bm25(chunks_fts, 3.0, 1.0) AS rank"),
-                "rank, c.seq",
+                clause,
+                "chunks_fts f JOIN chunks c ON c.seq = f.rowid \
+                 JOIN documents d ON d.id = c.document_id",
             ),
-            |row| {
-                let chunk = chunk_from_row(row)?;
-                Ok(ChunkHit {
-                    snippet: snippet(&chunk.text, terms, SNIPPET_WORDS),
-                    chunk,
-                    score: -row.real("rank")?,
-                })
-            },
+            ("-bm25(chunks_fts, 3.0, 1.0)", "score DESC, c.seq"),
+            terms,
         )
         .await
     }

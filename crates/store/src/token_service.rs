@@ -13,8 +13,8 @@ use brandstream_domain::{ClientId, OrgId, ScopeSet, UnixSeconds};
 use crate::rows::{binds, SqlRow};
 use crate::sql::{Backend, Dialect, Tx};
 use crate::{
-    AuditEvent, AuditStore, ClientRecord, ClientStatus, ClientStore, KeyState, KeyStore,
-    LeaseStore, NewClient, NewSecret, Org, OrgStore, RevocationStore, SecretRecord,
+    AuditEvent, AuditStore, ClientRecord, ClientStatus, ClientStore, KeyRotation, KeyState,
+    KeyStore, LeaseStore, NewClient, NewSecret, Org, OrgStore, RevocationStore, SecretRecord,
     SigningKeyRecord, StoreError, StoreResult, TokenRevocation,
 };
 
@@ -507,13 +507,13 @@ impl<B: Backend> KeyStore for B {
         Ok(true)
     }
 
-    async fn rotate_signing_keys(
-        &self,
-        expected_active: &str,
-        new_active: Option<&SigningKeyRecord>,
-        new_next: &SigningKeyRecord,
-        now: UnixSeconds,
-    ) -> StoreResult<bool> {
+    async fn rotate_signing_keys(&self, rotation: &KeyRotation<'_>) -> StoreResult<bool> {
+        let KeyRotation {
+            expected_active,
+            new_active,
+            new_next,
+            at: now,
+        } = *rotation;
         let mut conn = self.writer().await?;
         let mut tx = conn.begin().await?;
         let retired = tx

@@ -10,7 +10,9 @@ use brandstream_domain::brand::{validate_value, FieldType};
 use brandstream_ingest::fill::{
     fill_fields_with, glossary_terms, FieldTarget, KnowledgeChunk, MeaningModel,
 };
-use brandstream_store::{ChunkQuery, FieldChange, FieldRecord, KitRecord, Store, StoreError};
+use brandstream_store::{
+    ChunkQuery, FieldChange, FieldRecord, KitRecord, Stamp, Store, StoreError,
+};
 use serde_json::{json, Value};
 
 use crate::services::now_micros;
@@ -50,8 +52,7 @@ fn updated(field: &FieldRecord, value: Value, refs: Value, actor: &str) -> Field
     next.value = value;
     next.references = refs;
     next.version += 1;
-    next.updated_at = now_micros();
-    next.updated_by = actor.to_owned();
+    next.stamp.touch(now_micros(), actor);
     FieldChange {
         field: next,
         expected_version: Some(field.version),
@@ -208,10 +209,7 @@ pub async fn fill_kit(
                             predefined: false,
                             properties: json!({}),
                             version: 1,
-                            created_at: now,
-                            created_by: actor.to_owned(),
-                            updated_at: now,
-                            updated_by: actor.to_owned(),
+                            stamp: Stamp::new(now, actor),
                         },
                         expected_version: None,
                     });

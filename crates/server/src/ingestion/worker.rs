@@ -263,7 +263,7 @@ impl Pipeline {
                     }));
                     self.report(run, owner, tracker).await;
                     if let Err(reason) = self
-                        .process_document(&run.org_id, id, &kit.id, &run.created_by)
+                        .process_document(&run.org_id, id, &kit.id, &run.stamp.created_by)
                         .await
                     {
                         tracing::info!(run = %run.id, document = %id, %reason, "a document could not be ingested");
@@ -311,7 +311,7 @@ impl Pipeline {
                     self.store.as_ref(),
                     &kit,
                     &scope,
-                    &run.created_by,
+                    &run.stamp.created_by,
                     self.semantics.as_ref().map(|s| Arc::clone(&s.meaning)),
                 )
                 .await
@@ -547,8 +547,7 @@ impl Pipeline {
                 }
             }
             document.version += 1;
-            document.updated_at = now_micros();
-            document.updated_by = actor.to_owned();
+            document.stamp.touch(now_micros(), actor);
             match self.store.replace_chunks(&document, &records).await {
                 Ok(()) => {
                     self.chunks_stored.notify_one();
@@ -570,8 +569,7 @@ impl Pipeline {
             document.status = DocumentStatus::Failed;
             document.message = reason.chars().take(2000).collect();
             document.version += 1;
-            document.updated_at = now_micros();
-            document.updated_by = actor.to_owned();
+            document.stamp.touch(now_micros(), actor);
             match self.store.update_document(&document, expected).await {
                 Ok(false) => continue,
                 Ok(true) => return,

@@ -187,10 +187,10 @@ impl DocumentResponse {
             tags,
             references: document.references.clone(),
             message: document.message.clone(),
-            created_on: timestamp(document.created_at),
-            created_by: document.created_by.clone(),
-            updated_on: timestamp(document.updated_at),
-            updated_by: document.updated_by.clone(),
+            created_on: timestamp(document.stamp.created_at),
+            created_by: document.stamp.created_by.clone(),
+            updated_on: timestamp(document.stamp.updated_at),
+            updated_by: document.stamp.updated_by.clone(),
             deleted_at: document.deleted_at.map(timestamp),
             search_score: None,
             record_type: "document",
@@ -618,8 +618,7 @@ pub async fn update_document(
             document.references = references.clone();
         }
         document.version += 1;
-        document.updated_at = now_micros();
-        document.updated_by = caller.subject().to_owned();
+        document.stamp.touch(now_micros(), caller.subject());
         if state
             .store
             .update_document(&document, current.version)

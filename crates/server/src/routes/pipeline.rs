@@ -71,10 +71,10 @@ impl From<&RunRecord> for RunResponse {
             run_start: run.run_start.map(timestamp),
             run_end: run.run_end.map(timestamp),
             duration_in_ms: run.duration_ms,
-            created_on: timestamp(run.created_at),
-            created_by: run.created_by.clone(),
-            updated_on: timestamp(run.updated_at),
-            updated_by: run.updated_by.clone(),
+            created_on: timestamp(run.stamp.created_at),
+            created_by: run.stamp.created_by.clone(),
+            updated_on: timestamp(run.stamp.updated_at),
+            updated_by: run.stamp.updated_by.clone(),
         }
     }
 }

@@ -7,7 +7,7 @@ use brandstream_domain::brand::{
     validate_value, FieldType, KitStatus, CATALOGUE, GLOSSARY_SECTION, NAME_MAX,
 };
 use brandstream_domain::{BrandKitId, FieldId, OrgId, SectionId};
-use brandstream_store::{FieldRecord, KitQuery, KitRecord, SectionRecord, Store};
+use brandstream_store::{FieldRecord, KitQuery, KitRecord, SectionRecord, Stamp, Store};
 use serde_json::{json, Value};
 
 use super::{now_micros, Precondition};
@@ -252,10 +252,7 @@ impl BrandService {
             references: json!([]),
             locked: false,
             version: 1,
-            created_at: now,
-            created_by: actor.into(),
-            updated_at: now,
-            updated_by: actor.into(),
+            stamp: Stamp::new(now, actor),
             deleted_at: None,
         };
         let mut sections = Vec::with_capacity(CATALOGUE.len());
@@ -276,10 +273,7 @@ impl BrandService {
                 predefined: true,
                 properties,
                 version: 1,
-                created_at: now,
-                created_by: actor.into(),
-                updated_at: now,
-                updated_by: actor.into(),
+                stamp: Stamp::new(now, actor),
                 deleted_at: None,
             });
             for (index, subsection) in template.subsections.iter().enumerate() {
@@ -299,10 +293,7 @@ impl BrandService {
                     predefined: true,
                     properties: json!({}),
                     version: 1,
-                    created_at: now,
-                    created_by: actor.into(),
-                    updated_at: now,
-                    updated_by: actor.into(),
+                    stamp: Stamp::new(now, actor),
                 });
             }
         }
@@ -387,8 +378,7 @@ impl BrandService {
         set_optional(&mut kit.logo, changes.logo);
         apply(&mut kit.locked, changes.locked, || false);
         kit.version += 1;
-        kit.updated_at = now_micros();
-        kit.updated_by = actor.into();
+        kit.stamp.touch(now_micros(), actor);
         if !self.store.update_kit(&kit, current.version).await? {
             return Err(ServiceError::PreconditionFailed);
         }
@@ -406,7 +396,7 @@ impl BrandService {
         let mut kit = current.clone();
         kit.deleted_at = Some(now_micros());
         kit.version += 1;
-        kit.updated_by = actor.into();
+        kit.stamp.updated_by = actor.into();
         if !self.store.update_kit(&kit, current.version).await? {
             return Err(ServiceError::PreconditionFailed);
         }
@@ -473,10 +463,7 @@ impl BrandService {
             predefined: false,
             properties: new.properties.unwrap_or_else(|| json!({})),
             version: 1,
-            created_at: now,
-            created_by: actor.into(),
-            updated_at: now,
-            updated_by: actor.into(),
+            stamp: Stamp::new(now, actor),
             deleted_at: None,
         };
         self.store.insert_section(&section).await?;
@@ -520,8 +507,7 @@ impl BrandService {
         }
         apply(&mut section.properties, changes.properties, || json!({}));
         section.version += 1;
-        section.updated_at = now_micros();
-        section.updated_by = actor.into();
+        section.stamp.touch(now_micros(), actor);
         if !self.store.update_section(&section, current.version).await? {
             return Err(ServiceError::PreconditionFailed);
         }
@@ -546,7 +532,7 @@ impl BrandService {
         let mut section = current.clone();
         section.deleted_at = Some(now_micros());
         section.version += 1;
-        section.updated_by = actor.into();
+        section.stamp.updated_by = actor.into();
         if !self.store.update_section(&section, current.version).await? {
             return Err(ServiceError::PreconditionFailed);
         }
@@ -632,10 +618,7 @@ impl BrandService {
             predefined: false,
             properties: new.properties.unwrap_or_else(|| json!({})),
             version: 1,
-            created_at: now,
-            created_by: actor.into(),
-            updated_at: now,
-            updated_by: actor.into(),
+            stamp: Stamp::new(now, actor),
         };
         self.store.insert_field(&field).await?;
         Ok(field)
@@ -695,8 +678,7 @@ impl BrandService {
         }
         apply(&mut field.properties, changes.properties, || json!({}));
         field.version += 1;
-        field.updated_at = now_micros();
-        field.updated_by = actor.into();
+        field.stamp.touch(now_micros(), actor);
         if !self.store.update_field(&field, current.version).await? {
             return Err(ServiceError::PreconditionFailed);
         }

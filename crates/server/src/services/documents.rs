@@ -7,7 +7,7 @@ use std::sync::Arc;
 use brandstream_domain::{ChunkId, DocumentId, OrgId};
 use brandstream_ingest::{detect_kind, FileKind};
 use brandstream_store::{
-    Blobs, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus, Store,
+    Blobs, ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus, Stamp, Store,
 };
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -431,10 +431,7 @@ impl DocumentService {
             summarized: false,
             message: String::new(),
             version: 1,
-            created_at: now,
-            created_by: actor.to_owned(),
-            updated_at: now,
-            updated_by: actor.to_owned(),
+            stamp: Stamp::new(now, actor),
             deleted_at: None,
             charset,
         };

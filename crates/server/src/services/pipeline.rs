@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use brandstream_domain::{BrandKitId, DocumentId, FieldId, OrgId, RunId, SectionId};
-use brandstream_store::{DocumentQuery, DocumentStatus, RunQuery, RunRecord, RunStatus, Store};
+use brandstream_store::{
+    DocumentQuery, DocumentStatus, RunQuery, RunRecord, RunStatus, Stamp, Store,
+};
 use serde_json::{json, Map, Value};
 
 use super::brands::BrandService;
@@ -397,10 +399,7 @@ impl PipelineService {
             attempts: 0,
             lease_owner: None,
             lease_until: None,
-            created_at: now,
-            created_by: actor.into(),
-            updated_at: now,
-            updated_by: actor.into(),
+            stamp: Stamp::new(now, actor),
         };
         self.store.insert_run(&run).await?;
         self.queued.raise();

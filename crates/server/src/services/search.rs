@@ -15,7 +15,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use brandstream_domain::{text, ChunkId, DocumentId, OrgId};
-use brandstream_store::{ChunkHit, ChunkQuery, DocumentQuery, DocumentRecord};
+use brandstream_store::{ChunkHit, ChunkQuery, DocumentQuery, DocumentRecord, VectorSearch};
 
 use super::documents::DocumentService;
 use crate::error::ServiceError;
@@ -327,7 +327,14 @@ impl DocumentService {
         // not vectors.
         let mut ranked = self
             .store
-            .nearest_chunks(org, scope, &semantics.model, &query)
+            .nearest_chunks(
+                org,
+                &VectorSearch {
+                    scope,
+                    model: &semantics.model,
+                    probe: &query,
+                },
+            )
             .await?;
         ranked.sort_by(|a, b| {
             b.1.total_cmp(&a.1)

@@ -1,7 +1,7 @@
 //! Brand kits, their sections and fields.
 
 use super::TestStore;
-use crate::{FieldRecord, KitQuery, KitRecord, SectionRecord, StoreError, StoreResult};
+use crate::{FieldRecord, KitQuery, KitRecord, SectionRecord, Stamp, StoreError, StoreResult};
 use brandstream_domain::OrgId;
 use serde_json::json;
 use std::fmt::Debug;
@@ -23,10 +23,7 @@ pub(super) fn kit(org: &OrgId, id: &str, name: &str, at: i64) -> KitRecord {
         references: json!([]),
         locked: false,
         version: 1,
-        created_at: at,
-        created_by: "creator".into(),
-        updated_at: at,
-        updated_by: "creator".into(),
+        stamp: Stamp::new(at, "creator"),
         deleted_at: None,
     }
 }
@@ -41,10 +38,7 @@ pub(super) fn section(kit_id: &str, id: &str, order: i64, at: i64) -> SectionRec
         predefined: false,
         properties: json!({"sourceLanguage": "en-US", "another": 1}),
         version: 1,
-        created_at: at,
-        created_by: "creator".into(),
-        updated_at: at,
-        updated_by: "creator".into(),
+        stamp: Stamp::new(at, "creator"),
         deleted_at: None,
     }
 }
@@ -66,10 +60,7 @@ pub(super) fn field(section: &SectionRecord, id: &str, order: Option<i64>, at: i
         predefined: false,
         properties: json!({}),
         version: 1,
-        created_at: at,
-        created_by: "creator".into(),
-        updated_at: at,
-        updated_by: "creator".into(),
+        stamp: Stamp::new(at, "creator"),
     }
 }
 
@@ -260,7 +251,10 @@ async fn kits_are_created_listed_filtered_paged_and_updated(store: TestStore) {
         locked: true,
         tags: json!([{"values": [], "category": "z"}]),
         version: 2,
-        updated_at: 50,
+        stamp: Stamp {
+            updated_at: 50,
+            ..first.stamp.clone()
+        },
         ..first.clone()
     };
     assert!(!store.update_kit(&renamed, 7).await.unwrap());
@@ -435,8 +429,11 @@ async fn sections_and_fields_are_ordered_versioned_and_deleted(store: TestStore)
         ai_editable: false,
         properties: json!({"k": "v"}),
         version: 2,
-        updated_at: 99,
-        updated_by: "editor".into(),
+        stamp: Stamp {
+            updated_at: 99,
+            updated_by: "editor".into(),
+            ..verified.stamp.clone()
+        },
         ..verified.clone()
     };
     assert_found_and_replaced(&store, &verified, "s-c", &edited, 3).await;

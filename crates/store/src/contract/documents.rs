@@ -3,7 +3,7 @@
 use super::{brand, org_id as org, TestStore};
 use crate::{
     ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus, DocumentStore,
-    FieldChange, FieldRecord, KitRecord, SectionRecord, StoreError,
+    FieldChange, FieldRecord, KitRecord, SectionRecord, Stamp, StoreError,
 };
 use brandstream_domain::OrgId;
 use serde_json::{json, Value};
@@ -31,10 +31,7 @@ pub(super) fn document(org: &OrgId, id: &str, created_at: i64) -> DocumentRecord
         summarized: false,
         message: String::new(),
         version: 1,
-        created_at,
-        created_by: "alice".into(),
-        updated_at: created_at,
-        updated_by: "alice".into(),
+        stamp: Stamp::new(created_at, "alice"),
         deleted_at: None,
         charset: None,
     }
@@ -111,7 +108,7 @@ async fn documents_are_filtered_paged_versioned_and_deleted(store: TestStore) {
     second.file_type = "text/markdown".into();
     let mut third = document(&acme, "d3", 300);
     third.status = DocumentStatus::Failed;
-    third.created_by = "bob".into();
+    third.stamp.created_by = "bob".into();
     third.references = json!([{"id": "kit-1", "path": "", "type": "website"}]);
     for record in [&first, &second, &third, &document(&other, "d4", 400)] {
         store.insert_document(record).await.unwrap();
@@ -209,7 +206,7 @@ async fn documents_are_filtered_paged_versioned_and_deleted(store: TestStore) {
     assert_eq!(after.deleted_at, Some(500));
     assert_eq!(after.version, 3);
     assert!(!after.chunked);
-    assert_eq!(after.updated_by, "carol");
+    assert_eq!(after.stamp.updated_by, "carol");
     assert_eq!(list(page(0, 10)).await.0, 2);
     assert_eq!(
         list(with(|query| query.include_deleted = true)).await.1,
@@ -468,7 +465,7 @@ async fn field_changes_apply_only_where_allowed_and_deletes_drop_references(stor
         let mut next = record;
         next.value = json!("new");
         next.version += 1;
-        next.updated_at = 50;
+        next.stamp.updated_at = 50;
         FieldChange {
             field: next,
             expected_version: expected,

@@ -3,7 +3,7 @@
 
 use super::documents::{chunk, document};
 use super::{org_id as org, TestStore};
-use crate::{ChunkQuery, ChunkVector, EmbeddingProgress};
+use crate::{ChunkQuery, ChunkVector, EmbeddingProgress, VectorSearch};
 use brandstream_domain::{ChunkId, DocumentId};
 use serde_json::json;
 
@@ -32,7 +32,14 @@ async fn nearest(
     probe: &[f32],
 ) -> Vec<(String, f64)> {
     let mut scored: Vec<(String, f64)> = store
-        .nearest_chunks(org, scope, model, probe)
+        .nearest_chunks(
+            org,
+            &VectorSearch {
+                scope,
+                model,
+                probe,
+            },
+        )
         .await
         .unwrap()
         .into_iter()

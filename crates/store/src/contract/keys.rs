@@ -1,7 +1,7 @@
 //! The signing keyring: bootstrap, rotation, re-wrapping under a new master key and pruning.
 
 use super::TestStore;
-use crate::{KeyState, SigningKeyRecord, StoreResult};
+use crate::{KeyRotation, KeyState, SigningKeyRecord, StoreResult};
 
 /// A key record with recognisable fields: the material and the JWK name the key.
 fn key(kid: &str, state: KeyState, created_at: i64) -> SigningKeyRecord {
@@ -68,10 +68,34 @@ async fn bootstrap(store: &TestStore, active: &str, next: &str, at: i64) -> Stor
     store.bootstrap_signing_keys(&active, &next).await
 }
 
+/// Rotates from `active` to `new_active` (or the next key) publishing `new_next`, at `at`.
+async fn rotate_to(
+    store: &TestStore,
+    active: &str,
+    new_active: Option<&SigningKeyRecord>,
+    new_next: &SigningKeyRecord,
+    at: i64,
+) -> bool {
+    let rotation = KeyRotation {
+        expected_active: active,
+        new_active,
+        new_next,
+        at,
+    };
+    store.rotate_signing_keys(&rotation).await.unwrap()
+}
+
 /// Rotates from the active key `active` (no new active key) with a new next key `next`, at `at`.
 async fn rotate(store: &TestStore, active: &str, next: &str, at: i64) -> StoreResult<bool> {
     let next = key(next, KeyState::Next, at);
-    store.rotate_signing_keys(active, None, &next, at).await
+    store
+        .rotate_signing_keys(&KeyRotation {
+            expected_active: active,
+            new_active: None,
+            new_next: &next,
+            at,
+        })
+        .await
 }
 
 async fn bootstrap_stores_the_first_keys_once(store: TestStore) {
@@ -106,10 +130,7 @@ async fn rotation_promotes_the_next_key_and_retires_the_active_one(store: TestSt
 
     // Without a new active key, the published next key starts signing.
     let third = key("k3", KeyState::Next, 100);
-    assert!(store
-        .rotate_signing_keys("k1", None, &third, 100)
-        .await
-        .unwrap());
+    assert!(rotate_to(&store, "k1", None, &third, 100).await);
     let mut retired_first = facts(&first);
     retired_first.2 = KeyState::Retired;
     retired_first.7 = Some(100);
@@ -139,10 +160,7 @@ async fn rotation_promotes_the_next_key_and_retires_the_active_one(store: TestSt
     // With a new active key, the published next key is retired unused.
     let emergency = key("k4", KeyState::Active, 200);
     let fifth = key("k5", KeyState::Next, 200);
-    assert!(store
-        .rotate_signing_keys("k2", Some(&emergency), &fifth, 200)
-        .await
-        .unwrap());
+    assert!(rotate_to(&store, "k2", Some(&emergency), &fifth, 200).await);
     assert_eq!(
         states(&store).await,
         [

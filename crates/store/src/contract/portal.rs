@@ -1,7 +1,7 @@
 //! Portal users, their memberships and sessions.
 
 use super::TestStore;
-use crate::{Membership, Org, SessionRecord, StoreError, UserRecord};
+use crate::{Membership, Org, PasswordChange, SessionRecord, StoreError, UserRecord};
 use brandstream_domain::OrgId;
 
 async fn org(store: &TestStore, name: &str, at: i64) -> OrgId {
@@ -189,7 +189,13 @@ async fn sessions_are_created_touched_pruned_and_ended(store: TestStore) {
     sign_in(&store, "s2", "u1", &acme, 260).await;
     sign_in(&store, "s3", "u1", &globex, 260).await;
     store
-        .set_password("u1", "$argon2id$new", false, Some("s2"))
+        .set_password(
+            "u1",
+            PasswordChange::Chosen {
+                hash: "$argon2id$new",
+                keep_session: "s2",
+            },
+        )
         .await
         .unwrap();
     let ada = store.get_user("u1").await.unwrap().unwrap();
@@ -201,7 +207,12 @@ async fn sessions_are_created_touched_pruned_and_ended(store: TestStore) {
     assert!(store.get_session("fresh").await.unwrap().is_none());
     assert!(store.get_session("s3").await.unwrap().is_none());
     store
-        .set_password("u1", "$argon2id$x", true, None)
+        .set_password(
+            "u1",
+            PasswordChange::Temporary {
+                hash: "$argon2id$x",
+            },
+        )
         .await
         .unwrap();
     assert!(store.get_session("s2").await.unwrap().is_none());

@@ -1,7 +1,7 @@
 //! Ingestion runs: the queue, worker leases, cancelling and listing.
 
 use super::{org_id as org, TestStore};
-use crate::{RunQuery, RunRecord, RunStatus};
+use crate::{RunQuery, RunRecord, RunStatus, Stamp};
 use brandstream_domain::OrgId;
 use serde_json::json;
 
@@ -21,10 +21,7 @@ fn run(org: &OrgId, id: &str, created_at: i64) -> RunRecord {
         attempts: 0,
         lease_owner: None,
         lease_until: None,
-        created_at,
-        created_by: "test".into(),
-        updated_at: created_at,
-        updated_by: "test".into(),
+        stamp: Stamp::new(created_at, "test"),
     }
 }
 

@@ -123,10 +123,10 @@ impl From<&FieldRecord> for FieldResponse {
             deletable: field.deletable,
             verified: field.verified,
             ai_editable: field.ai_editable,
-            created_on: timestamp(field.created_at),
-            created_by: field.created_by.clone(),
-            updated_on: timestamp(field.updated_at),
-            updated_by: field.updated_by.clone(),
+            created_on: timestamp(field.stamp.created_at),
+            created_by: field.stamp.created_by.clone(),
+            updated_on: timestamp(field.stamp.updated_at),
+            updated_by: field.stamp.updated_by.clone(),
             properties: field.properties.clone(),
         }
     }

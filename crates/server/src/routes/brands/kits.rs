@@ -119,10 +119,10 @@ impl From<&KitRecord> for BrandKitResponse {
             tags: kit.tags.clone(),
             references: kit.references.clone(),
             locked: kit.locked,
-            created_on: timestamp(kit.created_at),
-            created_by: kit.created_by.clone(),
-            updated_on: timestamp(kit.updated_at),
-            updated_by: kit.updated_by.clone(),
+            created_on: timestamp(kit.stamp.created_at),
+            created_by: kit.stamp.created_by.clone(),
+            updated_on: timestamp(kit.stamp.updated_at),
+            updated_by: kit.stamp.updated_by.clone(),
             deleted_at: kit.deleted_at.map(timestamp),
         }
     }
