@@ -13,16 +13,7 @@ const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/ope
 async fn the_openapi_document_matches_its_snapshot() {
     let server = TestServer::start();
     let document = server.get_json("/api/docs/openapi.json").await;
-    let pretty = serde_json::to_string_pretty(&document).unwrap() + "\n";
-    if std::env::var_os("BRANDSTREAM_UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(SNAPSHOT, &pretty).unwrap();
-    }
-    let expected = std::fs::read_to_string(SNAPSHOT)
-        .expect("snapshot missing: run with BRANDSTREAM_UPDATE_SNAPSHOTS=1 and review the file");
-    assert!(
-        expected == pretty,
-        "the OpenAPI document changed; review and update with BRANDSTREAM_UPDATE_SNAPSHOTS=1"
-    );
+    assert_snapshot(SNAPSHOT, &document, "the OpenAPI document");
 
     // Every Brand Management route and the token endpoint are documented, with bearer security.
     let paths = document["paths"].as_object().unwrap();
@@ -89,17 +80,9 @@ fn collect_refs(value: &Value, refs: &mut Vec<String>) {
 #[tokio::test]
 async fn the_reference_page_loads_nothing_from_the_internet() {
     let server = TestServer::start();
-    let response = server
-        .http
-        .get(server.url("/api/docs"))
-        .send()
-        .await
-        .unwrap();
+    let response = server.get("/api/docs").await;
     assert_eq!(response.status(), 200);
-    let csp = response.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let csp = header_text(&response, "content-security-policy");
     assert!(csp.contains("script-src 'self'"), "{csp}");
     let html = response.text().await.unwrap();
     for line in html
@@ -113,26 +96,15 @@ async fn the_reference_page_loads_nothing_from_the_internet() {
         ("/api/docs/swagger-ui.css", "text/css"),
         ("/api/docs/docs.js", "text/javascript"),
     ] {
-        let response = server.http.get(server.url(path)).send().await.unwrap();
+        let response = server.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         assert!(
-            response.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with(kind),
+            header_text(&response, "content-type").starts_with(kind),
             "{path}"
         );
         assert!(response.bytes().await.unwrap().len() > 100, "{path}");
     }
-    let starter = server
-        .http
-        .get(server.url("/api/docs/docs.js"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let starter = server.get_text("/api/docs/docs.js").await;
     assert!(starter.contains("/api/docs/openapi.json"));
     let _: Value = server.get_json("/api/docs/openapi.json").await;
 }

@@ -5,24 +5,9 @@
 
 mod common;
 
-use base64::Engine;
 use common::*;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde_json::{json, Value};
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn with_header(token: &str, header: &Value) -> String {
-    let parts: Vec<&str> = token.split('.').collect();
-    format!(
-        "{}.{}.{}",
-        b64(header.to_string().as_bytes()),
-        parts[1],
-        parts[2]
-    )
-}
 
 /// A token signed by an attacker's own Ed25519 key, announced in the header.
 fn self_signed(header_extra: Value, claims: &Value) -> String {
@@ -75,36 +60,14 @@ async fn forged_malformed_and_revoked_tokens_get_401() {
     let mut elevated = claims.clone();
     elevated["scope"] = json!("ai.org:admin");
     elevated["org_id"] = json!("org_AAAAAAAAAAAAAAAA");
-    let tampered = format!(
-        "{}.{}.{}",
-        parts[0],
-        b64(elevated.to_string().as_bytes()),
-        parts[2]
-    );
+    let tampered = with_claims(&token, &elevated);
 
     let jwks = server.get_json("/.well-known/jwks.json").await;
-    let hs_header = json!({"alg": "HS256", "typ": "at+jwt", "kid": header["kid"]});
-    let hs_input = format!("{}.{}", b64(hs_header.to_string().as_bytes()), parts[1]);
-    let key = ring::hmac::Key::new(
-        ring::hmac::HMAC_SHA256,
-        jwks["keys"][0].to_string().as_bytes(),
-    );
-    let hs256 = format!(
-        "{hs_input}.{}",
-        b64(ring::hmac::sign(&key, hs_input.as_bytes()).as_ref())
-    );
+    let hs256 = hs256_forgery(&token, jwks["keys"][0].to_string().as_bytes());
 
     // A token for the other configured audience is valid for introspection, not for the APIs.
     let other_audience: Value = server
-        .post_form(
-            "/oauth/token",
-            &[
-                ("client_id", &credential.client_id),
-                ("client_secret", &credential.client_secret),
-                ("grant_type", "client_credentials"),
-                ("audience", "https://other.example"),
-            ],
-        )
+        .token_form(&credential, &[("audience", "https://other.example")])
         .await
         .json()
         .await
@@ -119,44 +82,15 @@ async fn forged_malformed_and_revoked_tokens_get_401() {
     // A revoked token, and a token of a revoked credential.
     let revoked = server.token(&credential).await;
     // Used once first, so the verifier has it cached: revocation must still win.
-    assert_eq!(
-        server
-            .http
-            .get(&url)
-            .bearer_auth(&revoked)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    server
-        .post_form(
-            "/oauth/revoke",
-            &[
-                ("client_id", &credential.client_id),
-                ("client_secret", &credential.client_secret),
-                ("token", &revoked),
-            ],
-        )
-        .await;
+    assert_eq!(server.get_bearer(&url, &revoked).await.status(), 200);
+    server.revoke(&credential, &revoked).await;
     let doomed_credential = server.create_credential(&[]);
     let doomed = server.token(&doomed_credential).await;
     let doomed_url = server.url(&format!(
         "/api/brands/v1/organizations/{}/brandkits",
         doomed_credential.org_id
     ));
-    assert_eq!(
-        server
-            .http
-            .get(&doomed_url)
-            .bearer_auth(&doomed)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(server.get_bearer(&doomed_url, &doomed).await.status(), 200);
     server.admin(&["credentials", "revoke", &doomed_credential.client_id]);
 
     let mut expired_claims = claims.clone();
@@ -330,15 +264,7 @@ async fn forged_malformed_and_revoked_tokens_get_401() {
             "/api/brands/v1/organizations/{}/brandkits",
             doomed_credential.org_id
         ));
-        server
-            .http
-            .get(&url)
-            .bearer_auth(&doomed)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            == 401
+        server.get_bearer(&url, &doomed).await.status() == 401
     })
     .await;
     assert!(rejected, "a revoked credential's token kept working");

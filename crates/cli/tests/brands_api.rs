@@ -282,19 +282,9 @@ async fn partial_updates_preconditions_soft_delete_and_duplicates() {
     // Soft delete.
     assert_eq!(api.delete(&url).await.status(), 204);
     expect_detail(api.get(&url).await, 404).await;
-    let deleted: Value = api
-        .get(&format!("{url}?includeDeleted=true"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let deleted: Value = api.get_value(&format!("{url}?includeDeleted=true")).await;
     assert!(deleted["deletedAt"].is_string());
-    let list: Value = api
-        .get(&api.brands(1, "/brandkits"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = api.get_value(&api.brands(1, "/brandkits")).await;
     assert_eq!(list["totalCount"], 1);
     let list: Value = api
         .get(&format!(
@@ -334,7 +324,7 @@ async fn a_locked_kit_refuses_every_write_below_it() {
     let context = api.section(id, "Brand Context").await;
     let section_id = context["id"].as_str().unwrap();
     let fields_url = api.fields_url(id, section_id);
-    let fields: Vec<Value> = api.get(&fields_url).await.json().await.unwrap();
+    let fields: Vec<Value> = api.get_value(&fields_url).await;
     let field_url = format!("{fields_url}/{}", fields[0]["id"].as_str().unwrap());
 
     let locked: Value = api
@@ -441,11 +431,8 @@ async fn sections_can_be_added_changed_and_deleted_unless_predefined() {
     expect_detail(api.get(&custom_url).await, 404).await;
     assert_eq!(api.sections(id).await.len(), 9);
     let with_deleted: Vec<Value> = api
-        .get(&format!("{sections_url}?includeDeleted=true"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_value(&format!("{sections_url}?includeDeleted=true"))
+        .await;
     assert_eq!(with_deleted.len(), 10);
 
     expect_422(
@@ -526,7 +513,7 @@ async fn subsections_validate_values_and_keep_ids() {
     assert_eq!(ok.status(), 200);
 
     // Array values get ids; existing ids are kept.
-    let fields: Vec<Value> = api.get(&fields_url).await.json().await.unwrap();
+    let fields: Vec<Value> = api.get_value(&fields_url).await;
     let concept = fields
         .iter()
         .find(|f| f["name"] == "Brand concept")
@@ -694,11 +681,8 @@ async fn glossary_terms_and_the_paginated_v3_list() {
     }
     let v3 = api.brands(3, &format!("/brandkits/{id}/sections/{section_id}/fields"));
     let page: Value = api
-        .get(&format!("{v3}?pageSize=2&pageNumber=2"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_value(&format!("{v3}?pageSize=2&pageNumber=2"))
+        .await;
     assert_eq!(page["totalCount"], 5);
     assert_eq!(page["pageSize"], 2);
     assert_eq!(page["pageNumber"], 2);
@@ -765,12 +749,7 @@ async fn scopes_organisations_and_hosted_prefixes() {
         org: stranger_credential.org_id.clone(),
         ..stranger
     };
-    let page: Value = own
-        .get(&own.brands(1, "/brandkits"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = own.get_value(&own.brands(1, "/brandkits")).await;
     assert_eq!(page["totalCount"], 0);
     expect_detail(
         own.get(&own.brands(1, &format!("/brandkits/{id}"))).await,
@@ -874,16 +853,7 @@ async fn a_new_kit_matches_its_snapshot() {
     }
     let mut everything = json!({"kit": kit, "sections": sections});
     redact(&mut everything);
-    let pretty = serde_json::to_string_pretty(&everything).unwrap() + "\n";
-    if std::env::var_os("BRANDSTREAM_UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(SNAPSHOT, &pretty).unwrap();
-    }
-    let expected = std::fs::read_to_string(SNAPSHOT)
-        .expect("snapshot missing: run with BRANDSTREAM_UPDATE_SNAPSHOTS=1");
-    assert!(
-        expected == pretty,
-        "a new kit's body changed; review and update with BRANDSTREAM_UPDATE_SNAPSHOTS=1"
-    );
+    assert_snapshot(SNAPSHOT, &everything, "a new kit's body");
 }
 
 /// Random subsection values over HTTP: every one is either stored (200) or refused with a
@@ -916,7 +886,7 @@ fn random_subsection_values_are_stored_or_refused_with_422() {
                     .unwrap();
                 targets.push(format!("{url}/{}", term["id"].as_str().unwrap()));
             } else {
-                let fields: Vec<Value> = api.get(&url).await.json().await.unwrap();
+                let fields: Vec<Value> = api.get_value(&url).await;
                 for field in fields.iter().filter(|f| {
                     f["name"] == "Brand purpose"
                         || f["name"] == "Brand concept"
@@ -974,8 +944,7 @@ fn random_subsection_values_are_stored_or_refused_with_422() {
             if status == 422 {
                 prop_assert_eq!(&body["detail"][0]["loc"][0], "body");
             } else {
-                let read: Value =
-                    runtime.block_on(async { api.get(url).await.json().await.unwrap() });
+                let read: Value = runtime.block_on(async { api.get_value(url).await });
                 prop_assert_eq!(&read["value"], &body["value"]);
             }
             Ok(())

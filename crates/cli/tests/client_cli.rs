@@ -48,18 +48,7 @@ impl<'a> Cli<'a> {
     fn json(&self, args: &[&str]) -> Value {
         let mut all = args.to_vec();
         all.extend(["--output", "json"]);
-        let output = self.command(&all).output().unwrap();
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{args:?}: not JSON ({e}): {}",
-                String::from_utf8_lossy(&output.stdout)
-            )
-        })
+        success_json(&self.command(&all).output().unwrap(), &format!("{args:?}"))
     }
 
     /// Runs a command that must succeed with table output; returns stdout.
@@ -307,6 +296,21 @@ fn a_partial_upload_shows_what_went_up_and_names_the_file_that_failed() {
     assert!(shown[0]["id"].is_string(), "{shown}");
 }
 
+/// Runs `command` with its stdout's reader closed at once; the output, after checking that
+/// nothing panicked.
+fn into_a_closed_pipe(mut command: std::process::Command) -> std::process::Output {
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    output
+}
+
 /// Output piped into a reader that stops early (`… | head -c 10`) ends the CLI quietly, as
 /// Unix tools end: no panic message, no exit status 101.
 #[test]
@@ -336,21 +340,6 @@ fn a_closed_pipe_ends_the_output_quietly() {
             "{shell}"
         );
     }
-}
-
-/// Runs `command` with its stdout's reader closed at once; the output, after checking that
-/// nothing panicked.
-fn into_a_closed_pipe(mut command: std::process::Command) -> std::process::Output {
-    let mut child = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    output
 }
 
 #[test]
@@ -412,11 +401,7 @@ fn tokens_are_cached_privately_and_the_secret_is_never_written() {
         ])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_success(&output);
     let output = cli
         .command(&["kits", "list", "--output", "json"])
         .env_remove("BRANDSTREAM_URL")
@@ -424,11 +409,7 @@ fn tokens_are_cached_privately_and_the_secret_is_never_written() {
         .env_remove("BRANDSTREAM_CLIENT_SECRET")
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_success(&output);
     // Nothing the CLI wrote (cache, config) contains the secret.
     for file in files_under(cli.home.path()) {
         if file == secret_file {

@@ -169,11 +169,7 @@ async fn three_nodes_share_one_database_and_blob_store() {
     // every node then signs with the new active key.
     let before = jwks_kids(&cluster.nodes[1]).await;
     let output = cluster.nodes[0].admin(&["keys", "rotate"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_success(&output);
     let keys = cluster.nodes[0].admin_json(&["keys", "list", "--json"]);
     let keys = keys.as_array().unwrap();
     let active = keys.iter().find(|k| k["state"] == "active").unwrap()["kid"]
@@ -233,12 +229,7 @@ async fn three_nodes_share_one_database_and_blob_store() {
     let response = browser.sign_in("admin", ADMIN_PASSWORD).await;
     assert_eq!(response.status(), 303);
     let csrf = browser.csrf("/portal/admin/keys").await;
-    let response = browser
-        .post(
-            &format!("/portal/admin/keys/{}/revoke", doomed.client_id),
-            &[("csrf", &csrf)],
-        )
-        .await;
+    let response = browser.key_action(&doomed.client_id, "revoke", &csrf).await;
     assert_eq!(response.status(), 303);
     let waited = time_until(Duration::from_secs(5), || async {
         api_status(&doomed_api).await == 401
@@ -370,11 +361,8 @@ async fn three_nodes_share_one_database_and_blob_store() {
     let _dir = cluster.nodes.remove(victim).kill_keep_dir();
     let survivor = cluster.api(0, &token, &credential.org_id);
     let status: Value = survivor
-        .get(&survivor.pipeline(&format!("/runs/{run_id}")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_value(&survivor.pipeline(&format!("/runs/{run_id}")))
+        .await;
     assert_eq!(status["status"], "InProgress", "killed mid-run: {status}");
     let taken_over = time_until(Duration::from_secs(30), || async {
         cluster

@@ -76,10 +76,9 @@ async fn upload_url_form(api: &Api<'_>, create_request: Value) -> reqwest::Respo
 
 #[tokio::test]
 async fn every_format_uploads_with_the_documented_shape() {
-    if !have_samples() {
+    let Some(server) = TestServer::start_if_samples() else {
         return;
-    }
-    let server = TestServer::start();
+    };
     let api = Api::new(&server, &[]).await;
     let kit = api.create_kit("Northwind").await;
     let kit_id = kit["id"].as_str().unwrap();
@@ -276,8 +275,7 @@ async fn types_come_from_the_bytes_and_contradictions_are_refused() {
 #[tokio::test]
 async fn listing_filters_updates_and_deletes() {
     let server = TestServer::start();
-    let api = Api::new(&server, &[]).await;
-    let kit_a = api.create_kit_id("A").await;
+    let (api, kit_a) = Api::with_kit(&server, "A").await;
     let kit_b = api.create_kit_id("B").await;
     let mut ids = Vec::new();
     for (index, kit) in [&kit_a, &kit_a, &kit_b].iter().enumerate() {
@@ -299,7 +297,7 @@ async fn listing_filters_updates_and_deletes() {
         );
     }
     let list = |query: &str| api.docs(2, &format!("/documents{query}"));
-    let page: Value = api.get(&list("")).await.json().await.unwrap();
+    let page: Value = api.get_value(&list("")).await;
     assert_eq!(page["totalCount"], 3);
     assert_eq!(page["pageSize"], 50);
     assert_eq!(page["pageNumber"], 1);
@@ -312,29 +310,16 @@ async fn listing_filters_updates_and_deletes() {
         .await
         .unwrap();
     assert_eq!(page["totalCount"], 2);
-    let page: Value = api
-        .get(&list("?search=guide%202"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = api.get_value(&list("?search=guide%202")).await;
     assert_eq!(page["totalCount"], 1);
     assert_eq!(page["data"][0]["id"], ids[2].as_str());
-    let page: Value = api.get(&list("?tags=tag1")).await.json().await.unwrap();
+    let page: Value = api.get_value(&list("?tags=tag1")).await;
     assert_eq!(page["totalCount"], 1);
-    let page: Value = api
-        .get(&list("?pageSize=2&pageNumber=2"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = api.get_value(&list("?pageSize=2&pageNumber=2")).await;
     assert_eq!(page["data"].as_array().unwrap().len(), 1);
     let page: Value = api
-        .get(&list("?status=pending&fileType=text/markdown"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_value(&list("?status=pending&fileType=text/markdown"))
+        .await;
     assert_eq!(page["totalCount"], 3);
     // Without an embedding model the semantic kinds are refused with the command that turns
     // them on (the vector and hybrid searches themselves are in pipeline_api).
@@ -392,14 +377,9 @@ async fn listing_filters_updates_and_deletes() {
         .delete(&api.docs(1, &format!("/documents/{}", ids[0])))
         .await;
     assert_eq!(expect_detail(response, 404).await, "Document not found");
-    let page: Value = api.get(&list("")).await.json().await.unwrap();
+    let page: Value = api.get_value(&list("")).await;
     assert_eq!(page["totalCount"], 2);
-    let page: Value = api
-        .get(&list("?includeDeleted=true"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = api.get_value(&list("?includeDeleted=true")).await;
     assert_eq!(page["totalCount"], 3);
     let response = api
         .get(&api.docs(2, &format!("/documents/{}/file", ids[0])))
@@ -465,12 +445,10 @@ async fn scopes_and_organisations_are_enforced() {
 
 #[tokio::test]
 async fn malformed_samples_fail_cleanly_and_the_server_stays_up() {
-    if !have_samples() {
+    let Some(server) = TestServer::start_if_samples() else {
         return;
-    }
-    let server = TestServer::start();
-    let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit_id("Bad").await;
+    };
+    let (api, kit) = Api::with_kit(&server, "Bad").await;
     // Refused at upload: not a PDF, empty.
     for file in ["bad/not-a-pdf.pdf", "bad/empty.pdf"] {
         let bytes = std::fs::read(samples_dir().join(file)).unwrap();
@@ -497,12 +475,7 @@ async fn malformed_samples_fail_cleanly_and_the_server_stays_up() {
     let message = run["message"].as_str().unwrap();
     for (file, id) in &documents {
         assert!(message.contains(id.as_str()), "{file} not in {message}");
-        let document: Value = api
-            .get(&api.docs(2, &format!("/documents/{id}")))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let document: Value = api.document(id).await;
         assert_eq!(document["status"], "failed", "{file}: {document}");
         assert_eq!(document["chunked"], false);
         let reason = document["message"].as_str().unwrap().to_lowercase();
@@ -562,8 +535,7 @@ async fn documents_can_live_in_s3_compatible_storage() {
         ("AWS_ENDPOINT", endpoint.as_str()),
         ("AWS_ALLOW_HTTP", "true"),
     ]);
-    let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit_id("S3 kit").await;
+    let (api, kit) = Api::with_kit(&server, "S3 kit").await;
     let text = b"# Colour palettes\n\nRoast Green is #1B4D3E. Use it for headlines.\n".to_vec();
     let response = api
         .upload_bytes(
@@ -626,7 +598,7 @@ async fn found_texts(api: &Api<'_>, document: &str, query: &str) -> Vec<String> 
             form_urlencoded::byte_serialize(query.as_bytes()).collect::<String>()
         ),
     );
-    let page: Value = api.get(&url).await.json().await.unwrap();
+    let page: Value = api.get_value(&url).await;
     page["data"]
         .as_array()
         .unwrap()
@@ -643,8 +615,7 @@ async fn a_textual_file_is_read_in_the_charset_its_content_type_declares() {
     let bytes = bytes.into_owned();
     let origin = serve_file(bytes.clone(), "text/plain; charset=windows-1257").await;
     let server = TestServer::start_with(&[("BRANDSTREAM_DOCUMENTS__ALLOW_PRIVATE_URLS", "true")]);
-    let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit_id("Charsets").await;
+    let (api, kit) = Api::with_kit(&server, "Charsets").await;
     let references = json!([{"type": "brandkit", "id": kit}]);
 
     // A multipart file part with a charset parameter.

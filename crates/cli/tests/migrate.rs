@@ -9,6 +9,22 @@ mod common;
 
 use common::*;
 
+/// `brandstream serve` on port 0 with `database` and the data dir `dir`.
+fn serve_on(database: &str, dir: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(binary());
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database,
+        ])
+        .arg("--data-dir")
+        .arg(dir);
+    command
+}
+
 #[test]
 fn migrate_applies_migrations_idempotently() {
     let dir = tempfile::tempdir().unwrap();
@@ -18,11 +34,7 @@ fn migrate_applies_migrations_idempotently() {
             .arg(dir.path())
             .output()
             .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert_success(&output);
         assert!(String::from_utf8_lossy(&output.stdout).contains("sqlite database is up to date"));
     }
     assert!(dir.path().join("brandstream.db").is_file());
@@ -49,16 +61,7 @@ async fn postgres_migrations_take_turns_and_nodes_can_leave_them_to_the_command(
     // A node that may not migrate refuses an empty database and says what to do.
     let empty = fresh_database(&server_url);
     let scratch = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(binary())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &empty,
-            "--data-dir",
-        ])
-        .arg(scratch.path())
+    let output = serve_on(&empty, scratch.path())
         .env("BRANDSTREAM_MIGRATE_ON_START", "false")
         .env(key.0, key.1)
         .output()
@@ -84,11 +87,7 @@ async fn postgres_migrations_take_turns_and_nodes_can_leave_them_to_the_command(
         .collect();
     for racer in racers {
         let output = racer.join().unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert_success(&output);
         assert!(String::from_utf8_lossy(&output.stdout).contains("postgres database is up to date"));
     }
     let applied = psql(
@@ -105,11 +104,7 @@ async fn postgres_migrations_take_turns_and_nodes_can_leave_them_to_the_command(
         .env(key.0, key.1)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_success(&output);
     let orgs: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
         orgs.as_array().unwrap().len(),
@@ -131,16 +126,7 @@ async fn postgres_migrations_take_turns_and_nodes_can_leave_them_to_the_command(
     // Without a shared master key a PostgreSQL node refuses to start.
     let fresh = fresh_database(&server_url);
     let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(binary())
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &fresh,
-            "--data-dir",
-        ])
-        .arg(dir.path())
+    let output = serve_on(&fresh, dir.path())
         .env_remove("BRANDSTREAM_MASTER_KEY")
         .output()
         .unwrap();

@@ -8,33 +8,22 @@ mod common;
 
 use std::time::Duration;
 
-use base64::Engine;
 use common::*;
 use serde_json::{json, Value};
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
 
 #[tokio::test]
 async fn secret_rotation_keeps_both_secrets_until_retired() {
     let server = TestServer::start();
     let first = server.create_credential(&[]);
     let rotated = server.admin_json(&["credentials", "rotate-secret", &first.client_id, "--json"]);
-    let second = Credential {
-        client_secret: rotated["client_secret"].as_str().unwrap().to_owned(),
-        ..first.clone()
-    };
+    let second = first.with_secret(rotated["client_secret"].as_str().unwrap());
     assert_ne!(first.client_secret, second.client_secret);
     assert_eq!(server.token_response(&first).await.status(), 200);
     assert_eq!(server.token_response(&second).await.status(), 200);
 
     // A third rotation retires the oldest of the two active secrets.
     let rotated = server.admin_json(&["credentials", "rotate-secret", &first.client_id, "--json"]);
-    let third = Credential {
-        client_secret: rotated["client_secret"].as_str().unwrap().to_owned(),
-        ..first.clone()
-    };
+    let third = first.with_secret(rotated["client_secret"].as_str().unwrap());
     // A new secret works at once; the retired one stops within about a second.
     assert_eq!(server.token_response(&third).await.status(), 200);
     assert!(token_status_becomes(&server, &first, 401).await);
@@ -111,16 +100,7 @@ async fn token_revocation_and_introspection() {
         json!({"active": false})
     );
     // Nor does it revoke the token.
-    let response = server
-        .post_form(
-            "/oauth/revoke",
-            &[
-                ("client_id", &stranger.client_id),
-                ("client_secret", &stranger.client_secret),
-                ("token", &token),
-            ],
-        )
-        .await;
+    let response = server.revoke(&stranger, &token).await;
     assert_eq!(response.status(), 200);
     assert_eq!(server.introspect(&credential, &token).await["active"], true);
 
@@ -133,59 +113,35 @@ async fn token_revocation_and_introspection() {
         .post_form("/oauth/introspect", &[("token", &token)])
         .await;
     assert_eq!(response.status(), 401);
-    let response = server
-        .post_form(
-            "/oauth/introspect",
-            &[
-                ("client_id", &credential.client_id),
-                ("client_secret", &credential.client_secret),
-            ],
-        )
-        .await;
+    let response = server.post_as("/oauth/introspect", &credential, &[]).await;
     assert_eq!(response.status(), 400);
 
     // A colleague credential without ai.org:admin may not revoke another client's token
     // (RFC 7009 §2.1); one granted ai.org:admin may.
     let colleague = server.create_credential(&["--scope", "ai.org.brd:r"]);
-    let revoke_as = |caller: &Credential, target: &str| {
-        let form = [
-            ("client_id", caller.client_id.clone()),
-            ("client_secret", caller.client_secret.clone()),
-            ("token", target.to_owned()),
-        ];
-        let server = &server;
-        async move {
-            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            server.post_form("/oauth/revoke", &form).await
-        }
-    };
-    let response = revoke_as(&colleague, &token).await;
+    let response = server.revoke(&colleague, &token).await;
     assert_eq!(response.status(), 403);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "unauthorized_client", "{body}");
     assert_eq!(server.introspect(&credential, &token).await["active"], true);
     let administrator = server.create_credential(&["--scope", "ai.org:admin"]);
     let second = server.token(&credential).await;
-    assert_eq!(revoke_as(&administrator, &second).await.status(), 200);
+    assert_eq!(server.revoke(&administrator, &second).await.status(), 200);
     assert_eq!(
         server.introspect(&credential, &second).await["active"],
         false
     );
     // A client may always revoke its own token, whatever its scopes.
     let own = server.token(&colleague).await;
-    assert_eq!(revoke_as(&colleague, &own).await.status(), 200);
+    assert_eq!(server.revoke(&colleague, &own).await.status(), 200);
     assert_eq!(server.introspect(&credential, &own).await["active"], false);
 
     // RFC 7009 revocation by the owner.
     let response = server
-        .post_form(
+        .post_as(
             "/oauth/revoke",
-            &[
-                ("client_id", &credential.client_id),
-                ("client_secret", &credential.client_secret),
-                ("token", &token),
-                ("token_type_hint", "access_token"),
-            ],
+            &credential,
+            &[("token", &token), ("token_type_hint", "access_token")],
         )
         .await;
     assert_eq!(response.status(), 200);
@@ -195,16 +151,7 @@ async fn token_revocation_and_introspection() {
         false
     );
     // Revoking an unknown token is not an error.
-    let response = server
-        .post_form(
-            "/oauth/revoke",
-            &[
-                ("client_id", &credential.client_id),
-                ("client_secret", &credential.client_secret),
-                ("token", "junk"),
-            ],
-        )
-        .await;
+    let response = server.revoke(&credential, "junk").await;
     assert_eq!(response.status(), 200);
     // Other tokens of the credential are unaffected.
     let fresh = server.token(&credential).await;
@@ -236,16 +183,11 @@ async fn an_expired_token_is_inactive_the_moment_it_expires() {
     }
     let described = server.introspect(&observer, &token).await;
     assert_eq!(described, serde_json::json!({"active": false}));
-    let api = server
-        .http
-        .get(server.url(&format!(
-            "/api/brands/v1/organizations/{}/brandkits",
-            server.default_org()
-        )))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let url = server.url(&format!(
+        "/api/brands/v1/organizations/{}/brandkits",
+        server.default_org()
+    ));
+    let api = server.get_bearer(&url, &token).await;
     assert_eq!(api.status(), 401);
 }
 
@@ -259,46 +201,26 @@ async fn forged_and_tampered_tokens_are_rejected() {
 
     let mut elevated = claims.clone();
     elevated["org_id"] = json!("org_AAAAAAAAAAAAAAAA");
-    let tampered = format!(
-        "{}.{}.{}",
-        parts[0],
-        b64(elevated.to_string().as_bytes()),
-        parts[2]
-    );
+    let tampered = with_claims(&token, &elevated);
 
     let none_header = json!({"alg": "none", "typ": "at+jwt", "kid": header["kid"]});
     let unsigned = format!("{}.{}.", b64(none_header.to_string().as_bytes()), parts[1]);
 
     // HS256 "signed" with the public JWKS as the key: the classic algorithm confusion.
     let jwks = server.get_json("/.well-known/jwks.json").await;
-    let hs_header = json!({"alg": "HS256", "typ": "at+jwt", "kid": header["kid"]});
-    let signing_input = format!("{}.{}", b64(hs_header.to_string().as_bytes()), parts[1]);
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, jwks.to_string().as_bytes());
-    let hs = format!(
-        "{signing_input}.{}",
-        b64(ring::hmac::sign(&key, signing_input.as_bytes()).as_ref())
-    );
+    let hs = hs256_forgery(&token, jwks.to_string().as_bytes());
 
-    let wrong_typ_header = json!({"alg": header["alg"], "typ": "JWT", "kid": header["kid"]});
-    let wrong_typ = format!(
-        "{}.{}.{}",
-        b64(wrong_typ_header.to_string().as_bytes()),
-        parts[1],
-        parts[2]
+    let wrong_typ = with_header(
+        &token,
+        &json!({"alg": header["alg"], "typ": "JWT", "kid": header["kid"]}),
     );
-    let unknown_kid_header = json!({"alg": header["alg"], "typ": "at+jwt", "kid": "nope"});
-    let unknown_kid = format!(
-        "{}.{}.{}",
-        b64(unknown_kid_header.to_string().as_bytes()),
-        parts[1],
-        parts[2]
+    let unknown_kid = with_header(
+        &token,
+        &json!({"alg": header["alg"], "typ": "at+jwt", "kid": "nope"}),
     );
-    let jku_header = json!({"alg": header["alg"], "typ": "at+jwt", "kid": header["kid"], "jku": "http://127.0.0.1:1/keys", "crit": ["jku"]});
-    let with_crit = format!(
-        "{}.{}.{}",
-        b64(jku_header.to_string().as_bytes()),
-        parts[1],
-        parts[2]
+    let with_crit = with_header(
+        &token,
+        &json!({"alg": header["alg"], "typ": "at+jwt", "kid": header["kid"], "jku": "http://127.0.0.1:1/keys", "crit": ["jku"]}),
     );
 
     for (name, forged) in [
@@ -323,20 +245,11 @@ async fn forged_and_tampered_tokens_are_rejected() {
 async fn discovery_documents_and_jwks() {
     let server = TestServer::start();
     let credential = server.create_credential(&[]);
-    let token = server.token(&credential).await;
-    let (header, _) = jwt_parts(&token);
+    let (header, _) = jwt_parts(&server.token(&credential).await);
 
-    let response = server
-        .http
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap();
+    let response = server.get("/.well-known/jwks.json").await;
     assert_eq!(response.status(), 200);
-    let cache = response.headers()["cache-control"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cache = header_text(&response, "cache-control");
     assert!(
         cache.starts_with("public") && cache.contains("max-age="),
         "{cache}"
@@ -392,15 +305,8 @@ async fn discovery_documents_and_jwks() {
 }
 
 async fn verify_with_jsonwebtoken(server: &TestServer, token: &str) -> Value {
-    let jwks: jsonwebtoken::jwk::JwkSet = server
-        .http
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(server.get_json("/.well-known/jwks.json").await).unwrap();
     let header = jsonwebtoken::decode_header(token).unwrap();
     let jwk = jwks
         .find(header.kid.as_deref().unwrap())
@@ -439,20 +345,10 @@ async fn key_rotation_keeps_old_tokens_valid() {
     let old_token = server.token(&credential).await;
     let old_kid = jwt_parts(&old_token).0["kid"].as_str().unwrap().to_owned();
     let before = server.admin_json(&["keys", "list", "--json"]);
-    let next_kid = before
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["state"] == "next")
-        .unwrap()["kid"]
-        .clone();
+    let next_kid = find_by(&before, "state", "next")["kid"].clone();
 
     let output = server.admin(&["keys", "rotate"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_success(&output);
 
     // The server picks the rotation up within seconds: new tokens use the key that was
     // published as "next" before it signed anything.
@@ -534,26 +430,13 @@ async fn operations_endpoints() {
         "sqlite"
     };
     assert_eq!(server.get_json("/readyz").await["database"], backend);
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.get_text("/metrics").await;
     assert!(
         metrics.contains("brandstream_tokens_issued_total"),
         "{metrics}"
     );
     assert!(metrics.contains("brandstream_http_requests_total"));
-    let response = server
-        .http
-        .get(server.url("/no/such/path"))
-        .send()
-        .await
-        .unwrap();
+    let response = server.get("/no/such/path").await;
     assert_eq!(response.status(), 404);
     assert_eq!(
         response.json::<Value>().await.unwrap(),
@@ -576,10 +459,7 @@ async fn audit_trail_records_events_without_secrets() {
     let server = TestServer::start();
     let credential = server.create_credential(&[]);
     let token = server.token(&credential).await;
-    let wrong = Credential {
-        client_secret: format!("{}x", credential.client_secret),
-        ..credential.clone()
-    };
+    let wrong = credential.with_secret(&format!("{}x", credential.client_secret));
     assert_eq!(server.token_response(&wrong).await.status(), 401);
     server.admin(&["credentials", "rotate-secret", &credential.client_id]);
     server.admin(&["credentials", "revoke", &credential.client_id]);
@@ -605,12 +485,7 @@ async fn audit_trail_records_events_without_secrets() {
     .await;
     assert!(found, "audit events missing");
     let events = server.admin_json(&["audit", "--json", "--org", &credential.org_id]);
-    let issued = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "token.issued")
-        .unwrap();
+    let issued = find_by(&events, "kind", "token.issued");
     assert_eq!(issued["client_id"], credential.client_id.as_str());
     assert_eq!(issued["source_address"], "127.0.0.1");
     assert_eq!(issued["detail"]["audience"], AUDIENCE);
@@ -745,11 +620,7 @@ async fn the_master_key_can_be_rotated_without_breaking_credentials_or_keys() {
     let server = TestServer::start_in(dir, &rotating);
     assert_eq!(server.token_response(&credential).await.status(), 200);
     let output = server.admin(&["keys", "rewrap"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_success(&output);
     assert!(String::from_utf8_lossy(&output.stdout).contains("re-encrypted 2 signing key(s)"));
     let dir = server.stop_keep_dir();
 
@@ -794,14 +665,7 @@ async fn configuration_layers_apply_in_order() {
     );
     let credential = server.create_credential(&[]);
     let body: Value = server
-        .post_form(
-            "/oauth/token",
-            &[
-                ("client_id", &credential.client_id),
-                ("client_secret", &credential.client_secret),
-                ("grant_type", "client_credentials"),
-            ],
-        )
+        .token_form(&credential, &[])
         .await
         .json()
         .await
@@ -888,18 +752,10 @@ fn admin_commands_refuse_a_missing_data_dir_instead_of_creating_one() {
         assert!(!data.exists(), "{args:?} created {}", data.display());
     }
     let init = admin(&["init"]);
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+    assert_success(&init);
     assert!(data.join("brandstream.db").is_file() && data.join("master.key").is_file());
     let listed = admin(&["orgs", "list", "--json"]);
-    assert!(
-        listed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&listed.stderr)
-    );
+    assert_success(&listed);
     let orgs: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(
         orgs.as_array().unwrap().len(),

@@ -64,13 +64,7 @@ async fn the_documented_request_works_verbatim() {
             .await
             .unwrap(),
     };
-    let keys: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(keys.len(), 4, "{body}");
+    assert_eq!(keys(&body).len(), 4, "{body}");
     assert_eq!(body["scope"], ALL_SCOPES);
     assert_eq!(body["expires_in"], 86400);
     assert_eq!(body["token_type"], "Bearer");
@@ -101,28 +95,24 @@ async fn json_bodies_basic_auth_and_headers() {
     let credential = server.create_credential(&[]);
 
     let response = server
-        .http
-        .post(server.url("/oauth/token"))
-        .json(&serde_json::json!({
-            "client_id": credential.client_id,
-            "client_secret": credential.client_secret,
-            "grant_type": "client_credentials",
-            "audience": AUDIENCE,
-        }))
-        .send()
-        .await
-        .unwrap();
+        .post_token(|post| {
+            post.json(&serde_json::json!({
+                "client_id": credential.client_id,
+                "client_secret": credential.client_secret,
+                "grant_type": "client_credentials",
+                "audience": AUDIENCE,
+            }))
+        })
+        .await;
     assert_eq!(response.status(), 200);
     assert_no_store(&response);
 
     let response = server
-        .http
-        .post(server.url("/oauth/token"))
-        .basic_auth(&credential.client_id, Some(&credential.client_secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+        .post_token(|post| {
+            post.basic_auth(&credential.client_id, Some(&credential.client_secret))
+                .form(&[("grant_type", "client_credentials")])
+        })
+        .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     // The audience defaults to the first configured one.
@@ -133,13 +123,11 @@ async fn json_bodies_basic_auth_and_headers() {
 
     // Basic with the wrong secret: 401 with a challenge.
     let response = server
-        .http
-        .post(server.url("/oauth/token"))
-        .basic_auth(&credential.client_id, Some("bss_wrong"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+        .post_token(|post| {
+            post.basic_auth(&credential.client_id, Some("bss_wrong"))
+                .form(&[("grant_type", "client_credentials")])
+        })
+        .await;
     let challenge = response.headers().get("www-authenticate").cloned();
     expect_error(response, 401, "invalid_client").await;
     assert!(challenge.unwrap().to_str().unwrap().starts_with("Basic"));
@@ -154,32 +142,17 @@ async fn every_error_has_its_status_and_code() {
     let secret = credential.client_secret.as_str();
     let grant = ("grant_type", "client_credentials");
 
-    expect_error(
-        server
-            .post_form(
-                "/oauth/token",
-                &[("client_id", id), ("client_secret", secret)],
-            )
-            .await,
-        400,
-        "invalid_request",
-    )
-    .await;
-    expect_error(
-        server
-            .post_form(
-                "/oauth/token",
-                &[
-                    ("client_id", id),
-                    ("client_secret", secret),
-                    ("grant_type", "password"),
-                ],
-            )
-            .await,
-        400,
-        "unsupported_grant_type",
-    )
-    .await;
+    for (extra, status, error) in [
+        (None, 400, "invalid_request"),
+        (Some("password"), 400, "unsupported_grant_type"),
+    ] {
+        let form: Vec<_> = extra
+            .map(|grant| ("grant_type", grant))
+            .into_iter()
+            .collect();
+        let response = server.post_as("/oauth/token", &credential, &form).await;
+        expect_error(response, status, error).await;
+    }
     // Wrong, malformed and unknown credentials; none gets a Basic challenge.
     let mut wrong = secret.to_owned();
     wrong.replace_range(10..11, if &secret[10..11] == "a" { "b" } else { "a" });
@@ -189,16 +162,11 @@ async fn every_error_has_its_status_and_code() {
         ("0123456789abcdef0123456789ABCDEF", secret),
         ("short", secret),
     ] {
-        let response = server
-            .post_form(
-                "/oauth/token",
-                &[
-                    ("client_id", client_id),
-                    ("client_secret", client_secret),
-                    grant,
-                ],
-            )
-            .await;
+        let caller = Credential {
+            client_id: client_id.to_owned(),
+            ..credential.with_secret(client_secret)
+        };
+        let response = server.token_form(&caller, &[]).await;
         assert!(response.headers().get("www-authenticate").is_none());
         expect_error(response, 401, "invalid_client").await;
     }
@@ -232,13 +200,11 @@ async fn every_error_has_its_status_and_code() {
     // A repeated parameter.
     let body = format!("client_id={id}&client_secret={secret}&grant_type=client_credentials&grant_type=client_credentials");
     let response = server
-        .http
-        .post(server.url("/oauth/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .post_token(|post| {
+            post.header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+        })
+        .await;
     let error = expect_error(response, 400, "invalid_request").await;
     assert!(error["error_description"]
         .as_str()
@@ -247,102 +213,38 @@ async fn every_error_has_its_status_and_code() {
 
     // Two client-authentication methods at once.
     let response = server
-        .http
-        .post(server.url("/oauth/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[("client_secret", secret), grant])
-        .send()
-        .await
-        .unwrap();
+        .post_token(|post| {
+            post.basic_auth(id, Some(secret))
+                .form(&[("client_secret", secret), grant])
+        })
+        .await;
     expect_error(response, 400, "invalid_request").await;
 
     // Oversized body.
     let huge = "x".repeat(70 * 1024);
-    let response = server
-        .post_form(
-            "/oauth/token",
-            &[
-                ("client_id", id),
-                ("client_secret", secret),
-                grant,
-                ("padding", &huge),
-            ],
-        )
-        .await;
+    let response = server.token_form(&credential, &[("padding", &huge)]).await;
     expect_error(response, 413, "invalid_request").await;
 
-    // Unsupported content type.
-    let response = server
-        .http
-        .post(server.url("/oauth/token"))
-        .header("content-type", "text/plain")
-        .body("grant_type=client_credentials")
-        .send()
-        .await
-        .unwrap();
-    expect_error(response, 400, "invalid_request").await;
+    // Unsupported content type, then malformed JSON.
+    for (content_type, body) in [
+        ("text/plain", "grant_type=client_credentials"),
+        ("application/json", "{\"grant_type\": 5}"),
+    ] {
+        let response = server
+            .post_token(|post| post.header("content-type", content_type).body(body))
+            .await;
+        expect_error(response, 400, "invalid_request").await;
+    }
 
-    // Malformed JSON.
-    let response = server
-        .http
-        .post(server.url("/oauth/token"))
-        .header("content-type", "application/json")
-        .body("{\"grant_type\": 5}")
-        .send()
-        .await
-        .unwrap();
-    expect_error(response, 400, "invalid_request").await;
-
-    // Unknown audience.
-    expect_error(
-        server
-            .post_form(
-                "/oauth/token",
-                &[
-                    ("client_id", id),
-                    ("client_secret", secret),
-                    grant,
-                    ("audience", "https://evil.example"),
-                ],
-            )
-            .await,
-        403,
-        "access_denied",
-    )
-    .await;
-    // Unknown scope name, then a known scope that was not granted.
-    expect_error(
-        server
-            .post_form(
-                "/oauth/token",
-                &[
-                    ("client_id", id),
-                    ("client_secret", secret),
-                    grant,
-                    ("scope", "ai.org.brd:r openid"),
-                ],
-            )
-            .await,
-        400,
-        "invalid_scope",
-    )
-    .await;
-    expect_error(
-        server
-            .post_form(
-                "/oauth/token",
-                &[
-                    ("client_id", id),
-                    ("client_secret", secret),
-                    grant,
-                    ("scope", "ai.org.brd:w"),
-                ],
-            )
-            .await,
-        403,
-        "access_denied",
-    )
-    .await;
+    // Unknown audience; unknown scope name, then a known scope that was not granted.
+    for (extra, status, error) in [
+        (("audience", "https://evil.example"), 403, "access_denied"),
+        (("scope", "ai.org.brd:r openid"), 400, "invalid_scope"),
+        (("scope", "ai.org.brd:w"), 403, "access_denied"),
+    ] {
+        let response = server.token_form(&credential, &[extra]).await;
+        expect_error(response, status, error).await;
+    }
 }
 
 #[tokio::test]
@@ -350,15 +252,7 @@ async fn scope_subsets_and_lifetimes() {
     let server = TestServer::start();
     let credential = server.create_credential(&["--expires-in", "120"]);
     let response = server
-        .post_form(
-            "/oauth/token",
-            &[
-                ("client_id", &credential.client_id),
-                ("client_secret", &credential.client_secret),
-                ("grant_type", "client_credentials"),
-                ("scope", "ai.org.docs:r ai.org.brd:r"),
-            ],
-        )
+        .token_form(&credential, &[("scope", "ai.org.docs:r ai.org.brd:r")])
         .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
@@ -377,48 +271,22 @@ async fn scope_subsets_and_lifetimes() {
     assert_eq!(body["scope"], "ai.org.docs:w");
 
     // Lifetimes outside 60 … 2592000 and bad labels are refused by the admin command.
+    let org = server.default_org();
+    let long_label = "l".repeat(101);
+    let long_description = "d".repeat(501);
     for bad in [
-        vec!["--expires-in", "59"],
-        vec!["--expires-in", "2592001"],
-        vec!["--scope", "ai.org.unknown"],
+        vec!["--label", "x", "--expires-in", "59"],
+        vec!["--label", "x", "--expires-in", "2592001"],
+        vec!["--label", "x", "--scope", "ai.org.unknown"],
+        vec!["--label", &long_label],
+        vec!["--label", "  "],
+        vec!["--label", "x", "--description", &long_description],
     ] {
-        let org = server.default_org();
-        let mut args = vec!["credentials", "create", "--org", &org, "--label", "x"];
+        let mut args = vec!["credentials", "create", "--org", &org];
         args.extend(bad.iter());
         let output = server.admin(&args);
         assert!(!output.status.success(), "{bad:?} accepted");
     }
-    let org = server.default_org();
-    let long_label = "l".repeat(101);
-    assert!(!server
-        .admin(&[
-            "credentials",
-            "create",
-            "--org",
-            &org,
-            "--label",
-            &long_label
-        ])
-        .status
-        .success());
-    assert!(!server
-        .admin(&["credentials", "create", "--org", &org, "--label", "  "])
-        .status
-        .success());
-    let long_description = "d".repeat(501);
-    assert!(!server
-        .admin(&[
-            "credentials",
-            "create",
-            "--org",
-            &org,
-            "--label",
-            "x",
-            "--description",
-            &long_description
-        ])
-        .status
-        .success());
 }
 
 #[tokio::test]
@@ -445,10 +313,7 @@ async fn rate_limits_answer_429_with_retry_after() {
 
     // Failed authentications from one address: after the budget, wrong secrets wait; a
     // correct secret from the same address still gets its token.
-    let wrong = Credential {
-        client_secret: "bss_wrong".into(),
-        ..credential.clone()
-    };
+    let wrong = credential.with_secret("bss_wrong");
     for _ in 0..3 {
         expect_error(server.token_response(&wrong).await, 401, "invalid_client").await;
     }
@@ -468,10 +333,7 @@ async fn a_burst_of_wrong_secrets_does_not_lock_out_a_neighbour() {
     let noisy = server.create_credential(&[]);
     let neighbour = server.create_credential(&[]);
     // A well-formed secret, but another credential's.
-    let wrong = Credential {
-        client_secret: server.create_credential(&[]).client_secret,
-        ..noisy.clone()
-    };
+    let wrong = noisy.with_secret(&server.create_credential(&[]).client_secret);
     let mut statuses = std::collections::BTreeMap::new();
     let mut last = None;
     for index in 0..200 {
@@ -507,26 +369,47 @@ async fn basic_credentials_are_form_decoded() {
         base64::engine::general_purpose::STANDARD.encode(raw)
     );
     let response = server
-        .http
-        .post(server.url("/oauth/token"))
-        .header("authorization", header)
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &credential.client_id),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_token(|post| {
+            post.header("authorization", header).form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &credential.client_id),
+            ])
+        })
+        .await;
     assert_eq!(response.status(), 200);
     let response = server
-        .http
-        .post(server.url("/oauth/token"))
-        .header("authorization", "Basic !!!")
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+        .post_token(|post| {
+            post.header("authorization", "Basic !!!")
+                .form(&[("grant_type", "client_credentials")])
+        })
+        .await;
     expect_error(response, 400, "invalid_request").await;
+}
+
+/// The status of a token request from `credential` carrying `X-Forwarded-For: forwarded`.
+async fn forwarded_status(server: &TestServer, credential: &Credential, forwarded: &str) -> u16 {
+    server
+        .post_token(|post| {
+            post.header("x-forwarded-for", forwarded).form(&[
+                ("client_id", credential.client_id.as_str()),
+                ("client_secret", credential.client_secret.as_str()),
+                ("grant_type", "client_credentials"),
+            ])
+        })
+        .await
+        .status()
+        .as_u16()
+}
+
+/// A server started with `env`, a credential, and wrong secrets for it and for a second one.
+fn server_with_wrong_secrets(
+    env: &[(&str, &str)],
+) -> (TestServer, Credential, Credential, Credential) {
+    let server = TestServer::start_with(env);
+    let credential = server.create_credential(&[]);
+    let wrong = credential.with_secret("bss_wrong");
+    let other_wrong = server.create_credential(&[]).with_secret("bss_wrong");
+    (server, credential, wrong, other_wrong)
 }
 
 #[tokio::test]
@@ -535,93 +418,34 @@ async fn forwarded_addresses_are_used_only_when_trusted() {
         ("BRANDSTREAM_RATE_LIMITS__FAILURES_PER_MINUTE", "1"),
         ("BRANDSTREAM_RATE_LIMITS__FAILURES_BURST", "1"),
     ];
-    let send = |server: &TestServer, credential: &Credential, forwarded: &str| {
-        server
-            .http
-            .post(server.url("/oauth/token"))
-            .header("x-forwarded-for", forwarded)
-            .form(&[
-                ("client_id", credential.client_id.as_str()),
-                ("client_secret", credential.client_secret.as_str()),
-                ("grant_type", "client_credentials"),
-            ])
-            .send()
-    };
 
     let mut env = limits.to_vec();
     env.push(("BRANDSTREAM_TRUST_FORWARDED_FOR", "true"));
-    let server = TestServer::start_with(&env);
-    let credential = server.create_credential(&[]);
-    let wrong = Credential {
-        client_secret: "bss_wrong".into(),
-        ..credential.clone()
-    };
-    let other = server.create_credential(&[]);
-    let other_wrong = Credential {
-        client_secret: "bss_wrong".into(),
-        ..other.clone()
-    };
-    // The last entry is the one our proxy appended; earlier ones are the client's to forge.
-    assert_eq!(
-        send(&server, &wrong, "203.0.113.9, 198.51.100.1")
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    // That address's failure budget is spent, for any client id ...
-    assert_eq!(
-        send(&server, &other_wrong, "198.51.100.1")
-            .await
-            .unwrap()
-            .status(),
-        429
-    );
-    // ... but not another address's.
-    assert_eq!(
-        send(&server, &other_wrong, "198.51.100.1, 198.51.100.2")
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    // Correct secrets pass from anywhere.
-    assert_eq!(
-        send(&server, &credential, "198.51.100.1")
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let (server, credential, wrong, other_wrong) = server_with_wrong_secrets(&env);
+    for (caller, forwarded, status) in [
+        // The last entry is the one our proxy appended; earlier ones are the client's to forge.
+        (&wrong, "203.0.113.9, 198.51.100.1", 401),
+        // That address's failure budget is spent, for any client id ...
+        (&other_wrong, "198.51.100.1", 429),
+        // ... but not another address's.
+        (&other_wrong, "198.51.100.1, 198.51.100.2", 401),
+        // Correct secrets pass from anywhere.
+        (&credential, "198.51.100.1", 200),
+    ] {
+        let answered = forwarded_status(&server, caller, forwarded).await;
+        assert_eq!(answered, status, "trusted, from {forwarded}");
+    }
 
     // Untrusted (the default): the header is ignored and the TCP peer is limited.
-    let server = TestServer::start_with(&limits);
-    let credential = server.create_credential(&[]);
-    let wrong = Credential {
-        client_secret: "bss_wrong".into(),
-        ..credential.clone()
-    };
-    let other = server.create_credential(&[]);
-    let other_wrong = Credential {
-        client_secret: "bss_wrong".into(),
-        ..other.clone()
-    };
-    assert_eq!(
-        send(&server, &wrong, "198.51.100.1")
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
-    let second = send(&server, &other_wrong, "198.51.100.3").await.unwrap();
-    assert_eq!(second.status(), 429);
-    assert_eq!(
-        send(&server, &credential, "198.51.100.2")
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    let (server, credential, wrong, other_wrong) = server_with_wrong_secrets(&limits);
+    for (caller, forwarded, status) in [
+        (&wrong, "198.51.100.1", 401),
+        (&other_wrong, "198.51.100.3", 429),
+        (&credential, "198.51.100.2", 200),
+    ] {
+        let answered = forwarded_status(&server, caller, forwarded).await;
+        assert_eq!(answered, status, "untrusted, from {forwarded}");
+    }
 }
 
 #[tokio::test]

@@ -161,10 +161,9 @@ async fn score(api: &Api<'_>, brand: &str, format: &str) -> Score {
 
 #[tokio::test]
 async fn ingestion_fills_the_kit_and_finds_passages_in_every_format() {
-    if !have_samples() {
+    let Some(server) = TestServer::start_if_samples() else {
         return;
-    }
-    let server = TestServer::start();
+    };
     let api = Api::new(&server, &[]).await;
     let mut failures = Vec::new();
     eprintln!(
@@ -330,7 +329,7 @@ async fn hybrid_search_finds_passages_whose_words_differ_from_the_question() {
         2,
         "/documents?search=stopped%20charging%20for%20late%20books&searchType=semantic&pageSize=3",
     );
-    let page: Value = api.get(&url).await.json().await.unwrap();
+    let page: Value = api.get_value(&url).await;
     let first = page["data"][0]["id"].as_str().unwrap_or_default();
     assert!(thistlebrook.iter().any(|id| id == first), "{page}");
     assert_eq!(page["data"].as_array().unwrap().len(), 3, "{page}");
@@ -381,19 +380,17 @@ async fn chunks_ingested_without_a_model_are_embedded_once_one_is_installed() {
     .await;
     let last = api.get(&url).await.text().await.unwrap();
     assert!(found, "no chunk was embedded after the restart: {last}");
-    let page: Value = api.get(&url).await.json().await.unwrap();
+    let page: Value = api.get_value(&url).await;
     let score = page["data"][0]["score"].as_f64().unwrap();
     assert!(score > 0.0 && score <= 1.0, "a cosine similarity: {page}");
 }
 
 #[tokio::test]
 async fn the_sample_kit_in_four_formats_ingests_quickly_and_documents_are_processed() {
-    if !have_samples() {
+    let Some(server) = TestServer::start_if_samples() else {
         return;
-    }
-    let server = TestServer::start();
-    let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit_id("Northwind all formats").await;
+    };
+    let (api, kit) = Api::with_kit(&server, "Northwind all formats").await;
     let mut ids = Vec::new();
     for format in FORMATS {
         let document = api
@@ -434,12 +431,7 @@ async fn the_sample_kit_in_four_formats_ingests_quickly_and_documents_are_proces
     assert!(run["runEnd"].is_string() && run["durationInMs"].as_i64().unwrap() >= 0);
     assert_eq!(run["progress"]["documentsDone"], 4);
     for id in &ids {
-        let document: Value = api
-            .get(&api.docs(2, &format!("/documents/{id}")))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let document: Value = api.document(id).await;
         assert_eq!(document["status"], "processed", "{document}");
         assert_eq!(document["chunked"], true);
         assert_eq!(document["summarized"], true);
@@ -473,11 +465,8 @@ async fn the_sample_kit_in_four_formats_ingests_quickly_and_documents_are_proces
     assert!(chunk["page"].as_i64().unwrap() >= 1);
     // Runs are listed and filtered.
     let list: Value = api
-        .get(&api.pipeline(&format!("/runs?brand_kit_id={kit}&status=Succeeded")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_value(&api.pipeline(&format!("/runs?brand_kit_id={kit}&status=Succeeded")))
+        .await;
     assert_eq!(list["totalCount"], 1);
     // Nothing left to ingest is still a valid run that re-fills the sections.
     let run = api
@@ -488,12 +477,10 @@ async fn the_sample_kit_in_four_formats_ingests_quickly_and_documents_are_proces
 
 #[tokio::test]
 async fn enrichment_respects_scope_locks_and_people_edits() {
-    if !have_samples() {
+    let Some(server) = TestServer::start_if_samples() else {
         return;
-    }
-    let server = TestServer::start();
-    let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit_id("Tidewater").await;
+    };
+    let (api, kit) = Api::with_kit(&server, "Tidewater").await;
     // Enrichment needs knowledge first.
     let response = api
         .post(
@@ -520,12 +507,7 @@ async fn enrichment_respects_scope_locks_and_people_edits() {
     // A person owns "Brand purpose": not AI-editable, with their value.
     let context = api.section(&kit, "Brand Context").await;
     let context_id = context["id"].as_str().unwrap();
-    let fields: Vec<Value> = api
-        .get(&api.fields_url(&kit, context_id))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let fields: Vec<Value> = api.get_value(&api.fields_url(&kit, context_id)).await;
     let purpose = fields
         .iter()
         .find(|f| f["name"] == "Brand purpose")
@@ -572,7 +554,7 @@ async fn enrichment_respects_scope_locks_and_people_edits() {
         .await;
     api.wait_run(run["id"].as_str().unwrap(), Duration::from_secs(60))
         .await;
-    let purpose: Value = api.get(&purpose_url).await.json().await.unwrap();
+    let purpose: Value = api.get_value(&purpose_url).await;
     assert_eq!(purpose["value"], "Written by a person.");
     let filled = api
         .all_fields(&kit)
@@ -614,11 +596,8 @@ async fn enrichment_respects_scope_locks_and_people_edits() {
         .await;
     assert_eq!(response.status(), 204);
     let page: Value = api
-        .get(&api.docs(2, &format!("/chunks?search=colour&referenceId={kit}")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_value(&api.docs(2, &format!("/chunks?search=colour&referenceId={kit}")))
+        .await;
     assert_eq!(page["totalCount"], 0, "{page}");
     for (_, field) in api.all_fields(&kit).await {
         assert!(
@@ -631,19 +610,15 @@ async fn enrichment_respects_scope_locks_and_people_edits() {
 
 async fn document_id(api: &Api<'_>, kit: &str) -> String {
     let page: Value = api
-        .get(&api.docs(2, &format!("/documents?referenceId={kit}")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_value(&api.docs(2, &format!("/documents?referenceId={kit}")))
+        .await;
     page["data"][0]["id"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn runs_are_validated_and_scoped() {
     let server = TestServer::start();
-    let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit_id("Scoped").await;
+    let (api, kit) = Api::with_kit(&server, "Scoped").await;
     let url = api.pipeline("/BrandIngestionPipeline");
     expect_422(api.post(&url, json!({})).await, &["body", "parameters"]).await;
     expect_422(
@@ -712,8 +687,7 @@ async fn runs_are_validated_and_scoped() {
 #[tokio::test]
 async fn a_partial_run_says_which_documents_failed() {
     let server = TestServer::start();
-    let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit_id("Partial").await;
+    let (api, kit) = Api::with_kit(&server, "Partial").await;
     let upload = |bytes: &'static [u8], name: &'static str| {
         let api = &api;
         let kit = kit.clone();
@@ -781,8 +755,7 @@ async fn a_partial_run_says_which_documents_failed() {
 #[tokio::test]
 async fn a_markdown_file_with_only_headings_is_read_as_markdown() {
     let server = TestServer::start();
-    let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit_id("Headings only").await;
+    let (api, kit) = Api::with_kit(&server, "Headings only").await;
     // Headings and paragraphs only: from the bytes alone this could be plain text; the name
     // and the declared type say Markdown.
     let book = "# Acme\n\n## Typography\n\nHeadlines are set in Inter Bold.\n\n## Tone of voice\n\nWarm and plain.\n";
@@ -802,11 +775,8 @@ async fn a_markdown_file_with_only_headings_is_read_as_markdown() {
         .await;
     assert_eq!(run["status"], "Succeeded", "{run}");
     let page: Value = api
-        .get(&api.docs(2, &format!("/chunks?search=Inter&referenceId={kit}")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_value(&api.docs(2, &format!("/chunks?search=Inter&referenceId={kit}")))
+        .await;
     let chunk = &page["data"][0];
     assert_eq!(chunk["heading"], "Typography", "{page}");
     assert!(!chunk["text"].as_str().unwrap().contains("# "), "{chunk}");
@@ -821,8 +791,7 @@ async fn queued_runs_cancel_and_resume_after_a_restart() {
     // A fixed issuer, so tokens stay valid across the restart (the port changes).
     let issuer = ("BRANDSTREAM_ISSUER", "http://brandstream.test/");
     let server = TestServer::start_with(&[("BRANDSTREAM_PIPELINE__WORKERS", "0"), issuer]);
-    let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit_id("Queue").await;
+    let (api, kit) = Api::with_kit(&server, "Queue").await;
     let document = api
         .upload_sample("northwind-coffee-roasters.md", &kit)
         .await;
@@ -886,12 +855,7 @@ async fn start_long_run(api: &Api<'_>, kit: &str, copies: usize) -> (String, Vec
     let run_id = run["id"].as_str().unwrap().to_owned();
     assert!(
         eventually(Duration::from_secs(20), || async {
-            let run: Value = api
-                .get(&api.pipeline(&format!("/runs/{run_id}")))
-                .await
-                .json()
-                .await
-                .unwrap();
+            let run: Value = api.run(&run_id).await;
             run["status"] == "InProgress"
                 && run["progress"]["stage"] == "reading"
                 && run["progress"]["documentsTotal"] == copies
@@ -930,8 +894,7 @@ async fn an_embedded_restart_resumes_crashed_runs_at_once() {
         "{stderr}"
     );
 
-    let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit_id("Resume").await;
+    let (api, kit) = Api::with_kit(&server, "Resume").await;
     let (run_id, _) = start_long_run(&api, &kit, 4).await;
     let (token, org) = (api.token.clone(), api.org.clone());
     let dir = server.kill_keep_dir();
@@ -961,8 +924,7 @@ async fn a_run_interrupted_by_a_crash_or_a_stop_is_finished_after_restart() {
         ("BRANDSTREAM_ISSUER", "http://brandstream.test/"),
     ];
     let server = TestServer::start_with(&env);
-    let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit_id("Crash").await;
+    let (api, kit) = Api::with_kit(&server, "Crash").await;
     // Wait until it is running and reports its progress, then kill the server without warning.
     let (run_id, ids) = start_long_run(&api, &kit, 6).await;
     let token = api.token.clone();
@@ -979,12 +941,7 @@ async fn a_run_interrupted_by_a_crash_or_a_stop_is_finished_after_restart() {
     let run = api.wait_run(&run_id, Duration::from_secs(120)).await;
     assert_eq!(run["status"], "Succeeded", "{run}");
     for id in &ids {
-        let document: Value = api
-            .get(&api.docs(2, &format!("/documents/{id}")))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let document: Value = api.document(id).await;
         assert_eq!(document["status"], "processed");
         assert_eq!(document["numberOfPages"], 100);
     }
@@ -999,12 +956,7 @@ async fn a_run_interrupted_by_a_crash_or_a_stop_is_finished_after_restart() {
     let run_id = run["id"].as_str().unwrap().to_owned();
     assert!(
         eventually(Duration::from_secs(20), || async {
-            let run: Value = api
-                .get(&api.pipeline(&format!("/runs/{run_id}")))
-                .await
-                .json()
-                .await
-                .unwrap();
+            let run: Value = api.run(&run_id).await;
             run["status"] == "InProgress"
         })
         .await

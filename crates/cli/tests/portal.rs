@@ -120,12 +120,7 @@ async fn an_admin_signs_in_and_manages_brand_kit_keys() {
     assert!(!page.contains(&secret));
 
     // Rotate: a new secret, the old keeps working.
-    let response = browser
-        .post(
-            &format!("/portal/admin/keys/{client_id}/rotate"),
-            &[("csrf", &csrf)],
-        )
-        .await;
+    let response = browser.key_action(&client_id, "rotate", &csrf).await;
     let page = response.text().await.unwrap();
     let rotated = input_value(&page, "client-secret");
     assert_ne!(rotated, secret);
@@ -133,12 +128,7 @@ async fn an_admin_signs_in_and_manages_brand_kit_keys() {
     assert_eq!(token_status(&server, &client_id, &secret).await, 200);
 
     // Revoke: both stop working.
-    let response = browser
-        .post(
-            &format!("/portal/admin/keys/{client_id}/revoke"),
-            &[("csrf", &csrf)],
-        )
-        .await;
+    let response = browser.key_action(&client_id, "revoke", &csrf).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(token_status(&server, &client_id, &rotated).await, 401);
     let page = browser
@@ -296,12 +286,7 @@ async fn members_and_other_organisations_see_only_what_they_may() {
     let page = admin.get("/portal/admin/keys").await.text().await.unwrap();
     assert!(!page.contains(&foreign.client_id));
     let csrf = hidden(&page, "csrf");
-    let response = admin
-        .post(
-            &format!("/portal/admin/keys/{}/revoke", foreign.client_id),
-            &[("csrf", &csrf)],
-        )
-        .await;
+    let response = admin.key_action(&foreign.client_id, "revoke", &csrf).await;
     assert_eq!(response.status(), 404);
     assert_eq!(
         token_status(&server, &foreign.client_id, &foreign.client_secret).await,

@@ -62,8 +62,7 @@ async fn real_world_documents_meet_their_manifest() {
     };
     let manifest: Value = serde_json::from_slice(&manifest).unwrap();
     let server = TestServer::start();
-    let api = Api::new(&server, &[]).await;
-    let kit = api.create_kit_id("Real documents").await;
+    let (api, kit) = Api::with_kit(&server, "Real documents").await;
 
     // Upload everything; a clean refusal is a 4xx with a detail.
     let mut uploaded: Vec<(&Value, String)> = Vec::new();
@@ -101,12 +100,7 @@ async fn real_world_documents_meet_their_manifest() {
 
     for (file, id) in &uploaded {
         let name = file["name"].as_str().unwrap();
-        let document: Value = api
-            .get(&api.docs(2, &format!("/documents/{id}")))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let document: Value = api.document(id).await;
         let expected = file["expect_status"].as_str().unwrap();
         let status = document["status"].as_str().unwrap_or_default();
         if status != expected {
@@ -144,7 +138,7 @@ async fn real_world_documents_meet_their_manifest() {
                     form_urlencoded::byte_serialize(probe.as_bytes()).collect::<String>()
                 ),
             );
-            let page: Value = api.get(&url).await.json().await.unwrap();
+            let page: Value = api.get_value(&url).await;
             let needle = comparable(probe);
             // Found in the text, or in the headings the chunk sits under (a heading is
             // indexed with every chunk below it).

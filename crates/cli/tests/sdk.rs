@@ -9,16 +9,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use brandstream_client::{Client, Error, NewField, NewKit, UploadOptions};
+use brandstream_client::{Client, ClientBuilder, Error, NewField, NewKit, UploadOptions};
 use common::*;
 use serde_json::json;
 
 fn client(server: &TestServer, credential: &Credential) -> Client {
-    Client::builder()
-        .base_url(&server.base)
-        .credentials(&credential.client_id, &credential.client_secret)
-        .build()
-        .unwrap()
+    client_tuned(server, credential, |builder| builder)
+}
+
+/// A client for `credential` with the settings `tune` adds.
+fn client_tuned(
+    server: &TestServer,
+    credential: &Credential,
+    tune: impl FnOnce(ClientBuilder) -> ClientBuilder,
+) -> Client {
+    tune(
+        Client::builder()
+            .base_url(&server.base)
+            .credentials(&credential.client_id, &credential.client_secret),
+    )
+    .build()
+    .unwrap()
 }
 
 #[tokio::test]
@@ -191,12 +202,7 @@ async fn tokens_are_refreshed_when_due_and_after_a_revocation() {
     let server = TestServer::start();
     let credential = server.create_credential(&["--expires-in", "60"]);
     // Refresh after 2 % of the 60 s lifetime (≈ 1 s).
-    let sdk = Client::builder()
-        .base_url(&server.base)
-        .credentials(&credential.client_id, &credential.client_secret)
-        .refresh_at(0.02)
-        .build()
-        .unwrap();
+    let sdk = client_tuned(&server, &credential, |builder| builder.refresh_at(0.02));
     let first = sdk.access_token().await.unwrap();
     sdk.list_kits(1, 5).await.unwrap();
     assert_eq!(sdk.tokens_fetched(), 1);
@@ -214,11 +220,7 @@ async fn tokens_are_refreshed_when_due_and_after_a_revocation() {
     assert_eq!(patient.tokens_fetched(), 2);
 
     // Wrong credentials: one clear error, no retry loop.
-    let wrong = Client::builder()
-        .base_url(&server.base)
-        .credentials(&credential.client_id, "bss_wrong")
-        .build()
-        .unwrap();
+    let wrong = client(&server, &credential.with_secret("bss_wrong"));
     match wrong.list_kits(1, 5).await {
         Err(Error::Api { status, error, .. }) => {
             assert_eq!(status, 401);
@@ -241,12 +243,9 @@ async fn too_many_requests_are_waited_out() {
     let first = client(&server, &credential);
     first.access_token().await.unwrap();
     // A second process with the same credential hits the per-client limit, waits, succeeds.
-    let second = Client::builder()
-        .base_url(&server.base)
-        .credentials(&credential.client_id, &credential.client_secret)
-        .retries(3, Duration::from_secs(3))
-        .build()
-        .unwrap();
+    let second = client_tuned(&server, &credential, |builder| {
+        builder.retries(3, Duration::from_secs(3))
+    });
     let started = Instant::now();
     second.access_token().await.unwrap();
     assert!(
@@ -255,12 +254,9 @@ async fn too_many_requests_are_waited_out() {
         started.elapsed()
     );
     // Without retries the 429 surfaces as an error.
-    let impatient = Client::builder()
-        .base_url(&server.base)
-        .credentials(&credential.client_id, &credential.client_secret)
-        .retries(0, Duration::from_secs(1))
-        .build()
-        .unwrap();
+    let impatient = client_tuned(&server, &credential, |builder| {
+        builder.retries(0, Duration::from_secs(1))
+    });
     assert_eq!(
         impatient.access_token().await.unwrap_err().status(),
         Some(429)

@@ -205,9 +205,24 @@ pub struct Credential {
     pub org_id: String,
 }
 
+impl Credential {
+    /// The same client with another secret.
+    pub fn with_secret(&self, secret: &str) -> Credential {
+        Credential {
+            client_secret: secret.to_owned(),
+            ..self.clone()
+        }
+    }
+}
+
 impl TestServer {
     pub fn start() -> Self {
         Self::start_with(&[])
+    }
+
+    /// A server when the shared samples are present; `None` (with the skip note) when not.
+    pub fn start_if_samples() -> Option<Self> {
+        have_samples().then(Self::start)
     }
 
     pub fn start_with(env: &[(&str, &str)]) -> Self {
@@ -301,18 +316,7 @@ impl TestServer {
 
     /// Runs an admin command that must succeed and returns its stdout as JSON.
     pub fn admin_json(&self, args: &[&str]) -> Value {
-        let output = self.admin(args);
-        assert!(
-            output.status.success(),
-            "admin {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-            panic!(
-                "admin {args:?} printed no JSON ({e}): {}",
-                String::from_utf8_lossy(&output.stdout)
-            )
-        })
+        success_json(&self.admin(args), &format!("admin {args:?}"))
     }
 
     /// Runs `admin users create … --password-stdin`, writing `password` to its stdin.
@@ -388,18 +392,57 @@ impl TestServer {
             .unwrap()
     }
 
+    /// POSTs a form to `path` authenticated by `credential`'s id and secret, then `extra`.
+    pub async fn post_as(
+        &self,
+        path: &str,
+        credential: &Credential,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = vec![
+            ("client_id", credential.client_id.as_str()),
+            ("client_secret", credential.client_secret.as_str()),
+        ];
+        form.extend_from_slice(extra);
+        self.post_form(path, &form).await
+    }
+
+    /// A client-credentials token request with `extra` fields after the grant type.
+    pub async fn token_form(
+        &self,
+        credential: &Credential,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = vec![("grant_type", "client_credentials")];
+        form.extend_from_slice(extra);
+        self.post_as("/oauth/token", credential, &form).await
+    }
+
     /// The documented token request.
     pub async fn token_response(&self, credential: &Credential) -> reqwest::Response {
-        self.post_form(
-            "/oauth/token",
-            &[
-                ("client_id", &credential.client_id),
-                ("client_secret", &credential.client_secret),
-                ("grant_type", "client_credentials"),
-                ("audience", AUDIENCE),
-            ],
-        )
-        .await
+        self.token_form(credential, &[("audience", AUDIENCE)]).await
+    }
+
+    /// POSTs to `/oauth/token` the request `build` makes of a bare POST.
+    pub async fn post_token(
+        &self,
+        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> reqwest::Response {
+        build(self.http.post(self.url("/oauth/token")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Revokes `token` as `caller` (RFC 7009).
+    pub async fn revoke(&self, caller: &Credential, token: &str) -> reqwest::Response {
+        self.post_as("/oauth/revoke", caller, &[("token", token)])
+            .await
+    }
+
+    /// GETs `url` with `token` as the bearer.
+    pub async fn get_bearer(&self, url: &str, token: &str) -> reqwest::Response {
+        self.http.get(url).bearer_auth(token).send().await.unwrap()
     }
 
     /// A token for the credential (asserting 200).
@@ -412,21 +455,24 @@ impl TestServer {
 
     pub async fn introspect(&self, caller: &Credential, token: &str) -> Value {
         let response = self
-            .post_form(
-                "/oauth/introspect",
-                &[
-                    ("client_id", &caller.client_id),
-                    ("client_secret", &caller.client_secret),
-                    ("token", token),
-                ],
-            )
+            .post_as("/oauth/introspect", caller, &[("token", token)])
             .await;
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
     }
 
+    /// GETs `path` without credentials.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// The body of `GET path`, whatever its status.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
     pub async fn get_json(&self, path: &str) -> Value {
-        let response = self.http.get(self.url(path)).send().await.unwrap();
+        let response = self.get(path).await;
         assert_eq!(response.status(), 200, "GET {path}");
         response.json().await.unwrap()
     }
@@ -499,6 +545,92 @@ pub fn admin_in(dir: &Path, env: &[(String, String)], args: &[&str]) -> Output {
     command.output().unwrap()
 }
 
+/// Asserts that a command succeeded, showing its stderr when it did not.
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The stdout of a command that must have succeeded, as JSON; `what` names the command.
+pub fn success_json(output: &Output, what: &str) -> Value {
+    assert!(
+        output.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{what} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+/// Compares `actual` with the snapshot file `path` (rewriting it first when
+/// `BRANDSTREAM_UPDATE_SNAPSHOTS` is set); `what` says what changed when they differ.
+pub fn assert_snapshot(path: &str, actual: &Value, what: &str) {
+    let pretty = serde_json::to_string_pretty(actual).unwrap() + "\n";
+    if std::env::var_os("BRANDSTREAM_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(path, &pretty).unwrap();
+    }
+    let expected = std::fs::read_to_string(path)
+        .expect("snapshot missing: run with BRANDSTREAM_UPDATE_SNAPSHOTS=1 and review the file");
+    assert!(
+        expected == pretty,
+        "{what} changed; review and update with BRANDSTREAM_UPDATE_SNAPSHOTS=1"
+    );
+}
+
+/// Unpadded base64url, as in JWTs.
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `token` with its header replaced by `header` (signature kept).
+pub fn with_header(token: &str, header: &Value) -> String {
+    let parts: Vec<&str> = token.split('.').collect();
+    format!(
+        "{}.{}.{}",
+        b64(header.to_string().as_bytes()),
+        parts[1],
+        parts[2]
+    )
+}
+
+/// `token` with its claims replaced by `claims` (signature kept).
+pub fn with_claims(token: &str, claims: &Value) -> String {
+    let parts: Vec<&str> = token.split('.').collect();
+    format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(claims.to_string().as_bytes()),
+        parts[2]
+    )
+}
+
+/// `token`'s claims under an HS256 header with `token`'s kid, signed with `key` as the HMAC
+/// secret: the algorithm-confusion forgery.
+pub fn hs256_forgery(token: &str, key: &[u8]) -> String {
+    let (header, _) = jwt_parts(token);
+    let claims = token.split('.').nth(1).unwrap();
+    let hs_header = serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": header["kid"]});
+    let input = format!("{}.{claims}", b64(hs_header.to_string().as_bytes()));
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    format!(
+        "{input}.{}",
+        b64(ring::hmac::sign(&key, input.as_bytes()).as_ref())
+    )
+}
+
+/// A response header as text.
+pub fn header_text(response: &reqwest::Response, name: &str) -> String {
+    response.headers()[name].to_str().unwrap().to_owned()
+}
+
 /// Decodes a JWT's header and claims without verifying.
 pub fn jwt_parts(token: &str) -> (Value, Value) {
     use base64::Engine;
@@ -510,6 +642,26 @@ pub fn jwt_parts(token: &str) -> (Value, Value) {
         serde_json::from_slice(&header).unwrap(),
         serde_json::from_slice(&claims).unwrap(),
     )
+}
+
+/// The keys of a JSON object, in order.
+pub fn keys(object: &Value) -> Vec<&str> {
+    object
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {object}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+/// The element of a JSON array whose `field` is `value`.
+pub fn find_by<'v>(array: &'v Value, field: &str, value: &str) -> &'v Value {
+    array
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item[field] == value)
+        .unwrap_or_else(|| panic!("no {field} {value} in {array}"))
 }
 
 /// Polls `check` until it returns true or `timeout` passes.
@@ -566,6 +718,13 @@ impl<'a> Api<'a> {
         }
     }
 
+    /// A client with every scope and a new kit named `name`; returns both, with the kit's id.
+    pub async fn with_kit(server: &'a TestServer, name: &str) -> (Api<'a>, String) {
+        let api = Api::new(server, &[]).await;
+        let kit = api.create_kit_id(name).await;
+        (api, kit)
+    }
+
     /// `/api/brands/v1/organizations/{org}` + `rest`.
     pub fn brands(&self, version: u8, rest: &str) -> String {
         self.server.url(&format!(
@@ -586,6 +745,22 @@ impl<'a> Api<'a> {
             .send()
             .await
             .unwrap()
+    }
+
+    /// The body of `GET url` as JSON, whatever its status.
+    pub async fn get_value<T: serde::de::DeserializeOwned>(&self, url: &str) -> T {
+        self.get(url).await.json().await.unwrap()
+    }
+
+    /// A document (v2), whatever the status of the answer.
+    pub async fn document(&self, id: &str) -> Value {
+        self.get_value(&self.docs(2, &format!("/documents/{id}")))
+            .await
+    }
+
+    /// A pipeline run, whatever the status of the answer.
+    pub async fn run(&self, id: &str) -> Value {
+        self.get_value(&self.pipeline(&format!("/runs/{id}"))).await
     }
 
     pub async fn send_json(
@@ -842,10 +1017,9 @@ impl<'a> Browser<'a> {
         }
     }
 
-    pub async fn get(&mut self, path: &str) -> reqwest::Response {
-        let response = self
-            .http
-            .get(self.server.url(path))
+    /// Sends `request` with the cookies, and keeps the ones the answer sets.
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> reqwest::Response {
+        let response = request
             .header("cookie", self.cookie_header())
             .send()
             .await
@@ -854,21 +1028,35 @@ impl<'a> Browser<'a> {
         response
     }
 
+    pub async fn get(&mut self, path: &str) -> reqwest::Response {
+        let request = self.http.get(self.server.url(path));
+        self.send(request).await
+    }
+
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
-        let response = self
+        let request = self
             .http
             .post(self.server.url(path))
-            .header("cookie", self.cookie_header())
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        self.remember(&response);
-        response
+            .body(body);
+        self.send(request).await
+    }
+
+    /// Posts the portal's `action` (`rotate`, `revoke`) on the API key `client_id`.
+    pub async fn key_action(
+        &mut self,
+        client_id: &str,
+        action: &str,
+        csrf: &str,
+    ) -> reqwest::Response {
+        self.post(
+            &format!("/portal/admin/keys/{client_id}/{action}"),
+            &[("csrf", csrf)],
+        )
+        .await
     }
 
     /// The CSRF token of the page at `path`.
