@@ -977,11 +977,7 @@ async fn nul_characters_are_refused_with_a_client_error() {
         assert!(body["detail"].as_str().unwrap().contains("NUL"), "{body}");
     }
     let response = api
-        .upload_bytes(
-            b"# Title\n\nText.\n".to_vec(),
-            "a.md",
-            json!({"title": "x\u{0}y"}),
-        )
+        .upload_markdown("a.md", json!({"title": "x\u{0}y"}))
         .await;
     assert_eq!(response.status(), 422);
     // A field value with NUL is refused too, and the kit is still readable.

@@ -49,17 +49,9 @@ impl Cluster {
             std::env::var("TEST_S3_BUCKET"),
         ) {
             (Ok(endpoint), Ok(bucket)) => {
-                for (key, value) in [
-                    (
-                        "BRANDSTREAM_BLOB_URL",
-                        format!("s3://{bucket}/cluster-{}", std::process::id()),
-                    ),
-                    ("AWS_ACCESS_KEY_ID", "test".into()),
-                    ("AWS_SECRET_ACCESS_KEY", "test-secret".into()),
-                    ("AWS_DEFAULT_REGION", "us-east-1".into()),
-                    ("AWS_ENDPOINT", endpoint),
-                    ("AWS_ALLOW_HTTP", "true".into()),
-                ] {
+                let blob_url = format!("s3://{bucket}/cluster-{}", std::process::id());
+                env.push(("BRANDSTREAM_BLOB_URL".into(), blob_url));
+                for (key, value) in s3_client_env(&endpoint) {
                     env.push((key.into(), value));
                 }
                 None
@@ -262,11 +254,7 @@ async fn three_nodes_share_one_database_and_blob_store() {
                 "# Tone of voice\n\nKit {k} speaks warmly and plainly.\n\n# Colour palettes\n\nPrimary colour #1B4D3E.\n"
             );
             let response = uploader
-                .upload_bytes(
-                    text.into_bytes(),
-                    "guide.md",
-                    json!({"references": [{"type": "brandkit", "id": kit}]}),
-                )
+                .upload_for_kit(text.into_bytes(), "guide.md", &kit)
                 .await;
             assert_eq!(response.status(), 201);
             kits.push(kit);
@@ -276,13 +264,12 @@ async fn three_nodes_share_one_database_and_blob_store() {
     let mut runs = Vec::new();
     for index in 0..50 {
         let api = cluster.api(index % 3, &token, &credential.org_id);
-        let run = api
-            .start_pipeline(
-                "BrandIngestionPipeline",
+        runs.push(
+            api.start_ingestion(
                 json!({"brand_kit_id": kits[index % kits.len()], "populateSections": false}),
             )
-            .await;
-        runs.push(run["id"].as_str().unwrap().to_owned());
+            .await,
+        );
     }
     for (index, run) in runs.iter().enumerate() {
         let api = cluster.api(index % 3, &token, &credential.org_id);
@@ -320,29 +307,15 @@ async fn three_nodes_share_one_database_and_blob_store() {
     for _ in 0..10 {
         let response = if have_samples() {
             let bytes = std::fs::read(samples_dir().join("big-100-pages.pdf")).unwrap();
-            api.upload_bytes(
-                bytes,
-                "big-100-pages.pdf",
-                json!({"references": [{"type": "brandkit", "id": kit}]}),
-            )
-            .await
+            api.upload_for_kit(bytes, "big-100-pages.pdf", &kit).await
         } else {
-            api.upload_bytes(
-                long_document(),
-                "long.md",
-                json!({"references": [{"type": "brandkit", "id": kit}]}),
-            )
-            .await
+            api.upload_for_kit(long_document(), "long.md", &kit).await
         };
         assert_eq!(response.status(), 201);
     }
-    let run = api
-        .start_pipeline(
-            "BrandIngestionPipeline",
-            json!({"brand_kit_id": kit, "populateSections": true}),
-        )
+    let run_id = api
+        .start_ingestion(json!({"brand_kit_id": kit, "populateSections": true}))
         .await;
-    let run_id = run["id"].as_str().unwrap().to_owned();
     // Kill the node whose worker runs it, as soon as it has started.
     let victim = time_until(Duration::from_secs(20), || async {
         cluster

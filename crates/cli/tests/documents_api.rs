@@ -176,12 +176,7 @@ async fn the_url_form_fetches_within_limits_and_refuses_internal_addresses() {
         "create_request",
         json!({"url": format!("{origin}/again.md")}).to_string(),
     );
-    let response = api
-        .request(reqwest::Method::POST, &api.docs(2, "/documents"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = api.post_documents(form).await;
     assert_eq!(response.status(), 201);
 
     // A fetch larger than the limit is refused.
@@ -211,11 +206,7 @@ async fn types_come_from_the_bytes_and_contradictions_are_refused() {
     );
     // A declared fileType that contradicts the content.
     let response = api
-        .upload_bytes(
-            b"# Title\n\nText.\n".to_vec(),
-            "guide.md",
-            json!({"fileType": "application/pdf"}),
-        )
+        .upload_markdown("guide.md", json!({"fileType": "application/pdf"}))
         .await;
     assert!(expect_detail(response, 400)
         .await
@@ -239,12 +230,7 @@ async fn types_come_from_the_bytes_and_contradictions_are_refused() {
         "file",
         reqwest::multipart::Part::bytes(b"hello".to_vec()).file_name("a.txt"),
     );
-    let response = api
-        .request(reqwest::Method::POST, &api.docs(2, "/documents"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = api.post_documents(form).await;
     expect_422(response, &["body", "create_request"]).await;
     let response = api
         .upload_bytes(b"hello".to_vec(), "a.txt", json!("not an object"))
@@ -252,24 +238,15 @@ async fn types_come_from_the_bytes_and_contradictions_are_refused() {
     expect_422(response, &["body", "create_request"]).await;
     // A reference to a kit that does not exist.
     let response = api
-        .upload_bytes(
+        .upload_for_kit(
             b"hello".to_vec(),
             "a.txt",
-            json!({"references": [{"type": "brandkit", "id": "8f9a2a53-5a0e-4c3e-9d63-7f2b8d1c0a11"}]}),
+            "8f9a2a53-5a0e-4c3e-9d63-7f2b8d1c0a11",
         )
         .await;
     assert_eq!(response.status(), 404);
     // The server is still fine.
-    assert_eq!(
-        server
-            .http
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(server.get("/healthz").await.status(), 200);
 }
 
 #[tokio::test]
@@ -389,11 +366,8 @@ async fn listing_filters_updates_and_deletes() {
     let blobs = server.data_dir().join("blobs").join(&api.org).join(&ids[0]);
     assert!(!blobs.join("original").exists());
     // The hosted path prefixes answer too.
-    let hosted = server.url(&format!(
-        "/stream/ai-documents-api/api/documents/v2/organizations/{}/documents",
-        api.org
-    ));
-    assert_eq!(api.get(&hosted).await.status(), 200);
+    let hosted = "/stream/ai-documents-api/api/documents/v2/organizations/{org}/documents";
+    assert_eq!(api.org_get_status(hosted).await, 200);
 }
 
 #[tokio::test]
@@ -409,20 +383,10 @@ async fn scopes_and_organisations_are_enforced() {
         200
     );
     let brands_only = Api::new(&server, &["--scope", "ai.org.brd:r"]).await;
-    assert_eq!(
-        brands_only
-            .get(&brands_only.docs(2, "/documents"))
-            .await
-            .status(),
-        403
-    );
-    assert_eq!(
-        brands_only
-            .get(&brands_only.docs(2, "/chunks?search=x"))
-            .await
-            .status(),
-        403
-    );
+    for path in ["/documents", "/chunks?search=x"] {
+        let response = brands_only.get(&brands_only.docs(2, path)).await;
+        assert_eq!(response.status(), 403, "{path}");
+    }
     let other = server.admin_json(&["orgs", "create", "--name", "Other", "--json"]);
     let outsider = server.create_credential_in(other["id"].as_str().unwrap(), &[]);
     let token = server.token(&outsider).await;
@@ -497,16 +461,7 @@ async fn malformed_samples_fail_cleanly_and_the_server_stays_up() {
         .await
         .unwrap();
     assert_eq!(good["status"], "processed");
-    assert_eq!(
-        server
-            .http
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(server.get("/healthz").await.status(), 200);
     // The zip bomb never inflated inside the server.
     let peak = server.peak_rss_kib().unwrap();
     assert!(peak < 300 * 1024, "peak RSS {peak} KiB");
@@ -516,34 +471,17 @@ async fn malformed_samples_fail_cleanly_and_the_server_stays_up() {
 /// moto on loopback and sets `TEST_S3_ENDPOINT` / `TEST_S3_BUCKET`), not in the data dir.
 #[tokio::test]
 async fn documents_can_live_in_s3_compatible_storage() {
-    let (Ok(endpoint), Ok(bucket)) = (
-        std::env::var("TEST_S3_ENDPOINT"),
-        std::env::var("TEST_S3_BUCKET"),
-    ) else {
-        brandstream_domain::testing::skip(
-            "s3",
-            "TEST_S3_ENDPOINT / TEST_S3_BUCKET not set (no S3-compatible server)",
-        );
+    let Some((endpoint, bucket)) = s3_test_target() else {
         return;
     };
     let prefix = format!("s3://{bucket}/server-test-{}", std::process::id());
-    let server = TestServer::start_with(&[
-        ("BRANDSTREAM_BLOB_URL", prefix.as_str()),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test-secret"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ENDPOINT", endpoint.as_str()),
-        ("AWS_ALLOW_HTTP", "true"),
-    ]);
+    let client_env = s3_client_env(&endpoint);
+    let mut env = vec![("BRANDSTREAM_BLOB_URL", prefix.as_str())];
+    env.extend(client_env.iter().map(|(key, value)| (*key, value.as_str())));
+    let server = TestServer::start_with(&env);
     let (api, kit) = Api::with_kit(&server, "S3 kit").await;
     let text = b"# Colour palettes\n\nRoast Green is #1B4D3E. Use it for headlines.\n".to_vec();
-    let response = api
-        .upload_bytes(
-            text.clone(),
-            "palette.md",
-            json!({"references": [{"type": "brandkit", "id": kit}]}),
-        )
-        .await;
+    let response = api.upload_for_kit(text.clone(), "palette.md", &kit).await;
     assert_eq!(response.status(), 201);
     let document: Value = response.json().await.unwrap();
     let id = document["id"].as_str().unwrap().to_owned();
@@ -559,13 +497,7 @@ async fn documents_can_live_in_s3_compatible_storage() {
         .unwrap();
     assert_eq!(bytes.as_ref(), text.as_slice());
     // The object is in the bucket under the prefix (read with the same credentials).
-    for (key, value) in [
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test-secret"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_ENDPOINT", endpoint.as_str()),
-        ("AWS_ALLOW_HTTP", "true"),
-    ] {
+    for (key, value) in client_env {
         std::env::set_var(key, value);
     }
     let bucket_view = brandstream_store::Blobs::open_url(&prefix).unwrap();
@@ -631,12 +563,7 @@ async fn a_textual_file_is_read_in_the_charset_its_content_type_declares() {
             "create_request",
             json!({"tags": [], "references": references}).to_string(),
         );
-    let response = api
-        .request(reqwest::Method::POST, &api.docs(2, "/documents"))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let response = api.post_documents(form).await;
     assert_eq!(response.status(), 201);
     let uploaded: Value = response.json().await.unwrap();
     // A fetched response with a charset parameter.

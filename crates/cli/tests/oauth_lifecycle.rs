@@ -503,28 +503,22 @@ async fn secrets_never_reach_logs_or_disk_in_clear() {
     let token = server.token(&credential).await;
     server.introspect(&credential, &token).await;
     // The secret sent in places it must not be: the query string, Basic, a wrong client.
-    let _ = server
-        .http
-        .post(server.url(&format!(
-            "/oauth/token?client_secret={}",
-            credential.client_secret
-        )))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await;
-    let _ = server
-        .http
-        .post(server.url("/oauth/token"))
-        .basic_auth("x", Some(&credential.client_secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await;
-    let _ = server
-        .http
-        .get(server.url("/healthz"))
-        .header("authorization", format!("Bearer {token}"))
-        .send()
-        .await;
+    let grant = [("grant_type", "client_credentials")];
+    let in_query = format!("/oauth/token?client_secret={}", credential.client_secret);
+    for request in [
+        server.http.post(server.url(&in_query)).form(&grant),
+        server
+            .http
+            .post(server.url("/oauth/token"))
+            .basic_auth("x", Some(&credential.client_secret))
+            .form(&grant),
+        server
+            .http
+            .get(server.url("/healthz"))
+            .header("authorization", format!("Bearer {token}")),
+    ] {
+        let _ = request.send().await;
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let master_key = std::fs::read_to_string(server.data_dir().join("master.key")).unwrap();
 

@@ -263,10 +263,7 @@ const SEARCH_TYPES: [&str; 3] = ["fulltext", "vector", "hybrid"];
 /// The documents list ranks by meaning too.
 #[tokio::test]
 async fn hybrid_search_finds_passages_whose_words_differ_from_the_question() {
-    if !have_samples() {
-        return;
-    }
-    let Some(model) = test_model_dir("semantic search") else {
+    let Some(model) = samples_and_model("semantic search") else {
         return;
     };
     let model = model.to_string_lossy().into_owned();
@@ -340,15 +337,11 @@ async fn hybrid_search_finds_passages_whose_words_differ_from_the_question() {
 /// them; before that, vector search is refused with the command that installs a model.
 #[tokio::test]
 async fn chunks_ingested_without_a_model_are_embedded_once_one_is_installed() {
-    if !have_samples() {
-        return;
-    }
-    let Some(model) = test_model_dir("the embedding stage catching up") else {
+    let Some(model) = samples_and_model("the embedding stage catching up") else {
         return;
     };
     let plain = TestServer::start();
-    let api = Api::new(&plain, &[]).await;
-    let kit = api.create_kit_id("Catch-up").await;
+    let (api, kit) = Api::with_kit(&plain, "Catch-up").await;
     let document = api
         .upload_sample("northwind-coffee-roasters.md", &kit)
         .await;
@@ -454,12 +447,8 @@ async fn the_sample_kit_in_four_formats_ingests_quickly_and_documents_are_proces
     let top = &page["data"][0];
     assert!(top["snippet"].as_str().unwrap().contains("<mark>"), "{top}");
     assert!(top["score"].as_f64().unwrap() > 0.0);
-    let chunk: Value = api
-        .get(&api.docs(2, &format!("/chunks/{}", top["id"].as_str().unwrap())))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let chunk_url = api.docs(2, &format!("/chunks/{}", top["id"].as_str().unwrap()));
+    let chunk: Value = api.get_value(&chunk_url).await;
     assert_eq!(chunk["id"], top["id"]);
     assert!(ids.contains(&chunk["documentId"].as_str().unwrap().to_owned()));
     assert!(chunk["page"].as_i64().unwrap() >= 1);
@@ -677,11 +666,8 @@ async fn runs_are_validated_and_scoped() {
         403
     );
     // The hosted prefixes answer.
-    let hosted = server.url(&format!(
-        "/stream/ai-pipeline-api/api/data/v1/organizations/{}/pipeline/runs",
-        api.org
-    ));
-    assert_eq!(api.get(&hosted).await.status(), 200);
+    let hosted = "/stream/ai-pipeline-api/api/data/v1/organizations/{org}/pipeline/runs";
+    assert_eq!(api.org_get_status(hosted).await, 200);
 }
 
 #[tokio::test]
@@ -846,16 +832,11 @@ async fn start_long_run(api: &Api<'_>, kit: &str, copies: usize) -> (String, Vec
         let document = api.upload_sample("big-100-pages.pdf", kit).await;
         ids.push(document["id"].as_str().unwrap().to_owned());
     }
-    let run = api
-        .start_pipeline(
-            "BrandIngestionPipeline",
-            json!({"brand_kit_id": kit, "populateSections": false}),
-        )
+    let run_id = api
+        .start_ingestion(json!({"brand_kit_id": kit, "populateSections": false}))
         .await;
-    let run_id = run["id"].as_str().unwrap().to_owned();
     assert!(
-        eventually(Duration::from_secs(20), || async {
-            let run: Value = api.run(&run_id).await;
+        api.run_becomes(&run_id, |run| {
             run["status"] == "InProgress"
                 && run["progress"]["stage"] == "reading"
                 && run["progress"]["documentsTotal"] == copies
@@ -905,11 +886,7 @@ async fn an_embedded_restart_resumes_crashed_runs_at_once() {
         "{}",
         server.logs()
     );
-    let api = Api {
-        server: &server,
-        token,
-        org,
-    };
+    let api = Api::with_token(&server, token, org);
     let run = api.wait_run(&run_id, Duration::from_secs(90)).await;
     assert_eq!(run["status"], "Succeeded", "{run}");
 }
@@ -927,17 +904,12 @@ async fn a_run_interrupted_by_a_crash_or_a_stop_is_finished_after_restart() {
     let (api, kit) = Api::with_kit(&server, "Crash").await;
     // Wait until it is running and reports its progress, then kill the server without warning.
     let (run_id, ids) = start_long_run(&api, &kit, 6).await;
-    let token = api.token.clone();
-    let org = api.org.clone();
+    let (token, org) = (api.token.clone(), api.org.clone());
     let dir = server.kill_keep_dir();
 
     // After the lease expires, the restarted server resumes and finishes the run.
     let server = TestServer::start_in(dir, &env);
-    let api = Api {
-        server: &server,
-        token,
-        org,
-    };
+    let api = Api::with_token(&server, token, org);
     let run = api.wait_run(&run_id, Duration::from_secs(120)).await;
     assert_eq!(run["status"], "Succeeded", "{run}");
     for id in &ids {
@@ -947,19 +919,12 @@ async fn a_run_interrupted_by_a_crash_or_a_stop_is_finished_after_restart() {
     }
 
     // Cancel a running run: Canceling, then Cancelled.
-    let run = api
-        .start_pipeline(
-            "BrandIngestionPipeline",
-            json!({"brand_kit_id": kit, "populateSections": false, "documentIdsList": ids.join(",")}),
-        )
-        .await;
-    let run_id = run["id"].as_str().unwrap().to_owned();
+    let parameters =
+        json!({"brand_kit_id": kit, "populateSections": false, "documentIdsList": ids.join(",")});
+    let run_id = api.start_ingestion(parameters).await;
     assert!(
-        eventually(Duration::from_secs(20), || async {
-            let run: Value = api.run(&run_id).await;
-            run["status"] == "InProgress"
-        })
-        .await
+        api.run_becomes(&run_id, |run| run["status"] == "InProgress")
+            .await
     );
     let response = api
         .post(&api.pipeline(&format!("/runs/{run_id}/cancel")), json!({}))

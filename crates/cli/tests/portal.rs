@@ -20,6 +20,25 @@ fn input_value(page: &str, id: &str) -> String {
     rest[value..].split('"').next().unwrap().to_owned()
 }
 
+/// The `Set-Cookie` header that starts the portal session.
+fn session_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("bs_session="))
+        .unwrap()
+}
+
+/// The status of a sign-in from a new browser.
+async fn fresh_sign_in(server: &TestServer, username: &str, password: &str) -> StatusCode {
+    Browser::new(server)
+        .sign_in(username, password)
+        .await
+        .status()
+}
+
 fn server_with_admin() -> TestServer {
     TestServer::start_with(&[("BRANDSTREAM_ADMIN_PASSWORD", PASSWORD)])
 }
@@ -50,13 +69,7 @@ async fn an_admin_signs_in_and_manages_brand_kit_keys() {
     );
     let response = browser.sign_in("admin", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|v| v.starts_with("bs_session="))
-        .unwrap();
+    let cookie = session_cookie(&response);
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
@@ -104,12 +117,7 @@ async fn an_admin_signs_in_and_manages_brand_kit_keys() {
     assert_eq!(token_status(&server, &client_id, &secret).await, 200);
 
     // The list shows it, never the secret.
-    let page = browser
-        .get("/portal/admin/keys")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = browser.page("/portal/admin/keys").await;
     assert!(page.contains(&client_id) && page.contains("Portal script"));
     let row = &page[page.find(&client_id).unwrap()..];
     let row = &row[..row.find("</tr>").unwrap()];
@@ -131,21 +139,11 @@ async fn an_admin_signs_in_and_manages_brand_kit_keys() {
     let response = browser.key_action(&client_id, "revoke", &csrf).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(token_status(&server, &client_id, &rotated).await, 401);
-    let page = browser
-        .get("/portal/admin/keys")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = browser.page("/portal/admin/keys").await;
     assert!(page.contains("Revoked"));
 
     // The audit page records all three, by this user.
-    let page = browser
-        .get("/portal/admin/audit")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = browser.page("/portal/admin/audit").await;
     for kind in [
         "credential.created",
         "credential.secret_rotated",
@@ -170,8 +168,7 @@ async fn an_admin_signs_in_and_manages_brand_kit_keys() {
 #[tokio::test]
 async fn forms_need_the_session_csrf_token_and_our_origin() {
     let server = server_with_admin();
-    let mut browser = Browser::new(&server);
-    browser.sign_in("admin", PASSWORD).await;
+    let mut browser = Browser::signed_in(&server, "admin", PASSWORD).await;
     let csrf = browser.csrf("/portal/admin/keys").await;
     let response = browser
         .post(
@@ -281,9 +278,8 @@ async fn members_and_other_organisations_see_only_what_they_may() {
     // Another organisation's credential is neither listed nor reachable.
     let other = server.admin_json(&["orgs", "create", "--name", "Other", "--json"]);
     let foreign = server.create_credential_in(other["id"].as_str().unwrap(), &[]);
-    let mut admin = Browser::new(&server);
-    admin.sign_in("admin", PASSWORD).await;
-    let page = admin.get("/portal/admin/keys").await.text().await.unwrap();
+    let mut admin = Browser::signed_in(&server, "admin", PASSWORD).await;
+    let page = admin.page("/portal/admin/keys").await;
     assert!(!page.contains(&foreign.client_id));
     let csrf = hidden(&page, "csrf");
     let response = admin.key_action(&foreign.client_id, "revoke", &csrf).await;
@@ -297,8 +293,7 @@ async fn members_and_other_organisations_see_only_what_they_may() {
 #[tokio::test]
 async fn admins_invite_members_who_choose_their_own_password() {
     let server = server_with_admin();
-    let mut admin = Browser::new(&server);
-    admin.sign_in("admin", PASSWORD).await;
+    let mut admin = Browser::signed_in(&server, "admin", PASSWORD).await;
     let csrf = admin.csrf("/portal/admin/members").await;
     let response = admin
         .post(
@@ -311,12 +306,7 @@ async fn admins_invite_members_who_choose_their_own_password() {
     let page = response.text().await.unwrap();
     let one_time = input_value(&page, "invite-password");
     assert_eq!(one_time.len(), 20);
-    let page = admin
-        .get("/portal/admin/members")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = admin.page("/portal/admin/members").await;
     assert!(page.contains("newbie") && page.contains("(invited)") && !page.contains(&one_time));
     // A taken name is refused with the form again.
     let response = admin
@@ -359,28 +349,14 @@ async fn admins_invite_members_who_choose_their_own_password() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(newbie.get("/portal/kits").await.status(), 200);
     // The one-time password is spent.
+    assert_eq!(fresh_sign_in(&server, "newbie", &one_time).await, 401);
     assert_eq!(
-        Browser::new(&server)
-            .sign_in("newbie", &one_time)
-            .await
-            .status(),
-        401
-    );
-    assert_eq!(
-        Browser::new(&server)
-            .sign_in("newbie", chosen)
-            .await
-            .status(),
+        fresh_sign_in(&server, "newbie", chosen).await,
         StatusCode::SEE_OTHER
     );
 
     // Promote, then remove: the removed member's session ends.
-    let page = admin
-        .get("/portal/admin/members")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = admin.page("/portal/admin/members").await;
     let marker = "action=\"/portal/admin/members/";
     let start = page.find(marker).unwrap() + marker.len();
     let member_id = page[start..].split('/').next().unwrap().to_owned();
@@ -427,20 +403,9 @@ async fn admins_invite_members_who_choose_their_own_password() {
         newbie.get("/portal/kits").await.status(),
         StatusCode::SEE_OTHER
     );
-    assert_eq!(
-        Browser::new(&server)
-            .sign_in("newbie", chosen)
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(fresh_sign_in(&server, "newbie", chosen).await, 401);
     // Nobody can change their own membership.
-    let page = admin
-        .get("/portal/admin/members")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = admin.page("/portal/admin/members").await;
     assert!(!page.contains("newbie"));
     let logs = server.logs();
     assert!(!logs.contains(&one_time) && !logs.contains(chosen));
@@ -455,13 +420,7 @@ async fn sessions_expire_and_cookies_are_secure_behind_https() {
     ]);
     let mut browser = Browser::new(&server);
     let response = browser.sign_in("admin", PASSWORD).await;
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|v| v.starts_with("bs_session="))
-        .unwrap();
+    let cookie = session_cookie(&response);
     assert!(cookie.contains("; Secure"), "{cookie}");
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let response = browser.get("/portal/admin/keys").await;
@@ -489,9 +448,8 @@ async fn kits_of_other_organisations_are_not_reachable() {
         .json()
         .await
         .unwrap();
-    let mut admin = Browser::new(&server);
-    admin.sign_in("admin", PASSWORD).await;
-    let page = admin.get("/portal/kits").await.text().await.unwrap();
+    let mut admin = Browser::signed_in(&server, "admin", PASSWORD).await;
+    let page = admin.page("/portal/kits").await;
     assert!(!page.contains("Secret kit"));
     let response = admin
         .get(&format!("/portal/kits/{}", kit["id"].as_str().unwrap()))
@@ -504,7 +462,7 @@ async fn kits_of_other_organisations_are_not_reachable() {
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
-    let page = admin.get(&location).await.text().await.unwrap();
+    let page = admin.page(&location).await;
     assert!(page.contains("Brand purpose"));
     // No documents yet, so no ingestion button.
     assert!(!page.contains("Start ingestion"));
@@ -538,7 +496,7 @@ async fn kits_of_other_organisations_are_not_reachable() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let page = admin.get(&location).await.text().await.unwrap();
+    let page = admin.page(&location).await;
     assert!(page.contains("Written in the portal.") && page.contains("edited by a person"));
     // Locking the kit hides the edit forms.
     let response = admin
@@ -548,7 +506,7 @@ async fn kits_of_other_organisations_are_not_reachable() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let page = admin.get(&location).await.text().await.unwrap();
+    let page = admin.page(&location).await;
     assert!(page.contains("Unlock kit") && !page.contains("/fields/"));
 }
 
@@ -561,8 +519,7 @@ async fn users_in_several_organisations_switch_between_them() {
     // bob administers Other; the default organisation's admin adds him as a member.
     let output = server.create_user("bob", &other_org, "admin", PASSWORD);
     assert!(output.status.success());
-    let mut admin = Browser::new(&server);
-    admin.sign_in("admin", PASSWORD).await;
+    let mut admin = Browser::signed_in(&server, "admin", PASSWORD).await;
     let csrf = admin.csrf("/portal/admin/members").await;
     let response = admin
         .post(
@@ -576,17 +533,16 @@ async fn users_in_several_organisations_switch_between_them() {
         "an existing user joins without a new password"
     );
 
-    let mut bob = Browser::new(&server);
-    bob.sign_in("bob", PASSWORD).await;
+    let mut bob = Browser::signed_in(&server, "bob", PASSWORD).await;
     // In Other, where he is admin, he sees Other's keys.
-    let page = bob.get("/portal/kits").await.text().await.unwrap();
+    let page = bob.page("/portal/kits").await;
     assert!(page.contains("org-switch"), "the switcher is shown");
     let csrf = hidden(&page, "csrf");
     let response = bob
         .post("/portal/org", &[("csrf", &csrf), ("org", &other_org)])
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let page = bob.get("/portal/admin/keys").await.text().await.unwrap();
+    let page = bob.page("/portal/admin/keys").await;
     assert!(page.contains(&foreign.client_id));
     let default_org = server.default_org();
     let csrf = hidden(&page, "csrf");
@@ -596,7 +552,7 @@ async fn users_in_several_organisations_switch_between_them() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     // Now a member of the default organisation: no keys page, and nothing of Other shown.
     assert_eq!(bob.get("/portal/admin/keys").await.status(), 403);
-    let page = bob.get("/portal/kits").await.text().await.unwrap();
+    let page = bob.page("/portal/kits").await;
     assert!(!page.contains(&foreign.client_id));
     // An organisation he does not belong to cannot be chosen.
     let response = bob

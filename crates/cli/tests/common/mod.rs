@@ -37,6 +37,44 @@ pub fn test_model_dir(what: &str) -> Option<PathBuf> {
     }
 }
 
+/// The model directory when the samples are present too; `None` (with a skip note naming
+/// `what`) when either is missing.
+pub fn samples_and_model(what: &str) -> Option<PathBuf> {
+    if !have_samples() {
+        return None;
+    }
+    test_model_dir(what)
+}
+
+/// The S3-compatible test server's endpoint and bucket (`TEST_S3_ENDPOINT`, `TEST_S3_BUCKET`,
+/// which `.ci/run` sets); `None`, with a skip note, when there is none.
+pub fn s3_test_target() -> Option<(String, String)> {
+    match (
+        std::env::var("TEST_S3_ENDPOINT"),
+        std::env::var("TEST_S3_BUCKET"),
+    ) {
+        (Ok(endpoint), Ok(bucket)) => Some((endpoint, bucket)),
+        _ => {
+            brandstream_domain::testing::skip(
+                "s3",
+                "TEST_S3_ENDPOINT / TEST_S3_BUCKET not set (no S3-compatible server)",
+            );
+            None
+        }
+    }
+}
+
+/// The environment an S3 client needs for the test server at `endpoint`.
+pub fn s3_client_env(endpoint: &str) -> [(&'static str, String); 5] {
+    [
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test-secret".into()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+        ("AWS_ENDPOINT", endpoint.into()),
+        ("AWS_ALLOW_HTTP", "true".into()),
+    ]
+}
+
 /// Whether the samples are present; prints why a test is skipped when not.
 pub fn have_samples() -> bool {
     let present = samples_dir()
@@ -725,6 +763,11 @@ impl<'a> Api<'a> {
         (api, kit)
     }
 
+    /// A client using an existing `token` of `org` (as after a restart).
+    pub fn with_token(server: &'a TestServer, token: String, org: String) -> Api<'a> {
+        Api { server, token, org }
+    }
+
     /// `/api/brands/v1/organizations/{org}` + `rest`.
     pub fn brands(&self, version: u8, rest: &str) -> String {
         self.server.url(&format!(
@@ -841,6 +884,28 @@ impl<'a> Api<'a> {
         ))
     }
 
+    /// Uploads a one-heading Markdown file as `name` with `create_request`.
+    pub async fn upload_markdown(&self, name: &str, create_request: Value) -> reqwest::Response {
+        self.upload_bytes(b"# Title\n\nText.\n".to_vec(), name, create_request)
+            .await
+    }
+
+    /// POSTs a multipart form to the documents endpoint (v2).
+    pub async fn post_documents(&self, form: reqwest::multipart::Form) -> reqwest::Response {
+        self.request(reqwest::Method::POST, &self.docs(2, "/documents"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The status of `GET path` on this server, with `{org}` in `path` standing for the
+    /// organisation.
+    pub async fn org_get_status(&self, path: &str) -> reqwest::StatusCode {
+        let url = self.server.url(&path.replace("{org}", &self.org));
+        self.get(&url).await.status()
+    }
+
     /// Uploads `bytes` as a multipart `file` part named `name` with `create_request`.
     pub async fn upload_bytes(
         &self,
@@ -854,11 +919,13 @@ impl<'a> Api<'a> {
                 reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
             )
             .text("create_request", create_request.to_string());
-        self.request(reqwest::Method::POST, &self.docs(2, "/documents"))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
+        self.post_documents(form).await
+    }
+
+    /// Uploads `bytes` as `name` referencing only the kit `kit`.
+    pub async fn upload_for_kit(&self, bytes: Vec<u8>, name: &str, kit: &str) -> reqwest::Response {
+        let request = serde_json::json!({"references": [{"type": "brandkit", "id": kit}]});
+        self.upload_bytes(bytes, name, request).await
     }
 
     /// Uploads a file from the samples folder for `kit`; returns the document.
@@ -891,6 +958,22 @@ impl<'a> Api<'a> {
         let body: Value = response.json().await.unwrap();
         assert_eq!(status, 201, "start {pipeline}: {body}");
         body
+    }
+
+    /// Starts a `BrandIngestionPipeline` with `parameters`; returns the run's id.
+    pub async fn start_ingestion(&self, parameters: Value) -> String {
+        let run = self
+            .start_pipeline("BrandIngestionPipeline", parameters)
+            .await;
+        run["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Whether the run comes to satisfy `check` within 20 s.
+    pub async fn run_becomes(&self, run: &str, check: impl Fn(&Value) -> bool) -> bool {
+        eventually(Duration::from_secs(20), || async {
+            check(&self.run(run).await)
+        })
+        .await
     }
 
     /// Starts a pipeline and waits (up to a minute) until the run is finished; returns it.
@@ -997,6 +1080,13 @@ impl<'a> Browser<'a> {
         }
     }
 
+    /// A browser signed in as `username` (whatever the answer).
+    pub async fn signed_in(server: &'a TestServer, username: &str, password: &str) -> Self {
+        let mut browser = Self::new(server);
+        browser.sign_in(username, password).await;
+        browser
+    }
+
     pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
@@ -1059,9 +1149,14 @@ impl<'a> Browser<'a> {
         .await
     }
 
+    /// The text of the page at `path`, whatever its status.
+    pub async fn page(&mut self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
     /// The CSRF token of the page at `path`.
     pub async fn csrf(&mut self, path: &str) -> String {
-        let page = self.get(path).await.text().await.unwrap();
+        let page = self.page(path).await;
         hidden(&page, "csrf")
     }
 
