@@ -270,6 +270,53 @@ fn print_json(value: &serde_json::Value) {
     );
 }
 
+/// Prints `items` as a JSON array (`json`) or as a table with `headers`.
+fn print_list<T>(
+    json: bool,
+    items: &[T],
+    to_json: impl Fn(&T) -> serde_json::Value,
+    headers: &[&str],
+    to_row: impl Fn(&T) -> Vec<String>,
+) {
+    if json {
+        print_json(&serde_json::Value::Array(
+            items.iter().map(to_json).collect(),
+        ));
+    } else {
+        let rows: Vec<Vec<String>> = items.iter().map(to_row).collect();
+        crate::table(headers, &rows);
+    }
+}
+
+impl AdminContext {
+    /// The signing keyring on this context's store.
+    async fn keyring(&self) -> anyhow::Result<Keyring> {
+        Ok(Keyring::open(
+            Arc::clone(&self.store),
+            &self.master,
+            self.settings.signing_algorithm(),
+        )
+        .await?)
+    }
+
+    /// Records a key event of this command in the audit trail.
+    async fn audit_key_event(&self, kind: &str, detail: serde_json::Value) -> anyhow::Result<()> {
+        self.store
+            .append_audit_events(&[brandstream_store::AuditEvent {
+                id: 0,
+                at: brandstream_domain::now_unix(),
+                org_id: None,
+                kind: kind.into(),
+                client_id: None,
+                actor: ACTOR.into(),
+                source_address: None,
+                detail,
+            }])
+            .await?;
+        Ok(())
+    }
+}
+
 fn credential_json(client: &ClientRecord) -> serde_json::Value {
     json!({
         "client_id": client.client_id,
@@ -325,25 +372,20 @@ async fn orgs(context: &AdminContext, command: OrgCommand) -> anyhow::Result<()>
         }
         OrgCommand::List { json } => {
             let orgs = context.admin.list_orgs().await?;
-            if json {
-                print_json(&json!(orgs
-                    .iter()
-                    .map(|org| json!({"id": org.id, "name": org.name, "default": org.is_default, "created_at": time(org.created_at)}))
-                    .collect::<Vec<_>>()));
-            } else {
-                let rows: Vec<Vec<String>> = orgs
-                    .iter()
-                    .map(|org| {
-                        vec![
-                            org.id.to_string(),
-                            if org.is_default { "yes" } else { "" }.to_owned(),
-                            time(org.created_at),
-                            org.name.clone(),
-                        ]
-                    })
-                    .collect();
-                crate::table(&["ID", "DEFAULT", "CREATED", "NAME"], &rows);
-            }
+            print_list(
+                json,
+                &orgs,
+                |org| json!({"id": org.id, "name": org.name, "default": org.is_default, "created_at": time(org.created_at)}),
+                &["ID", "DEFAULT", "CREATED", "NAME"],
+                |org| {
+                    vec![
+                        org.id.to_string(),
+                        if org.is_default { "yes" } else { "" }.to_owned(),
+                        time(org.created_at),
+                        org.name.clone(),
+                    ]
+                },
+            );
         }
     }
     Ok(())
@@ -410,40 +452,32 @@ async fn credentials(context: &AdminContext, command: CredentialCommand) -> anyh
         }
         CredentialCommand::List { org, json } => {
             let clients = context.admin.list_credentials(&parse_org(&org)?).await?;
-            if json {
-                print_json(&json!(clients
-                    .iter()
-                    .map(credential_json)
-                    .collect::<Vec<_>>()));
-            } else {
-                let rows: Vec<Vec<String>> = clients
-                    .iter()
-                    .map(|client| {
-                        vec![
-                            client.client_id.to_string(),
-                            client.status.as_str().to_owned(),
-                            time(client.created_at),
-                            client
-                                .last_used_at
-                                .map(time)
-                                .unwrap_or_else(|| "never".into()),
-                            client.secrets.len().to_string(),
-                            client.label.clone(),
-                        ]
-                    })
-                    .collect();
-                crate::table(
-                    &[
-                        "CLIENT ID",
-                        "STATUS",
-                        "CREATED",
-                        "LAST USED",
-                        "SECRETS",
-                        "LABEL",
-                    ],
-                    &rows,
-                );
-            }
+            print_list(
+                json,
+                &clients,
+                credential_json,
+                &[
+                    "CLIENT ID",
+                    "STATUS",
+                    "CREATED",
+                    "LAST USED",
+                    "SECRETS",
+                    "LABEL",
+                ],
+                |client| {
+                    vec![
+                        client.client_id.to_string(),
+                        client.status.as_str().to_owned(),
+                        time(client.created_at),
+                        client
+                            .last_used_at
+                            .map(time)
+                            .unwrap_or_else(|| "never".into()),
+                        client.secrets.len().to_string(),
+                        client.label.clone(),
+                    ]
+                },
+            );
         }
         CredentialCommand::Revoke { client_id } => {
             let id = parse_client(&client_id)?;
@@ -491,118 +525,41 @@ fn key_json(key: &KeySummary) -> serde_json::Value {
 async fn keys(context: &AdminContext, command: KeyCommand) -> anyhow::Result<()> {
     match command {
         KeyCommand::List { json } => {
-            let keyring = Keyring::open(
-                Arc::clone(&context.store),
-                &context.master,
-                context.settings.signing_algorithm(),
-            )
-            .await?;
+            let keyring = context.keyring().await?;
             let summary = keyring.snapshot().summary.clone();
-            if json {
-                print_json(&json!(summary.iter().map(key_json).collect::<Vec<_>>()));
-            } else {
-                let rows: Vec<Vec<String>> = summary
-                    .iter()
-                    .map(|key| {
-                        vec![
-                            key.kid.to_string(),
-                            key.alg.to_string(),
-                            key.state.as_str().to_owned(),
-                            time(key.created_at),
-                            key.retired_at.map(time).unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                crate::table(&["KID", "ALG", "STATE", "CREATED", "RETIRED"], &rows);
-            }
+            print_list(
+                json,
+                &summary,
+                key_json,
+                &["KID", "ALG", "STATE", "CREATED", "RETIRED"],
+                |key| {
+                    vec![
+                        key.kid.to_string(),
+                        key.alg.to_string(),
+                        key.state.as_str().to_owned(),
+                        time(key.created_at),
+                        key.retired_at.map(time).unwrap_or_default(),
+                    ]
+                },
+            );
         }
         KeyCommand::Rotate => {
-            let keyring = Keyring::open(
-                Arc::clone(&context.store),
-                &context.master,
-                context.settings.signing_algorithm(),
-            )
-            .await?;
+            let keyring = context.keyring().await?;
             let before = keyring.snapshot().active.kid.clone();
             let after = keyring.rotate().await?;
             context
-                .store
-                .append_audit_events(&[brandstream_store::AuditEvent {
-                    id: 0,
-                    at: brandstream_domain::now_unix(),
-                    org_id: None,
-                    kind: "key.rotated".into(),
-                    client_id: None,
-                    actor: ACTOR.into(),
-                    source_address: None,
-                    detail: json!({"retired": before, "active": after}),
-                }])
+                .audit_key_event("key.rotated", json!({"retired": before, "active": after}))
                 .await?;
             say!("rotated signing keys: {after} now signs; {before} is retired and stays published until its tokens expire");
         }
         KeyCommand::Rewrap => {
-            let keyring = Keyring::open(
-                Arc::clone(&context.store),
-                &context.master,
-                context.settings.signing_algorithm(),
-            )
-            .await?;
+            let keyring = context.keyring().await?;
             let rewrapped = keyring.rewrap().await?;
             context
-                .store
-                .append_audit_events(&[brandstream_store::AuditEvent {
-                    id: 0,
-                    at: brandstream_domain::now_unix(),
-                    org_id: None,
-                    kind: "key.rewrapped".into(),
-                    client_id: None,
-                    actor: ACTOR.into(),
-                    source_address: None,
-                    detail: json!({"keys": rewrapped}),
-                }])
+                .audit_key_event("key.rewrapped", json!({"keys": rewrapped}))
                 .await?;
             say!("re-encrypted {rewrapped} signing key(s) under the current master key");
         }
-    }
-    Ok(())
-}
-
-async fn audit(
-    context: &AdminContext,
-    org: Option<String>,
-    limit: u32,
-    json: bool,
-) -> anyhow::Result<()> {
-    let org = org.as_deref().map(parse_org).transpose()?;
-    let events = context.store.list_audit_events(org.as_ref(), limit).await?;
-    if json {
-        print_json(&json!(events
-            .iter()
-            .map(|event| json!({
-                "id": event.id,
-                "at": time(event.at),
-                "org_id": event.org_id,
-                "kind": event.kind,
-                "client_id": event.client_id,
-                "actor": event.actor,
-                "source_address": event.source_address,
-                "detail": event.detail,
-            }))
-            .collect::<Vec<_>>()));
-    } else {
-        let rows: Vec<Vec<String>> = events
-            .into_iter()
-            .map(|event| {
-                vec![
-                    time(event.at),
-                    event.kind.to_string(),
-                    event.client_id.map(|id| id.to_string()).unwrap_or_default(),
-                    event.source_address.unwrap_or_default(),
-                    event.detail.to_string(),
-                ]
-            })
-            .collect();
-        crate::table(&["AT", "KIND", "CLIENT", "SOURCE", "DETAIL"], &rows);
     }
     Ok(())
 }
@@ -632,4 +589,45 @@ async fn users(context: &AdminContext, command: UserCommand) -> anyhow::Result<(
             Ok(())
         }
     }
+}
+
+async fn audit(
+    context: &AdminContext,
+    org: Option<String>,
+    limit: u32,
+    json: bool,
+) -> anyhow::Result<()> {
+    let org = org.as_deref().map(parse_org).transpose()?;
+    let events = context.store.list_audit_events(org.as_ref(), limit).await?;
+    print_list(
+        json,
+        &events,
+        |event| {
+            json!({
+                "id": event.id,
+                "at": time(event.at),
+                "org_id": event.org_id,
+                "kind": event.kind,
+                "client_id": event.client_id,
+                "actor": event.actor,
+                "source_address": event.source_address,
+                "detail": event.detail,
+            })
+        },
+        &["AT", "KIND", "CLIENT", "SOURCE", "DETAIL"],
+        |event| {
+            vec![
+                time(event.at),
+                event.kind.to_string(),
+                event
+                    .client_id
+                    .as_ref()
+                    .map(|id| id.to_string())
+                    .unwrap_or_default(),
+                event.source_address.clone().unwrap_or_default(),
+                event.detail.to_string(),
+            ]
+        },
+    );
+    Ok(())
 }

@@ -144,33 +144,30 @@ impl Client {
 
     // ---- token service -------------------------------------------------------------
 
-    /// Introspects a token with this client's credentials (RFC 7662).
-    pub async fn introspect(&self, token: &str) -> Result<Introspection> {
+    /// POSTs `token` to the OAuth endpoint `path`, authenticated with this client's
+    /// credentials (HTTP Basic).
+    async fn post_token(&self, path: &str, token: &str) -> Result<Response> {
         let (id, secret) = self.basic()?;
-        let response = self
+        Ok(self
             .inner
             .http
-            .post(self.url("oauth/introspect")?)
+            .post(self.url(path)?)
             .timeout(self.inner.timeout)
             .basic_auth(id, Some(secret.expose_secret()))
             .form(&[("token", token)])
             .send()
-            .await?;
+            .await?)
+    }
+
+    /// Introspects a token with this client's credentials (RFC 7662).
+    pub async fn introspect(&self, token: &str) -> Result<Introspection> {
+        let response = self.post_token("oauth/introspect", token).await?;
         Self::decode(response).await
     }
 
     /// Revokes a token issued to this client (RFC 7009).
     pub async fn revoke(&self, token: &str) -> Result<()> {
-        let (id, secret) = self.basic()?;
-        let response = self
-            .inner
-            .http
-            .post(self.url("oauth/revoke")?)
-            .timeout(self.inner.timeout)
-            .basic_auth(id, Some(secret.expose_secret()))
-            .form(&[("token", token)])
-            .send()
-            .await?;
+        let response = self.post_token("oauth/revoke", token).await?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -213,7 +210,18 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))
     }
 
+    /// Sends a `DELETE` for `path`.
+    async fn delete(&self, path: &str) -> Result<()> {
+        self.send(Method::DELETE, path, &|r| r, true).await?;
+        Ok(())
+    }
+
     // ---- Brand Management ------------------------------------------------------------
+
+    /// The path of one kit (v1).
+    async fn kit_path(&self, id: &str) -> Result<String> {
+        self.brands(1, &format!("/brandkits/{}", encode(id))).await
+    }
 
     /// Creates a kit (with the catalogue's sections).
     pub async fn create_kit(&self, kit: &NewKit) -> Result<BrandKit> {
@@ -234,27 +242,20 @@ impl Client {
 
     /// One kit.
     pub async fn kit(&self, id: &str) -> Result<BrandKit> {
-        let path = self
-            .brands(1, &format!("/brandkits/{}", encode(id)))
-            .await?;
+        let path = self.kit_path(id).await?;
         self.get(&path).await
     }
 
     /// Changes a kit: `changes` is a JSON object of the keys to set (e.g. `{"locked": true}`).
     pub async fn update_kit(&self, id: &str, changes: &Value) -> Result<BrandKit> {
-        let path = self
-            .brands(1, &format!("/brandkits/{}", encode(id)))
-            .await?;
+        let path = self.kit_path(id).await?;
         self.json(Method::PATCH, &path, &|r| r.json(changes)).await
     }
 
     /// Deletes a kit.
     pub async fn delete_kit(&self, id: &str) -> Result<()> {
-        let path = self
-            .brands(1, &format!("/brandkits/{}", encode(id)))
-            .await?;
-        self.send(Method::DELETE, &path, &|r| r, true).await?;
-        Ok(())
+        let path = self.kit_path(id).await?;
+        self.delete(&path).await
     }
 
     /// A kit's sections.
@@ -294,6 +295,16 @@ impl Client {
         self.json(Method::POST, &path, &|r| r.json(field)).await
     }
 
+    /// The path of one subsection (v2).
+    async fn field_path(&self, kit_id: &str, section_id: &str, field_id: &str) -> Result<String> {
+        let rest = format!(
+            "{}/{}",
+            Self::fields_path(kit_id, section_id),
+            encode(field_id)
+        );
+        self.brands(2, &rest).await
+    }
+
     /// Changes a subsection: `changes` is a JSON object (e.g. `{"value": "…"}`).
     pub async fn update_field(
         &self,
@@ -302,33 +313,14 @@ impl Client {
         field_id: &str,
         changes: &Value,
     ) -> Result<Field> {
-        let path = self
-            .brands(
-                2,
-                &format!(
-                    "{}/{}",
-                    Self::fields_path(kit_id, section_id),
-                    encode(field_id)
-                ),
-            )
-            .await?;
+        let path = self.field_path(kit_id, section_id, field_id).await?;
         self.json(Method::PATCH, &path, &|r| r.json(changes)).await
     }
 
     /// Deletes a subsection.
     pub async fn delete_field(&self, kit_id: &str, section_id: &str, field_id: &str) -> Result<()> {
-        let path = self
-            .brands(
-                2,
-                &format!(
-                    "{}/{}",
-                    Self::fields_path(kit_id, section_id),
-                    encode(field_id)
-                ),
-            )
-            .await?;
-        self.send(Method::DELETE, &path, &|r| r, true).await?;
-        Ok(())
+        let path = self.field_path(kit_id, section_id, field_id).await?;
+        self.delete(&path).await
     }
 
     // ---- Document Management ---------------------------------------------------------
@@ -434,8 +426,7 @@ impl Client {
         let path = self
             .documents(1, &format!("/documents/{}", encode(id)))
             .await?;
-        self.send(Method::DELETE, &path, &|r| r, true).await?;
-        Ok(())
+        self.delete(&path).await
     }
 
     /// Ranked knowledge search, optionally within one kit.
