@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 const SECTION_NAMES: [&str; 9] = [
@@ -87,11 +86,8 @@ async fn a_new_kit_has_the_documented_shape_and_the_catalogue() {
         assert_eq!(section["order"], index as i64 + 1);
         assert_eq!(section["deletable"], false);
         let fields: Vec<Value> = api
-            .get(&api.fields_url(id, section["id"].as_str().unwrap()))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_value(&api.fields_url(id, section["id"].as_str().unwrap()))
+            .await;
         for field in &fields {
             assert_eq!(field["aiEditable"], true);
             assert_eq!(field["deletable"], false);
@@ -114,21 +110,15 @@ async fn a_new_kit_has_the_documented_shape_and_the_catalogue() {
     }
     let context = api.section(id, "Brand Context").await;
     let fields: Vec<Value> = api
-        .get(&api.fields_url(id, context["id"].as_str().unwrap()))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_value(&api.fields_url(id, context["id"].as_str().unwrap()))
+        .await;
     assert_eq!(fields[0]["name"], "Brand purpose");
     assert_eq!(fields[10]["name"], "Brand concept");
     assert_eq!(fields[10]["type"], "array");
     let tone = api.section(id, "Tone of Voice").await;
     let fields: Vec<Value> = api
-        .get(&api.fields_url(id, tone["id"].as_str().unwrap()))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_value(&api.fields_url(id, tone["id"].as_str().unwrap()))
+        .await;
     assert_eq!(fields[1]["type"], "richArray");
 }
 
@@ -229,20 +219,12 @@ async fn partial_updates_preconditions_soft_delete_and_duplicates() {
 
     // If-Match: a stale ETag is refused, the current one accepted.
     let stale = api
-        .request(Method::PATCH, &url)
-        .header("if-match", "\"stale-1\"")
-        .json(&json!({"name": "Lost update"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if_match(&url, "\"stale-1\"", json!({"name": "Lost update"}))
+        .await;
     expect_detail(stale, 412).await;
     let fresh = api
-        .request(Method::PATCH, &url)
-        .header("if-match", &etag)
-        .json(&json!({"name": "Renamed"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if_match(&url, &etag, json!({"name": "Renamed"}))
+        .await;
     assert_eq!(fresh.status(), 200);
     // null clears an optional field.
     let cleared: Value = api
@@ -254,16 +236,12 @@ async fn partial_updates_preconditions_soft_delete_and_duplicates() {
     assert_eq!(cleared["description"], Value::Null);
     assert_eq!(cleared["name"], "Renamed");
 
-    expect_422(
-        api.patch(&url, json!({"status": "archived"})).await,
-        &["body", "status"],
-    )
-    .await;
-    expect_422(
-        api.patch(&url, json!({"tags": "x"})).await,
-        &["body", "tags"],
-    )
-    .await;
+    for (body, loc) in [
+        (json!({"status": "archived"}), &["body", "status"]),
+        (json!({"tags": "x"}), &["body", "tags"]),
+    ] {
+        expect_422(api.patch(&url, body).await, loc).await;
+    }
 
     // Duplicate names in one organisation, case-insensitively.
     api.create_kit("Second").await;
@@ -287,14 +265,11 @@ async fn partial_updates_preconditions_soft_delete_and_duplicates() {
     let list: Value = api.get_value(&api.brands(1, "/brandkits")).await;
     assert_eq!(list["totalCount"], 1);
     let list: Value = api
-        .get(&format!(
+        .get_value(&format!(
             "{}?includeDeleted=true",
             api.brands(1, "/brandkits")
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(list["totalCount"], 2);
     assert_eq!(api.delete(&url).await.status(), 404);
     // The name of a deleted kit is free again.
@@ -402,14 +377,11 @@ async fn sections_can_be_added_changed_and_deleted_unless_predefined() {
     assert_eq!(api.get(&custom_url).await.status(), 200);
 
     let only: Vec<Value> = api
-        .get(&format!(
+        .get_value(&format!(
             "{sections_url}?sectionIds={}",
             custom["id"].as_str().unwrap()
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(only.len(), 1);
 
     let predefined = api.section(id, "Global Goals").await;
@@ -435,17 +407,15 @@ async fn sections_can_be_added_changed_and_deleted_unless_predefined() {
         .await;
     assert_eq!(with_deleted.len(), 10);
 
-    expect_422(
-        api.post(&sections_url, json!({"order": 2})).await,
-        &["body", "name"],
-    )
-    .await;
-    expect_422(
-        api.post(&sections_url, json!({"name": "x", "properties": [1]}))
-            .await,
-        &["body", "properties"],
-    )
-    .await;
+    for (body, loc) in [
+        (json!({"order": 2}), &["body", "name"]),
+        (
+            json!({"name": "x", "properties": [1]}),
+            &["body", "properties"],
+        ),
+    ] {
+        expect_422(api.post(&sections_url, body).await, loc).await;
+    }
 }
 
 #[tokio::test]
@@ -496,20 +466,12 @@ async fn subsections_validate_values_and_keep_ids() {
     assert_eq!(patched["verified"], true);
     assert_eq!(patched["aiEditable"], false);
     let stale = api
-        .request(Method::PATCH, &custom_url)
-        .header("if-match", "\"x-1\"")
-        .json(&json!({"value": "x"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if_match(&custom_url, "\"x-1\"", json!({"value": "x"}))
+        .await;
     assert_eq!(stale.status(), 412);
     let ok = api
-        .request(Method::PATCH, &custom_url)
-        .header("if-match", &etag)
-        .json(&json!({"value": "Kept"}))
-        .send()
-        .await
-        .unwrap();
+        .patch_if_match(&custom_url, &etag, json!({"value": "Kept"}))
+        .await;
     assert_eq!(ok.status(), 200);
 
     // Array values get ids; existing ids are kept.
@@ -543,44 +505,31 @@ async fn subsections_validate_values_and_keep_ids() {
     assert_ne!(second["value"][1]["id"], first["value"][1]["id"]);
 
     // Wrong shapes are 422s located inside the value.
-    expect_422(
-        api.patch(&concept_url, json!({"value": "not a list"}))
-            .await,
-        &["body", "value"],
-    )
-    .await;
-    expect_422(
-        api.patch(&concept_url, json!({"value": ["bare"]})).await,
-        &["body", "value", "0"],
-    )
-    .await;
-    expect_422(
-        api.patch(&concept_url, json!({"value": [{"title": "x"}]}))
-            .await,
-        &["body", "value", "0", "name"],
-    )
-    .await;
+    for (body, loc) in [
+        (json!({"value": "not a list"}), vec!["body", "value"]),
+        (json!({"value": ["bare"]}), vec!["body", "value", "0"]),
+        (
+            json!({"value": [{"title": "x"}]}),
+            vec!["body", "value", "0", "name"],
+        ),
+    ] {
+        expect_422(api.patch(&concept_url, body).await, &loc).await;
+    }
     expect_422(
         api.patch(&custom_url, json!({"value": 5})).await,
         &["body", "value"],
     )
     .await;
-    expect_422(
-        api.post(&fields_url, json!({"name": "x", "type": "table"}))
-            .await,
-        &["body", "type"],
-    )
-    .await;
-    expect_422(
-        api.post(&fields_url, json!({"type": "text"})).await,
-        &["body", "name"],
-    )
-    .await;
-    expect_422(
-        api.post(&fields_url, json!({"name": "x", "type": "text", "references": [{"id": "c1", "path": "/doc 1", "type": "documentChunk"}]})).await,
-        &["body", "references", "0", "path"],
-    )
-    .await;
+    for (body, loc) in [
+        (json!({"name": "x", "type": "table"}), vec!["body", "type"]),
+        (json!({"type": "text"}), vec!["body", "name"]),
+        (
+            json!({"name": "x", "type": "text", "references": [{"id": "c1", "path": "/doc 1", "type": "documentChunk"}]}),
+            vec!["body", "references", "0", "path"],
+        ),
+    ] {
+        expect_422(api.post(&fields_url, body).await, &loc).await;
+    }
     let long = "x".repeat(100_001);
     expect_422(
         api.patch(&custom_url, json!({"value": long})).await,
@@ -591,11 +540,8 @@ async fn subsections_validate_values_and_keep_ids() {
     // Rich arrays.
     let tone = api.section(id, "Tone of Voice").await;
     let tone_fields: Vec<Value> = api
-        .get(&api.fields_url(id, tone["id"].as_str().unwrap()))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_value(&api.fields_url(id, tone["id"].as_str().unwrap()))
+        .await;
     let scenarios_url = format!(
         "{}/{}",
         api.fields_url(id, tone["id"].as_str().unwrap()),
@@ -775,39 +721,21 @@ async fn bodies_are_bounded_and_must_be_json() {
     let huge = json!({"name": "x", "description": "d".repeat(1_100_000)});
     let response = api.post(&url, huge).await;
     assert_eq!(response.status(), 413);
-    let response = api
-        .request(Method::POST, &url)
-        .header("content-type", "application/json")
-        .body("{\"name\": ")
-        .send()
-        .await
-        .unwrap();
+    let response = api.post_raw(&url, "application/json", "{\"name\": ").await;
     expect_422(response, &["body"]).await;
-    let response = api
-        .request(Method::POST, &url)
-        .header("content-type", "text/plain")
-        .body("{\"name\": \"x\"}")
-        .send()
-        .await
-        .unwrap();
+    let response = api.post_raw(&url, "text/plain", "{\"name\": \"x\"}").await;
     expect_422(response, &["body"]).await;
-    expect_422(
-        api.post(&url, json!({"name": "n".repeat(201)})).await,
-        &["body", "name"],
-    )
-    .await;
-    expect_422(
-        api.post(&url, json!({"name": "   "})).await,
-        &["body", "name"],
-    )
-    .await;
-    expect_422(api.post(&url, json!({"name": 5})).await, &["body", "name"]).await;
-    expect_422(
-        api.post(&url, json!({"name": "ok", "logo": "u".repeat(3000)}))
-            .await,
-        &["body", "logo"],
-    )
-    .await;
+    for (body, loc) in [
+        (json!({"name": "n".repeat(201)}), &["body", "name"]),
+        (json!({"name": "   "}), &["body", "name"]),
+        (json!({"name": 5}), &["body", "name"]),
+        (
+            json!({"name": "ok", "logo": "u".repeat(3000)}),
+            &["body", "logo"],
+        ),
+    ] {
+        expect_422(api.post(&url, body).await, loc).await;
+    }
 }
 
 /// Replaces ids, times and the caller's identity so a body can be compared with a snapshot.
@@ -844,11 +772,8 @@ async fn a_new_kit_matches_its_snapshot() {
     let mut sections = Vec::new();
     for section in api.sections(id).await {
         let fields: Value = api
-            .get(&api.fields_url(id, section["id"].as_str().unwrap()))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_value(&api.fields_url(id, section["id"].as_str().unwrap()))
+            .await;
         sections.push(json!({"section": section, "fields": fields}));
     }
     let mut everything = json!({"kit": kit, "sections": sections});

@@ -279,13 +279,10 @@ async fn listing_filters_updates_and_deletes() {
     assert_eq!(page["pageSize"], 50);
     assert_eq!(page["pageNumber"], 1);
     let page: Value = api
-        .get(&list(&format!(
+        .get_value(&list(&format!(
             "?referenceType=brandkit&referenceId={kit_a}"
         )))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(page["totalCount"], 2);
     let page: Value = api.get_value(&list("?search=guide%202")).await;
     assert_eq!(page["totalCount"], 1);
@@ -455,11 +452,8 @@ async fn malformed_samples_fail_cleanly_and_the_server_stays_up() {
         );
     }
     let good: Value = api
-        .get(&api.docs(2, &format!("/documents/{}", good["id"].as_str().unwrap())))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_value(&api.docs(2, &format!("/documents/{}", good["id"].as_str().unwrap())))
+        .await;
     assert_eq!(good["status"], "processed");
     assert_eq!(server.get("/healthz").await.status(), 200);
     // The zip bomb never inflated inside the server.

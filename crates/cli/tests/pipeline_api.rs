@@ -436,14 +436,11 @@ async fn the_sample_kit_in_four_formats_ingests_quickly_and_documents_are_proces
     }
     // A chunk fetched by id carries its provenance.
     let page: Value = api
-        .get(&api.docs(
+        .get_value(&api.docs(
             2,
             &format!("/chunks?search=roast%20green&referenceId={kit}"),
         ))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let top = &page["data"][0];
     assert!(top["snippet"].as_str().unwrap().contains("<mark>"), "{top}");
     assert!(top["score"].as_f64().unwrap() > 0.0);
@@ -816,11 +813,8 @@ async fn queued_runs_cancel_and_resume_after_a_restart() {
         .await;
     assert_eq!(run["status"], "Succeeded", "{run}");
     let run: Value = api
-        .get(&api.pipeline(&format!("/runs/{}", cancelled["id"].as_str().unwrap())))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_value(&api.pipeline(&format!("/runs/{}", cancelled["id"].as_str().unwrap())))
+        .await;
     assert_eq!(run["status"], "Cancelled");
 }
 

@@ -815,6 +815,31 @@ impl<'a> Api<'a> {
         self.request(method, url).json(body).send().await.unwrap()
     }
 
+    /// PATCHes `body` to `url` with `If-Match: etag`.
+    pub async fn patch_if_match(&self, url: &str, etag: &str, body: Value) -> reqwest::Response {
+        self.request(reqwest::Method::PATCH, url)
+            .header("if-match", etag)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs the text `body` to `url` as `content_type`.
+    pub async fn post_raw(
+        &self,
+        url: &str,
+        content_type: &str,
+        body: &'static str,
+    ) -> reqwest::Response {
+        self.request(reqwest::Method::POST, url)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn post(&self, url: &str, body: Value) -> reqwest::Response {
         self.send_json(reqwest::Method::POST, url, &body).await
     }
