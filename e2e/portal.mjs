@@ -149,10 +149,18 @@ try {
       // The kit page refreshes itself while a run is active: our reload may collide with
       // its own (the page is briefly detached), so a failed reload just means "look again".
       await page.reload().catch(() => {});
+      await page.waitForLoadState("load").catch(() => {});
       return (await settledContent(page)).includes("Succeeded");
     });
     await page.getByText("processed").first().waitFor();
-    const content = await page.content();
+    // The page seen last may have been the kit page's own refresh still loading (its HTML
+    // read up to the run table): read it once it has loaded.
+    let content = "";
+    await until("the filled subsections to show", async () => {
+      await page.waitForLoadState("load").catch(() => {});
+      content = await settledContent(page);
+      return /#[0-9A-F]{6}/i.test(content);
+    }, 10000).catch(() => {});
     check(content.includes("Colour palettes"), "subsections not shown");
     check(/#[0-9A-F]{6}/i.test(content), "no colour codes filled in");
     await page.screenshot({ path: `${shots}/07-kit-filled.png`, fullPage: true });

@@ -7,10 +7,9 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 use crate::brand::{collated, insert_fields, like_pattern, FieldRecord};
-use crate::record::{stored_record, Column, Stamp, Stored};
+use crate::record::{named_enum, stored_record, Column, Stamp, Stored};
 use crate::rows::{
-    binds, chunk_from_row, chunk_values, Bind, SqlRow, CHUNK_COLUMNS, CHUNK_INSERT_COLUMNS,
-    DOCUMENTS, RUNS,
+    binds, chunk_columns, chunk_insert_columns, chunk_values, Bind, SqlRow, DOCUMENTS, RUNS,
 };
 use crate::sql::{Backend, Conn, Dialect, Tx};
 use crate::{StoreError, StoreResult};
@@ -99,27 +98,29 @@ pub struct DocumentQuery {
     pub include_deleted: bool,
 }
 
-/// A knowledge chunk.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChunkRecord {
-    /// UUID.
-    pub id: ChunkId,
-    /// Its document.
-    pub document_id: DocumentId,
-    /// Owning organisation.
-    pub org_id: OrgId,
-    /// Position in the document, from 0.
-    pub ordinal: i64,
-    /// The headings above it, outermost first.
-    pub headings: Vec<String>,
-    /// The text.
-    pub text: String,
-    /// First page.
-    pub page_start: i64,
-    /// Last page.
-    pub page_end: i64,
-    /// Creation time.
-    pub created_at: i64,
+stored_record! {
+    /// A knowledge chunk.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct ChunkRecord {
+        /// UUID.
+        pub id: ChunkId,
+        /// Its document.
+        pub document_id: DocumentId,
+        /// Owning organisation.
+        pub org_id: OrgId,
+        /// Position in the document, from 0.
+        pub ordinal: i64,
+        /// The headings above it, outermost first.
+        pub headings: Vec<String>,
+        /// The text.
+        pub text: String,
+        /// First page.
+        pub page_start: i64,
+        /// Last page.
+        pub page_end: i64,
+        /// Creation time.
+        pub created_at: i64,
+    }
 }
 
 /// Words shown in a search hit's snippet (both backends make snippets the same way, from the
@@ -187,119 +188,53 @@ stored_record! {
     }
 }
 
-/// A brand document's status (reference §2B), stored and sent by its Stream API name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DocumentStatus {
-    /// Uploaded, not read yet (`pending`).
-    Pending,
-    /// Read, chunked and indexed (`processed`).
-    Processed,
-    /// `draft`, set by clients.
-    Draft,
-    /// `active`, set by clients.
-    Active,
-    /// `archived`, set by clients.
-    Archived,
-    /// `edited`, set by clients.
-    Edited,
-    /// Could not be read; the document's message says why (`failed`).
-    Failed,
-}
-
-impl DocumentStatus {
-    /// Every status, in the reference's order.
-    pub const ALL: [DocumentStatus; 7] = [
-        DocumentStatus::Pending,
-        DocumentStatus::Processed,
-        DocumentStatus::Draft,
-        DocumentStatus::Active,
-        DocumentStatus::Archived,
-        DocumentStatus::Edited,
-        DocumentStatus::Failed,
-    ];
-
-    /// The wire and stored name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DocumentStatus::Pending => "pending",
-            DocumentStatus::Processed => "processed",
-            DocumentStatus::Draft => "draft",
-            DocumentStatus::Active => "active",
-            DocumentStatus::Archived => "archived",
-            DocumentStatus::Edited => "edited",
-            DocumentStatus::Failed => "failed",
-        }
-    }
-
-    /// The status named `name` (exactly as stored), if any.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == name)
+named_enum! {
+    /// A brand document's status (reference §2B), stored and sent by its Stream API name.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum DocumentStatus {
+        /// Uploaded, not read yet (`pending`).
+        Pending = "pending",
+        /// Read, chunked and indexed (`processed`).
+        Processed = "processed",
+        /// `draft`, set by clients.
+        Draft = "draft",
+        /// `active`, set by clients.
+        Active = "active",
+        /// `archived`, set by clients.
+        Archived = "archived",
+        /// `edited`, set by clients.
+        Edited = "edited",
+        /// Could not be read; the document's message says why (`failed`).
+        Failed = "failed",
     }
 }
 
-impl std::fmt::Display for DocumentStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+named_enum! {
+    /// A pipeline run's status, stored and sent by its Stream API name.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum RunStatus {
+        /// Waiting for a worker (`Queued`).
+        Queued = "Queued",
+        /// A worker runs it (`InProgress`).
+        InProgress = "InProgress",
+        /// Cancellation requested while running (`Canceling`).
+        Canceling = "Canceling",
+        /// Stopped on request (`Cancelled`).
+        Cancelled = "Cancelled",
+        /// Finished (`Succeeded`).
+        Succeeded = "Succeeded",
+        /// Finished without result (`Failed`).
+        Failed = "Failed",
     }
-}
-
-/// A pipeline run's status, stored and sent by its Stream API name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RunStatus {
-    /// Waiting for a worker (`Queued`).
-    Queued,
-    /// A worker runs it (`InProgress`).
-    InProgress,
-    /// Cancellation requested while running (`Canceling`).
-    Canceling,
-    /// Stopped on request (`Cancelled`).
-    Cancelled,
-    /// Finished (`Succeeded`).
-    Succeeded,
-    /// Finished without result (`Failed`).
-    Failed,
 }
 
 impl RunStatus {
-    /// Every status, in a run's life order.
-    pub const ALL: [RunStatus; 6] = [
-        RunStatus::Queued,
-        RunStatus::InProgress,
-        RunStatus::Canceling,
-        RunStatus::Cancelled,
-        RunStatus::Succeeded,
-        RunStatus::Failed,
-    ];
-
-    /// The wire and stored name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Queued => "Queued",
-            RunStatus::InProgress => "InProgress",
-            RunStatus::Canceling => "Canceling",
-            RunStatus::Cancelled => "Cancelled",
-            RunStatus::Succeeded => "Succeeded",
-            RunStatus::Failed => "Failed",
-        }
-    }
-
-    /// The status named `name` (exactly as stored), if any.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == name)
-    }
-
     /// Whether the run has ended (Cancelled, Succeeded or Failed).
     pub fn is_finished(self) -> bool {
         matches!(
             self,
             RunStatus::Cancelled | RunStatus::Succeeded | RunStatus::Failed
         )
-    }
-}
-
-impl std::fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -601,9 +536,9 @@ pub(crate) async fn hit_page<'a>(
     (score, order): (&str, &str),
     terms: &[String],
 ) -> StoreResult<(i64, Vec<ChunkHit>)> {
-    let select = format!("{CHUNK_COLUMNS}, {score} AS score");
+    let select = format!("{}, {score} AS score", chunk_columns());
     chunk_page(conn, scope, clause, source, (&select, order), |row| {
-        let chunk = chunk_from_row(row)?;
+        let chunk = ChunkRecord::from_row(row)?;
         Ok(ChunkHit {
             snippet: brandstream_domain::text::snippet(&chunk.text, terms, SNIPPET_WORDS),
             chunk,
@@ -901,7 +836,7 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
             .await?;
             tx.insert_rows_by(
                 "chunks",
-                CHUNK_INSERT_COLUMNS,
+                chunk_insert_columns(),
                 &chunks,
                 CHUNK_ROWS_PER_STATEMENT,
                 chunk_values,
@@ -941,18 +876,21 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
             Clause::new(),
             "chunks c JOIN documents d ON d.id = c.document_id",
             (
-                CHUNK_COLUMNS,
+                chunk_columns(),
                 "d.created_at, c.document_id COLLATE \"C\", c.ordinal",
             ),
-            chunk_from_row,
+            ChunkRecord::from_row,
         )
         .await
     }
 
     async fn get_chunk(&self, org: &OrgId, id: &str) -> StoreResult<Option<ChunkRecord>> {
-        let sql = format!("SELECT {CHUNK_COLUMNS} FROM chunks c WHERE c.org_id = $1 AND c.id = $2");
+        let sql = format!(
+            "SELECT {} FROM chunks c WHERE c.org_id = $1 AND c.id = $2",
+            chunk_columns()
+        );
         let mut conn = self.reader().await?;
-        conn.query_opt(&sql, &binds![org.as_str(), id], chunk_from_row)
+        conn.query_opt(&sql, &binds![org.as_str(), id], ChunkRecord::from_row)
             .await
     }
 

@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use brandstream_domain::{ChunkId, DocumentId, OrgId};
 
 use crate::documents::{chunk_scope, ChunkQuery, ChunkRecord, Clause};
-use crate::rows::{binds, chunk_from_row, Bind, CHUNK_COLUMNS};
+use crate::record::Stored;
+use crate::rows::{binds, chunk_columns, Bind};
 use crate::sql::Backend;
 use crate::StoreResult;
 
@@ -115,12 +116,13 @@ fn placeholders(first: usize, count: usize) -> String {
 impl<B: Backend> EmbeddingStore for B {
     async fn chunks_to_embed(&self, model: &str, limit: i64) -> StoreResult<Vec<ChunkRecord>> {
         let sql = format!(
-            "SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id \
+            "SELECT {} FROM chunks c JOIN documents d ON d.id = c.document_id \
              LEFT JOIN chunk_embeddings e ON e.chunk_id = c.id AND e.model = $1 \
-             WHERE e.chunk_id IS NULL AND d.deleted_at IS NULL ORDER BY c.seq LIMIT $2"
+             WHERE e.chunk_id IS NULL AND d.deleted_at IS NULL ORDER BY c.seq LIMIT $2",
+            chunk_columns()
         );
         let mut conn = self.reader().await?;
-        conn.query(&sql, &binds![model, limit.max(0)], chunk_from_row)
+        conn.query(&sql, &binds![model, limit.max(0)], ChunkRecord::from_row)
             .await
     }
 
@@ -213,13 +215,14 @@ impl<B: Backend> EmbeddingStore for B {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT {CHUNK_COLUMNS} FROM chunks c WHERE c.org_id = $1 AND c.id IN ({})",
+            "SELECT {} FROM chunks c WHERE c.org_id = $1 AND c.id IN ({})",
+            chunk_columns(),
             placeholders(2, ids.len())
         );
         let mut binds: Vec<Bind<'_>> = vec![org.as_str().into()];
         binds.extend(ids.iter().map(Bind::from));
         let mut conn = self.reader().await?;
-        let mut chunks = conn.query(&sql, &binds, chunk_from_row).await?;
+        let mut chunks = conn.query(&sql, &binds, ChunkRecord::from_row).await?;
         chunks.sort_by_key(|chunk| ids.iter().position(|id| *id == chunk.id));
         Ok(chunks)
     }

@@ -3,36 +3,32 @@
 use brandstream_domain::{ClientId, OrgId, ScopeSet, UnixSeconds};
 use serde::{Deserialize, Serialize};
 
-/// An organisation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Org {
-    /// `org_` + 16 alphanumerics.
-    pub id: OrgId,
-    /// Display name.
-    pub name: String,
-    /// Whether this is the organisation created on first start.
-    pub is_default: bool,
-    /// Creation time.
-    pub created_at: UnixSeconds,
+use crate::record::{named_enum, stored_record};
+
+stored_record! {
+    /// An organisation.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Org {
+        /// `org_` + 16 alphanumerics.
+        pub id: OrgId,
+        /// Display name.
+        pub name: String,
+        /// Whether this is the organisation created on first start.
+        pub is_default: bool,
+        /// Creation time.
+        pub created_at: UnixSeconds,
+    }
 }
 
-/// Whether a credential may still obtain tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ClientStatus {
-    /// Usable.
-    Active,
-    /// Permanently disabled; every secret is retired and issued tokens are rejected.
-    Revoked,
-}
-
-impl ClientStatus {
-    /// The stored and displayed name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClientStatus::Active => "active",
-            ClientStatus::Revoked => "revoked",
-        }
+named_enum! {
+    /// Whether a credential may still obtain tokens.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum ClientStatus {
+        /// Usable.
+        Active = "active",
+        /// Permanently disabled; every secret is retired and issued tokens are rejected.
+        Revoked = "revoked",
     }
 }
 
@@ -123,57 +119,41 @@ pub struct ClientRecord {
     pub secrets: Vec<SecretRecord>,
 }
 
-/// Where a signing key is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyState {
-    /// Published in the JWKS, not yet signing.
-    Next,
-    /// Signing new tokens.
-    Active,
-    /// No longer signing; published until every token it signed has expired.
-    Retired,
-}
-
-impl KeyState {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyState::Next => "next",
-            KeyState::Active => "active",
-            KeyState::Retired => "retired",
-        }
-    }
-
-    pub(crate) fn parse(value: &str) -> Option<Self> {
-        match value {
-            "next" => Some(KeyState::Next),
-            "active" => Some(KeyState::Active),
-            "retired" => Some(KeyState::Retired),
-            _ => None,
-        }
+named_enum! {
+    /// Where a signing key is in its life.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum KeyState {
+        /// Published in the JWKS, not yet signing.
+        Next = "next",
+        /// Signing new tokens.
+        Active = "active",
+        /// No longer signing; published until every token it signed has expired.
+        Retired = "retired",
     }
 }
 
-/// A signing key as stored: the private half only encrypted.
-#[derive(Clone)]
-pub struct SigningKeyRecord {
-    /// Key id (`kid`).
-    pub kid: String,
-    /// JWS algorithm name (RS256, ES256, EdDSA).
-    pub alg: String,
-    /// Life-cycle state.
-    pub state: KeyState,
-    /// AES-256-GCM nonce and ciphertext of the PKCS#8 private key.
-    pub private_key_encrypted: Vec<u8>,
-    /// The public key as a JWK (JSON text).
-    pub public_jwk: String,
-    /// Creation time.
-    pub created_at: UnixSeconds,
-    /// When it started signing.
-    pub activated_at: Option<UnixSeconds>,
-    /// When it stopped signing.
-    pub retired_at: Option<UnixSeconds>,
+stored_record! {
+    /// A signing key as stored: the private half only encrypted.
+    #[derive(Clone)]
+    pub struct SigningKeyRecord {
+        /// Key id (`kid`).
+        pub kid: String,
+        /// JWS algorithm name (RS256, ES256, EdDSA).
+        pub alg: String,
+        /// Life-cycle state.
+        pub state: KeyState,
+        /// AES-256-GCM nonce and ciphertext of the PKCS#8 private key.
+        pub private_key_encrypted: Vec<u8> as "private_key_enc",
+        /// The public key as a JWK (JSON text).
+        pub public_jwk: String,
+        /// Creation time.
+        pub created_at: UnixSeconds,
+        /// When it started signing.
+        pub activated_at: Option<UnixSeconds>,
+        /// When it stopped signing.
+        pub retired_at: Option<UnixSeconds>,
+    }
 }
 
 impl std::fmt::Debug for SigningKeyRecord {
@@ -215,24 +195,26 @@ pub struct TokenRevocation {
     pub revoked_at: UnixSeconds,
 }
 
-/// One audit record. Never holds a secret, a token or key material.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEvent {
-    /// Row id (0 before it is stored).
-    #[serde(default)]
-    pub id: i64,
-    /// Time of the event.
-    pub at: UnixSeconds,
-    /// Organisation concerned, when known.
-    pub org_id: Option<String>,
-    /// What happened, e.g. `token.issued`, `credential.created`.
-    pub kind: String,
-    /// Credential concerned, when any.
-    pub client_id: Option<String>,
-    /// Who did it: `admin-cli`, `client:<id>`, `system`.
-    pub actor: String,
-    /// The caller's network address, for HTTP events.
-    pub source_address: Option<String>,
-    /// Further facts (scopes, audience, reason) as a JSON object.
-    pub detail: serde_json::Value,
+stored_record! {
+    /// One audit record. Never holds a secret, a token or key material.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct AuditEvent {
+        /// Row id (0 before it is stored).
+        #[serde(default)]
+        pub id: i64,
+        /// Time of the event.
+        pub at: UnixSeconds,
+        /// Organisation concerned, when known.
+        pub org_id: Option<String>,
+        /// What happened, e.g. `token.issued`, `credential.created`.
+        pub kind: String,
+        /// Credential concerned, when any.
+        pub client_id: Option<String>,
+        /// Who did it: `admin-cli`, `client:<id>`, `system`.
+        pub actor: String,
+        /// The caller's network address, for HTTP events.
+        pub source_address: Option<String>,
+        /// Further facts (scopes, audience, reason) as a JSON object.
+        pub detail: serde_json::Value,
+    }
 }

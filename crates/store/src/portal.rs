@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use brandstream_domain::{OrgId, UnixSeconds};
 
 use crate::brand::collated;
-use crate::rows::{binds, Bind, SqlRow};
+use crate::record::{stored_record, Stored};
+use crate::rows::{binds, insert_statement};
 use crate::sql::{duplicate_as, Backend, Dialect};
 use crate::StoreResult;
 
@@ -26,49 +27,55 @@ pub enum PasswordChange<'a> {
     },
 }
 
-/// A person who signs in to the portal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserRecord {
-    /// UUID.
-    pub id: String,
-    /// Unique (case-insensitively) sign-in name.
-    pub username: String,
-    /// Argon2id PHC string.
-    pub password_hash: String,
-    /// The password was given out once (an invitation): it must be changed at sign-in.
-    pub must_change: bool,
-    /// Creation time.
-    pub created_at: UnixSeconds,
+stored_record! {
+    /// A person who signs in to the portal.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct UserRecord {
+        /// UUID.
+        pub id: String,
+        /// Unique (case-insensitively) sign-in name.
+        pub username: String,
+        /// Argon2id PHC string.
+        pub password_hash: String,
+        /// The password was given out once (an invitation): it must be changed at sign-in.
+        pub must_change: bool,
+        /// Creation time.
+        pub created_at: UnixSeconds,
+    }
 }
 
-/// A user's role in one organisation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Membership {
-    /// The user.
-    pub user_id: String,
-    /// The organisation.
-    pub org_id: OrgId,
-    /// `admin` or `member`.
-    pub role: String,
-    /// Since when.
-    pub created_at: UnixSeconds,
+stored_record! {
+    /// A user's role in one organisation.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Membership {
+        /// The user.
+        pub user_id: String,
+        /// The organisation.
+        pub org_id: OrgId,
+        /// `admin` or `member`.
+        pub role: String,
+        /// Since when.
+        pub created_at: UnixSeconds,
+    }
 }
 
-/// A signed-in browser.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRecord {
-    /// SHA-256 of the cookie's token, hex.
-    pub token_hash: String,
-    /// Who.
-    pub user_id: String,
-    /// The organisation being worked in.
-    pub org_id: OrgId,
-    /// The CSRF token of forms in this session.
-    pub csrf_token: String,
-    /// Sign-in time (absolute expiry counts from here).
-    pub created_at: UnixSeconds,
-    /// Last request (idle expiry counts from here).
-    pub last_seen_at: UnixSeconds,
+stored_record! {
+    /// A signed-in browser.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct SessionRecord {
+        /// SHA-256 of the cookie's token, hex.
+        pub token_hash: String,
+        /// Who.
+        pub user_id: String,
+        /// The organisation being worked in.
+        pub org_id: OrgId,
+        /// The CSRF token of forms in this session.
+        pub csrf_token: String,
+        /// Sign-in time (absolute expiry counts from here).
+        pub created_at: UnixSeconds,
+        /// Last request (idle expiry counts from here).
+        pub last_seen_at: UnixSeconds,
+    }
 }
 
 /// Portal storage.
@@ -114,40 +121,6 @@ pub trait PortalStore {
     ) -> StoreResult<u64>;
 }
 
-const USER_COLUMNS: &str = "id, username, password_hash, must_change, created_at";
-const SESSION_COLUMNS: &str = "token_hash, user_id, org_id, csrf_token, created_at, last_seen_at";
-
-fn user_from_row(row: &dyn SqlRow) -> StoreResult<UserRecord> {
-    Ok(UserRecord {
-        id: row.text("id")?,
-        username: row.text("username")?,
-        password_hash: row.text("password_hash")?,
-        must_change: row.flag("must_change")?,
-        created_at: row.int("created_at")?,
-    })
-}
-
-/// A membership's values for `(user_id, org_id, role, created_at)`.
-fn membership_values(membership: &Membership) -> [Bind<'_>; 4] {
-    binds![
-        &membership.user_id,
-        membership.org_id.as_str(),
-        &membership.role,
-        membership.created_at,
-    ]
-}
-
-fn session_from_row(row: &dyn SqlRow) -> StoreResult<SessionRecord> {
-    Ok(SessionRecord {
-        token_hash: row.text("token_hash")?,
-        user_id: row.text("user_id")?,
-        org_id: row.org()?,
-        csrf_token: row.text("csrf_token")?,
-        created_at: row.int("created_at")?,
-        last_seen_at: row.int("last_seen_at")?,
-    })
-}
-
 /// Usernames are unique case-insensitively (SQLite: a `COLLATE NOCASE` column; PostgreSQL: a
 /// unique index on `lower(username)`), so lookups and the member listing compare and order by
 /// `lower(username)` on both: ASCII case folding, as NOCASE does.
@@ -159,35 +132,34 @@ impl<B: Backend> PortalStore for B {
         // The unique index settles two sign-ups of one name at once: the second waits for the
         // first and then fails.
         tx.execute(
-            &format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"),
-            &binds![
-                &user.id,
-                &user.username,
-                &user.password_hash,
-                user.must_change,
-                user.created_at,
-            ],
+            &insert_statement("users", UserRecord::columns(), '$'),
+            &user.values(),
         )
         .await
         .map_err(duplicate_as("username"))?;
         tx.execute(
-            "INSERT INTO memberships (user_id, org_id, role, created_at) VALUES ($1, $2, $3, $4)",
-            &membership_values(membership),
+            &insert_statement("memberships", Membership::columns(), '$'),
+            &membership.values(),
         )
         .await?;
         tx.commit().await
     }
 
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRecord>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower($1)");
+        let sql = format!(
+            "SELECT {} FROM users WHERE lower(username) = lower($1)",
+            UserRecord::columns()
+        );
         let mut conn = self.reader().await?;
-        conn.query_opt(&sql, &binds![username], user_from_row).await
+        conn.query_opt(&sql, &binds![username], UserRecord::from_row)
+            .await
     }
 
     async fn get_user(&self, id: &str) -> StoreResult<Option<UserRecord>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let sql = format!("SELECT {} FROM users WHERE id = $1", UserRecord::columns());
         let mut conn = self.reader().await?;
-        conn.query_opt(&sql, &binds![id], user_from_row).await
+        conn.query_opt(&sql, &binds![id], UserRecord::from_row)
+            .await
     }
 
     async fn count_users(&self) -> StoreResult<i64> {
@@ -208,15 +180,8 @@ impl<B: Backend> PortalStore for B {
              ORDER BY created_at, org_id COLLATE \"C\"",
         )
         .into_owned();
-        conn.query(&sql, &binds![user_id], |row| {
-            Ok(Membership {
-                user_id: row.text("user_id")?,
-                org_id: row.org()?,
-                role: row.text("role")?,
-                created_at: row.int("created_at")?,
-            })
-        })
-        .await
+        conn.query(&sql, &binds![user_id], Membership::from_row)
+            .await
     }
 
     async fn set_membership(&self, membership: &Membership) -> StoreResult<()> {
@@ -226,7 +191,7 @@ impl<B: Backend> PortalStore for B {
                 "INSERT INTO memberships (user_id, org_id, role, created_at) \
                  VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (user_id, org_id) DO UPDATE SET role = excluded.role",
-                &membership_values(membership),
+                &membership.values(),
             )
             .await?;
         Ok(())
@@ -236,26 +201,20 @@ impl<B: Backend> PortalStore for B {
         self.writer()
             .await?
             .execute(
-                &format!(
-                    "INSERT INTO portal_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-                ),
-                &binds![
-                    &session.token_hash,
-                    &session.user_id,
-                    session.org_id.as_str(),
-                    &session.csrf_token,
-                    session.created_at,
-                    session.last_seen_at,
-                ],
+                &insert_statement("portal_sessions", SessionRecord::columns(), '$'),
+                &session.values(),
             )
             .await?;
         Ok(())
     }
 
     async fn get_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM portal_sessions WHERE token_hash = $1");
+        let sql = format!(
+            "SELECT {} FROM portal_sessions WHERE token_hash = $1",
+            SessionRecord::columns()
+        );
         let mut conn = self.reader().await?;
-        conn.query_opt(&sql, &binds![token_hash], session_from_row)
+        conn.query_opt(&sql, &binds![token_hash], SessionRecord::from_row)
             .await
     }
 
@@ -286,7 +245,7 @@ impl<B: Backend> PortalStore for B {
         )
         .into_owned();
         conn.query(&sql, &binds![org.as_str()], |row| {
-            let user = user_from_row(row)?;
+            let user = UserRecord::from_row(row)?;
             let membership = Membership {
                 user_id: user.id.clone(),
                 org_id: org.clone(),

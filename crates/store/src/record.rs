@@ -6,7 +6,6 @@
 use brandstream_domain::OrgId;
 use serde_json::Value;
 
-use crate::documents::{DocumentStatus, RunStatus};
 use crate::rows::{Bind, SqlRow};
 use crate::{StoreError, StoreResult};
 
@@ -92,6 +91,59 @@ macro_rules! stored_record {
 }
 pub(crate) use stored_record;
 
+/// Declares a public enum stored (and sent) by fixed names, each variant written
+/// `Variant = "name"`: with `ALL` (in declaration order), `as_str`, `parse`, `Display` and its
+/// [`Column`] (an unknown stored name is a corrupt row).
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident = $text:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($(#[$variant_meta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
+
+            /// The stored and wire name.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// The value named `name` (exactly), if any.
+            pub fn parse(name: &str) -> Option<Self> {
+                Self::ALL.into_iter().find(|value| value.as_str() == name)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl $crate::record::Column for $name {
+            fn read(row: &dyn $crate::rows::SqlRow, column: &str) -> $crate::StoreResult<Self> {
+                let text = row.text(column)?;
+                Self::parse(&text).ok_or_else(|| {
+                    $crate::StoreError::Corrupt(format!("column {column}: unknown value {text:?}"))
+                })
+            }
+            fn bind<'a>(&'a self, out: &mut Vec<$crate::rows::Bind<'a>>) {
+                out.push($crate::rows::Bind::Text(self.as_str()));
+            }
+        }
+    };
+}
+pub(crate) use named_enum;
+
 /// Who created a record and who changed it last, and when (Unix microseconds). Stored in the
 /// columns `created_at`, `created_by`, `updated_at` and `updated_by`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +198,18 @@ impl Column for Stamp {
     }
 }
 
+/// A JSON list of strings (stored as text).
+trait JsonList {
+    fn json_list(&self, column: &str) -> StoreResult<Vec<String>>;
+}
+
+impl JsonList for dyn SqlRow + '_ {
+    fn json_list(&self, column: &str) -> StoreResult<Vec<String>> {
+        serde_json::from_value(self.json(column)?)
+            .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+    }
+}
+
 /// Types stored as one column read by a [`SqlRow`] getter and bound as one [`Bind`] variant.
 macro_rules! plain_columns {
     ($($ty:ty => $get:ident, $bind:expr;)+) => {$(
@@ -168,6 +232,8 @@ plain_columns! {
     bool => flag, |flag| Bind::Flag(*flag);
     Option<bool> => opt_flag, |flag| Bind::OptFlag(*flag);
     Value => json, |value| Bind::Owned(value.to_string());
+    Vec<u8> => bytes, |bytes| Bind::Bytes(bytes);
+    Vec<String> => json_list, |list| Bind::Owned(Value::from(list.as_slice()).to_string());
 }
 
 /// Types stored as their text and read back by a parser; an unknown text is a corrupt row.
@@ -188,8 +254,6 @@ macro_rules! text_columns {
     )+};
 }
 text_columns! {
-    DocumentStatus => DocumentStatus::parse;
-    RunStatus => RunStatus::parse;
     OrgId => |text| OrgId::parse(text).ok();
     brandstream_domain::BrandKitId => |text| Some(text.into());
     brandstream_domain::SectionId => |text| Some(text.into());

@@ -94,28 +94,24 @@ impl SqlRow for tokio_postgres::Row {
     }
 }
 
-/// Columns of `chunks`, qualified by the alias `c`.
-pub(crate) const CHUNK_COLUMNS: &str = "c.id, c.document_id, c.org_id, c.ordinal, c.headings, \
-     c.text, c.page_start, c.page_end, c.created_at";
-/// Columns a chunk is written with, in the order of [`chunk_values`] (`heading` is its
-/// headings joined, for the full-text index).
-pub(crate) const CHUNK_INSERT_COLUMNS: &str = "id, document_id, org_id, ordinal, heading, \
-     headings, text, page_start, page_end, created_at";
+/// The columns of `chunks` qualified by the alias `c` (chunk queries join documents `d`).
+pub(crate) fn chunk_columns() -> &'static str {
+    static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| format!("c.{}", ChunkRecord::columns().replace(", ", ", c.")))
+}
 
-/// A chunk from a row holding [`CHUNK_COLUMNS`].
-pub(crate) fn chunk_from_row(row: &dyn SqlRow) -> StoreResult<ChunkRecord> {
-    Ok(ChunkRecord {
-        id: row.text("id")?.into(),
-        document_id: row.text("document_id")?.into(),
-        org_id: row.org()?,
-        ordinal: row.int("ordinal")?,
-        headings: serde_json::from_value(row.json("headings")?)
-            .map_err(|e| StoreError::Corrupt(format!("headings: {e}")))?,
-        text: row.text("text")?,
-        page_start: row.int("page_start")?,
-        page_end: row.int("page_end")?,
-        created_at: row.int("created_at")?,
-    })
+/// The columns a chunk is written with: its own, then `heading` (its headings joined, for the
+/// full-text index).
+pub(crate) fn chunk_insert_columns() -> &'static str {
+    static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| format!("{}, heading", ChunkRecord::columns()))
+}
+
+/// A chunk's values in [`chunk_insert_columns`] order.
+pub(crate) fn chunk_values(chunk: &ChunkRecord) -> StoreResult<Vec<Bind<'_>>> {
+    let mut values = chunk.values();
+    values.push(Bind::Owned(chunk.headings.join(" / ")));
+    Ok(values)
 }
 
 /// A value bound to a statement parameter, accepted by both drivers: text, a 64-bit integer
@@ -436,22 +432,4 @@ impl<R: Stored + Send> Table<R> {
             values,
         }
     }
-}
-
-/// A chunk's values in [`CHUNK_INSERT_COLUMNS`] order.
-pub(crate) fn chunk_values(chunk: &ChunkRecord) -> StoreResult<Vec<Bind<'_>>> {
-    let headings = serde_json::to_string(&chunk.headings)
-        .map_err(|e| StoreError::Corrupt(format!("headings: {e}")))?;
-    Ok(vec![
-        Bind::Text(&chunk.id),
-        Bind::Text(&chunk.document_id),
-        Bind::Text(chunk.org_id.as_str()),
-        Bind::Int(chunk.ordinal),
-        Bind::Owned(chunk.headings.join(" / ")),
-        Bind::Owned(headings),
-        Bind::Text(&chunk.text),
-        Bind::Int(chunk.page_start),
-        Bind::Int(chunk.page_end),
-        Bind::Int(chunk.created_at),
-    ])
 }

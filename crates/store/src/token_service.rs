@@ -10,11 +10,12 @@
 use async_trait::async_trait;
 use brandstream_domain::{ClientId, OrgId, ScopeSet, UnixSeconds};
 
-use crate::rows::{binds, SqlRow};
+use crate::record::{Column, Stored};
+use crate::rows::{binds, insert_statement, SqlRow};
 use crate::sql::{Backend, Dialect, Tx};
 use crate::{
-    AuditEvent, AuditStore, ClientRecord, ClientStatus, ClientStore, KeyRotation, KeyState,
-    KeyStore, LeaseStore, NewClient, NewSecret, Org, OrgStore, RevocationStore, SecretRecord,
+    AuditEvent, AuditStore, ClientRecord, ClientStatus, ClientStore, KeyRotation, KeyStore,
+    LeaseStore, NewClient, NewSecret, Org, OrgStore, RevocationStore, SecretRecord,
     SigningKeyRecord, StoreError, StoreResult, TokenRevocation,
 };
 
@@ -44,32 +45,11 @@ const CHANGE_LOOKBACK_SECONDS: i64 = 5;
 /// commit order ("brandrvk" in ASCII).
 const REVOCATION_LOCK: i64 = 0x6272_616e_6472_766b;
 
-const ORG_COLUMNS: &str = "id, name, is_default, created_at";
 const CLIENT_COLUMNS: &str = "client_id, org_id, label, description, scopes, token_lifetime, \
      status, created_at, last_used_at, revoked_at";
-const KEY_COLUMNS: &str =
-    "kid, alg, state, private_key_enc, public_jwk, created_at, activated_at, retired_at";
-const AUDIT_COLUMNS: &str = "id, at, org_id, kind, client_id, actor, source_address, detail";
 
 fn corrupt(error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(error.to_string())
-}
-
-fn org_from_row(row: &dyn SqlRow) -> StoreResult<Org> {
-    Ok(Org {
-        id: OrgId::parse(&row.text("id")?).map_err(corrupt)?,
-        name: row.text("name")?,
-        is_default: row.flag("is_default")?,
-        created_at: row.int("created_at")?,
-    })
-}
-
-fn status_from_str(value: &str) -> StoreResult<ClientStatus> {
-    match value {
-        "active" => Ok(ClientStatus::Active),
-        "revoked" => Ok(ClientStatus::Revoked),
-        other => Err(StoreError::Corrupt(format!("client status {other}"))),
-    }
 }
 
 fn client_from_row(row: &dyn SqlRow) -> StoreResult<ClientRecord> {
@@ -80,7 +60,7 @@ fn client_from_row(row: &dyn SqlRow) -> StoreResult<ClientRecord> {
         description: row.text("description")?,
         scopes: ScopeSet::parse(&row.text("scopes")?).map_err(corrupt)?,
         token_lifetime: row.int("token_lifetime")?,
-        status: status_from_str(&row.text("status")?)?,
+        status: ClientStatus::read(row, "status")?,
         created_at: row.int("created_at")?,
         last_used_at: row.opt_int("last_used_at")?,
         revoked_at: row.opt_int("revoked_at")?,
@@ -99,34 +79,6 @@ fn secret_from_row(row: &dyn SqlRow, id: &str, created_at: &str) -> StoreResult<
             .map_err(|_| StoreError::Corrupt("secret hash length".into()))?,
         hint: row.text("hint")?,
         created_at: row.int(created_at)?,
-    })
-}
-
-fn key_from_row(row: &dyn SqlRow) -> StoreResult<SigningKeyRecord> {
-    let state = row.text("state")?;
-    Ok(SigningKeyRecord {
-        kid: row.text("kid")?,
-        alg: row.text("alg")?,
-        state: KeyState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("key state {state}")))?,
-        private_key_encrypted: row.bytes("private_key_enc")?,
-        public_jwk: row.text("public_jwk")?,
-        created_at: row.int("created_at")?,
-        activated_at: row.opt_int("activated_at")?,
-        retired_at: row.opt_int("retired_at")?,
-    })
-}
-
-fn audit_from_row(row: &dyn SqlRow) -> StoreResult<AuditEvent> {
-    Ok(AuditEvent {
-        id: row.int("id")?,
-        at: row.int("at")?,
-        org_id: row.opt_text("org_id")?,
-        kind: row.text("kind")?,
-        client_id: row.opt_text("client_id")?,
-        actor: row.text("actor")?,
-        source_address: row.opt_text("source_address")?,
-        detail: row.json("detail")?,
     })
 }
 
@@ -158,18 +110,8 @@ async fn mark_client_updated(tx: &mut Tx<'_>, id: &ClientId, now: UnixSeconds) -
 
 async fn insert_key(tx: &mut Tx<'_>, key: &SigningKeyRecord) -> StoreResult<()> {
     tx.execute(
-        "INSERT INTO signing_keys (kid, alg, state, private_key_enc, public_jwk, created_at, \
-         activated_at, retired_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        &binds![
-            &key.kid,
-            &key.alg,
-            key.state.as_str(),
-            &key.private_key_encrypted,
-            &key.public_jwk,
-            key.created_at,
-            key.activated_at,
-            key.retired_at,
-        ],
+        &insert_statement("signing_keys", SigningKeyRecord::columns(), '$'),
+        &key.values(),
     )
     .await?;
     Ok(())
@@ -224,8 +166,8 @@ impl<B: Backend> OrgStore for B {
     async fn create_org(&self, org: &Org) -> StoreResult<()> {
         let mut conn = self.writer().await?;
         conn.execute(
-            "INSERT INTO orgs (id, name, is_default, created_at) VALUES ($1, $2, $3, $4)",
-            &binds![org.id.as_str(), &org.name, org.is_default, org.created_at],
+            &insert_statement("orgs", Org::columns(), '$'),
+            &org.values(),
         )
         .await
         .map_err(|error| match error {
@@ -238,22 +180,25 @@ impl<B: Backend> OrgStore for B {
     }
 
     async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
-        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs ORDER BY created_at, id");
-        self.reader().await?.query(&sql, &[], org_from_row).await
+        let sql = format!(
+            "SELECT {} FROM orgs ORDER BY created_at, id",
+            Org::columns()
+        );
+        self.reader().await?.query(&sql, &[], Org::from_row).await
     }
 
     async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Org>> {
-        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1");
+        let sql = format!("SELECT {} FROM orgs WHERE id = $1", Org::columns());
         let mut conn = self.reader().await?;
-        conn.query_opt(&sql, &binds![id.as_str()], org_from_row)
+        conn.query_opt(&sql, &binds![id.as_str()], Org::from_row)
             .await
     }
 
     async fn default_org(&self) -> StoreResult<Option<Org>> {
-        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE is_default");
+        let sql = format!("SELECT {} FROM orgs WHERE is_default", Org::columns());
         self.reader()
             .await?
-            .query_opt(&sql, &[], org_from_row)
+            .query_opt(&sql, &[], Org::from_row)
             .await
     }
 }
@@ -464,7 +409,7 @@ impl<B: Backend + BulkWrites> ClientStore for B {
             &binds![from, since],
             |row| {
                 let id = ClientId::parse(&row.text("client_id")?).map_err(corrupt)?;
-                let status = status_from_str(&row.text("status")?)?;
+                let status = ClientStatus::read(row, "status")?;
                 Ok((id, status, row.int("updated_at")?))
             },
         )
@@ -475,8 +420,14 @@ impl<B: Backend + BulkWrites> ClientStore for B {
 #[async_trait]
 impl<B: Backend> KeyStore for B {
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        let sql = format!("SELECT {KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid");
-        self.reader().await?.query(&sql, &[], key_from_row).await
+        let sql = format!(
+            "SELECT {} FROM signing_keys ORDER BY created_at, kid",
+            SigningKeyRecord::columns()
+        );
+        self.reader()
+            .await?
+            .query(&sql, &[], SigningKeyRecord::from_row)
+            .await
     }
 
     async fn bootstrap_signing_keys(
@@ -664,16 +615,18 @@ impl<B: Backend + BulkWrites> AuditStore for B {
         match org {
             Some(org) => {
                 let sql = format!(
-                    "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE org_id = $1 \
-                     ORDER BY id DESC LIMIT $2"
+                    "SELECT {} FROM audit_events WHERE org_id = $1 ORDER BY id DESC LIMIT $2",
+                    AuditEvent::columns()
                 );
-                conn.query(&sql, &binds![org.as_str(), limit], audit_from_row)
+                conn.query(&sql, &binds![org.as_str(), limit], AuditEvent::from_row)
                     .await
             }
             None => {
-                let sql =
-                    format!("SELECT {AUDIT_COLUMNS} FROM audit_events ORDER BY id DESC LIMIT $1");
-                conn.query(&sql, &binds![limit], audit_from_row).await
+                let sql = format!(
+                    "SELECT {} FROM audit_events ORDER BY id DESC LIMIT $1",
+                    AuditEvent::columns()
+                );
+                conn.query(&sql, &binds![limit], AuditEvent::from_row).await
             }
         }
     }

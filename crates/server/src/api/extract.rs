@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
+use brandstream_domain::{BrandKitId, FieldId, SectionId};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -184,6 +185,24 @@ impl PathIds {
             .unwrap_or("")
     }
 
+    /// The brand kit of a `…/brandkits/{brandkitId}` path.
+    pub fn kit(&self) -> Result<BrandKitId, ApiError> {
+        let [kit] = self.uuids(["brandkitId"])?;
+        Ok(kit.into())
+    }
+
+    /// The kit and section of a `…/brandkits/{brandkitId}/sections/{sectionId}` path.
+    pub fn section(&self) -> Result<(BrandKitId, SectionId), ApiError> {
+        let [kit, section] = self.uuids(["brandkitId", "sectionId"])?;
+        Ok((kit.into(), section.into()))
+    }
+
+    /// The kit, section and subsection of a `…/sections/{sectionId}/fields/{fieldId}` path.
+    pub fn field(&self) -> Result<(BrandKitId, SectionId, FieldId), ApiError> {
+        let [kit, section, field] = self.uuids(["brandkitId", "sectionId", "fieldId"])?;
+        Ok((kit.into(), section.into(), field.into()))
+    }
+
     /// The named parameters as canonical (lower-case, hyphenated) UUIDs, all checked at once.
     pub fn uuids<const N: usize>(&self, names: [&str; N]) -> Result<[String; N], ApiError> {
         let mut issues = Vec::new();
@@ -339,21 +358,9 @@ impl QueryParams {
     /// Every value of a repeatable parameter (not split on commas: values may contain them),
     /// at most `max` items of at most `item_max` characters.
     pub fn text_list(&mut self, name: &str, max: usize, item_max: usize) -> Vec<String> {
-        let values: Vec<String> = self
-            .pairs
-            .iter()
-            .filter(|(key, _)| key == name)
-            .map(|(_, value)| value.trim().to_owned())
-            .filter(|item| !item.is_empty())
-            .collect();
-        if values.len() > max {
-            self.issue(
-                name,
-                format!("List should have at most {max} items"),
-                "too_long",
-            );
+        let Some(values) = self.list_values(name, max, |value| vec![value]) else {
             return Vec::new();
-        }
+        };
         if values.iter().any(|value| value.chars().count() > item_max) {
             self.issue(
                 name,
@@ -368,11 +375,32 @@ impl QueryParams {
     /// Every value of a repeatable parameter (also comma-separated), at most `max` items, each
     /// a UUID.
     pub fn uuid_list(&mut self, name: &str, max: usize) -> Vec<String> {
+        let Some(values) = self.list_values(name, max, |value| value.split(',').collect()) else {
+            return Vec::new();
+        };
+        let mut ids = Vec::with_capacity(values.len());
+        for value in values {
+            match uuid::Uuid::try_parse(&value) {
+                Ok(id) => ids.push(id.hyphenated().to_string()),
+                Err(_) => self.issue(name, "Input should be a valid UUID", "uuid_parsing"),
+            }
+        }
+        ids
+    }
+
+    /// The non-empty, trimmed items of every value of `name` (each split into items by
+    /// `items`); `None`, after noting the issue, when there are more than `max`.
+    fn list_values(
+        &mut self,
+        name: &str,
+        max: usize,
+        items: impl Fn(&str) -> Vec<&str>,
+    ) -> Option<Vec<String>> {
         let values: Vec<String> = self
             .pairs
             .iter()
             .filter(|(key, _)| key == name)
-            .flat_map(|(_, value)| value.split(','))
+            .flat_map(|(_, value)| items(value))
             .map(|item| item.trim().to_owned())
             .filter(|item| !item.is_empty())
             .collect();
@@ -382,16 +410,9 @@ impl QueryParams {
                 format!("List should have at most {max} items"),
                 "too_long",
             );
-            return Vec::new();
+            return None;
         }
-        let mut ids = Vec::with_capacity(values.len());
-        for value in values {
-            match uuid::Uuid::try_parse(&value) {
-                Ok(id) => ids.push(id.hyphenated().to_string()),
-                Err(_) => self.issue(name, "Input should be a valid UUID", "uuid_parsing"),
-            }
-        }
-        ids
+        Some(values)
     }
 
     /// The accumulated problems as one 422, if any.

@@ -127,8 +127,8 @@ pub(super) async fn render_kit(
             sections.push((section, fields));
         }
         let (_, documents) = state
-            .store
-            .list_documents(
+            .documents
+            .list(
                 &user.org,
                 &DocumentQuery {
                     limit: 100,
@@ -138,7 +138,7 @@ pub(super) async fn render_kit(
             )
             .await?;
         let (_, runs) = state
-            .store
+            .runs
             .list_runs(
                 &user.org,
                 &RunQuery {

@@ -124,7 +124,7 @@ async fn refusal(
             "The setup link works only on the server's own machine (a loopback address). Open it there, or set portal.setup_from_any_address.",
         )));
     }
-    if state.store.count_users().await? > 0 {
+    if state.members.count_users().await? > 0 {
         return Ok(Some((
             StatusCode::GONE,
             "The portal is set up already: sign in instead.",

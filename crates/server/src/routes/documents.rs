@@ -9,20 +9,17 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use brandstream_domain::Scope;
+use brandstream_domain::{DocumentId, Scope};
 use brandstream_store::{ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::brands::present;
-use crate::api::{now_micros, timestamp, ApiJson, Caller, Page, PathIds, QueryParams};
+use crate::api::{timestamp, ApiJson, Caller, Page, PathIds, QueryParams};
 use crate::error::{ApiError, FieldIssue};
-use crate::services::documents::{
-    check_tags, check_text, references, NewDocument, UploadedFile, SHORT_MAX, SUMMARY_MAX,
-    TITLE_MAX,
-};
+use crate::services::documents::{DocumentChanges, NewDocument, UploadedFile, SHORT_MAX};
 use crate::AppState;
 
 /// Longest `create_request` JSON.
@@ -536,101 +533,19 @@ pub async fn update_document(
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::DocumentsWrite)?;
     let [id] = path.uuids(["documentId"])?;
-    let mut issues = Vec::new();
-    let flat = |value: &Option<Option<String>>| value.clone().flatten();
-    check_text(
-        &mut issues,
-        "title",
-        flat(&request.title).as_deref(),
-        TITLE_MAX,
-    );
-    check_text(
-        &mut issues,
-        "type",
-        flat(&request.doc_type).as_deref(),
-        SHORT_MAX,
-    );
-    check_text(
-        &mut issues,
-        "summary",
-        flat(&request.summary).as_deref(),
-        SUMMARY_MAX,
-    );
-    if let Some(Some(tags)) = &request.tags {
-        check_tags(&mut issues, tags);
-    }
-    if let Some(status) = flat(&request.status) {
-        if DocumentStatus::parse(&status).is_none() {
-            issues.push(FieldIssue::new(
-                vec![json!("body"), json!("status")],
-                format!("Input should be one of {}", statuses().join(", ")),
-                "enum",
-            ));
-        }
-    }
-    if matches!(request.title, Some(None))
-        || flat(&request.title).is_some_and(|t| t.trim().is_empty())
-    {
-        issues.push(FieldIssue::new(
-            vec![json!("body"), json!("title")],
-            "String should have at least 1 character",
-            "string_too_short",
-        ));
-    }
-    if !issues.is_empty() {
-        return Err(ApiError::validation(issues));
-    }
-    let new_references = match &request.references {
-        Some(references_value) => Some(
-            references(
-                &state.brands,
-                &org,
-                references_value.as_deref().unwrap_or(&[]),
-            )
-            .await?,
-        ),
-        None => None,
+    let changes = DocumentChanges {
+        title: request.title,
+        doc_type: request.doc_type,
+        summary: request.summary,
+        status: request.status,
+        tags: request.tags,
+        references: request.references,
     };
-    for _ in 0..3 {
-        let current = live_document(&state, &org, &id, false).await?;
-        let mut document = current.clone();
-        if let Some(Some(title)) = &request.title {
-            document.title = title.trim().to_owned();
-        }
-        if let Some(doc_type) = &request.doc_type {
-            document.doc_type = doc_type
-                .clone()
-                .unwrap_or_else(|| "brand guidelines".into());
-        }
-        if let Some(summary) = &request.summary {
-            document.summary = summary.clone();
-        }
-        if let Some(status) = &request.status {
-            document.status = status
-                .as_deref()
-                .and_then(DocumentStatus::parse)
-                .unwrap_or(current.status);
-        }
-        if let Some(tags) = &request.tags {
-            document.tags = json!(tags.clone().unwrap_or_default());
-        }
-        if let Some(references) = &new_references {
-            document.references = references.clone();
-        }
-        document.version += 1;
-        document.stamp.touch(now_micros(), caller.subject());
-        if state
-            .store
-            .update_document(&document, current.version)
-            .await?
-        {
-            return Ok(document_response(StatusCode::OK, &document));
-        }
-    }
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "The document is being changed by another request; try again",
-    ))
+    let document = state
+        .documents
+        .update_document(&org, &DocumentId::from(id), caller.subject(), changes)
+        .await?;
+    Ok(document_response(StatusCode::OK, &document))
 }
 
 /// Deletes a document irreversibly: its file, its chunks and subsection references to them.
@@ -655,24 +570,10 @@ pub async fn delete_document(
 ) -> Result<StatusCode, ApiError> {
     let org = caller.authorize(path.organization(), Scope::DocumentsWrite)?;
     let [id] = path.uuids(["documentId"])?;
-    let deleted = state
-        .store
-        .delete_document(&org, &id, now_micros(), caller.subject())
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, "deleting a document failed");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Failed to delete document",
-            )
-        })?;
-    let Some(document) = deleted else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "Document not found"));
-    };
-    if let Err(error) = state.blobs.delete(&document.file_id).await {
-        // The row is gone; an orphaned file is logged for the operator, not failed.
-        tracing::warn!(%error, document = %document.id, "deleting a document's file failed");
-    }
+    state
+        .documents
+        .delete_document(&org, &DocumentId::from(id), caller.subject())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

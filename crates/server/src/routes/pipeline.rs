@@ -8,12 +8,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use brandstream_domain::Scope;
+use brandstream_domain::{RunId, Scope};
 use brandstream_store::{RunQuery, RunRecord, RunStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::api::{now_micros, timestamp, ApiJson, Caller, Page, PathIds, QueryParams};
+use crate::api::{timestamp, ApiJson, Caller, Page, PathIds, QueryParams};
 use crate::error::ApiError;
 use crate::services::pipeline::PipelineKind;
 use crate::AppState;
@@ -161,10 +161,7 @@ pub async fn get_run(
 ) -> Result<Json<RunResponse>, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
     let [id] = path.uuids(["runId"])?;
-    let run = state
-        .runs
-        .get_run(&org, &brandstream_domain::RunId::from(id))
-        .await?;
+    let run = state.runs.get_run(&org, &RunId::from(id)).await?;
     Ok(Json(RunResponse::from(&run)))
 }
 
@@ -244,14 +241,11 @@ pub async fn cancel_run(
 ) -> Result<Json<RunResponse>, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
     let [id] = path.uuids(["runId"])?;
-    match state
-        .store
-        .cancel_run(&org, &id, now_micros(), caller.subject())
-        .await?
-    {
-        Some(run) => Ok(Json(RunResponse::from(&run))),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "Run not found")),
-    }
+    let run = state
+        .runs
+        .cancel_run(&org, &RunId::from(id), caller.subject())
+        .await?;
+    Ok(Json(RunResponse::from(&run)))
 }
 
 /// The Pipeline routes with their OpenAPI entries.

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::brands::BrandService;
+use super::brands::{BrandService, Patch};
 use super::now_micros;
 use crate::config::DocumentSettings;
 use crate::error::{FieldIssue, ServiceError};
@@ -200,6 +200,25 @@ pub struct NewDocument {
     pub references: Option<Vec<Value>>,
 }
 
+/// Document fields a PATCH may change: `None` keeps a field, `Some(None)` is the wire's
+/// `null` (the type goes back to its default, the summary and tags are cleared; a `null`
+/// title or status is refused or kept as the API says).
+#[derive(Debug, Default, Clone)]
+pub struct DocumentChanges {
+    /// New title (never empty).
+    pub title: Patch<String>,
+    /// New kind (`null`: `brand guidelines`).
+    pub doc_type: Patch<String>,
+    /// New summary.
+    pub summary: Patch<String>,
+    /// New status by its wire name (`null` keeps the current one).
+    pub status: Patch<String>,
+    /// New tags.
+    pub tags: Patch<Vec<String>>,
+    /// New references to brand kits (`{"type": "brandkit", "id", "path"}`).
+    pub references: Patch<Vec<Value>>,
+}
+
 /// The document service: uploads, over the store, the blob storage and the kits.
 #[derive(Clone)]
 pub struct DocumentService {
@@ -266,6 +285,131 @@ impl DocumentService {
             .get_chunk(org, id)
             .await?
             .ok_or(ServiceError::NotFound("Chunk"))
+    }
+
+    /// Changes a document's metadata (reference §2B): the values are checked first (one `422`
+    /// naming every problem), then written as a versioned update, retried when another writer
+    /// got in first (`409` after three tries).
+    pub async fn update_document(
+        &self,
+        org: &OrgId,
+        id: &DocumentId,
+        actor: &str,
+        changes: DocumentChanges,
+    ) -> Result<DocumentRecord, ServiceError> {
+        let mut issues = Vec::new();
+        let flat = |value: &Patch<String>| value.clone().flatten();
+        check_text(
+            &mut issues,
+            "title",
+            flat(&changes.title).as_deref(),
+            TITLE_MAX,
+        );
+        check_text(
+            &mut issues,
+            "type",
+            flat(&changes.doc_type).as_deref(),
+            SHORT_MAX,
+        );
+        check_text(
+            &mut issues,
+            "summary",
+            flat(&changes.summary).as_deref(),
+            SUMMARY_MAX,
+        );
+        if let Some(Some(tags)) = &changes.tags {
+            check_tags(&mut issues, tags);
+        }
+        if let Some(status) = flat(&changes.status) {
+            if DocumentStatus::parse(&status).is_none() {
+                let names: Vec<&str> = DocumentStatus::ALL.iter().map(|s| s.as_str()).collect();
+                issues.push(FieldIssue::new(
+                    vec![json!("body"), json!("status")],
+                    format!("Input should be one of {}", names.join(", ")),
+                    "enum",
+                ));
+            }
+        }
+        if matches!(changes.title, Some(None))
+            || flat(&changes.title).is_some_and(|t| t.trim().is_empty())
+        {
+            issues.push(FieldIssue::new(
+                vec![json!("body"), json!("title")],
+                "String should have at least 1 character",
+                "string_too_short",
+            ));
+        }
+        if !issues.is_empty() {
+            return Err(ServiceError::Invalid(issues));
+        }
+        let new_references = match &changes.references {
+            Some(given) => {
+                Some(references(&self.brands, org, given.as_deref().unwrap_or(&[])).await?)
+            }
+            None => None,
+        };
+        for _ in 0..3 {
+            let current = self.get(org, id, false).await?;
+            let mut document = current.clone();
+            if let Some(Some(title)) = &changes.title {
+                document.title = title.trim().to_owned();
+            }
+            if let Some(doc_type) = &changes.doc_type {
+                document.doc_type = doc_type
+                    .clone()
+                    .unwrap_or_else(|| "brand guidelines".into());
+            }
+            if let Some(summary) = &changes.summary {
+                document.summary = summary.clone();
+            }
+            if let Some(status) = &changes.status {
+                document.status = status
+                    .as_deref()
+                    .and_then(DocumentStatus::parse)
+                    .unwrap_or(current.status);
+            }
+            if let Some(tags) = &changes.tags {
+                document.tags = json!(tags.clone().unwrap_or_default());
+            }
+            if let Some(references) = &new_references {
+                document.references = references.clone();
+            }
+            document.version += 1;
+            document.stamp.touch(now_micros(), actor);
+            if self
+                .store
+                .update_document(&document, current.version)
+                .await?
+            {
+                return Ok(document);
+            }
+        }
+        Err(ServiceError::Conflict(
+            "The document is being changed by another request; try again".into(),
+        ))
+    }
+
+    /// Deletes a document irreversibly: its row, its chunks and subsection references to them
+    /// (one transaction), then its file — a file left behind is logged, not failed.
+    pub async fn delete_document(
+        &self,
+        org: &OrgId,
+        id: &DocumentId,
+        actor: &str,
+    ) -> Result<(), ServiceError> {
+        let deleted = self
+            .store
+            .delete_document(org, id, now_micros(), actor)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "deleting a document failed");
+                ServiceError::Failed("Failed to delete document".into())
+            })?;
+        let document = deleted.ok_or(ServiceError::NotFound("Document"))?;
+        if let Err(error) = self.blobs.delete(&document.file_id).await {
+            tracing::warn!(%error, document = %document.id, "deleting a document's file failed");
+        }
+        Ok(())
     }
 
     /// Validates an upload (or fetches its URL), stores the file and the document: the rules of

@@ -28,6 +28,11 @@ impl MemberService {
         Self { store }
     }
 
+    /// How many portal users exist (none: the portal is not set up yet).
+    pub async fn count_users(&self) -> Result<i64, ServiceError> {
+        Ok(self.store.count_users().await?)
+    }
+
     /// The organisation's members with their user records.
     pub async fn list(&self, org: &OrgId) -> Result<Vec<(UserRecord, Membership)>, ServiceError> {
         Ok(self.store.org_members(org).await?)

@@ -188,6 +188,21 @@ impl PipelineService {
             .ok_or(ServiceError::NotFound("Run"))
     }
 
+    /// Requests cancellation by `actor` (reference §2C): a queued run is cancelled at once, a
+    /// running one becomes `Canceling` until its worker stops; a finished run is returned as
+    /// it is.
+    pub async fn cancel_run(
+        &self,
+        org: &OrgId,
+        id: &RunId,
+        actor: &str,
+    ) -> Result<RunRecord, ServiceError> {
+        self.store
+            .cancel_run(org, id, now_micros(), actor)
+            .await?
+            .ok_or(ServiceError::NotFound("Run"))
+    }
+
     /// A page of the organisation's runs matching `query`, newest first, with the total.
     pub async fn list_runs(
         &self,

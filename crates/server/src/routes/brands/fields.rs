@@ -1,7 +1,6 @@
 //! Subsections (fields): list (v2 bare array, v3 paginated), create, get, update, delete.
 
 use crate::error::responses;
-use brandstream_domain::{BrandKitId, FieldId, SectionId};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -239,8 +238,7 @@ pub async fn list_fields(
     path: PathIds,
 ) -> Result<Json<Vec<FieldResponse>>, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
-    let [kit_id, section_id] = path.uuids(["brandkitId", "sectionId"])?;
-    let (kit_id, section_id) = (BrandKitId::from(kit_id), SectionId::from(section_id));
+    let (kit_id, section_id) = path.section()?;
     let fields = state.brands.list_fields(&org, &kit_id, &section_id).await?;
     Ok(Json(fields.iter().map(FieldResponse::from).collect()))
 }
@@ -266,8 +264,7 @@ pub async fn page_fields(
     mut query: QueryParams,
 ) -> Result<Json<Page<FieldResponse>>, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
-    let [kit_id, section_id] = path.uuids(["brandkitId", "sectionId"])?;
-    let (kit_id, section_id) = (BrandKitId::from(kit_id), SectionId::from(section_id));
+    let (kit_id, section_id) = path.section()?;
     let page_number = query.int("pageNumber", 1, 1, 1_000_000);
     let page_size = query.int("pageSize", 50, 1, 100);
     query.finish()?;
@@ -313,8 +310,7 @@ pub async fn create_field(
     ApiJson(request): ApiJson<CreateFieldRequest>,
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
-    let [kit_id, section_id] = path.uuids(["brandkitId", "sectionId"])?;
-    let (kit_id, section_id) = (BrandKitId::from(kit_id), SectionId::from(section_id));
+    let (kit_id, section_id) = path.section()?;
     let mut issues = Issues::default();
     let name = issues.name("name", &request.name);
     let field_type = FieldType::parse(&request.field_type);
@@ -374,12 +370,7 @@ pub async fn get_field(
     path: PathIds,
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
-    let [kit_id, section_id, field_id] = path.uuids(["brandkitId", "sectionId", "fieldId"])?;
-    let (kit_id, section_id, field_id) = (
-        BrandKitId::from(kit_id),
-        SectionId::from(section_id),
-        FieldId::from(field_id),
-    );
+    let (kit_id, section_id, field_id) = path.field()?;
     let field = state
         .brands
         .get_field(&org, &kit_id, &section_id, &field_id)
@@ -409,12 +400,7 @@ pub async fn update_field(
     ApiJson(request): ApiJson<UpdateFieldRequest>,
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
-    let [kit_id, section_id, field_id] = path.uuids(["brandkitId", "sectionId", "fieldId"])?;
-    let (kit_id, section_id, field_id) = (
-        BrandKitId::from(kit_id),
-        SectionId::from(section_id),
-        FieldId::from(field_id),
-    );
+    let (kit_id, section_id, field_id) = path.field()?;
     let mut issues = Issues::default();
     let name = request
         .name
@@ -473,12 +459,7 @@ pub async fn delete_field(
     path: PathIds,
 ) -> Result<StatusCode, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
-    let [kit_id, section_id, field_id] = path.uuids(["brandkitId", "sectionId", "fieldId"])?;
-    let (kit_id, section_id, field_id) = (
-        BrandKitId::from(kit_id),
-        SectionId::from(section_id),
-        FieldId::from(field_id),
-    );
+    let (kit_id, section_id, field_id) = path.field()?;
     state
         .brands
         .delete_field(&org, &kit_id, &section_id, &field_id)

@@ -1,7 +1,6 @@
 //! Brand kits: create, list, get, update, delete.
 
 use crate::error::responses;
-use brandstream_domain::BrandKitId;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -262,8 +261,7 @@ pub async fn get_kit(
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
-    let [kit_id] = path.uuids(["brandkitId"])?;
-    let kit_id = BrandKitId::from(kit_id);
+    let kit_id = path.kit()?;
     let include_deleted = query.bool("includeDeleted", false);
     query.finish()?;
     let kit = state.brands.get_kit(&org, &kit_id, include_deleted).await?;
@@ -292,8 +290,7 @@ pub async fn update_kit(
     ApiJson(request): ApiJson<UpdateBrandKitRequest>,
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
-    let [kit_id] = path.uuids(["brandkitId"])?;
-    let kit_id = BrandKitId::from(kit_id);
+    let kit_id = path.kit()?;
     let mut issues = Issues::default();
     let text = |issues: &mut Issues, field: &str, value: Option<Option<String>>, max: usize| {
         value.map(|inner| issues.text(field, inner, max))
@@ -398,8 +395,7 @@ pub async fn delete_kit(
     path: PathIds,
 ) -> Result<StatusCode, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
-    let [kit_id] = path.uuids(["brandkitId"])?;
-    let kit_id = BrandKitId::from(kit_id);
+    let kit_id = path.kit()?;
     state
         .brands
         .delete_kit(&org, &kit_id, caller.subject())

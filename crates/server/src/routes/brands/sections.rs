@@ -1,7 +1,6 @@
 //! Brand-kit sections: list, create, get, update, delete.
 
 use crate::error::responses;
-use brandstream_domain::{BrandKitId, SectionId};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -144,8 +143,7 @@ pub async fn list_sections(
     mut query: QueryParams,
 ) -> Result<Json<Vec<SectionResponse>>, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
-    let [kit_id] = path.uuids(["brandkitId"])?;
-    let kit_id = BrandKitId::from(kit_id);
+    let kit_id = path.kit()?;
     let ids = query.uuid_list("sectionIds", 100);
     let include_deleted = query.bool("includeDeleted", false);
     query.finish()?;
@@ -180,8 +178,7 @@ pub async fn create_section(
     ApiJson(request): ApiJson<CreateSectionRequest>,
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
-    let [kit_id] = path.uuids(["brandkitId"])?;
-    let kit_id = BrandKitId::from(kit_id);
+    let kit_id = path.kit()?;
     let mut issues = Issues::default();
     let name = issues.name("name", &request.name);
     check_order(&mut issues, request.order);
@@ -220,8 +217,7 @@ pub async fn get_section(
     path: PathIds,
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsRead)?;
-    let [kit_id, section_id] = path.uuids(["brandkitId", "sectionId"])?;
-    let (kit_id, section_id) = (BrandKitId::from(kit_id), SectionId::from(section_id));
+    let (kit_id, section_id) = path.section()?;
     let section = state.brands.get_section(&org, &kit_id, &section_id).await?;
     Ok(with_etag(StatusCode::OK, &section))
 }
@@ -247,8 +243,7 @@ pub async fn update_section(
     ApiJson(request): ApiJson<UpdateSectionRequest>,
 ) -> Result<Response, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
-    let [kit_id, section_id] = path.uuids(["brandkitId", "sectionId"])?;
-    let (kit_id, section_id) = (BrandKitId::from(kit_id), SectionId::from(section_id));
+    let (kit_id, section_id) = path.section()?;
     let mut issues = Issues::default();
     let name = request
         .name
@@ -298,8 +293,7 @@ pub async fn delete_section(
     path: PathIds,
 ) -> Result<StatusCode, ApiError> {
     let org = caller.authorize(path.organization(), Scope::BrandsWrite)?;
-    let [kit_id, section_id] = path.uuids(["brandkitId", "sectionId"])?;
-    let (kit_id, section_id) = (BrandKitId::from(kit_id), SectionId::from(section_id));
+    let (kit_id, section_id) = path.section()?;
     state
         .brands
         .delete_section(&org, &kit_id, &section_id, caller.subject())

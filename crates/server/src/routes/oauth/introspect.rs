@@ -7,9 +7,8 @@ use axum::extract::ConnectInfo;
 use axum::http::Request;
 use axum::Json;
 use brandstream_auth::service::Introspection;
-use brandstream_auth::AuthError;
 
-use super::{client_credentials, read_params, source_address, State};
+use super::{State, TokenRequest};
 use crate::error::OAuthError;
 
 /// Describes a token (RFC 7662). The caller authenticates as a credential; tokens of other
@@ -30,17 +29,11 @@ pub async fn introspect(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Result<Json<Introspection>, OAuthError> {
-    let (headers, mut params) = read_params(request).await?;
-    let source = source_address(&state.settings, &headers, peer);
-    let credentials =
-        client_credentials(&headers, &mut params)?.ok_or(AuthError::InvalidClient {
-            reason: "no_credentials",
-            basic: false,
-        })?;
-    let caller = state.tokens.authenticate(&credentials, source).await?;
-    let token = params
-        .get("token")
-        .filter(|token| !token.is_empty())
-        .ok_or_else(|| OAuthError::invalid_request("the token parameter is required"))?;
-    Ok(Json(state.tokens.introspect(&caller, token).await))
+    let request = TokenRequest::read(&state, peer, request).await?;
+    Ok(Json(
+        state
+            .tokens
+            .introspect(&request.caller, &request.token)
+            .await,
+    ))
 }

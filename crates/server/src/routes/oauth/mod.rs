@@ -134,3 +134,40 @@ pub use crate::api::source_address;
 
 /// The shared state type, re-exported for the handlers.
 pub type State = axum::extract::State<Arc<crate::AppState>>;
+
+/// A request about a token (introspection, RFC 7662 §2.1; revocation, RFC 7009 §2.1): the
+/// credential that authenticated it (as for `/oauth/token`; none is `invalid_client`), the
+/// non-empty `token` parameter (else `invalid_request`) and the caller's address.
+pub(crate) struct TokenRequest {
+    pub(crate) caller: Arc<brandstream_store::ClientRecord>,
+    pub(crate) token: String,
+    pub(crate) source: std::net::IpAddr,
+}
+
+impl TokenRequest {
+    /// Reads and authenticates the request.
+    pub(crate) async fn read(
+        state: &crate::AppState,
+        peer: std::net::SocketAddr,
+        request: Request<Body>,
+    ) -> Result<Self, OAuthError> {
+        let (headers, mut params) = read_params(request).await?;
+        let source = source_address(&state.settings, &headers, peer);
+        let credentials = client_credentials(&headers, &mut params)?.ok_or(
+            brandstream_auth::AuthError::InvalidClient {
+                reason: "no_credentials",
+                basic: false,
+            },
+        )?;
+        let caller = state.tokens.authenticate(&credentials, source).await?;
+        let token = params
+            .remove("token")
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| OAuthError::invalid_request("the token parameter is required"))?;
+        Ok(TokenRequest {
+            caller,
+            token,
+            source,
+        })
+    }
+}

@@ -5,9 +5,8 @@ use std::net::SocketAddr;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
-use brandstream_auth::AuthError;
 
-use super::{client_credentials, read_params, source_address, State};
+use super::{State, TokenRequest};
 use crate::error::OAuthError;
 
 /// Revokes an access token (RFC 7009). The caller authenticates as a credential of the
@@ -29,18 +28,10 @@ pub async fn revoke(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Result<StatusCode, OAuthError> {
-    let (headers, mut params) = read_params(request).await?;
-    let source = source_address(&state.settings, &headers, peer);
-    let credentials =
-        client_credentials(&headers, &mut params)?.ok_or(AuthError::InvalidClient {
-            reason: "no_credentials",
-            basic: false,
-        })?;
-    let caller = state.tokens.authenticate(&credentials, source).await?;
-    let token = params
-        .get("token")
-        .filter(|token| !token.is_empty())
-        .ok_or_else(|| OAuthError::invalid_request("the token parameter is required"))?;
-    state.tokens.revoke(&caller, token, source).await?;
+    let request = TokenRequest::read(&state, peer, request).await?;
+    state
+        .tokens
+        .revoke(&request.caller, &request.token, request.source)
+        .await?;
     Ok(StatusCode::OK)
 }
