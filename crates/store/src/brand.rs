@@ -333,14 +333,7 @@ impl<B: Backend> BrandStore for B {
     }
 
     async fn list_sections(&self, kit_id: &str) -> StoreResult<Vec<SectionRecord>> {
-        let mut conn = self.reader().await?;
-        let sql = format!(
-            "SELECT {columns} FROM brand_sections WHERE kit_id = $1 ORDER BY {SECTION_ORDER}",
-            columns = SectionRecord::columns()
-        );
-        let sql = collated(conn.dialect(), &sql);
-        conn.query(&sql, &binds![kit_id], SectionRecord::from_row)
-            .await
+        SECTIONS.list(self, kit_id, SECTION_ORDER).await
     }
 
     async fn get_section(&self, kit_id: &str, id: &str) -> StoreResult<Option<SectionRecord>> {
@@ -361,14 +354,7 @@ impl<B: Backend> BrandStore for B {
     }
 
     async fn list_fields(&self, section_id: &str) -> StoreResult<Vec<FieldRecord>> {
-        let mut conn = self.reader().await?;
-        let sql = format!(
-            "SELECT {columns} FROM brand_fields WHERE section_id = $1 ORDER BY {FIELD_ORDER}",
-            columns = FieldRecord::columns()
-        );
-        let sql = collated(conn.dialect(), &sql);
-        conn.query(&sql, &binds![section_id], FieldRecord::from_row)
-            .await
+        FIELDS.list(self, section_id, FIELD_ORDER).await
     }
 
     async fn page_fields(

@@ -132,13 +132,13 @@ impl<B: Backend> PortalStore for B {
         // The unique index settles two sign-ups of one name at once: the second waits for the
         // first and then fails.
         tx.execute(
-            &insert_statement("users", UserRecord::columns(), '$'),
+            &insert_statement("users", UserRecord::columns()),
             &user.values(),
         )
         .await
         .map_err(duplicate_as("username"))?;
         tx.execute(
-            &insert_statement("memberships", Membership::columns(), '$'),
+            &insert_statement("memberships", Membership::columns()),
             &membership.values(),
         )
         .await?;
@@ -201,7 +201,7 @@ impl<B: Backend> PortalStore for B {
         self.writer()
             .await?
             .execute(
-                &insert_statement("portal_sessions", SessionRecord::columns(), '$'),
+                &insert_statement("portal_sessions", SessionRecord::columns()),
                 &session.values(),
             )
             .await?;

@@ -198,18 +198,6 @@ impl Column for Stamp {
     }
 }
 
-/// A JSON list of strings (stored as text).
-trait JsonList {
-    fn json_list(&self, column: &str) -> StoreResult<Vec<String>>;
-}
-
-impl JsonList for dyn SqlRow + '_ {
-    fn json_list(&self, column: &str) -> StoreResult<Vec<String>> {
-        serde_json::from_value(self.json(column)?)
-            .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-    }
-}
-
 /// Types stored as one column read by a [`SqlRow`] getter and bound as one [`Bind`] variant.
 macro_rules! plain_columns {
     ($($ty:ty => $get:ident, $bind:expr;)+) => {$(

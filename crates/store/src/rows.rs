@@ -7,7 +7,6 @@
 //! is stored (SQLite `INTEGER` 0/1, PostgreSQL `BOOLEAN`), which the implementations absorb.
 //! JSON columns are text on both, holding the serialized form written by the application.
 
-use brandstream_domain::OrgId;
 use serde_json::Value;
 
 use std::marker::PhantomData;
@@ -39,9 +38,10 @@ pub(crate) trait SqlRow {
             .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
     }
 
-    /// The `org_id` column as an organisation id.
-    fn org(&self) -> StoreResult<OrgId> {
-        OrgId::parse(&self.text("org_id")?).map_err(|e| StoreError::Corrupt(e.to_string()))
+    /// A JSON list of strings (stored as text).
+    fn json_list(&self, name: &str) -> StoreResult<Vec<String>> {
+        serde_json::from_str(&self.text(name)?)
+            .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
     }
 }
 
@@ -139,16 +139,6 @@ impl<'a> From<&'a String> for Bind<'a> {
         Bind::Text(text)
     }
 }
-impl<'a> From<Option<&'a str>> for Bind<'a> {
-    fn from(text: Option<&'a str>) -> Self {
-        Bind::OptText(text)
-    }
-}
-impl<'a> From<&'a Option<String>> for Bind<'a> {
-    fn from(text: &'a Option<String>) -> Self {
-        Bind::OptText(text.as_deref())
-    }
-}
 impl From<String> for Bind<'_> {
     fn from(text: String) -> Self {
         Bind::Owned(text)
@@ -157,11 +147,6 @@ impl From<String> for Bind<'_> {
 impl From<i64> for Bind<'_> {
     fn from(value: i64) -> Self {
         Bind::Int(value)
-    }
-}
-impl From<Option<i64>> for Bind<'_> {
-    fn from(value: Option<i64>) -> Self {
-        Bind::OptInt(value)
     }
 }
 impl From<bool> for Bind<'_> {
@@ -257,19 +242,19 @@ impl tokio_postgres::types::ToSql for Bind<'_> {
     tokio_postgres::types::to_sql_checked!();
 }
 
-/// `INSERT INTO table (columns) VALUES (?1, …)` (or `$1, …`), one placeholder per column.
-pub(crate) fn insert_statement(table: &str, columns: &str, sign: char) -> String {
-    insert_rows_statement(table, columns, 1, sign)
+/// `INSERT INTO table (columns) VALUES ($1, …)`, one placeholder per column.
+pub(crate) fn insert_statement(table: &str, columns: &str) -> String {
+    insert_rows_statement(table, columns, 1)
 }
 
-/// `INSERT INTO table (columns) VALUES (?1, …), (…), …` (or `$N`) for `rows` rows, numbered
-/// row after row: the values of all rows, each in `columns` order, flattened.
-pub(crate) fn insert_rows_statement(table: &str, columns: &str, rows: usize, sign: char) -> String {
+/// `INSERT INTO table (columns) VALUES ($1, …), (…), …` for `rows` rows, numbered row after
+/// row: the values of all rows, each in `columns` order, flattened.
+pub(crate) fn insert_rows_statement(table: &str, columns: &str, rows: usize) -> String {
     let width = columns.split(',').count();
     let rows: Vec<String> = (0..rows)
         .map(|row| {
             let placeholders: Vec<String> = (1..=width)
-                .map(|column| format!("{sign}{}", row * width + column))
+                .map(|column| format!("${}", row * width + column))
                 .collect();
             format!("({})", placeholders.join(", "))
         })
@@ -277,8 +262,8 @@ pub(crate) fn insert_rows_statement(table: &str, columns: &str, rows: usize, sig
     format!("INSERT INTO {table} ({columns}) VALUES {}", rows.join(", "))
 }
 
-/// One row's versioned update: `UPDATE table SET column = ?1, … WHERE key = ?n AND …` (or
-/// `$N`), the columns' values first, then the keys' (the last key is the expected version).
+/// One row's versioned update: `UPDATE table SET column = $1, … WHERE key = $n AND …`, the
+/// columns' values first, then the keys' (the last key is the expected version).
 pub(crate) struct RowUpdate<'a> {
     pub(crate) table: &'static str,
     pub(crate) columns: &'static str,
@@ -287,19 +272,19 @@ pub(crate) struct RowUpdate<'a> {
 }
 
 impl RowUpdate<'_> {
-    /// The statement, with `sign` (`?` or `$`) before each placeholder number.
-    pub(crate) fn sql(&self, sign: char) -> String {
+    /// The statement.
+    pub(crate) fn sql(&self) -> String {
         let columns: Vec<&str> = self.columns.split(',').map(str::trim).collect();
         let assignments: Vec<String> = columns
             .iter()
             .enumerate()
-            .map(|(index, column)| format!("{column} = {sign}{}", index + 1))
+            .map(|(index, column)| format!("{column} = ${}", index + 1))
             .collect();
         let conditions: Vec<String> = self
             .keys
             .iter()
             .enumerate()
-            .map(|(index, key)| format!("{key} = {sign}{}", columns.len() + index + 1))
+            .map(|(index, key)| format!("{key} = ${}", columns.len() + index + 1))
             .collect();
         format!(
             "UPDATE {} SET {} WHERE {}",
@@ -365,7 +350,7 @@ pub(crate) const RUNS: Table<RunRecord> = Table {
 impl<R: Stored + Send> Table<R> {
     /// `INSERT INTO table (columns) VALUES ($1, …)` for one record.
     pub(crate) fn insert(&self) -> String {
-        insert_statement(self.name, R::columns(), '$')
+        insert_statement(self.name, R::columns())
     }
 
     /// Stores a new record.
@@ -380,6 +365,25 @@ impl<R: Stored + Send> Table<R> {
             .execute(&sql, &record.values())
             .await?;
         Ok(())
+    }
+
+    /// Every record under `parent` (deleted ones too), in `order` (byte order where the
+    /// engines' text collations differ: [`crate::brand::collated`]).
+    pub(crate) async fn list(
+        &self,
+        store: &impl Backend,
+        parent: &str,
+        order: &str,
+    ) -> StoreResult<Vec<R>> {
+        let mut conn = store.reader().await?;
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {} = $1 ORDER BY {order}",
+            R::columns(),
+            self.name,
+            self.parent_key
+        );
+        let sql = crate::brand::collated(conn.dialect(), &sql);
+        conn.query(&sql, &binds![parent], R::from_row).await
     }
 
     /// The record `id` under `parent` (deleted ones too), if any.

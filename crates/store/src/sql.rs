@@ -303,7 +303,12 @@ macro_rules! statement_calls {
             binds: &[Bind<'_>],
             map: impl Fn(&dyn SqlRow) -> StoreResult<T>,
         ) -> StoreResult<Option<T>> {
-            Ok(self.exec().query(sql, binds, 1, map).await?.into_iter().next())
+            Ok(self
+                .exec()
+                .query(sql, binds, 1, map)
+                .await?
+                .into_iter()
+                .next())
         }
 
         /// Runs statements without parameters, separated by semicolons.
@@ -321,7 +326,7 @@ macro_rules! statement_calls {
             &mut self,
             update: &crate::rows::RowUpdate<'_>,
         ) -> StoreResult<bool> {
-            Ok(self.execute(&update.sql('$'), &update.values).await? == 1)
+            Ok(self.execute(&update.sql(), &update.values).await? == 1)
         }
 
         /// Inserts `records` into `table` (`columns` in the order `values` gives them), as
@@ -335,7 +340,8 @@ macro_rules! statement_calls {
             records: &[R],
             values: impl for<'r> Fn(&'r R) -> StoreResult<Vec<Bind<'r>>>,
         ) -> StoreResult<()> {
-            self.insert_rows_by(table, columns, records, INSERT_BATCH, values).await
+            self.insert_rows_by(table, columns, records, INSERT_BATCH, values)
+                .await
         }
 
         /// [`insert_rows`](Self::insert_rows) with `rows_per_statement` rows per statement.
@@ -349,7 +355,7 @@ macro_rules! statement_calls {
             values: impl for<'r> Fn(&'r R) -> StoreResult<Vec<Bind<'r>>>,
         ) -> StoreResult<()> {
             for batch in records.chunks(rows_per_statement.max(1)) {
-                let sql = crate::rows::insert_rows_statement(table, columns, batch.len(), '$');
+                let sql = crate::rows::insert_rows_statement(table, columns, batch.len());
                 let mut binds = Vec::new();
                 for record in batch {
                     binds.extend(values(record)?);

@@ -55,7 +55,7 @@ fn corrupt(error: impl std::fmt::Display) -> StoreError {
 fn client_from_row(row: &dyn SqlRow) -> StoreResult<ClientRecord> {
     Ok(ClientRecord {
         client_id: ClientId::parse(&row.text("client_id")?).map_err(corrupt)?,
-        org_id: row.org()?,
+        org_id: OrgId::read(row, "org_id")?,
         label: row.text("label")?,
         description: row.text("description")?,
         scopes: ScopeSet::parse(&row.text("scopes")?).map_err(corrupt)?,
@@ -110,7 +110,7 @@ async fn mark_client_updated(tx: &mut Tx<'_>, id: &ClientId, now: UnixSeconds) -
 
 async fn insert_key(tx: &mut Tx<'_>, key: &SigningKeyRecord) -> StoreResult<()> {
     tx.execute(
-        &insert_statement("signing_keys", SigningKeyRecord::columns(), '$'),
+        &insert_statement("signing_keys", SigningKeyRecord::columns()),
         &key.values(),
     )
     .await?;
@@ -165,17 +165,14 @@ async fn insert_secret(tx: &mut Tx<'_>, id: &ClientId, secret: &NewSecret) -> St
 impl<B: Backend> OrgStore for B {
     async fn create_org(&self, org: &Org) -> StoreResult<()> {
         let mut conn = self.writer().await?;
-        conn.execute(
-            &insert_statement("orgs", Org::columns(), '$'),
-            &org.values(),
-        )
-        .await
-        .map_err(|error| match error {
-            StoreError::Duplicate(_) => {
-                StoreError::Conflict("the organisation already exists".into())
-            }
-            other => other,
-        })?;
+        conn.execute(&insert_statement("orgs", Org::columns()), &org.values())
+            .await
+            .map_err(|error| match error {
+                StoreError::Duplicate(_) => {
+                    StoreError::Conflict("the organisation already exists".into())
+                }
+                other => other,
+            })?;
         Ok(())
     }
 
