@@ -21,6 +21,48 @@ const SKIPPED: &[&str] = &[
     "iframe", "head",
 ];
 
+/// ARIA roles of page furniture rather than content (WAI-ARIA 1.2 landmark and window roles):
+/// site navigation, the site banner and footer, search, and dialogs such as consent prompts.
+const FURNITURE_ROLES: &[&str] = &[
+    "navigation",
+    "banner",
+    "contentinfo",
+    "search",
+    "dialog",
+    "alertdialog",
+];
+
+/// Class or id words of consent and cookie notices, which sites mark up as plain `<div>`s.
+const CONSENT_WORDS: &[&str] = &["cookie", "cookies", "consent", "gdpr"];
+
+/// Whether an element is page furniture by its markup: a skipped element, `hidden` or
+/// `aria-hidden="true"` (not rendered, or not for readers), a furniture role, a `<dialog>`, or
+/// a consent notice by its class or id.
+fn is_furniture(element: ElementRef<'_>) -> bool {
+    let value = element.value();
+    if SKIPPED.contains(&value.name()) || value.name() == "dialog" {
+        return true;
+    }
+    if value.attr("hidden").is_some()
+        || value
+            .attr("aria-hidden")
+            .is_some_and(|hidden| hidden.trim().eq_ignore_ascii_case("true"))
+    {
+        return true;
+    }
+    if value.attr("role").is_some_and(|roles| {
+        roles
+            .split_ascii_whitespace()
+            .any(|role| FURNITURE_ROLES.contains(&role.to_ascii_lowercase().as_str()))
+    }) {
+        return true;
+    }
+    let names = value.classes().chain(value.id());
+    names
+        .flat_map(|name| name.split(['-', '_']))
+        .any(|word| CONSENT_WORDS.contains(&word.to_ascii_lowercase().as_str()))
+}
+
 /// How far the `<meta>` prescan looks. WHATWG says 1024 bytes; real pages put kilobytes of
 /// script before `<html>` (and Chromium keeps looking while it is still in the head), so the
 /// prescan covers 8 KiB, as Apache Tika's does.
@@ -372,7 +414,7 @@ fn collect_text(element: ElementRef<'_>, out: &mut String) {
 
 fn walk(element: ElementRef<'_>, builder: &mut Builder) {
     let name = element.value().name();
-    if SKIPPED.contains(&name) {
+    if is_furniture(element) {
         return;
     }
     match name {
@@ -465,6 +507,33 @@ mod tests {
         assert!(texts.contains(&"One") && texts.contains(&"Nested"));
         assert!(texts.contains(&"Sea | #123456"));
         assert_eq!(doc.title.as_deref(), Some("Guide"));
+    }
+
+    #[test]
+    fn hidden_elements_dialogs_and_consent_notices_are_furniture() {
+        let doc = extract_html(
+            br#"<html><body>
+            <div class="cookie-banner">We use cookies to count visits.</div>
+            <div id="consent_prompt"><p>Allow tracking?</p></div>
+            <div role="dialog"><p>Sign up for our newsletter</p></div>
+            <div role="Navigation"><a href="/">Menu</a></div>
+            <dialog open><p>Modal text</p></dialog>
+            <p hidden>Hidden text</p><p aria-hidden="true">Decorative text</p>
+            <div class="cookbook"><p>Recipes for brand storytelling.</p></div>
+            <p aria-hidden="false">Visible text</p>
+            </body></html>"#,
+        )
+        .unwrap();
+        let texts: Vec<&str> = doc.pages[0]
+            .blocks
+            .iter()
+            .map(|b| b.text.as_str())
+            .collect();
+        assert_eq!(
+            texts,
+            ["Recipes for brand storytelling.", "Visible text"],
+            "{texts:?}"
+        );
     }
 
     fn all_text(doc: &Extracted) -> String {
