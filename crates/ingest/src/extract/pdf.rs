@@ -11,6 +11,10 @@
 //!   glyph's advance and the next is a space, wider than 1.2 em a column gap (` | `, so table
 //!   cells stay apart). Positions are measured along each glyph's own baseline, so rotated
 //!   pages and labels read like the rest.
+//! - A table row whose cells wrap is drawn cell by cell: one cell's lines, then the next cell's
+//!   back up at the row's first baseline. Such a row becomes one line, each cell's lines joined
+//!   and the cells set apart with ` | `, as a row whose cells fit one line reads; a "cell" of
+//!   more than five lines is a column of running text and is left as it is.
 //! - A glyph drawn again at (almost) the same place with the same text (fake bold, shadows)
 //!   is kept once.
 //! - Lines in right-to-left scripts are stored in logical order: glyphs are placed in visual
@@ -410,9 +414,110 @@ fn logical_order(line: &str) -> String {
         .collect()
 }
 
+/// Where a laid-out line lies: its first glyph's position and size, its last glyph's end.
+#[derive(Debug, Clone, Copy)]
+struct LineSpan {
+    start: f64,
+    end: f64,
+    across: f64,
+    size: f64,
+    direction: (f64, f64),
+}
+
+/// Most lines a table cell may wrap to before its column is taken for running text.
+const MAX_CELL_LINES: usize = 5;
+
+/// The table rows among a page's lines whose cells wrap (see [`join_wrapped_rows`]): each
+/// found row as (first line, last line + 1, the cells' line ranges).
+fn wrapped_rows(spans: &[LineSpan]) -> Vec<(usize, usize, Vec<std::ops::Range<usize>>)> {
+    let mut rows = Vec::new();
+    let mut first = 0;
+    while first < spans.len() {
+        let top = spans[first];
+        let tolerance = top.size;
+        let mut cells: Vec<std::ops::Range<usize>> = Vec::new();
+        cells.push(first..first + 1);
+        let mut row_end = top.end;
+        let mut line = first + 1;
+        while line < spans.len() {
+            let span = spans[line];
+            let previous = spans[line - 1];
+            let Some(cell) = cells.last_mut() else { break };
+            let cell_start = spans[cell.start].start;
+            let same_direction = (span.direction.0 - top.direction.0).abs() < 0.01
+                && (span.direction.1 - top.direction.1).abs() < 0.01;
+            let from_top = (span.across - top.across).abs();
+            let step = from_top - (previous.across - top.across).abs();
+            if !same_direction {
+                break;
+            }
+            if from_top < 0.3 * tolerance && span.start > row_end + 0.5 * tolerance {
+                // Back up at the row's first baseline, right of everything so far: a new cell.
+                cells.push(line..line + 1);
+            } else if step > 0.5 * tolerance
+                && step < 1.6 * tolerance
+                && (span.start - cell_start).abs() < 2.0 * tolerance
+                && cell.len() < MAX_CELL_LINES
+            {
+                // The next line down, under the cell's first: the cell wraps.
+                cell.end = line + 1;
+            } else {
+                break;
+            }
+            row_end = row_end.max(span.end);
+            line += 1;
+        }
+        if cells.len() >= 2 && cells.iter().any(|cell| cell.len() >= 2) {
+            rows.push((first, line, cells));
+            first = line;
+        } else {
+            first += 1;
+        }
+    }
+    rows
+}
+
+/// Joins table rows whose cells wrap onto several lines. A content stream draws such a table
+/// cell by cell, so its lines arrive as one cell's lines, then the next cell's back up at the
+/// row's first baseline; each row becomes one line, its cells' lines joined and the cells set
+/// apart with ` | ` as on a row whose cells fit one line. A "cell" longer than
+/// [`MAX_CELL_LINES`] lines is a column of running text and is left as it is.
+fn join_wrapped_rows(text: String, spans: &[LineSpan]) -> String {
+    let lines: Vec<&str> = text.split('\n').collect();
+    // The non-empty lines, in the order their spans were recorded.
+    let filled: Vec<usize> = (0..lines.len()).filter(|&i| !lines[i].is_empty()).collect();
+    if filled.len() != spans.len() {
+        return text;
+    }
+    let rows = wrapped_rows(spans);
+    if rows.is_empty() {
+        return text;
+    }
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    let mut next_line = 0;
+    for (first, end, cells) in rows {
+        let (from, to) = (filled[first], filled[end - 1]);
+        out.extend(lines[next_line..from].iter().map(|line| (*line).to_owned()));
+        let row: Vec<String> = cells
+            .iter()
+            .map(|cell| {
+                cell.clone()
+                    .map(|index| lines[filled[index]].trim())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        out.push(row.join(" | "));
+        next_line = to + 1;
+    }
+    out.extend(lines[next_line..].iter().map(|line| (*line).to_owned()));
+    out.join("\n")
+}
+
 /// Lays a page's glyphs out as lines of text (see the module documentation).
 fn lay_out(glyphs: &[Placed], texts: &str) -> String {
     let mut text = String::new();
+    let mut spans: Vec<LineSpan> = Vec::new();
     let mut kept: Vec<(&Placed, &str)> = Vec::new();
     for glyph in glyphs {
         let glyph_text = &texts[glyph.text.clone()];
@@ -465,9 +570,21 @@ fn lay_out(glyphs: &[Placed], texts: &str) -> String {
                 text.push(' ');
             }
         }
+        if text.is_empty() || text.ends_with('\n') {
+            spans.push(LineSpan {
+                start: glyph.along,
+                end: glyph.end,
+                across: glyph.across,
+                size: glyph.size,
+                direction: glyph.direction,
+            });
+        } else if let Some(span) = spans.last_mut() {
+            span.end = span.end.max(glyph.end);
+        }
         text.push_str(glyph_text);
         kept.push((glyph, glyph_text));
     }
+    let text = join_wrapped_rows(text, &spans);
     if !text.chars().any(is_rtl) {
         return text;
     }
@@ -770,6 +887,57 @@ pub fn extract_pdf_limited(bytes: &[u8], max_pages: u32) -> Result<Extracted, Ex
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A line at `start`..`end` along its baseline, `line` lines down the page (12 pt type).
+    fn span(start: f64, end: f64, line: f64) -> LineSpan {
+        LineSpan {
+            start,
+            end,
+            across: -14.0 * line,
+            size: 12.0,
+            direction: (1.0, 0.0),
+        }
+    }
+
+    #[test]
+    fn table_rows_whose_cells_wrap_become_one_line_each() {
+        // Two rows of three cells drawn cell by cell, under a heading and over a paragraph.
+        let text = "Scenarios\nA train is\nlate\n\"New time\nfirst.\"\nNever\n\nStorms\nWarn early\nand plainly\nCalmly\nAfter the table comes a paragraph.";
+        let spans = [
+            span(0.0, 80.0, 0.0),
+            span(0.0, 60.0, 1.0),
+            span(0.0, 30.0, 2.0),
+            span(100.0, 170.0, 1.0),
+            span(100.0, 140.0, 2.0),
+            span(200.0, 240.0, 1.0),
+            span(0.0, 50.0, 4.0),
+            span(100.0, 180.0, 4.0),
+            span(100.0, 170.0, 5.0),
+            span(200.0, 240.0, 4.0),
+            span(0.0, 300.0, 6.0),
+        ];
+        assert_eq!(
+            join_wrapped_rows(text.to_owned(), &spans),
+            "Scenarios\nA train is late | \"New time first.\" | Never\n\nStorms | Warn early and plainly | Calmly\nAfter the table comes a paragraph."
+        );
+    }
+
+    #[test]
+    fn running_text_and_page_columns_are_not_table_rows() {
+        // A column of seven lines, then a second column back at the top: running text.
+        let lines: Vec<String> = (0..7)
+            .map(|i| format!("left {i}"))
+            .chain((0..3).map(|i| format!("right {i}")))
+            .collect();
+        let mut spans: Vec<LineSpan> = (0..7).map(|i| span(0.0, 200.0, f64::from(i))).collect();
+        spans.extend((0..3).map(|i| span(250.0, 450.0, f64::from(i))));
+        let text = lines.join("\n");
+        assert_eq!(join_wrapped_rows(text.clone(), &spans), text);
+        // Cells that each fit one line are already one line (` | ` from their gaps).
+        let text = "Name | HEX\nSea | #123456".to_owned();
+        let spans = [span(0.0, 200.0, 0.0), span(0.0, 200.0, 1.0)];
+        assert_eq!(join_wrapped_rows(text.clone(), &spans), text);
+    }
 
     /// A one-page PDF showing `content` with font `/F1` = `font` (a dictionary), with a
     /// correct cross-reference table.
