@@ -141,6 +141,9 @@ const FORBIDDEN: i64 = -1_000_000_000;
 const PAIRED_LISTS_WEIGHT: f32 = 0.08;
 /// How many passages a list subsection collects.
 pub(super) const LIST_CAPACITY: usize = 2;
+/// What a list subsection's further passage is worth less than its first, in score: a passage
+/// scoring nearly as well for an empty subsection goes there instead.
+const FURTHER_SLOT_COST: f32 = 0.02;
 
 /// One thing to place: a whole passage or one part of it.
 struct Unit {
@@ -491,7 +494,10 @@ fn place(
     }
     // Slots: one per text subsection, LIST_CAPACITY per list subsection, minus what the
     // headings already gave them; then one "left out" slot per unit (weight 0).
+    // A slot beyond a subsection's first (a list's second passage) costs
+    // [`FURTHER_SLOT_COST`]: an empty subsection is filled before a list grows.
     let mut slots: Vec<usize> = Vec::new();
+    let mut further: Vec<bool> = Vec::new();
     for (t, target) in targets.iter().enumerate() {
         let held = cascade
             .iter()
@@ -501,7 +507,10 @@ fn place(
             FieldType::Text => 1,
             FieldType::Array | FieldType::RichArray => LIST_CAPACITY,
         };
-        slots.extend(std::iter::repeat_n(t, capacity.saturating_sub(held)));
+        for slot in held..capacity {
+            slots.push(t);
+            further.push(slot > 0);
+        }
     }
     let candidates: Vec<usize> = (0..units.len()).filter(|u| alive[*u]).collect();
     let columns = slots.len() + candidates.len();
@@ -511,7 +520,12 @@ fn place(
         for (column, t) in slots.iter().enumerate() {
             if allowed.contains(&(*u, *t)) {
                 // Gain over leaving the unit out, in millionths.
-                weights[(row, column)] = ((scores[*u][*t] - MIN_SCORE) * 1e6).round() as i64;
+                let cost = if further[column] {
+                    FURTHER_SLOT_COST
+                } else {
+                    0.0
+                };
+                weights[(row, column)] = ((scores[*u][*t] - MIN_SCORE - cost) * 1e6).round() as i64;
             }
         }
     }
