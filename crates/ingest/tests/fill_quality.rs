@@ -235,12 +235,12 @@ fn fill_sample(brand: &str, format: &str, meaning: Option<&MeaningModel>) -> f64
 /// The least share of facts (in %) each brand must keep, per file: with the headings alone,
 /// and with filling by meaning (the model). The first two brands, whose headings follow the
 /// catalogue, keep everything either way. The last two are written like real brand books;
-/// their floors are the figures measured when filling by meaning arrived (issue 14's target
-/// is 90 %), so a change can only raise them.
+/// their floors are the lowest figures measured over their four files (issue 14's target is
+/// 90 %), so a change can only raise them.
 const FLOORS: &[(&str, f64, f64)] = &[
     ("northwind-coffee-roasters", 100.0, 100.0),
     ("tidewater-outdoor-gear", 100.0, 100.0),
-    ("fennick-valley-rail", 35.0, 89.0),
+    ("fennick-valley-rail", 35.0, 92.0),
     ("thistlebrook-libraries", 34.0, 92.0),
 ];
 

@@ -814,7 +814,11 @@ pub fn extract_pdf_limited(bytes: &[u8], max_pages: u32) -> Result<Extracted, Ex
     for (index, paragraphs) in page_paragraphs.iter().enumerate() {
         for (position, lines) in paragraphs.iter().enumerate() {
             // Lines with column gaps are table rows; the rest of their paragraph stays as is.
-            if lines.iter().any(|line| line.contains(" | ")) {
+            // In running text (fewer than half of a paragraph's three or more lines with a
+            // gap) a ` | ` is a vertical bar the text itself contains ("Station name | Site").
+            let rows = lines.iter().filter(|line| line.contains(" | ")).count();
+            let running_text = lines.len() >= 3 && rows * 2 < lines.len();
+            if rows > 0 && !running_text {
                 for line in lines {
                     let kind = if line.contains(" | ") {
                         BlockKind::TableRow
@@ -1025,6 +1029,27 @@ mod tests {
         let text = all_text(&extract_pdf(&bytes).unwrap());
         assert!(text.contains("Bold"), "{text:?}");
         assert!(text.contains("Geography test"), "{text:?}");
+    }
+
+    #[test]
+    fn a_vertical_bar_in_running_text_is_not_a_table_row() {
+        let bytes = pdf_with(
+            HELVETICA,
+            "BT /F1 12 Tf 72 700 Td (People search for journeys, not for railways. Each station has its) Tj ET \
+             BT /F1 12 Tf 72 686 Td (own page titled Station name | Fennick Valley Rail, and each walk) Tj ET \
+             BT /F1 12 Tf 72 672 Td (is named after the place it leads to, such as the viaduct walk.) Tj ET",
+        );
+        let document = extract_pdf(&bytes).unwrap();
+        let blocks: Vec<(&BlockKind, &str)> = document.pages[0]
+            .blocks
+            .iter()
+            .map(|block| (&block.kind, block.text.as_str()))
+            .collect();
+        assert_eq!(blocks.len(), 1, "{blocks:?}");
+        assert_eq!(*blocks[0].0, BlockKind::Paragraph, "{blocks:?}");
+        assert!(blocks[0]
+            .1
+            .contains("Station name | Fennick Valley Rail, and each walk is named"));
     }
 
     #[test]
