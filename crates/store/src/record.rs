@@ -221,19 +221,28 @@ plain_columns! {
     Option<bool> => opt_flag, |flag| Bind::OptFlag(*flag);
     Value => json, |value| Bind::Owned(value.to_string());
     Vec<u8> => bytes, |bytes| Bind::Bytes(bytes);
-    Vec<String> => json_list, |list| Bind::Owned(Value::from(list.as_slice()).to_string());
+    // Serialising strings cannot fail.
+    Vec<String> => json_list, |list| Bind::Owned(serde_json::to_string(list).unwrap_or_default());
 }
 
-/// Types stored as their text and read back by a parser; an unknown text is a corrupt row.
-macro_rules! text_columns {
-    ($($ty:ty => $parse:expr;)+) => {$(
+/// An organisation id: stored as its text; text that is no valid id is a corrupt row.
+impl Column for OrgId {
+    fn read(row: &dyn SqlRow, column: &str) -> StoreResult<Self> {
+        let text = row.text(column)?;
+        OrgId::parse(&text)
+            .map_err(|_| StoreError::Corrupt(format!("column {column}: unknown value {text:?}")))
+    }
+    fn bind<'a>(&'a self, out: &mut Vec<Bind<'a>>) {
+        out.push(Bind::Text(self.as_str()));
+    }
+}
+
+/// Record ids: stored as their text and taken as stored.
+macro_rules! id_columns {
+    ($($ty:ty),+) => {$(
         impl Column for $ty {
             fn read(row: &dyn SqlRow, column: &str) -> StoreResult<Self> {
-                let text = row.text(column)?;
-                let parse: fn(&str) -> Option<$ty> = $parse;
-                parse(&text).ok_or_else(|| {
-                    StoreError::Corrupt(format!("column {column}: unknown value {text:?}"))
-                })
+                Ok(row.text(column)?.into())
             }
             fn bind<'a>(&'a self, out: &mut Vec<Bind<'a>>) {
                 out.push(Bind::Text(self.as_str()));
@@ -241,12 +250,11 @@ macro_rules! text_columns {
         }
     )+};
 }
-text_columns! {
-    OrgId => |text| OrgId::parse(text).ok();
-    brandstream_domain::BrandKitId => |text| Some(text.into());
-    brandstream_domain::SectionId => |text| Some(text.into());
-    brandstream_domain::FieldId => |text| Some(text.into());
-    brandstream_domain::DocumentId => |text| Some(text.into());
-    brandstream_domain::ChunkId => |text| Some(text.into());
-    brandstream_domain::RunId => |text| Some(text.into());
-}
+id_columns!(
+    brandstream_domain::BrandKitId,
+    brandstream_domain::SectionId,
+    brandstream_domain::FieldId,
+    brandstream_domain::DocumentId,
+    brandstream_domain::ChunkId,
+    brandstream_domain::RunId
+);

@@ -50,17 +50,19 @@ fn is_furniture(element: ElementRef<'_>) -> bool {
     {
         return true;
     }
+    let one_of = |word: &str, list: &[&str]| list.iter().any(|w| word.eq_ignore_ascii_case(w));
     if value.attr("role").is_some_and(|roles| {
         roles
             .split_ascii_whitespace()
-            .any(|role| FURNITURE_ROLES.contains(&role.to_ascii_lowercase().as_str()))
+            .any(|role| one_of(role, FURNITURE_ROLES))
     }) {
         return true;
     }
-    let names = value.classes().chain(value.id());
-    names
+    value
+        .classes()
+        .chain(value.id())
         .flat_map(|name| name.split(['-', '_']))
-        .any(|word| CONSENT_WORDS.contains(&word.to_ascii_lowercase().as_str()))
+        .any(|word| one_of(word, CONSENT_WORDS))
 }
 
 /// How far the `<meta>` prescan looks. WHATWG says 1024 bytes; real pages put kilobytes of

@@ -483,14 +483,14 @@ fn wrapped_rows(spans: &[LineSpan]) -> Vec<(usize, usize, Vec<std::ops::Range<us
 /// apart with ` | ` as on a row whose cells fit one line. A "cell" longer than
 /// [`MAX_CELL_LINES`] lines is a column of running text and is left as it is.
 fn join_wrapped_rows(text: String, spans: &[LineSpan]) -> String {
+    let rows = wrapped_rows(spans);
+    if rows.is_empty() {
+        return text;
+    }
     let lines: Vec<&str> = text.split('\n').collect();
     // The non-empty lines, in the order their spans were recorded.
     let filled: Vec<usize> = (0..lines.len()).filter(|&i| !lines[i].is_empty()).collect();
     if filled.len() != spans.len() {
-        return text;
-    }
-    let rows = wrapped_rows(spans);
-    if rows.is_empty() {
         return text;
     }
     let mut out: Vec<String> = Vec::with_capacity(lines.len());
