@@ -240,7 +240,7 @@ fn fill_sample(brand: &str, format: &str, meaning: Option<&MeaningModel>) -> f64
 const FLOORS: &[(&str, f64, f64)] = &[
     ("northwind-coffee-roasters", 100.0, 100.0),
     ("tidewater-outdoor-gear", 100.0, 100.0),
-    ("fennick-valley-rail", 35.0, 92.0),
+    ("fennick-valley-rail", 35.0, 100.0),
     ("thistlebrook-libraries", 34.0, 92.0),
 ];
 

@@ -899,7 +899,10 @@ pub fn extract_docx(bytes: &[u8], part_limit: u64) -> Result<Extracted, ExtractE
             }
         }
     }
-    for (parts, heading) in [(headers, "Headers"), (footers, "Footers")] {
+    for (parts, heading) in [headers, footers]
+        .into_iter()
+        .zip(super::PAGE_FURNITURE_HEADINGS)
+    {
         let mut seen = HashSet::new();
         let mut items = Vec::new();
         for name in parts {

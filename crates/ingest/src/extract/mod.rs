@@ -9,6 +9,10 @@ pub mod text;
 
 use crate::{Block, BlockKind, ExtractError, Extracted, FileKind, HeadingPath, Page};
 
+/// The headings a DOCX's page headers and footers are read under, after the body and its
+/// notes: their text is kept (a reader can tell it from the body), and filling passes it over.
+pub const PAGE_FURNITURE_HEADINGS: [&str; 2] = ["Headers", "Footers"];
+
 /// Limits applied while extracting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExtractLimits {

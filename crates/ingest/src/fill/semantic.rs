@@ -11,9 +11,12 @@
 //! lexical evidence (topic cues, intent words), for structure (lists and tables suit list
 //! subsections) and for the cascade's own guess. Passages and subsections are then matched
 //! globally, best pair first: a `text` subsection takes one passage (and the other parts of
-//! that passage's chapter), a list subsection collects up to [`LIST_CAPACITY`]; a passage
-//! closer to the front-matter descriptors (how to use the guide, contents, editions) than to
-//! any subsection is left out.
+//! that passage's chapter), a list subsection collects up to [`LIST_CAPACITY`], at a small
+//! cost for a further passage and a larger one for a passage from another chapter than the
+//! list's own (a list's items stand in one place; a passage elsewhere that suits it nearly as
+//! well is more likely what an empty subsection is about); a passage closer to the
+//! front-matter descriptors (how to use the guide, contents, editions) than to any subsection,
+//! and a DOCX's page headers and footers, are left out.
 //!
 //! Deterministic: the same passages and targets give the same assignment (ties break on
 //! position).
@@ -144,6 +147,13 @@ pub(super) const LIST_CAPACITY: usize = 2;
 /// What a list subsection's further passage is worth less than its first, in score: a passage
 /// scoring nearly as well for an empty subsection goes there instead.
 const FURTHER_SLOT_COST: f32 = 0.02;
+/// What a list subsection's passage from another chapter than the list's own (the chapter of
+/// the passage that suits the list best) costs, in score: a list's passages come from one
+/// place, and a passage elsewhere that scores nearly as well for it is more likely what an
+/// empty subsection is about. Charged as this on a further slot and as this less
+/// [`FURTHER_SLOT_COST`] on the first, so that the two passages cost the same in either
+/// order.
+const ELSEWHERE_COST: f32 = 0.08;
 
 /// One thing to place: a whole passage or one part of it.
 struct Unit {
@@ -329,9 +339,11 @@ fn place(
     let phrase_vectors = model.phrases(&phrase_texts)?;
 
     // Whole passages first.
+    let furniture = page_furniture(passages);
     let open: Vec<usize> = (0..passages.len())
         .filter(|p| !decided[*p] && !skip.get(*p).copied().unwrap_or(false))
         .filter(|p| !passages[*p].text.trim().is_empty() && !contents_like(&passages[*p].text))
+        .filter(|p| !furniture[*p])
         .collect();
     let mut units: Vec<Unit> = open
         .iter()
@@ -513,6 +525,16 @@ fn place(
         }
     }
     let candidates: Vec<usize> = (0..units.len()).filter(|u| alive[*u]).collect();
+    let chapters = chapters(passages);
+    let homes = list_homes(
+        targets,
+        cascade,
+        &decided,
+        &candidates,
+        &units,
+        &scores,
+        &chapters,
+    );
     let columns = slots.len() + candidates.len();
     let mut weights = pathfinding::matrix::Matrix::new(candidates.len(), columns, FORBIDDEN);
     for (row, u) in candidates.iter().enumerate() {
@@ -520,10 +542,14 @@ fn place(
         for (column, t) in slots.iter().enumerate() {
             if allowed.contains(&(*u, *t)) {
                 // Gain over leaving the unit out, in millionths.
-                let cost = if further[column] {
-                    FURTHER_SLOT_COST
-                } else {
-                    0.0
+                let elsewhere = homes[*t]
+                    .as_ref()
+                    .is_some_and(|home| *home != chapters[units[*u].passage]);
+                let cost = match (further[column], elsewhere) {
+                    (false, false) => 0.0,
+                    (true, false) => FURTHER_SLOT_COST,
+                    (false, true) => ELSEWHERE_COST - FURTHER_SLOT_COST,
+                    (true, true) => ELSEWHERE_COST,
                 };
                 weights[(row, column)] = ((scores[*u][*t] - MIN_SCORE - cost) * 1e6).round() as i64;
             }
@@ -552,6 +578,84 @@ fn place(
         }
     }
     Ok(out)
+}
+
+/// Whether each passage is the page furniture a DOCX's headers and footers hold (a book's
+/// title, an edition line), which the extractor keeps at the end of the document under its
+/// own headings ([`crate::extract::PAGE_FURNITURE_HEADINGS`]): readable text, not content.
+fn page_furniture(passages: &[Passage]) -> Vec<bool> {
+    let marked = |p: &Passage| {
+        p.headings
+            .last()
+            .is_some_and(|h| crate::extract::PAGE_FURNITURE_HEADINGS.contains(&h.as_str()))
+    };
+    let mut furniture = vec![false; passages.len()];
+    // From the end of each document back to its last passage of content.
+    let mut content_after: std::collections::HashSet<&str> = Default::default();
+    for (index, passage) in passages.iter().enumerate().rev() {
+        if marked(passage) && !content_after.contains(passage.doc.as_str()) {
+            furniture[index] = true;
+        } else {
+            content_after.insert(passage.doc.as_str());
+        }
+    }
+    furniture
+}
+
+/// Each passage's chapter: its headings down to one level below what every passage of its
+/// document shares (a book's title), so sections of one chapter share it.
+fn chapters(passages: &[Passage]) -> Vec<&[String]> {
+    let mut shared: HashMap<&str, &[String]> = HashMap::new();
+    for passage in passages.iter().filter(|p| !p.headings.is_empty()) {
+        let common = shared
+            .entry(passage.doc.as_str())
+            .or_insert(passage.headings.as_slice());
+        let same = common
+            .iter()
+            .zip(&passage.headings)
+            .take_while(|(a, b)| a == b)
+            .count();
+        *common = &common[..same];
+    }
+    passages
+        .iter()
+        .map(|p| {
+            let root = shared.get(p.doc.as_str()).map_or(0, |common| common.len());
+            &p.headings[..p.headings.len().min(root + 1)]
+        })
+        .collect()
+}
+
+/// Each list subsection's own chapter: that of a passage the headings gave it, else that of
+/// the unit scoring best for it among those that suit it best; `None` for text subsections
+/// and lists nothing suits.
+fn list_homes<'a>(
+    targets: &[super::scoring::Target<'_>],
+    cascade: &[Assignment],
+    decided: &[bool],
+    candidates: &[usize],
+    units: &[Unit],
+    scores: &[Vec<f32>],
+    chapters: &[&'a [String]],
+) -> Vec<Option<&'a [String]>> {
+    (0..targets.len())
+        .map(|t| {
+            if targets[t].target.field_type == FieldType::Text {
+                return None;
+            }
+            if let Some(held) = cascade
+                .iter()
+                .find(|a| a.decisive && a.target == t && decided[a.passage])
+            {
+                return Some(chapters[held.passage]);
+            }
+            candidates
+                .iter()
+                .filter(|u| argmax(&scores[**u]) == t)
+                .max_by(|a, b| scores[**a][t].total_cmp(&scores[**b][t]).then(b.cmp(a)))
+                .map(|u| chapters[units[*u].passage])
+        })
+        .collect()
 }
 
 fn argmax(row: &[f32]) -> usize {
@@ -589,6 +693,47 @@ mod tests {
                 "{name} has no descriptor"
             );
         }
+    }
+
+    fn passage(doc: &str, headings: &[&str], text: &str) -> Passage {
+        Passage {
+            doc: doc.into(),
+            headings: headings.iter().map(|h| (*h).to_owned()).collect(),
+            text: text.into(),
+            chunk_ids: Vec::new(),
+            dangling: None,
+        }
+    }
+
+    #[test]
+    fn a_chapter_is_one_level_below_what_a_document_shares() {
+        let passages = [
+            passage("a", &["Guide", "Pictures", "Shot list"], "x"),
+            passage("a", &["Guide", "Pictures", "Mood"], "x"),
+            passage("a", &["Guide", "People", "Faces"], "x"),
+            passage("a", &["Guide", "Checklist"], "x"),
+            // Another document without a title heading: its chapters are its top headings.
+            passage("b", &["Voice", "Scenarios"], "x"),
+            passage("b", &["Beliefs"], "x"),
+        ];
+        let chapters = chapters(&passages);
+        assert_eq!(chapters[0], chapters[1]);
+        assert_ne!(chapters[0], chapters[2]);
+        assert_eq!(chapters[3], ["Guide", "Checklist"]);
+        assert_eq!(chapters[4], ["Voice"]);
+        assert_eq!(chapters[5], ["Beliefs"]);
+    }
+
+    #[test]
+    fn docx_headers_and_footers_at_the_end_are_page_furniture() {
+        let passages = [
+            passage("a", &["Guide", "Headers"], "A chapter about page headers."),
+            passage("a", &["Guide", "History"], "Founded in 1901."),
+            passage("a", &["Guide", "Headers"], "Guide, second edition"),
+            passage("a", &["Guide", "Footers"], "Page"),
+            passage("b", &["Footers"], "Other book"),
+        ];
+        assert_eq!(page_furniture(&passages), [false, false, true, true, true]);
     }
 
     #[test]
