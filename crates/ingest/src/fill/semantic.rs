@@ -142,6 +142,9 @@ const FORBIDDEN: i64 = -1_000_000_000;
 /// Bonus for two labelled lists side by side ("Yes please:" … "No thank you:") in a do/don't
 /// subsection.
 const PAIRED_LISTS_WEIGHT: f32 = 0.08;
+/// Bonus, instead, when one of those labels is negative and another is not ("Always:" …
+/// "Never:"): the unmistakable shape of a do/don't list, whatever its items are about.
+const OPPOSED_LISTS_WEIGHT: f32 = 0.20;
 /// How many passages a list subsection collects.
 pub(super) const LIST_CAPACITY: usize = 2;
 /// What a list subsection's further passage is worth less than its first, in score: a passage
@@ -201,11 +204,15 @@ fn parts(text: &str) -> Vec<String> {
     out
 }
 
-/// Whether a body holds two or more lists, each introduced by a short label ending in a colon
-/// (the shape of a do/don't page).
-fn paired_lists(body: &str) -> bool {
+/// Words that open a negative label ("Don't:", "Never", "No thank you:", "Avoid:").
+const NEGATIVE_LABEL_WORDS: &[&str] = &["no", "not", "don't", "dont", "do not", "never", "avoid"];
+
+/// The two or more lists of a body, each introduced by a short label ending in a colon (the
+/// shape of a do/don't page): `None` when it has fewer than two; else whether one label is
+/// negative and another is not ("Do:" … "Don't:"), which makes the pair a do/don't list.
+fn paired_lists(body: &str) -> Option<bool> {
     let lines: Vec<&str> = body.lines().map(str::trim).collect();
-    let labels = lines
+    let labels: Vec<&str> = lines
         .windows(2)
         .filter(|pair| {
             pair[0].ends_with(':')
@@ -213,8 +220,21 @@ fn paired_lists(body: &str) -> bool {
                 && !pair[1].is_empty()
                 && !pair[1].ends_with(':')
         })
-        .count();
-    labels >= 2
+        .map(|pair| pair[0])
+        .collect();
+    if labels.len() < 2 {
+        return None;
+    }
+    let negative = |label: &str| {
+        let lower = label.to_lowercase().replace('\u{2019}', "'");
+        NEGATIVE_LABEL_WORDS.iter().any(|word| {
+            lower
+                .strip_prefix(word)
+                .is_some_and(|rest| rest.starts_with(|c: char| !c.is_alphanumeric()))
+        })
+    };
+    let negatives = labels.iter().filter(|label| negative(label)).count();
+    Some(negatives > 0 && negatives < labels.len())
 }
 
 /// A body that is one short line of words (a motto), not a fragment of numbers.
@@ -381,8 +401,12 @@ fn place(
         if guessed.get(&unit.passage) == Some(&t) {
             total += CASCADE_BONUS;
         }
-        if paired_lists(&unit.body) && targets[t].groups.contains(&"dodont") {
-            total += PAIRED_LISTS_WEIGHT;
+        if targets[t].groups.contains(&"dodont") {
+            total += match paired_lists(&unit.body) {
+                Some(true) => OPPOSED_LISTS_WEIGHT,
+                Some(false) => PAIRED_LISTS_WEIGHT,
+                None => 0.0,
+            };
         }
         let listy = items_in(&unit.body) >= 3;
         match targets[t].target.field_type {
@@ -734,6 +758,20 @@ mod tests {
             passage("b", &["Footers"], "Other book"),
         ];
         assert_eq!(page_furniture(&passages), [false, false, true, true, true]);
+    }
+
+    #[test]
+    fn labelled_lists_of_opposite_polarity_are_a_do_and_dont_pair() {
+        let opposed = "Yes please:\nSay when it is free.\nNo thank you:\nShushing pictures.";
+        assert_eq!(paired_lists(opposed), Some(true));
+        let curly = "Always:\nName the place.\nDon\u{2019}t:\nBlame anyone.";
+        assert_eq!(paired_lists(curly), Some(true));
+        let sizes = "Print:\n28 mm wide.\nScreen:\n120 px wide.";
+        assert_eq!(paired_lists(sizes), Some(false));
+        // A label that merely starts with the letters of a negative word is not negative.
+        let notes = "Notes:\nPrinted twice a year.\nNovelties:\nA new map.";
+        assert_eq!(paired_lists(notes), Some(false));
+        assert_eq!(paired_lists("Do:\nSmile."), None);
     }
 
     #[test]
