@@ -123,8 +123,12 @@ const ONE_LINE_WEIGHT: f32 = 0.12;
 /// Most words of a one-line body.
 const ONE_LINE_WORDS: usize = 15;
 /// Outside the front of a document, a passage is front matter only when the front-matter
-/// descriptors beat every subsection by this much; at the front, when they come this close.
+/// descriptors beat every subsection by this much.
 const NONE_MARGIN: f32 = 0.10;
+/// At the front, a passage is front matter when the front-matter descriptors come this close
+/// to its best subsection (a foreword is expected there; a book that opens with its history
+/// chapter keeps it: 0.10 had taken such a chapter for front matter).
+const FRONT_NONE_MARGIN: f32 = 0.05;
 /// A passage scoring this much for some subsection (and [`NONE_MARGIN`] more than for front
 /// matter) ends the document's front matter.
 const FRONT_CONFIDENT: f32 = 0.45;
@@ -515,7 +519,7 @@ fn place(
         let best = row[argmax(row)];
         // Front matter is expected at the front and rare after it.
         let margin = if units[u].passage < front_end {
-            -NONE_MARGIN
+            -FRONT_NONE_MARGIN
         } else {
             NONE_MARGIN
         };
