@@ -330,6 +330,32 @@ mod tests {
         assert!(chunks.iter().enumerate().all(|(i, c)| c.ordinal == i));
     }
 
+    #[test]
+    fn an_extracted_heading_followed_by_a_sibling_is_a_chunk_under_its_own_parents() {
+        // The extractors' heading blocks sit under their parents, not under the previous
+        // sibling: "Scenarios" was taken for the parent of "When late" and lost.
+        let markdown = b"# Guide\n\n## Scenarios\n\n## When late\n\nSay sorry once.\n";
+        let doc = crate::extract::markdown::extract_markdown(markdown).expect("markdown");
+        let chunks = chunk_document(&doc, ChunkSettings::default());
+        let found: Vec<(&[String], &str)> = chunks
+            .iter()
+            .map(|chunk| (chunk.headings.as_slice(), chunk.text.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    &["Guide".to_owned(), "Scenarios".to_owned()][..],
+                    "Scenarios"
+                ),
+                (
+                    &["Guide".to_owned(), "When late".to_owned()][..],
+                    "Say sorry once."
+                ),
+            ]
+        );
+    }
+
     fn words() -> impl Strategy<Value = String> {
         proptest::collection::vec("[a-zé]{1,12}[.!?]?|[A-Z]{1,40}", 1..120)
             .prop_map(|words| words.join(" "))

@@ -125,6 +125,16 @@ impl HeadingPath {
     pub(crate) fn current(&self) -> Vec<String> {
         self.levels.iter().map(|(_, text)| text.clone()).collect()
     }
+
+    /// The headings a heading of `level` sits under: the current path without those of its
+    /// level or deeper (a previous sibling is not its parent).
+    pub(crate) fn above(&self, level: u8) -> Vec<String> {
+        self.levels
+            .iter()
+            .filter(|(existing, _)| *existing < level)
+            .map(|(_, text)| text.clone())
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ impl Builder {
         self.blocks.push(Block {
             kind: BlockKind::Heading(level),
             text: text.clone(),
-            headings: self.headings.current(),
+            headings: self.headings.above(level),
         });
         self.headings.enter(level, text);
     }

@@ -260,6 +260,35 @@ mod tests {
     }
 
     #[test]
+    fn a_heading_without_text_heads_the_siblings_after_it() {
+        // A book whose headings are all at one level: the situations follow "Tone scenarios"
+        // as its siblings, not as its children.
+        let targets = FieldTarget::catalogue();
+        let chunks = vec![
+            chunk("a", &["Guide", "Tone scenarios"], "Tone scenarios"),
+            chunk(
+                "b",
+                &["Guide", "When we are late"],
+                "Say sorry once; never blame the weather.",
+            ),
+            chunk(
+                "c",
+                &["Guide", "When it snows"],
+                "Say which lines run; never guess.",
+            ),
+        ];
+        let filled = fill_fields(&targets, &chunks);
+        let scenarios = value_of(&filled, "Tone of Voice/Tone scenarios").unwrap();
+        let tags: Vec<&str> = scenarios
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["tags"][0].as_str().unwrap())
+            .collect();
+        assert_eq!(tags, ["When we are late", "When it snows"]);
+    }
+
+    #[test]
     fn unrelated_text_fills_nothing() {
         let targets = FieldTarget::catalogue();
         let chunks = vec![chunk(

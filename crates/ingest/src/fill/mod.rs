@@ -182,7 +182,19 @@ pub fn fill_fields_with(
     let mut names: Vec<String> = field_targets.iter().map(|t| t.name.clone()).collect();
     names.extend(matcher.sections().into_iter().map(|(_, name)| name));
     for passage in &mut passages {
-        strip_dangling(passage, &names);
+        // A heading with no text of its own (the chunker keeps it as a chunk of its own) heads
+        // what follows it, as a heading a PDF left at the foot of a page does: in a book whose
+        // headings are all at one level, "Tone scenarios" heads the situations after it.
+        if passage
+            .headings
+            .last()
+            .is_some_and(|h| key(h) == key(&passage.text))
+        {
+            passage.dangling = passage.headings.last().cloned();
+            passage.text.clear();
+        } else {
+            strip_dangling(passage, &names);
+        }
     }
     let mut attribution = attribute(&matcher, &passages);
     let mut model_error = None;
