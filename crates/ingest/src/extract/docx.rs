@@ -441,36 +441,77 @@ fn root_is_wordprocessing_document(xml: &[u8]) -> bool {
     }
 }
 
-/// Style id → heading level, from the styles part (`Title` is 1, `heading N` is N + 1).
+/// A heading level from an outline level (ECMA-376 Part 1 §17.3.1.20 `w:outlineLvl`): 0–8 are
+/// the outline's levels (level 0 is what `heading 1` carries, our level 2, under the title);
+/// 9, or anything else, is body text.
+fn level_of_outline(outline: u8) -> Option<u8> {
+    (outline <= 8).then_some(outline + 2)
+}
+
+/// Style id → heading level, from the styles part: `Title` is 1, `heading N` is N + 1; any
+/// other paragraph style is a heading when it sets an outline level (§17.3.1.20) or is based
+/// on a style that does (`w:basedOn`, §17.7.4.3), as Word's navigation pane reads it: custom
+/// chapter styles of designed documents. An outline level of 9 makes a style body text.
 fn heading_styles(styles: &[u8]) -> HashMap<String, u8> {
+    /// What one style says of itself.
+    #[derive(Default)]
+    struct Style {
+        named: Option<u8>,
+        outline: Option<u8>,
+        based_on: Option<String>,
+    }
     let styles = utf8_xml(styles);
-    let mut levels = HashMap::new();
+    let mut declared: HashMap<String, Style> = HashMap::new();
     let mut reader = Reader::from_reader(styles.as_ref());
     let mut buffer = Vec::new();
     let mut current: Option<String> = None;
     loop {
         match reader.read_event_into(&mut buffer) {
             Ok(Event::Start(element)) | Ok(Event::Empty(element)) => {
-                match element.local_name().as_ref() {
-                    b"style" => current = attribute(&element, b"styleId"),
-                    b"name" => {
-                        if let (Some(id), Some(name)) =
-                            (current.as_ref(), attribute(&element, b"val"))
-                        {
-                            if let Some(level) = level_of_name(&name) {
-                                levels.insert(id.clone(), level);
-                            }
-                        }
+                let name = element.local_name();
+                if name.as_ref() == b"style" {
+                    current = attribute(&element, b"styleId");
+                    if let Some(id) = &current {
+                        declared.entry(id.clone()).or_default();
                     }
+                    continue;
+                }
+                let Some(style) = current.as_ref().and_then(|id| declared.get_mut(id)) else {
+                    continue;
+                };
+                let value = attribute(&element, b"val");
+                match name.as_ref() {
+                    b"name" => style.named = value.as_deref().and_then(level_of_name),
+                    b"basedOn" => style.based_on = value,
+                    b"outlineLvl" => style.outline = value.and_then(|v| v.parse().ok()),
                     _ => {}
                 }
             }
+            Ok(Event::End(element)) if element.local_name().as_ref() == b"style" => current = None,
             Ok(Event::Eof) | Err(_) => break,
             _ => {}
         }
         buffer.clear();
     }
-    levels
+    // A style's level: its name's, else its outline level's, else its base style's (a chain
+    // of at most eight, so a cycle ends).
+    let resolve = |id: &str| -> Option<u8> {
+        let mut at = declared.get(id)?;
+        for _ in 0..8 {
+            if let Some(level) = at.named {
+                return Some(level);
+            }
+            if let Some(outline) = at.outline {
+                return level_of_outline(outline);
+            }
+            at = declared.get(at.based_on.as_deref()?)?;
+        }
+        None
+    };
+    declared
+        .keys()
+        .filter_map(|id| resolve(id).map(|level| (id.clone(), level)))
+        .collect()
 }
 
 fn level_of_name(name: &str) -> Option<u8> {
@@ -488,6 +529,8 @@ enum Item {
     /// A paragraph outside tables.
     Paragraph {
         style: Option<String>,
+        /// The paragraph's own outline level (`w:outlineLvl`), over its style's.
+        outline: Option<u8>,
         list_item: bool,
         text: String,
     },
@@ -510,6 +553,7 @@ struct PartContent {
 #[derive(Default)]
 struct OpenParagraph {
     style: Option<String>,
+    outline: Option<u8>,
     list_item: bool,
     text: String,
     break_before: bool,
@@ -625,6 +669,7 @@ fn parse_part(xml: &[u8]) -> Result<PartContent, ExtractError> {
                         }
                         content.items.push(Item::Paragraph {
                             style: paragraph.style,
+                            outline: paragraph.outline,
                             list_item: paragraph.list_item,
                             text: paragraph.text,
                         });
@@ -690,6 +735,9 @@ fn property(
     };
     match name.as_ref() {
         b"pStyle" => paragraph.style = attribute(element, b"val"),
+        b"outlineLvl" => {
+            paragraph.outline = attribute(element, b"val").and_then(|v| v.parse().ok());
+        }
         b"numPr" => paragraph.list_item = true,
         // Numbering id 0 removes numbering (§17.9.18).
         b"numId" if attribute(element, b"val").as_deref() == Some("0") => {
@@ -730,12 +778,17 @@ impl Pages {
             match item {
                 Item::Paragraph {
                     style,
+                    outline,
                     list_item,
                     text,
                 } => {
-                    let level = style
-                        .as_ref()
-                        .and_then(|id| styles.get(id).copied().or_else(|| level_of_name(id)));
+                    // The paragraph's own outline level wins over its style's (§17.3.1.20).
+                    let level = match outline {
+                        Some(outline) => level_of_outline(outline),
+                        None => style
+                            .as_ref()
+                            .and_then(|id| styles.get(id).copied().or_else(|| level_of_name(id))),
+                    };
                     match level {
                         Some(level) => self.builder.heading(level, &text),
                         None if list_item => self.builder.block(BlockKind::ListItem, &text),
@@ -1193,6 +1246,63 @@ mod tests {
         assert_eq!(crate::detect_kind(&bytes), Some(crate::FileKind::Docx));
         let doc = extract_docx(&bytes, DEFAULT_PART_LIMIT).unwrap();
         assert_eq!(texts(&doc), ["Declared main part"]);
+    }
+
+    #[test]
+    fn outline_levels_make_headings_as_word_s_navigation_pane_shows_them() {
+        // Custom chapter styles (ECMA-376 §17.3.1.20, §17.7.4.3): one with an outline level,
+        // one based on a heading style, one that sets body level on a heading base; and
+        // paragraphs with their own outline level.
+        let styles = part(
+            "styles",
+            concat!(
+                r#"<w:style w:type="paragraph" w:styleId="Heading1"><w:name w:val="heading 1"/><w:pPr><w:outlineLvl w:val="0"/></w:pPr></w:style>"#,
+                r#"<w:style w:type="paragraph" w:styleId="Chapter"><w:name w:val="Chapter Title"/><w:pPr><w:outlineLvl w:val="0"/></w:pPr></w:style>"#,
+                r#"<w:style w:type="paragraph" w:styleId="Part"><w:name w:val="Part Title"/><w:basedOn w:val="Heading1"/></w:style>"#,
+                r#"<w:style w:type="paragraph" w:styleId="Section"><w:name w:val="Section Title"/><w:basedOn w:val="Chapter"/><w:pPr><w:outlineLvl w:val="1"/></w:pPr></w:style>"#,
+                r#"<w:style w:type="paragraph" w:styleId="TOCHeading"><w:name w:val="TOC Heading"/><w:basedOn w:val="Heading1"/><w:pPr><w:outlineLvl w:val="9"/></w:pPr></w:style>"#,
+                r#"<w:style w:type="paragraph" w:styleId="Loop"><w:name w:val="Loop"/><w:basedOn w:val="Loop"/></w:style>"#,
+            ),
+        );
+        let styled = |style: &str, text: &str| {
+            format!(
+                r#"<w:p><w:pPr><w:pStyle w:val="{style}"/></w:pPr><w:r><w:t>{text}</w:t></w:r></w:p>"#
+            )
+        };
+        let content = [
+            styled("TOCHeading", "Contents"),
+            styled("Chapter", "Our voice"),
+            styled("Section", "Tone scenarios"),
+            paragraph("Say sorry once."),
+            styled("Part", "Our look"),
+            styled("Loop", "Loops end"),
+            r#"<w:p><w:pPr><w:outlineLvl w:val="1"/></w:pPr><w:r><w:t>Colours</w:t></w:r></w:p>"#
+                .to_owned(),
+            r#"<w:p><w:pPr><w:pStyle w:val="Heading1"/><w:outlineLvl w:val="9"/></w:pPr><w:r><w:t>Body after all</w:t></w:r></w:p>"#
+                .to_owned(),
+        ]
+        .concat();
+        let bytes = docx(
+            &content,
+            &[("word/styles.xml", styles)],
+            &[("rId9", format!("{TRANSITIONAL}/styles"), "styles.xml")],
+        );
+        let doc = extract_docx(&bytes, DEFAULT_PART_LIMIT).unwrap();
+        for (text, kind) in [
+            ("Contents", BlockKind::Paragraph),
+            ("Our voice", BlockKind::Heading(2)),
+            ("Tone scenarios", BlockKind::Heading(3)),
+            ("Our look", BlockKind::Heading(2)),
+            ("Loops end", BlockKind::Paragraph),
+            ("Colours", BlockKind::Heading(3)),
+            ("Body after all", BlockKind::Paragraph),
+        ] {
+            assert_eq!(block(&doc, text).kind, kind, "{text}");
+        }
+        assert_eq!(
+            block(&doc, "Say sorry once.").headings,
+            ["Our voice", "Tone scenarios"]
+        );
     }
 
     #[test]
