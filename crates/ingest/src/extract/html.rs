@@ -17,9 +17,17 @@ use crate::{BlockKind, ExtractError, Extracted};
 
 /// Elements whose content is never brand text.
 const SKIPPED: &[&str] = &[
-    "script", "style", "nav", "noscript", "template", "svg", "header", "footer", "form", "button",
-    "iframe", "head",
+    "script", "style", "nav", "noscript", "template", "svg", "form", "button", "iframe", "head",
 ];
+
+/// Elements that are the site's banner and footer when they belong to the page, not to a
+/// section of it (HTML-AAM: `header`/`footer` map to the banner/contentinfo roles only outside
+/// `article`, `aside`, `main`, `nav` and `section`); inside those they head or close their
+/// section, whose title they often hold.
+const PAGE_CHROME: &[&str] = &["header", "footer"];
+
+/// Sectioning elements whose `header` and `footer` are their own (see [`PAGE_CHROME`]).
+const SECTIONING: &[&str] = &["article", "aside", "main", "nav", "section"];
 
 /// ARIA roles of page furniture rather than content (WAI-ARIA 1.2 landmark and window roles):
 /// site navigation, the site banner and footer, search, and dialogs such as consent prompts.
@@ -41,6 +49,16 @@ const CONSENT_WORDS: &[&str] = &["cookie", "cookies", "consent", "gdpr"];
 fn is_furniture(element: ElementRef<'_>) -> bool {
     let value = element.value();
     if SKIPPED.contains(&value.name()) || value.name() == "dialog" {
+        return true;
+    }
+    if PAGE_CHROME.contains(&value.name())
+        && !element.ancestors().any(|ancestor| {
+            ancestor
+                .value()
+                .as_element()
+                .is_some_and(|e| SECTIONING.contains(&e.name()))
+        })
+    {
         return true;
     }
     if value.attr("hidden").is_some()
@@ -397,7 +415,9 @@ fn collect_text(element: ElementRef<'_>, out: &mut String) {
     for child in element.children() {
         match child.value() {
             Node::Text(text) => out.push_str(&without_data_uris(text)),
-            Node::Element(inner) if !SKIPPED.contains(&inner.name()) => {
+            Node::Element(inner)
+                if !SKIPPED.contains(&inner.name()) && !PAGE_CHROME.contains(&inner.name()) =>
+            {
                 if let Some(child) = ElementRef::wrap(child) {
                     let block = matches!(inner.name(), "br" | "p" | "div" | "li" | "td" | "th");
                     if block {
@@ -414,9 +434,34 @@ fn collect_text(element: ElementRef<'_>, out: &mut String) {
     }
 }
 
+/// The level of an element that is a heading by its ARIA role, not its tag (`<div
+/// role="heading" aria-level="3">`, as page builders and design systems write them): WAI-ARIA
+/// 1.2 `heading` role, `aria-level` 1–9 (default 2), our levels 1–6 as for `h1`–`h6`.
+fn aria_heading_level(element: ElementRef<'_>) -> Option<u8> {
+    let value = element.value();
+    let role = value.attr("role")?;
+    if !role
+        .split_ascii_whitespace()
+        .next()
+        .is_some_and(|first| first.eq_ignore_ascii_case("heading"))
+    {
+        return None;
+    }
+    let level = value
+        .attr("aria-level")
+        .and_then(|level| level.trim().parse::<u8>().ok())
+        .filter(|level| *level >= 1)
+        .unwrap_or(2);
+    Some(level.min(6))
+}
+
 fn walk(element: ElementRef<'_>, builder: &mut Builder) {
     let name = element.value().name();
     if is_furniture(element) {
+        return;
+    }
+    if let Some(level) = aria_heading_level(element) {
+        builder.heading(level, &text_of(element));
         return;
     }
     match name {
@@ -535,6 +580,41 @@ mod tests {
             texts,
             ["Recipes for brand storytelling.", "Visible text"],
             "{texts:?}"
+        );
+    }
+
+    #[test]
+    fn aria_headings_and_the_headers_of_sections_are_read() {
+        let doc = extract_html(
+            br#"<html><body>
+            <header><a href="/">Site name</a></header>
+            <main><article>
+              <header><h1>Guide</h1></header>
+              <div role="heading" aria-level="2">Our voice</div>
+              <div role="heading">Tone scenarios</div>
+              <p>Say sorry once.</p>
+              <span role="heading" aria-level="12">Deep</span>
+              <footer><p>Edition 3</p></footer>
+            </article></main>
+            <footer>Site footer</footer>
+            </body></html>"#,
+        )
+        .unwrap();
+        let blocks: Vec<(BlockKind, &str)> = doc.pages[0]
+            .blocks
+            .iter()
+            .map(|b| (b.kind, b.text.as_str()))
+            .collect();
+        assert_eq!(
+            blocks,
+            [
+                (BlockKind::Heading(1), "Guide"),
+                (BlockKind::Heading(2), "Our voice"),
+                (BlockKind::Heading(2), "Tone scenarios"),
+                (BlockKind::Paragraph, "Say sorry once."),
+                (BlockKind::Heading(6), "Deep"),
+                (BlockKind::Paragraph, "Edition 3"),
+            ]
         );
     }
 
