@@ -216,11 +216,19 @@ impl Embedder {
     }
 }
 
+/// Most padded tokens (texts × longest text) one forward pass computes. A pass's activations
+/// grow with its tokens; past a few hundred they no longer stay in the core's caches and every
+/// element-wise step waits for memory. Measured with `embed_rate` on one core (256 texts of a
+/// brand book, 14,484 tokens), texts/s at batch 8 / 32: unbounded 83 / 51, 128 tokens 87 / 85,
+/// 256 tokens 89 / 92, 512 tokens 86 / 91, 1,024 tokens 83 / 82.
+const FORWARD_TOKENS: usize = 256;
+
 impl Embedder {
     /// The embeddings of any number of `texts`, in order, computed `batch` at a time. Texts
     /// are grouped by length first (as sentence-transformers' `encode` does), so a batch pads
     /// its texts to a similar length instead of to the longest of all: the result is the same,
-    /// the work several times less on mixed lengths.
+    /// the work several times less on mixed lengths. A batch is computed in forward passes of
+    /// at most [`FORWARD_TOKENS`] padded tokens (same vectors, less memory traffic).
     pub fn embed_batched(&self, texts: &[&str], batch: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
         let mut lengths = Vec::with_capacity(texts.len());
         for (index, text) in texts.iter().enumerate() {
@@ -229,9 +237,17 @@ impl Embedder {
         lengths.sort_unstable_by(|a, b| b.cmp(a));
         let mut out = vec![Vec::new(); texts.len()];
         for group in lengths.chunks(batch.max(1)) {
-            let group_texts: Vec<&str> = group.iter().map(|&(_, index)| texts[index]).collect();
-            for (vector, &(_, index)) in self.embed(&group_texts)?.into_iter().zip(group) {
-                out[index] = vector;
+            // Forward passes of at most FORWARD_TOKENS padded tokens (a longer text alone).
+            let mut start = 0;
+            while start < group.len() {
+                let longest = group[start].0.max(1);
+                let fits = (FORWARD_TOKENS / longest).clamp(1, group.len() - start);
+                let pass = &group[start..start + fits];
+                let pass_texts: Vec<&str> = pass.iter().map(|&(_, index)| texts[index]).collect();
+                for (vector, &(_, index)) in self.embed(&pass_texts)?.into_iter().zip(pass) {
+                    out[index] = vector;
+                }
+                start += fits;
             }
         }
         Ok(out)
