@@ -237,9 +237,14 @@ impl Column for OrgId {
     }
 }
 
-/// Record ids: stored as their text and taken as stored.
+/// Record ids: stored (and bound as statement parameters) as their text, taken as stored.
 macro_rules! id_columns {
     ($($ty:ty),+) => {$(
+        impl<'a> From<&'a $ty> for Bind<'a> {
+            fn from(id: &'a $ty) -> Self {
+                Bind::Text(id.as_str())
+            }
+        }
         impl Column for $ty {
             fn read(row: &dyn SqlRow, column: &str) -> StoreResult<Self> {
                 Ok(row.text(column)?.into())

@@ -165,25 +165,6 @@ impl<'a> From<&'a Vec<u8>> for Bind<'a> {
     }
 }
 
-/// Record ids bind as their text.
-macro_rules! bind_ids {
-    ($($id:ty),*) => {$(
-        impl<'a> From<&'a $id> for Bind<'a> {
-            fn from(id: &'a $id) -> Self {
-                Bind::Text(id.as_str())
-            }
-        }
-    )*};
-}
-bind_ids!(
-    brandstream_domain::BrandKitId,
-    brandstream_domain::SectionId,
-    brandstream_domain::FieldId,
-    brandstream_domain::DocumentId,
-    brandstream_domain::ChunkId,
-    brandstream_domain::RunId
-);
-
 /// A statement's parameter list: `binds![a, b]` is `[Bind::from(a), Bind::from(b)]`.
 macro_rules! binds {
     ($($value:expr),* $(,)?) => {

@@ -666,6 +666,7 @@ fn list_homes<'a>(
     scores: &[Vec<f32>],
     chapters: &[&'a [String]],
 ) -> Vec<Option<&'a [String]>> {
+    let best: Vec<usize> = candidates.iter().map(|u| argmax(&scores[*u])).collect();
     (0..targets.len())
         .map(|t| {
             if targets[t].target.field_type == FieldType::Text {
@@ -679,7 +680,9 @@ fn list_homes<'a>(
             }
             candidates
                 .iter()
-                .filter(|u| argmax(&scores[**u]) == t)
+                .zip(&best)
+                .filter(|(_, best)| **best == t)
+                .map(|(u, _)| u)
                 .max_by(|a, b| scores[**a][t].total_cmp(&scores[**b][t]).then(b.cmp(a)))
                 .map(|u| chapters[units[*u].passage])
         })
