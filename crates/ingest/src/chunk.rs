@@ -5,6 +5,10 @@
 //! than the target is cut at sentence ends, else at spaces — never inside a word (a single
 //! word longer than the target becomes a chunk of its own). Consecutive chunks of one section
 //! share a small overlap, so a sentence that straddles a cut is findable from both sides.
+//!
+//! Each chunk also records where its blocks lie in its text ([`ChunkBlock`]), so readers
+//! (the section filler) get the extractor's structure — list items, table rows, paragraphs —
+//! instead of guessing it again from flattened text, and can tell the repeated overlap apart.
 
 use crate::{BlockKind, Extracted};
 
@@ -39,6 +43,85 @@ pub struct Chunk {
     pub page_end: u32,
     /// The headings it sits under, outermost first.
     pub headings: Vec<String>,
+    /// Where the extracted blocks lie in `text`, in order. Text outside every block is the
+    /// overlap repeated from the previous chunk (and the line breaks between blocks).
+    pub blocks: Vec<ChunkBlock>,
+}
+
+/// One extracted block (or the part of one that falls in this chunk) inside a chunk's text.
+///
+/// Stored as a compact JSON triple `[kind, start, end]`: `kind` is `p` (paragraph), `li`
+/// (list item), `tr` (table row, cells joined by ` | `) or `h1`…`h6` (heading), with a `+`
+/// suffix when the block began in the previous chunk; `start`/`end` are byte offsets into the
+/// chunk's text (UTF-8 boundaries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "(String, u32, u32)", try_from = "(String, u32, u32)")]
+pub struct ChunkBlock {
+    /// What the block is.
+    pub kind: BlockKind,
+    /// First byte in the chunk's text.
+    pub start: u32,
+    /// Byte after the last.
+    pub end: u32,
+    /// The block began in the previous chunk (a long block cut at a sentence end).
+    pub continued: bool,
+}
+
+impl From<ChunkBlock> for (String, u32, u32) {
+    fn from(block: ChunkBlock) -> Self {
+        let mut kind = match block.kind {
+            BlockKind::Heading(level) => format!("h{}", level.clamp(1, 9)),
+            BlockKind::Paragraph => "p".to_owned(),
+            BlockKind::ListItem => "li".to_owned(),
+            BlockKind::TableRow => "tr".to_owned(),
+        };
+        if block.continued {
+            kind.push('+');
+        }
+        (kind, block.start, block.end)
+    }
+}
+
+impl TryFrom<(String, u32, u32)> for ChunkBlock {
+    type Error = String;
+
+    fn try_from((kind, start, end): (String, u32, u32)) -> Result<Self, Self::Error> {
+        let (name, continued) = match kind.strip_suffix('+') {
+            Some(name) => (name, true),
+            None => (kind.as_str(), false),
+        };
+        let kind = match name {
+            "p" => BlockKind::Paragraph,
+            "li" => BlockKind::ListItem,
+            "tr" => BlockKind::TableRow,
+            heading => match heading.strip_prefix('h').and_then(|n| n.parse::<u8>().ok()) {
+                Some(level @ 1..=9) => BlockKind::Heading(level),
+                _ => return Err(format!("unknown block kind {kind:?}")),
+            },
+        };
+        if start > end {
+            return Err(format!("block span {start}..{end} is reversed"));
+        }
+        Ok(Self {
+            kind,
+            start,
+            end,
+            continued,
+        })
+    }
+}
+
+impl ChunkBlock {
+    /// The block's text within `chunk_text`, or `None` when the span does not fit it (a
+    /// stored layout that does not belong to the text).
+    pub fn text_in<'a>(&self, chunk_text: &'a str) -> Option<&'a str> {
+        chunk_text.get(self.start as usize..self.end as usize)
+    }
+}
+
+/// Byte offset as stored (chunk texts are far below 4 GiB; saturates rather than wraps).
+fn offset(index: usize) -> u32 {
+    u32::try_from(index).unwrap_or(u32::MAX)
 }
 
 struct Open {
@@ -47,6 +130,7 @@ struct Open {
     page_start: u32,
     page_end: u32,
     headings: Vec<String>,
+    blocks: Vec<ChunkBlock>,
 }
 
 fn char_len(text: &str) -> usize {
@@ -134,6 +218,7 @@ pub fn chunk_document(document: &Extracted, settings: ChunkSettings) -> Vec<Chun
                     page_start: current.page_start,
                     page_end: current.page_end,
                     headings: current.headings,
+                    blocks: current.blocks,
                 });
             }
         }
@@ -141,19 +226,25 @@ pub fn chunk_document(document: &Extracted, settings: ChunkSettings) -> Vec<Chun
     // A heading with no text of its own below it (followed by a sibling or a higher heading,
     // or ending the document) becomes a chunk of its own, so every line is indexed: its
     // children's chunks carry it in their heading path, but nothing else would.
-    let mut pending: Option<(u32, Vec<String>, &str)> = None;
-    let flush_heading = |pending: &mut Option<(u32, Vec<String>, &str)>,
+    let mut pending: Option<(u32, Vec<String>, &str, BlockKind)> = None;
+    let flush_heading = |pending: &mut Option<(u32, Vec<String>, &str, BlockKind)>,
                          chunks: &mut Vec<Chunk>| {
-        if let Some((page, mut headings, text)) = pending.take() {
+        if let Some((page, mut headings, text, kind)) = pending.take() {
             headings.push(text.to_owned());
             // A long paragraph styled as a heading is still cut to the chunk size.
-            for piece in pieces(text, target) {
+            for (index, piece) in pieces(text, target).into_iter().enumerate() {
                 chunks.push(Chunk {
                     ordinal: chunks.len(),
                     text: piece.to_owned(),
                     page_start: page,
                     page_end: page,
                     headings: headings.clone(),
+                    blocks: vec![ChunkBlock {
+                        kind,
+                        start: 0,
+                        end: offset(piece.len()),
+                        continued: index > 0,
+                    }],
                 });
             }
         }
@@ -162,13 +253,18 @@ pub fn chunk_document(document: &Extracted, settings: ChunkSettings) -> Vec<Chun
         for block in &page.blocks {
             if let BlockKind::Heading(_) = block.kind {
                 emit(&mut open, &mut chunks);
-                let child = pending
-                    .as_ref()
-                    .is_some_and(|(_, _, text)| block.headings.last().is_some_and(|h| h == text));
+                let child = pending.as_ref().is_some_and(|(_, _, text, _)| {
+                    block.headings.last().is_some_and(|h| h == text)
+                });
                 if !child {
                     flush_heading(&mut pending, &mut chunks);
                 }
-                pending = Some((page.number, block.headings.clone(), block.text.as_str()));
+                pending = Some((
+                    page.number,
+                    block.headings.clone(),
+                    block.text.as_str(),
+                    block.kind,
+                ));
                 continue;
             }
             pending = None;
@@ -205,6 +301,7 @@ pub fn chunk_document(document: &Extracted, settings: ChunkSettings) -> Vec<Chun
                         page_start: page.number,
                         page_end: page.number,
                         headings,
+                        blocks: Vec::new(),
                     });
                 }
                 let current = open.get_or_insert_with(|| Open {
@@ -213,13 +310,27 @@ pub fn chunk_document(document: &Extracted, settings: ChunkSettings) -> Vec<Chun
                     page_start: page.number,
                     page_end: page.number,
                     headings: block.headings.clone(),
+                    blocks: Vec::new(),
                 });
                 // Blocks (paragraphs, list items, table rows) stay on lines of their own, so
                 // readers of a chunk can still tell its items apart.
                 if !current.text.is_empty() {
                     current.text.push(if index == 0 { '\n' } else { ' ' });
                 }
+                let start = offset(current.text.len());
                 current.text.push_str(piece);
+                let end = offset(current.text.len());
+                // The next piece of a block this chunk already holds extends it; a block's
+                // first piece in a chunk starts a span (continued when cut before).
+                match current.blocks.last_mut() {
+                    Some(last) if index > 0 => last.end = end,
+                    _ => current.blocks.push(ChunkBlock {
+                        kind: block.kind,
+                        start,
+                        end,
+                        continued: index > 0,
+                    }),
+                }
                 current.fresh = true;
                 current.page_end = page.number;
             }
@@ -328,6 +439,54 @@ mod tests {
         assert_eq!(texts, ["Pdf Test 1", "Body text.", "Empty sibling"]);
         assert_eq!(chunks[2].headings, ["Second title", "Empty sibling"]);
         assert!(chunks.iter().enumerate().all(|(i, c)| c.ordinal == i));
+        assert_eq!(
+            chunks[2].blocks,
+            [ChunkBlock {
+                kind: BlockKind::Heading(2),
+                start: 0,
+                end: 13,
+                continued: false
+            }]
+        );
+    }
+
+    #[test]
+    fn block_spans_are_stored_as_compact_triples() {
+        let blocks = vec![
+            ChunkBlock {
+                kind: BlockKind::Paragraph,
+                start: 0,
+                end: 5,
+                continued: true,
+            },
+            ChunkBlock {
+                kind: BlockKind::TableRow,
+                start: 6,
+                end: 20,
+                continued: false,
+            },
+            ChunkBlock {
+                kind: BlockKind::Heading(3),
+                start: 21,
+                end: 30,
+                continued: false,
+            },
+        ];
+        let json = serde_json::to_string(&blocks).unwrap();
+        assert_eq!(json, r#"[["p+",0,5],["tr",6,20],["h3",21,30]]"#);
+        let back: Vec<ChunkBlock> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, blocks);
+        for bad in [
+            r#"[["x",0,1]]"#,
+            r#"[["h0",0,1]]"#,
+            r#"[["p",5,1]]"#,
+            r#"[["li",0]]"#,
+        ] {
+            assert!(
+                serde_json::from_str::<Vec<ChunkBlock>>(bad).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -382,6 +541,26 @@ mod tests {
                 prop_assert!(char_len(&chunk.text) <= target.max(longest_word));
                 prop_assert!(chunk.page_start <= chunk.page_end);
             }
+            // The blocks' spans give back every source block exactly, in order, without the
+            // overlap: continued spans join the block they continue.
+            let mut rebuilt: Vec<String> = Vec::new();
+            for chunk in &chunks {
+                let mut previous_end = 0;
+                for block in &chunk.blocks {
+                    prop_assert!(block.start >= previous_end && block.start <= block.end);
+                    previous_end = block.end;
+                    let text = block.text_in(&chunk.text).expect("span inside the text");
+                    match rebuilt.last_mut() {
+                        Some(last) if block.continued => {
+                            last.push(' ');
+                            last.push_str(text);
+                        }
+                        _ => rebuilt.push(text.to_owned()),
+                    }
+                }
+            }
+            let expected: Vec<String> = sorted.iter().map(|(_, _, text)| text.trim().to_owned()).collect();
+            prop_assert_eq!(rebuilt, expected);
             // Every word of the source appears, in order, across the chunks.
             let joined: Vec<&str> = chunks.iter().flat_map(|chunk| chunk.text.split_whitespace()).collect();
             let mut position = 0;

@@ -10,7 +10,7 @@ pub mod extract;
 pub mod fill;
 pub mod summary;
 
-pub use chunk::{chunk_document, Chunk, ChunkSettings};
+pub use chunk::{chunk_document, Chunk, ChunkBlock, ChunkSettings};
 pub use detect::{detect_kind, FileKind};
 pub use extract::text::declared_charset;
 pub use extract::{extract, extract_declared, ExtractLimits};

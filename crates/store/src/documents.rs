@@ -120,6 +120,10 @@ stored_record! {
         pub page_end: i64,
         /// Creation time.
         pub created_at: i64,
+        /// Where its extracted blocks lie in `text`: JSON triples `[kind, start, end]` as
+        /// brandstream-ingest's `ChunkBlock` writes them; `None` for chunks stored before
+        /// layouts were kept.
+        pub blocks: Option<String>,
     }
 }
 

@@ -51,6 +51,7 @@ const HISTORY: &[Step] = &[
     step!("0007_document_charset", sqlite: Some(7), postgres: Some(6)),
     step!("0008_shared_indexes", sqlite: Some(8), postgres: None),
     step!("0009_chunk_embeddings", sqlite: Some(9), postgres: Some(7)),
+    step!("0010_chunk_blocks", sqlite: Some(10), postgres: Some(8)),
 ];
 
 /// A migration as a backend applies it.

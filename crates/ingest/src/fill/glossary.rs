@@ -161,7 +161,7 @@ fn no_translation(cell: &str) -> bool {
 pub fn glossary_terms(chunks: &[KnowledgeChunk]) -> Vec<GlossaryTerm> {
     let mut out: Vec<GlossaryTerm> = Vec::new();
     for passage in build_passages(chunks) {
-        for table in tables_of(&passage.text) {
+        for table in tables_of(&passage.text, passage.kinds.as_deref()) {
             add_glossary_table(&mut out, &table, &passage.chunk_ids);
         }
     }

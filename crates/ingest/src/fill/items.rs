@@ -1,9 +1,11 @@
 //! A passage's text as items: one per sentence or list item, table row (with its header) or
 //! colour of an unseparated colour table. Array values are built from items.
 
+use super::passages::typed_lines;
 use super::sentences::{sentences, strip_marker};
 use super::tables::{line_tables, parse_table, Table};
 use super::words::{char_len, is_hex_code, starts_upper};
+use crate::BlockKind;
 
 /// Fewest words of an introduction to a list (a line ending in a colon) kept as an entry.
 const LEAD_IN_WORDS: usize = 9;
@@ -66,29 +68,32 @@ fn table_items(table: Table) -> Vec<Item> {
     out
 }
 
-pub(super) fn items_of(text: &str) -> Vec<Item> {
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
+/// The items of a passage's text; `kinds`: its lines' block kinds, where the chunks recorded
+/// them (then rows are table-row blocks and a lone line is never re-read as a table).
+pub(super) fn items_of(text: &str, kinds: Option<&[BlockKind]>) -> Vec<Item> {
+    let lines = typed_lines(text, kinds);
     if lines.len() <= 1 {
         // Text without line breaks (older chunks): recover what can be recovered.
-        if let Some(table) = parse_table(text) {
-            return table_items(table);
+        if kinds.is_none() {
+            if let Some(table) = parse_table(text) {
+                return table_items(table);
+            }
         }
-        return prose_items(text, false);
+        let whole = lines
+            .first()
+            .is_some_and(|(_, kind)| *kind == Some(BlockKind::ListItem));
+        return prose_items(text, whole);
     }
     let mut out = Vec::new();
     let mut position = 0;
     for (start, end, table) in line_tables(&lines) {
-        for line in &lines[position..start] {
+        for (line, _) in &lines[position..start] {
             out.extend(prose_items(line, true));
         }
         out.extend(table_items(table));
         position = end;
     }
-    for line in &lines[position..] {
+    for (line, _) in &lines[position..] {
         out.extend(prose_items(line, true));
     }
     out

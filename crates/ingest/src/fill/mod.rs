@@ -117,6 +117,9 @@ pub struct KnowledgeChunk {
     pub page_start: u32,
     /// Last page.
     pub page_end: u32,
+    /// Where its extracted blocks lie in `text` ([`crate::Chunk::blocks`]); `None` for chunks
+    /// stored before layouts were kept, whose structure the filler recovers from the text.
+    pub blocks: Option<Vec<crate::ChunkBlock>>,
 }
 
 impl KnowledgeChunk {
@@ -129,6 +132,7 @@ impl KnowledgeChunk {
             headings: chunk.headings.clone(),
             page_start: chunk.page_start,
             page_end: chunk.page_end,
+            blocks: Some(chunk.blocks.clone()),
         }
     }
 }
@@ -191,7 +195,7 @@ pub fn fill_fields_with(
             .is_some_and(|h| key(h) == key(&passage.text))
         {
             passage.dangling = passage.headings.last().cloned();
-            passage.text.clear();
+            passage.clear_text();
         } else {
             strip_dangling(passage, &names);
         }
@@ -298,6 +302,7 @@ mod test_support {
             headings: headings.iter().map(|h| (*h).to_owned()).collect(),
             page_start: 1,
             page_end: 1,
+            blocks: None,
         }
     }
 

@@ -28,10 +28,10 @@ use brandstream_domain::brand::FieldType;
 use serde::Deserialize;
 
 use super::assign::Assignment;
-use super::passages::Passage;
+use super::passages::{is_row, typed_lines, Passage};
 use super::scoring::{content_like, cue_score, Matcher};
 use super::sentences::strip_marker;
-use super::tables::is_row_line;
+use crate::BlockKind;
 
 /// Turns texts into sentence embeddings: one L2-normalised vector per text, in input order,
 /// all of the same length (so a dot product is a cosine).
@@ -171,39 +171,53 @@ struct Unit {
     body: String,
     /// The body lower-cased (for the topic cues, once rather than per subsection).
     lower: String,
+    /// The block kind of each line of `body`, where the chunks recorded it.
+    kinds: Option<Vec<BlockKind>>,
 }
 
+/// How many lines of a body open with a list marker or look like table rows. The placement
+/// scores were measured on these text shapes; counting the layout's list items instead (a
+/// paragraph followed by three unmarked points) moved facts to list subsections.
 fn items_in(body: &str) -> usize {
     body.lines()
-        .filter(|line| is_row_line(line) || strip_marker(line) != line.trim())
+        .filter(|line| is_row(line, None) || strip_marker(line) != line.trim())
         .count()
 }
 
+/// One part of a passage: its text and its lines' block kinds (where known).
+type Part = (String, Option<Vec<BlockKind>>);
+
 /// A passage's prose parts: a part starts at each paragraph, unless the paragraph before it
 /// introduces what follows (ends with a colon); list items and table rows stay with the
-/// paragraph they follow.
-fn parts(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+/// paragraph they follow. Parts keep their lines' kinds; the cuts are made by the lines' text
+/// shapes, as the placement scores were measured (see [`items_in`]).
+fn parts(text: &str, kinds: Option<&[BlockKind]>) -> Vec<Part> {
+    let mut out: Vec<Part> = Vec::new();
     let mut current = String::new();
+    let mut current_kinds: Vec<BlockKind> = Vec::new();
+    let known = kinds.is_some();
     // Whether `current` holds a paragraph yet (short lines before one belong to it).
     let mut has_paragraph = false;
-    for line in text.lines() {
+    for (line, kind) in typed_lines(text, kinds) {
         let words = line.split_whitespace().count();
         // A long line with a single " | " is prose quoting a title, not a two-cell row.
-        let row = is_row_line(line) && (line.matches(" | ").count() > 1 || words < PARAGRAPH_WORDS);
-        let item = row || strip_marker(line) != line.trim();
+        let row =
+            is_row(line, None) && (line.matches(" | ").count() > 1 || words < PARAGRAPH_WORDS);
+        let item = row || strip_marker(line) != line;
         let paragraph = !item && words >= PARAGRAPH_WORDS;
         if paragraph && has_paragraph && !current.trim_end().ends_with(':') {
-            out.push(std::mem::take(&mut current));
+            let kinds = std::mem::take(&mut current_kinds);
+            out.push((std::mem::take(&mut current), known.then_some(kinds)));
         }
         has_paragraph |= paragraph;
         if !current.is_empty() {
             current.push('\n');
         }
         current.push_str(line);
+        current_kinds.extend(kind);
     }
     if !current.trim().is_empty() {
-        out.push(current);
+        out.push((current, known.then_some(current_kinds)));
     }
     out
 }
@@ -378,6 +392,7 @@ fn place(
                 text: model_text(&heading_of(passage), &passage.text),
                 body: passage.text.clone(),
                 lower: passage.text.to_lowercase(),
+                kinds: passage.kinds.clone(),
             }
         })
         .collect();
@@ -440,7 +455,7 @@ fn place(
     let mut new_passages: Vec<Passage> = Vec::new();
     let mut replaced: Vec<usize> = Vec::new();
     for (u, unit) in units.iter().enumerate() {
-        let pieces = parts(&unit.body);
+        let pieces = parts(&unit.body, None);
         if pieces.len() < 2 {
             continue;
         }
@@ -448,11 +463,12 @@ fn place(
         let heading = heading_of(&passages[unit.passage]);
         let piece_units: Vec<Unit> = pieces
             .iter()
-            .map(|body| Unit {
+            .map(|(body, kinds)| Unit {
                 passage: unit.passage,
                 text: model_text(&heading, body),
                 body: body.clone(),
                 lower: body.to_lowercase(),
+                kinds: kinds.clone(),
             })
             .collect();
         let texts: Vec<&str> = piece_units.iter().map(|p| p.text.as_str()).collect();
@@ -481,6 +497,7 @@ fn place(
                 text: piece.body.clone(),
                 chunk_ids: passages[unit.passage].chunk_ids.clone(),
                 dangling: None,
+                kinds: piece.kinds.clone(),
             });
             split_units.push(Unit {
                 passage: passages.len() + new_passages.len() - 1,
@@ -733,6 +750,7 @@ mod tests {
             text: text.into(),
             chunk_ids: Vec::new(),
             dangling: None,
+            kinds: None,
         }
     }
 
@@ -784,8 +802,8 @@ mod tests {
     #[test]
     fn parts_keep_lists_with_their_lead_in() {
         let text = "Our welcome pack for new customers is a sturdy folder of six printed cards that always run in the same order, whichever shop hands it over, and the order is this:\n1. Front\n2. Map\nEvery card in the pack is printed on recycled board with type that is never smaller than ten points, so that it stays readable for everyone who opens it.";
-        let got = parts(text);
+        let got = parts(text, None);
         assert_eq!(got.len(), 2);
-        assert!(got[0].ends_with("2. Map"));
+        assert!(got[0].0.ends_with("2. Map"));
     }
 }

@@ -1,9 +1,12 @@
 //! Tables in chunk text. Rows on lines of their own (cells joined by ` | `) are read line by
 //! line, skipping a header repeated on a new page; text that lost its line breaks has its rows
 //! joined by spaces, and the table is recovered from the number of separators and the shape of
-//! the header row.
+//! the header row. Where the chunks recorded their layout, rows are the table-row blocks.
+
+use crate::BlockKind;
 
 use super::lexicon::MINOR;
+use super::passages::{is_row, typed_lines};
 use super::words::{char_len, starts_upper, starts_upper_or_digit};
 
 /// A table recovered from chunk text, where cells are joined by " | " and rows by " ".
@@ -230,25 +233,31 @@ fn row_cells(line: &str) -> Vec<String> {
     line.split('|').map(|cell| cell.trim().to_owned()).collect()
 }
 
-/// Tables whose rows are lines of their own (two or more consecutive row lines); the first
-/// row is the header when all its cells are short labels. Returns (first line, end line,
-/// table) for each, so callers can walk the prose around them.
-pub(super) fn line_tables(lines: &[&str]) -> Vec<(usize, usize, Table)> {
+/// Tables whose rows are lines of their own (two or more consecutive rows: table-row blocks,
+/// or lines that look like rows where the layout is unknown); the first row is the header
+/// when all its cells are short labels. Returns (first line, end line, table) for each, so
+/// callers can walk the prose around them.
+pub(super) fn line_tables(lines: &[(&str, Option<BlockKind>)]) -> Vec<(usize, usize, Table)> {
     let mut out = Vec::new();
     let mut index = 0;
+    let row_at = |index: usize| {
+        lines
+            .get(index)
+            .is_some_and(|(line, kind)| is_row(line, *kind))
+    };
     while index < lines.len() {
-        if !is_row_line(lines[index]) {
+        if !row_at(index) {
             index += 1;
             continue;
         }
         let start = index;
-        while index < lines.len() && is_row_line(lines[index]) {
+        while row_at(index) {
             index += 1;
         }
         if index - start < 2 {
             continue;
         }
-        let first = row_cells(lines[start]);
+        let first = row_cells(lines[start].0);
         let header_row = first
             .iter()
             .enumerate()
@@ -261,7 +270,7 @@ pub(super) fn line_tables(lines: &[&str]) -> Vec<(usize, usize, Table)> {
         };
         let rows: Vec<Vec<String>> = lines[body_start..index]
             .iter()
-            .map(|line| {
+            .map(|(line, _)| {
                 let mut cells = row_cells(line);
                 // Empty trailing cells may have been trimmed away.
                 while cells.len() < header.len() {
@@ -286,15 +295,11 @@ pub(super) fn line_tables(lines: &[&str]) -> Vec<(usize, usize, Table)> {
     out
 }
 
-/// The tables in a passage: rows on lines of their own, or, for text that lost its line
-/// breaks, one table recovered from the joined rows.
-pub(super) fn tables_of(text: &str) -> Vec<Table> {
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    if lines.len() > 1 {
+/// The tables in a passage (`kinds`: its lines' block kinds, where known): rows on lines of
+/// their own, or, for text that lost its line breaks, one table recovered from the joined rows.
+pub(super) fn tables_of(text: &str, kinds: Option<&[BlockKind]>) -> Vec<Table> {
+    let lines = typed_lines(text, kinds);
+    if lines.len() > 1 || kinds.is_some() {
         return line_tables(&lines).into_iter().map(|(_, _, t)| t).collect();
     }
     parse_table(text).into_iter().collect()

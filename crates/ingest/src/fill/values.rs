@@ -13,6 +13,7 @@ use super::scoring::content_like;
 use super::sentences::sentences;
 use super::tables::is_empty_cell;
 use super::words::{cap_text, char_len, content_tokens, key, token_match};
+use crate::BlockKind;
 
 /// Longest `text` value produced, in characters.
 const TEXT_CAP: usize = 4_000;
@@ -148,15 +149,27 @@ fn cap_tag(tag: &str) -> String {
     cap_text(tag.trim(), NAME_MAX)
 }
 
-/// The passage's text with content-like sub-headings put back in front.
-fn body(passage: &Passage, sub: &[String]) -> String {
+/// The passage's text with content-like sub-headings put back in front, and its lines' block
+/// kinds where known.
+fn body(passage: &Passage, sub: &[String]) -> (String, Option<Vec<BlockKind>>) {
     let mut out = String::new();
-    for heading in sub.iter().filter(|h| content_like(h)) {
-        out.push_str(heading);
-        out.push('\n');
+    let mut kinds = Vec::new();
+    // `sub` ends the passage's heading path: levels count from the path's start.
+    let first_level = passage.headings.len().saturating_sub(sub.len()) + 1;
+    for (index, heading) in sub.iter().enumerate() {
+        if content_like(heading) {
+            out.push_str(heading);
+            out.push('\n');
+            let level = u8::try_from(first_level + index).unwrap_or(u8::MAX).min(9);
+            kinds.push(BlockKind::Heading(level));
+        }
     }
     out.push_str(&passage.text);
-    out.trim().to_owned()
+    let kinds = passage.kinds.as_ref().map(|own| {
+        kinds.extend(own);
+        kinds
+    });
+    (out.trim().to_owned(), kinds)
 }
 
 fn label_of(sub: &[String]) -> Option<String> {
@@ -172,7 +185,7 @@ pub(super) fn text_value(parts: &[(&Passage, &[String])]) -> Option<Value> {
             piece.push('\n');
         }
         // Bullet glyphs a PDF left in are noise in prose; numbering ("1.") is kept.
-        for line in body(passage, sub).lines() {
+        for line in body(passage, sub).0.lines() {
             let line = line.trim();
             let line = ["• ", "▪ ", "· ", "◦ "]
                 .iter()
@@ -212,7 +225,8 @@ pub(super) fn array_value(
     let mut entries = Vec::new();
     let mut seen = HashSet::new();
     for (passage, sub) in parts {
-        let items = items_of(&body(passage, sub));
+        let (text, kinds) = body(passage, sub);
+        let items = items_of(&text, kinds.as_deref());
         let label = label_of(sub).filter(|label| {
             // A label that only repeats the field's topic ("Do / Don't") adds nothing.
             let tokens = content_tokens(label);
@@ -258,7 +272,7 @@ pub(super) fn rich_value(parts: &[(&Passage, &[String])]) -> Option<Value> {
     let mut seen = HashSet::new();
     let any_labelled = parts.iter().any(|(_, sub)| label_of(sub).is_some());
     for (passage, sub) in parts {
-        let text = body(passage, sub);
+        let (text, kinds) = body(passage, sub);
         if let Some(label) = label_of(sub) {
             let name = cap_text(&text, ENTRY_CAP);
             if name.is_empty() {
@@ -272,7 +286,7 @@ pub(super) fn rich_value(parts: &[(&Passage, &[String])]) -> Option<Value> {
             push_entry(&mut entries, &mut seen, entry, &name);
             continue;
         }
-        let items = items_of(&text);
+        let items = items_of(&text, kinds.as_deref());
         // Where some items name their situation, the others are introductions.
         let some_labelled = items.iter().any(|item| match item {
             Item::Row { .. } => true,

@@ -91,6 +91,11 @@ pub async fn fill_kit(
             headings: chunk.headings,
             page_start: u32::try_from(chunk.page_start).unwrap_or(0),
             page_end: u32::try_from(chunk.page_end).unwrap_or(0),
+            // A layout that does not parse is read as none: the filler falls back to the text.
+            blocks: chunk
+                .blocks
+                .as_deref()
+                .and_then(|json| serde_json::from_str(json).ok()),
         })
         .collect();
 

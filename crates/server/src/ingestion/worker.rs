@@ -508,6 +508,8 @@ impl Pipeline {
                 document_id: id.clone(),
                 org_id: org.clone(),
                 ordinal: chunk.ordinal as i64,
+                // Spans serialise as plain triples: this cannot fail.
+                blocks: serde_json::to_string(&chunk.blocks).ok(),
                 headings: chunk.headings,
                 text: chunk.text,
                 page_start: i64::from(chunk.page_start),

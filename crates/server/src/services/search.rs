@@ -395,6 +395,7 @@ mod tests {
                 page_start: 1,
                 page_end: 1,
                 created_at: 0,
+                blocks: None,
             },
             score,
             snippet: String::new(),

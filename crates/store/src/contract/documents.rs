@@ -56,6 +56,7 @@ pub(super) fn chunk(
         page_start: 1,
         page_end: 2,
         created_at: 10,
+        blocks: Some(format!(r#"[["p",0,{}]]"#, text.len())),
     }
 }
 
