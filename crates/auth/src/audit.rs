@@ -96,16 +96,17 @@ impl AuditWriter {
 
     async fn write(&self, events: &mut Vec<AuditEvent>, uses: &mut HashMap<ClientId, UnixSeconds>) {
         if !events.is_empty() {
-            match self.store.append_audit_events(events).await {
+            let count = events.len();
+            let batch = std::mem::replace(events, Vec::with_capacity(count));
+            match self.store.append_audit_events(batch).await {
                 Ok(()) => metrics::counter!("brandstream_audit_events_written_total")
-                    .increment(events.len() as u64),
+                    .increment(count as u64),
                 Err(error) => {
                     metrics::counter!("brandstream_audit_events_dropped_total")
-                        .increment(events.len() as u64);
-                    tracing::error!(%error, count = events.len(), "writing audit events failed");
+                        .increment(count as u64);
+                    tracing::error!(%error, count, "writing audit events failed");
                 }
             }
-            events.clear();
         }
         if !uses.is_empty() {
             let batch: Vec<(ClientId, UnixSeconds)> = uses.drain().collect();

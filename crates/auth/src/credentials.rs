@@ -72,7 +72,7 @@ impl CredentialAdmin {
         detail: serde_json::Value,
     ) -> Result<(), AuthError> {
         self.store
-            .append_audit_events(&[AuditEvent {
+            .append_audit_events(vec![AuditEvent {
                 id: 0,
                 at: now_unix(),
                 org_id: Some(org_id.to_string()),

@@ -302,7 +302,7 @@ impl AdminContext {
     /// Records a key event of this command in the audit trail.
     async fn audit_key_event(&self, kind: &str, detail: serde_json::Value) -> anyhow::Result<()> {
         self.store
-            .append_audit_events(&[brandstream_store::AuditEvent {
+            .append_audit_events(vec![brandstream_store::AuditEvent {
                 id: 0,
                 at: brandstream_domain::now_unix(),
                 org_id: None,

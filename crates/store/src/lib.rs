@@ -162,8 +162,9 @@ pub trait RevocationStore {
 /// The audit trail.
 #[async_trait]
 pub trait AuditStore {
-    /// Appends events in one transaction.
-    async fn append_audit_events(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    /// Appends events in one transaction. Takes the batch by value: the writer hands it to a
+    /// blocking thread (SQLite) without copying every event's detail.
+    async fn append_audit_events(&self, events: Vec<AuditEvent>) -> StoreResult<()>;
     /// Deletes events older than `before`. Returns how many.
     async fn prune_audit_events(&self, before: UnixSeconds) -> StoreResult<u64>;
     /// The newest events, newest first, optionally for one organisation.

@@ -302,7 +302,7 @@ impl BulkWrites for PgStore {
         Ok(())
     }
 
-    async fn write_audit_events(&self, events: &[AuditEvent]) -> StoreResult<()> {
+    async fn write_audit_events(&self, events: Vec<AuditEvent>) -> StoreResult<()> {
         // One multi-row insert per batch, as arrays unnested server-side.
         let at: Vec<i64> = events.iter().map(|e| e.at).collect();
         let org: Vec<Option<&str>> = events.iter().map(|e| e.org_id.as_deref()).collect();

@@ -251,8 +251,7 @@ impl BulkWrites for SqliteStore {
         .await
     }
 
-    async fn write_audit_events(&self, events: &[AuditEvent]) -> StoreResult<()> {
-        let events = events.to_vec();
+    async fn write_audit_events(&self, events: Vec<AuditEvent>) -> StoreResult<()> {
         self.transact_in_background(move |transaction| {
             let mut statement = transaction.prepare_cached(
                 "INSERT INTO audit_events (at, org_id, kind, client_id, actor, source_address, \

@@ -26,7 +26,7 @@ pub trait BulkWrites {
     /// Moves each credential's last-use time forward to its time in `uses` (non-empty).
     async fn write_last_uses(&self, uses: &[(ClientId, UnixSeconds)]) -> StoreResult<()>;
     /// Appends `events` (non-empty) in one transaction.
-    async fn write_audit_events(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    async fn write_audit_events(&self, events: Vec<AuditEvent>) -> StoreResult<()>;
 }
 
 /// The database clock in Unix seconds (PostgreSQL), for change times every node agrees on.
@@ -586,7 +586,7 @@ impl<B: Backend> RevocationStore for B {
 
 #[async_trait]
 impl<B: Backend + BulkWrites> AuditStore for B {
-    async fn append_audit_events(&self, events: &[AuditEvent]) -> StoreResult<()> {
+    async fn append_audit_events(&self, events: Vec<AuditEvent>) -> StoreResult<()> {
         if events.is_empty() {
             return Ok(());
         }

@@ -109,7 +109,7 @@ async fn credentials_keys_revocations_and_leases(store: TestStore) {
         .is_empty());
 
     store
-        .append_audit_events(&[AuditEvent {
+        .append_audit_events(vec![AuditEvent {
             id: 0,
             at: now_unix(),
             org_id: Some(org.id.to_string()),
@@ -339,14 +339,14 @@ fn event(at: i64, org: Option<&OrgId>, kind: &str) -> AuditEvent {
 
 async fn audit_events_are_listed_newest_first_and_pruned_before_the_cut_off(store: TestStore) {
     let acme = OrgId::generate();
-    store.append_audit_events(&[]).await.unwrap();
+    store.append_audit_events(Vec::new()).await.unwrap();
     assert_eq!(store.prune_audit_events(i64::MAX).await.unwrap(), 0);
     let written = vec![
         event(10, Some(&acme), "a"),
         event(30, None, "b"),
         event(20, Some(&acme), "c"),
     ];
-    store.append_audit_events(&written).await.unwrap();
+    store.append_audit_events(written.clone()).await.unwrap();
 
     // Newest written first (by id, not by time), every field as written.
     let listed = store.list_audit_events(None, 10).await.unwrap();
