@@ -31,6 +31,7 @@ use super::assign::Assignment;
 use super::passages::{is_row, typed_lines, Passage};
 use super::scoring::{content_like, cue_score, Matcher};
 use super::sentences::strip_marker;
+use super::words::key;
 use crate::BlockKind;
 
 /// Turns texts into sentence embeddings: one L2-normalised vector per text, in input order,
@@ -114,6 +115,9 @@ const SECOND_CHOICE_MARGIN: f32 = 0.06;
 /// A part of a passage is placed on its own when it scores this much better elsewhere than
 /// for the passage's best subsection.
 const SPLIT_MARGIN: f32 = 0.10;
+/// How far a part's best subsection must lead its second for neighbouring parts with the
+/// same best to be kept together after a split.
+const MERGE_MARGIN: f32 = 0.10;
 /// Weight of the lexical score (topic cues, intent words, heading words), capped at 1.
 const LEXICAL_WEIGHT: f32 = 0.08;
 /// Weight of the topic cues (HEX codes, years, WCAG, …; see `CUES` in the parent module).
@@ -280,6 +284,49 @@ fn contents_like(body: &str) -> bool {
     !lines.is_empty() && leaders * 2 >= lines.len()
 }
 
+/// Fewest lines of a table of contents recognised by the headings it names.
+const CONTENTS_MIN_LINES: usize = 3;
+
+/// Which passages are tables of contents: most lines are dot-leader lines, or the passage has
+/// at least [`CONTENTS_MIN_LINES`] lines and most of them are titles of the same document's
+/// headings (numbering, list markers and page numbers aside) — a contents page set as a plain
+/// or numbered list. A contents page names every chapter; none of it is content.
+fn contents_pages(passages: &[Passage]) -> Vec<bool> {
+    let mut titles: HashMap<&str, std::collections::HashSet<String>> = HashMap::new();
+    for passage in passages {
+        let known = titles.entry(passage.doc.as_str()).or_default();
+        for heading in passage.headings.iter().chain(&passage.dangling) {
+            known.insert(key(strip_marker(heading)));
+        }
+    }
+    passages
+        .iter()
+        .map(|passage| {
+            if contents_like(&passage.text) {
+                return true;
+            }
+            let Some(known) = titles.get(passage.doc.as_str()) else {
+                return false;
+            };
+            let lines: Vec<&str> = passage
+                .text
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .collect();
+            let named = lines
+                .iter()
+                .filter(|line| {
+                    let bare = strip_marker(line);
+                    let unpaged = bare.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+                    known.contains(&key(bare)) || known.contains(&key(unpaged))
+                })
+                .count();
+            lines.len() >= CONTENTS_MIN_LINES && named * 2 > lines.len()
+        })
+        .collect()
+}
+
 fn heading_of(passage: &Passage) -> String {
     passage
         .headings
@@ -302,6 +349,18 @@ fn model_text(heading: &str, body: &str) -> String {
     }
 }
 
+/// How far the best score leads the second best.
+fn lead(scores: &[f32]) -> f32 {
+    let best = argmax(scores);
+    let second = scores
+        .iter()
+        .enumerate()
+        .filter(|(t, _)| *t != best)
+        .map(|(_, s)| *s)
+        .fold(f32::MIN, f32::max);
+    scores.get(best).map_or(0.0, |b| b - second)
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -317,12 +376,12 @@ pub(super) fn reassign(
     skip: &[bool],
     model: &MeaningModel,
 ) -> (Vec<Assignment>, Option<String>) {
-    match place(matcher, passages, &cascade, skip, model) {
+    let contents = contents_pages(passages);
+    match place(matcher, passages, &cascade, skip, &contents, model) {
         Ok(placed) => {
-            // A contents page names every chapter; none of it is content.
             let mut out: Vec<Assignment> = cascade
                 .into_iter()
-                .filter(|a| a.decisive && !contents_like(&passages[a.passage].text))
+                .filter(|a| a.decisive && !contents[a.passage])
                 .collect();
             out.extend(placed);
             out.sort_by_key(|a| (a.passage, a.target));
@@ -337,14 +396,12 @@ fn place(
     passages: &mut Vec<Passage>,
     cascade: &[Assignment],
     skip: &[bool],
+    contents: &[bool],
     model: &MeaningModel,
 ) -> Result<Vec<Assignment>, String> {
     let targets = &matcher.targets;
     let decided: Vec<bool> = (0..passages.len())
-        .map(|p| {
-            cascade.iter().any(|a| a.passage == p && a.decisive)
-                && !contents_like(&passages[p].text)
-        })
+        .map(|p| cascade.iter().any(|a| a.passage == p && a.decisive) && !contents[p])
         .collect();
     let guessed: HashMap<usize, usize> = cascade
         .iter()
@@ -380,7 +437,7 @@ fn place(
     let furniture = page_furniture(passages);
     let open: Vec<usize> = (0..passages.len())
         .filter(|p| !decided[*p] && !skip.get(*p).copied().unwrap_or(false))
-        .filter(|p| !passages[*p].text.trim().is_empty() && !contents_like(&passages[*p].text))
+        .filter(|p| !passages[*p].text.trim().is_empty() && !contents[*p])
         .filter(|p| !furniture[*p])
         .collect();
     let mut units: Vec<Unit> = open
@@ -455,7 +512,7 @@ fn place(
     let mut new_passages: Vec<Passage> = Vec::new();
     let mut replaced: Vec<usize> = Vec::new();
     for (u, unit) in units.iter().enumerate() {
-        let pieces = parts(&unit.body, None);
+        let pieces = parts(&unit.body, unit.kinds.as_deref());
         if pieces.len() < 2 {
             continue;
         }
@@ -485,12 +542,49 @@ fn place(
         if !disagrees {
             continue;
         }
-        replaced.push(u);
-        for ((piece, vector), piece_score) in piece_units
-            .into_iter()
-            .zip(&piece_vectors)
-            .zip(piece_scores)
+        // Neighbouring parts that suit the same subsection clearly best (by MERGE_MARGIN over
+        // their second choice) speak of one thing: they stay together (a history told over
+        // three paragraphs is one history, not three bids for one slot).
+        let mut groups: Vec<(Unit, Vec<f32>, Vec<f32>)> = Vec::new();
+        let mut merged = false;
+        for ((piece, vector), piece_score) in
+            piece_units.into_iter().zip(piece_vectors).zip(piece_scores)
         {
+            if let Some((last, _, last_score)) = groups.last_mut() {
+                let agree = argmax(last_score) == argmax(&piece_score)
+                    && lead(last_score) >= MERGE_MARGIN
+                    && lead(&piece_score) >= MERGE_MARGIN;
+                if agree {
+                    last.body.push('\n');
+                    last.body.push_str(&piece.body);
+                    last.lower = last.body.to_lowercase();
+                    last.text = model_text(&heading, &last.body);
+                    if let (Some(kinds), Some(more)) = (&mut last.kinds, &piece.kinds) {
+                        kinds.extend(more);
+                    }
+                    merged = true;
+                    continue;
+                }
+            }
+            groups.push((piece, vector, piece_score));
+        }
+        if merged {
+            // Merged groups are scored again as the text they now are.
+            let texts: Vec<&str> = groups.iter().map(|(g, _, _)| g.text.as_str()).collect();
+            let vectors = model.embedder.embed(&texts)?;
+            for ((group, vector, group_score), fresh) in groups.iter_mut().zip(vectors) {
+                *group_score = (0..targets.len())
+                    .map(|t| score(group, &fresh, t))
+                    .collect();
+                *vector = fresh;
+            }
+        }
+        if groups.len() < 2 {
+            continue;
+        }
+        replaced.push(u);
+        for (piece, vector, piece_score) in groups {
+            let vector = &vector;
             new_passages.push(Passage {
                 doc: passages[unit.passage].doc.clone(),
                 headings: passages[unit.passage].headings.clone(),
@@ -752,6 +846,30 @@ mod tests {
             dangling: None,
             kinds: None,
         }
+    }
+
+    #[test]
+    fn a_list_of_the_documents_own_headings_is_a_contents_page() {
+        let passages = [
+            passage(
+                "a",
+                &["Guide", "Contents"],
+                "1. Hello, reader\n2. Our colours\n3. How we sound 7",
+            ),
+            passage("a", &["Guide", "Hello, reader"], "Welcome."),
+            passage("a", &["Guide", "Our colours"], "Teal\nSand\nInk"),
+            passage("a", &["Guide", "How we sound"], "Warm and plain."),
+            // Another document's headings do not count.
+            passage(
+                "b",
+                &["Other", "List"],
+                "1. Hello, reader\n2. Our colours\n3. How we sound",
+            ),
+        ];
+        assert_eq!(
+            contents_pages(&passages),
+            [true, false, false, false, false]
+        );
     }
 
     #[test]
