@@ -227,7 +227,18 @@ fn parts(text: &str, kinds: Option<&[BlockKind]>) -> Vec<Part> {
 }
 
 /// Words that open a negative label ("Don't:", "Never", "No thank you:", "Avoid:").
-const NEGATIVE_LABEL_WORDS: &[&str] = &["no", "not", "don't", "dont", "do not", "never", "avoid"];
+const NEGATIVE_LABEL_WORDS: &[&str] = &[
+    "no",
+    "not",
+    "don't",
+    "dont",
+    "do not",
+    "never",
+    "avoid",
+    "skip",
+    "stop",
+    "leave out",
+];
 
 /// The two or more lists of a body, each introduced by a short label ending in a colon (the
 /// shape of a do/don't page): `None` when it has fewer than two; else whether one label is
@@ -909,6 +920,8 @@ mod tests {
         assert_eq!(paired_lists(opposed), Some(true));
         let curly = "Always:\nName the place.\nDon\u{2019}t:\nBlame anyone.";
         assert_eq!(paired_lists(curly), Some(true));
+        let skip = "Try it:\nGuess first.\nSkip it:\nCall it magic.";
+        assert_eq!(paired_lists(skip), Some(true));
         let sizes = "Print:\n28 mm wide.\nScreen:\n120 px wide.";
         assert_eq!(paired_lists(sizes), Some(false));
         // A label that merely starts with the letters of a negative word is not negative.
