@@ -243,7 +243,7 @@ impl<B: Backend> BrandStore for B {
         let mut tx = conn.begin().await?;
         // The unique name index makes a concurrent creation of the same name wait for this
         // transaction and then fail, so no read-then-insert check is needed.
-        tx.execute(&KITS.insert(), &kit.values())
+        tx.insert(KITS.name, kit)
             .await
             .map_err(duplicate_as(DUPLICATE_KIT_NAME))?;
         tx.insert_rows(
@@ -395,9 +395,7 @@ impl<B: Backend> BrandStore for B {
 
     async fn delete_field(&self, section_id: &str, id: &str) -> StoreResult<bool> {
         let deleted = self
-            .writer()
-            .await?
-            .execute(
+            .write(
                 "DELETE FROM brand_fields WHERE section_id = $1 AND id = $2",
                 &binds![section_id, id],
             )

@@ -642,8 +642,8 @@ async fn drop_chunk_references(
         .dialect()
         .pick(DROP_CHUNK_REFERENCES_SQLITE, DROP_CHUNK_REFERENCES_POSTGRES);
     tx.execute(sql, &binds![document_id, org.as_str(), now, by])
-        .await?;
-    Ok(())
+        .await
+        .map(drop)
 }
 
 async fn update_document_in(
@@ -1027,9 +1027,7 @@ impl<B: Backend + FullTextSearch> DocumentStore for B {
         now: i64,
     ) -> StoreResult<bool> {
         let changed = self
-            .writer()
-            .await?
-            .execute(
+            .write(
                 "UPDATE pipeline_runs SET status = $1, message = $2, progress = $3, \
                  run_end = $4, duration_ms = ($4 - COALESCE(run_start, $4)) / 1000, \
                  lease_owner = NULL, lease_until = NULL, updated_at = $4 \

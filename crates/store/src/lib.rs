@@ -6,8 +6,6 @@
 
 mod blobs;
 pub mod brand;
-#[cfg(test)]
-mod contract;
 pub mod documents;
 pub mod embeddings;
 mod migrations;
@@ -21,6 +19,8 @@ mod rows;
 mod sql;
 mod sqlite;
 mod sqlite_documents;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod token_service;
 
 use async_trait::async_trait;

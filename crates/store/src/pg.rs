@@ -318,8 +318,7 @@ impl BulkWrites for PgStore {
                                   $6::text[], $7::text[])",
             &[&at, &org, &kind, &client_id, &actor, &source, &detail],
         )
-        .await?;
-        Ok(())
+        .await.map(drop)
     }
 }
 
@@ -346,48 +345,9 @@ impl Store for PgStore {
     }
 }
 
-/// Test support: a fresh database on the server named by `TEST_DATABASE_URL`.
-#[cfg(test)]
-pub(crate) mod testing {
-    use super::*;
-
-    /// A store on a new, empty database, or `None` (with a note) when `TEST_DATABASE_URL` is
-    /// not set.
-    pub async fn fresh_store(purpose: &str) -> Option<PgStore> {
-        let Ok(base) = std::env::var("TEST_DATABASE_URL") else {
-            brandstream_domain::testing::skip(
-                "postgres",
-                &format!("{purpose}: TEST_DATABASE_URL is not set"),
-            );
-            return None;
-        };
-        let name = format!(
-            "bs_unit_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        );
-        let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-            .await
-            .expect("TEST_DATABASE_URL reachable");
-        tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create test database");
-        let url = match base.rsplit_once('/') {
-            Some((server, _)) => format!("{server}/{name}"),
-            None => panic!("TEST_DATABASE_URL must name a database"),
-        };
-        Some(PgStore::connect(&url, 4, true).await.expect("connect"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::testing::fresh_store;
+    use crate::testing::fresh_store;
 
     // Every other store behaviour is in the contract suite (`crate::contract`), run on both
     // backends; applying migrations is each backend's own.

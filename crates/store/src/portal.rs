@@ -5,7 +5,7 @@ use brandstream_domain::{OrgId, UnixSeconds};
 
 use crate::brand::collated;
 use crate::record::{stored_record, Stored};
-use crate::rows::{binds, insert_statement};
+use crate::rows::binds;
 use crate::sql::{duplicate_as, Backend, Dialect};
 use crate::StoreResult;
 
@@ -131,35 +131,24 @@ impl<B: Backend> PortalStore for B {
         let mut tx = conn.begin().await?;
         // The unique index settles two sign-ups of one name at once: the second waits for the
         // first and then fails.
-        tx.execute(
-            &insert_statement("users", UserRecord::columns()),
-            &user.values(),
-        )
-        .await
-        .map_err(duplicate_as("username"))?;
-        tx.execute(
-            &insert_statement("memberships", Membership::columns()),
-            &membership.values(),
-        )
-        .await?;
+        tx.insert("users", user)
+            .await
+            .map_err(duplicate_as("username"))?;
+        tx.insert("memberships", membership).await?;
         tx.commit().await
     }
 
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRecord>> {
-        let sql = format!(
-            "SELECT {} FROM users WHERE lower(username) = lower($1)",
-            UserRecord::columns()
-        );
-        let mut conn = self.reader().await?;
-        conn.query_opt(&sql, &binds![username], UserRecord::from_row)
+        let from = "users WHERE lower(username) = lower($1)";
+        self.reader()
+            .await?
+            .select_opt(from, &binds![username])
             .await
     }
 
     async fn get_user(&self, id: &str) -> StoreResult<Option<UserRecord>> {
-        let sql = format!("SELECT {} FROM users WHERE id = $1", UserRecord::columns());
-        let mut conn = self.reader().await?;
-        conn.query_opt(&sql, &binds![id], UserRecord::from_row)
-            .await
+        let from = "users WHERE id = $1";
+        self.reader().await?.select_opt(from, &binds![id]).await
     }
 
     async fn count_users(&self) -> StoreResult<i64> {
@@ -185,36 +174,26 @@ impl<B: Backend> PortalStore for B {
     }
 
     async fn set_membership(&self, membership: &Membership) -> StoreResult<()> {
-        self.writer()
-            .await?
-            .execute(
-                "INSERT INTO memberships (user_id, org_id, role, created_at) \
+        self.write(
+            "INSERT INTO memberships (user_id, org_id, role, created_at) \
                  VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (user_id, org_id) DO UPDATE SET role = excluded.role",
-                &membership.values(),
-            )
-            .await?;
-        Ok(())
+            &membership.values(),
+        )
+        .await
+        .map(drop)
     }
 
     async fn insert_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        self.writer()
-            .await?
-            .execute(
-                &insert_statement("portal_sessions", SessionRecord::columns()),
-                &session.values(),
-            )
-            .await?;
-        Ok(())
+        let mut conn = self.writer().await?;
+        conn.insert("portal_sessions", session).await
     }
 
     async fn get_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
-        let sql = format!(
-            "SELECT {} FROM portal_sessions WHERE token_hash = $1",
-            SessionRecord::columns()
-        );
-        let mut conn = self.reader().await?;
-        conn.query_opt(&sql, &binds![token_hash], SessionRecord::from_row)
+        let from = "portal_sessions WHERE token_hash = $1";
+        self.reader()
+            .await?
+            .select_opt(from, &binds![token_hash])
             .await
     }
 
@@ -224,14 +203,12 @@ impl<B: Backend> PortalStore for B {
         org_id: &OrgId,
         at: UnixSeconds,
     ) -> StoreResult<()> {
-        self.writer()
-            .await?
-            .execute(
-                "UPDATE portal_sessions SET last_seen_at = $1, org_id = $2 WHERE token_hash = $3",
-                &binds![at, org_id.as_str(), token_hash],
-            )
-            .await?;
-        Ok(())
+        self.write(
+            "UPDATE portal_sessions SET last_seen_at = $1, org_id = $2 WHERE token_hash = $3",
+            &binds![at, org_id.as_str(), token_hash],
+        )
+        .await
+        .map(drop)
     }
 
     async fn org_members(&self, org: &OrgId) -> StoreResult<Vec<(UserRecord, Membership)>> {
@@ -323,14 +300,12 @@ impl<B: Backend> PortalStore for B {
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        self.writer()
-            .await?
-            .execute(
-                "DELETE FROM portal_sessions WHERE token_hash = $1",
-                &binds![token_hash],
-            )
-            .await?;
-        Ok(())
+        self.write(
+            "DELETE FROM portal_sessions WHERE token_hash = $1",
+            &binds![token_hash],
+        )
+        .await
+        .map(drop)
     }
 
     async fn prune_sessions(
@@ -338,12 +313,10 @@ impl<B: Backend> PortalStore for B {
         idle_before: UnixSeconds,
         created_before: UnixSeconds,
     ) -> StoreResult<u64> {
-        self.writer()
-            .await?
-            .execute(
-                "DELETE FROM portal_sessions WHERE last_seen_at < $1 OR created_at < $2",
-                &binds![idle_before, created_before],
-            )
-            .await
+        self.write(
+            "DELETE FROM portal_sessions WHERE last_seen_at < $1 OR created_at < $2",
+            &binds![idle_before, created_before],
+        )
+        .await
     }
 }

@@ -117,7 +117,7 @@ pub(crate) fn chunk_values(chunk: &ChunkRecord) -> StoreResult<Vec<Bind<'_>>> {
 /// A value bound to a statement parameter, accepted by both drivers: text, a 64-bit integer
 /// (`BIGINT`), a flag (SQLite `INTEGER` 0/1, PostgreSQL `BOOLEAN`), each possibly NULL.
 #[derive(Debug)]
-pub(crate) enum Bind<'a> {
+pub enum Bind<'a> {
     Text(&'a str),
     OptText(Option<&'a str>),
     /// Text made for the statement (serialized JSON).
@@ -329,23 +329,12 @@ pub(crate) const RUNS: Table<RunRecord> = Table {
 };
 
 impl<R: Stored + Send> Table<R> {
-    /// `INSERT INTO table (columns) VALUES ($1, …)` for one record.
-    pub(crate) fn insert(&self) -> String {
-        insert_statement(self.name, R::columns())
-    }
-
     /// Stores a new record.
     pub(crate) async fn insert_one(&self, store: &impl Backend, record: &R) -> StoreResult<()>
     where
         R: Sync,
     {
-        let sql = self.insert();
-        store
-            .writer()
-            .await?
-            .execute(&sql, &record.values())
-            .await?;
-        Ok(())
+        store.writer().await?.insert(self.name, record).await
     }
 
     /// Every record under `parent` (deleted ones too), in `order` (byte order where the
@@ -374,14 +363,9 @@ impl<R: Stored + Send> Table<R> {
         parent: &str,
         id: &str,
     ) -> StoreResult<Option<R>> {
-        let sql = format!(
-            "SELECT {} FROM {} WHERE {} = $1 AND id = $2",
-            R::columns(),
-            self.name,
-            self.parent_key
-        );
+        let from = format!("{} WHERE {} = $1 AND id = $2", self.name, self.parent_key);
         let mut conn = store.reader().await?;
-        conn.query_opt(&sql, &binds![parent, id], R::from_row).await
+        conn.select_opt(&from, &binds![parent, id]).await
     }
 
     /// The update that writes `record` to its row, the one with `parent` and `id`, where the

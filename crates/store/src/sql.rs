@@ -53,6 +53,10 @@ pub trait Backend: Clone + Send + Sync + 'static {
         &self,
         work: BoxFuture<'static, StoreResult<T>>,
     ) -> StoreResult<T>;
+    /// Runs one statement on the writer; returns how many rows it changed.
+    async fn write(&self, sql: &str, binds: &[crate::rows::Bind<'_>]) -> StoreResult<u64> {
+        self.writer().await?.execute(sql, binds).await
+    }
 }
 
 /// A boxed future that can move between threads.
@@ -309,6 +313,40 @@ macro_rules! statement_calls {
                 .await?
                 .into_iter()
                 .next())
+        }
+
+        /// The records of `SELECT <R's columns> FROM <from>`, where `from` names the table and
+        /// what follows it (`users WHERE id = $1`).
+        #[allow(dead_code)]
+        pub(crate) async fn select<R: crate::record::Stored>(
+            &mut self,
+            from: &str,
+            binds: &[Bind<'_>],
+        ) -> StoreResult<Vec<R>> {
+            let sql = format!("SELECT {} FROM {from}", R::columns());
+            self.query(&sql, binds, R::from_row).await
+        }
+
+        /// The first record of such a select, if there is one.
+        #[allow(dead_code)]
+        pub(crate) async fn select_opt<R: crate::record::Stored>(
+            &mut self,
+            from: &str,
+            binds: &[Bind<'_>],
+        ) -> StoreResult<Option<R>> {
+            let sql = format!("SELECT {} FROM {from}", R::columns());
+            self.query_opt(&sql, binds, R::from_row).await
+        }
+
+        /// Stores one new record in `table`.
+        #[allow(dead_code)]
+        pub(crate) async fn insert<R: crate::record::Stored>(
+            &mut self,
+            table: &str,
+            record: &R,
+        ) -> StoreResult<()> {
+            let sql = crate::rows::insert_statement(table, R::columns());
+            self.execute(&sql, &record.values()).await.map(drop)
         }
 
         /// Runs statements without parameters, separated by semicolons.

@@ -10,8 +10,8 @@
 use async_trait::async_trait;
 use brandstream_domain::{ClientId, OrgId, ScopeSet, UnixSeconds};
 
-use crate::record::{Column, Stored};
-use crate::rows::{binds, insert_statement, SqlRow};
+use crate::record::Column;
+use crate::rows::{binds, SqlRow};
 use crate::sql::{Backend, Dialect, Tx};
 use crate::{
     AuditEvent, AuditStore, ClientRecord, ClientStatus, ClientStore, KeyRotation, KeyStore,
@@ -109,12 +109,7 @@ async fn mark_client_updated(tx: &mut Tx<'_>, id: &ClientId, now: UnixSeconds) -
 }
 
 async fn insert_key(tx: &mut Tx<'_>, key: &SigningKeyRecord) -> StoreResult<()> {
-    tx.execute(
-        &insert_statement("signing_keys", SigningKeyRecord::columns()),
-        &key.values(),
-    )
-    .await?;
-    Ok(())
+    tx.insert("signing_keys", key).await
 }
 
 /// The credential's status; on PostgreSQL its row stays locked for the rest of the
@@ -142,8 +137,8 @@ async fn retire_secret(tx: &mut Tx<'_>, secret_id: i64, now: UnixSeconds) -> Sto
         "UPDATE client_secrets SET retired_at = $1 WHERE id = $2",
         &binds![now, secret_id],
     )
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
 }
 
 async fn insert_secret(tx: &mut Tx<'_>, id: &ClientId, secret: &NewSecret) -> StoreResult<()> {
@@ -157,46 +152,38 @@ async fn insert_secret(tx: &mut Tx<'_>, id: &ClientId, secret: &NewSecret) -> St
             secret.created_at
         ],
     )
-    .await?;
-    Ok(())
+    .await
+    .map(drop)
 }
 
 #[async_trait]
 impl<B: Backend> OrgStore for B {
     async fn create_org(&self, org: &Org) -> StoreResult<()> {
         let mut conn = self.writer().await?;
-        conn.execute(&insert_statement("orgs", Org::columns()), &org.values())
-            .await
-            .map_err(|error| match error {
-                StoreError::Duplicate(_) => {
-                    StoreError::Conflict("the organisation already exists".into())
-                }
-                other => other,
-            })?;
-        Ok(())
+        conn.insert("orgs", org).await.map_err(|error| match error {
+            StoreError::Duplicate(_) => {
+                StoreError::Conflict("the organisation already exists".into())
+            }
+            other => other,
+        })
     }
 
     async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
-        let sql = format!(
-            "SELECT {} FROM orgs ORDER BY created_at, id",
-            Org::columns()
-        );
-        self.reader().await?.query(&sql, &[], Org::from_row).await
+        let from = "orgs ORDER BY created_at, id";
+        self.reader().await?.select(from, &[]).await
     }
 
     async fn get_org(&self, id: &OrgId) -> StoreResult<Option<Org>> {
-        let sql = format!("SELECT {} FROM orgs WHERE id = $1", Org::columns());
-        let mut conn = self.reader().await?;
-        conn.query_opt(&sql, &binds![id.as_str()], Org::from_row)
+        let from = "orgs WHERE id = $1";
+        self.reader()
+            .await?
+            .select_opt(from, &binds![id.as_str()])
             .await
     }
 
     async fn default_org(&self) -> StoreResult<Option<Org>> {
-        let sql = format!("SELECT {} FROM orgs WHERE is_default", Org::columns());
-        self.reader()
-            .await?
-            .query_opt(&sql, &[], Org::from_row)
-            .await
+        let from = "orgs WHERE is_default";
+        self.reader().await?.select_opt(from, &[]).await
     }
 }
 
@@ -417,14 +404,8 @@ impl<B: Backend + BulkWrites> ClientStore for B {
 #[async_trait]
 impl<B: Backend> KeyStore for B {
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        let sql = format!(
-            "SELECT {} FROM signing_keys ORDER BY created_at, kid",
-            SigningKeyRecord::columns()
-        );
-        self.reader()
-            .await?
-            .query(&sql, &[], SigningKeyRecord::from_row)
-            .await
+        let from = "signing_keys ORDER BY created_at, kid";
+        self.reader().await?.select(from, &[]).await
     }
 
     async fn bootstrap_signing_keys(
@@ -517,13 +498,11 @@ impl<B: Backend> KeyStore for B {
     }
 
     async fn prune_signing_keys(&self, retired_before: UnixSeconds) -> StoreResult<u64> {
-        self.writer()
-            .await?
-            .execute(
-                "DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < $1",
-                &binds![retired_before],
-            )
-            .await
+        self.write(
+            "DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < $1",
+            &binds![retired_before],
+        )
+        .await
     }
 }
 
@@ -574,13 +553,11 @@ impl<B: Backend> RevocationStore for B {
     }
 
     async fn prune_revocations(&self, now: UnixSeconds) -> StoreResult<u64> {
-        self.writer()
-            .await?
-            .execute(
-                "DELETE FROM revoked_tokens WHERE expires_at < $1",
-                &binds![now],
-            )
-            .await
+        self.write(
+            "DELETE FROM revoked_tokens WHERE expires_at < $1",
+            &binds![now],
+        )
+        .await
     }
 }
 
@@ -594,9 +571,7 @@ impl<B: Backend + BulkWrites> AuditStore for B {
     }
 
     async fn prune_audit_events(&self, before: UnixSeconds) -> StoreResult<u64> {
-        self.writer()
-            .await?
-            .execute("DELETE FROM audit_events WHERE at < $1", &binds![before])
+        self.write("DELETE FROM audit_events WHERE at < $1", &binds![before])
             .await
     }
 
@@ -611,19 +586,12 @@ impl<B: Backend + BulkWrites> AuditStore for B {
         // that would scan the whole trail backwards for a quiet organisation.
         match org {
             Some(org) => {
-                let sql = format!(
-                    "SELECT {} FROM audit_events WHERE org_id = $1 ORDER BY id DESC LIMIT $2",
-                    AuditEvent::columns()
-                );
-                conn.query(&sql, &binds![org.as_str(), limit], AuditEvent::from_row)
-                    .await
+                let from = "audit_events WHERE org_id = $1 ORDER BY id DESC LIMIT $2";
+                conn.select(from, &binds![org.as_str(), limit]).await
             }
             None => {
-                let sql = format!(
-                    "SELECT {} FROM audit_events ORDER BY id DESC LIMIT $1",
-                    AuditEvent::columns()
-                );
-                conn.query(&sql, &binds![limit], AuditEvent::from_row).await
+                let from = "audit_events ORDER BY id DESC LIMIT $1";
+                conn.select(from, &binds![limit]).await
             }
         }
     }
@@ -639,9 +607,7 @@ impl<B: Backend> LeaseStore for B {
         ttl_seconds: i64,
     ) -> StoreResult<bool> {
         let changed = self
-            .writer()
-            .await?
-            .execute(
+            .write(
                 "INSERT INTO leases (name, owner, until) VALUES ($1, $2, $3) \
                  ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until \
                  WHERE leases.owner = excluded.owner OR leases.until < $4",
@@ -653,12 +619,10 @@ impl<B: Backend> LeaseStore for B {
 
     async fn forget_leases(&self, prefix: &str, before: UnixSeconds) -> StoreResult<u64> {
         // A prefix compared as text (no LIKE patterns to escape); the table is small.
-        self.writer()
-            .await?
-            .execute(
-                "DELETE FROM leases WHERE substr(name, 1, length($1)) = $1 AND until < $2",
-                &binds![prefix, before],
-            )
-            .await
+        self.write(
+            "DELETE FROM leases WHERE substr(name, 1, length($1)) = $1 AND until < $2",
+            &binds![prefix, before],
+        )
+        .await
     }
 }

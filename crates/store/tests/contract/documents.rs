@@ -1,11 +1,11 @@
 //! Documents, their chunks and search, and the field changes ingestion writes.
 
 use super::{brand, org_id as org, TestStore};
-use crate::{
+use brandstream_domain::OrgId;
+use brandstream_store::{
     ChunkQuery, ChunkRecord, DocumentQuery, DocumentRecord, DocumentStatus, DocumentStore,
     FieldChange, FieldRecord, KitRecord, SectionRecord, Stamp, StoreError,
 };
-use brandstream_domain::OrgId;
 use serde_json::{json, Value};
 
 pub(super) fn document(org: &OrgId, id: &str, created_at: i64) -> DocumentRecord {

@@ -1,8 +1,8 @@
 //! Ingestion runs: the queue, worker leases, cancelling and listing.
 
 use super::{org_id as org, TestStore};
-use crate::{RunQuery, RunRecord, RunStatus, Stamp};
 use brandstream_domain::OrgId;
+use brandstream_store::{RunQuery, RunRecord, RunStatus, Stamp};
 use serde_json::json;
 
 fn run(org: &OrgId, id: &str, created_at: i64) -> RunRecord {
@@ -266,11 +266,11 @@ async fn runs_of_a_node_whose_heartbeat_stopped_are_taken_over(store: TestStore)
     // holds r2 and never registered a node lease; node "a-w" (a prefix of a's worker names,
     // but another node) stopped long ago.
     assert!(store
-        .acquire_lease(&crate::node_lease_name("a"), "a", 10, 6)
+        .acquire_lease(&brandstream_store::node_lease_name("a"), "a", 10, 6)
         .await
         .unwrap());
     assert!(store
-        .acquire_lease(&crate::node_lease_name("a-w"), "a-w", 1, 1)
+        .acquire_lease(&brandstream_store::node_lease_name("a-w"), "a-w", 1, 1)
         .await
         .unwrap());
     let claimed = store
@@ -308,14 +308,14 @@ async fn runs_of_a_node_whose_heartbeat_stopped_are_taken_over(store: TestStore)
         .unwrap());
     assert_eq!(
         store
-            .forget_leases(crate::NODE_LEASE_PREFIX, 17)
+            .forget_leases(brandstream_store::NODE_LEASE_PREFIX, 17)
             .await
             .unwrap(),
         2
     );
     assert_eq!(
         store
-            .forget_leases(crate::NODE_LEASE_PREFIX, 17)
+            .forget_leases(brandstream_store::NODE_LEASE_PREFIX, 17)
             .await
             .unwrap(),
         0

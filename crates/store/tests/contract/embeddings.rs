@@ -3,8 +3,8 @@
 
 use super::documents::{chunk, document};
 use super::{org_id as org, TestStore};
-use crate::{ChunkQuery, ChunkVector, EmbeddingProgress, VectorSearch};
 use brandstream_domain::{ChunkId, DocumentId};
+use brandstream_store::{ChunkQuery, ChunkVector, EmbeddingProgress, VectorSearch};
 use serde_json::json;
 
 fn vector(id: &str, values: &[f32]) -> ChunkVector {

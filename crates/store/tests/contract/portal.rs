@@ -1,8 +1,8 @@
 //! Portal users, their memberships and sessions.
 
 use super::TestStore;
-use crate::{Membership, Org, PasswordChange, SessionRecord, StoreError, UserRecord};
 use brandstream_domain::OrgId;
+use brandstream_store::{Membership, Org, PasswordChange, SessionRecord, StoreError, UserRecord};
 
 async fn org(store: &TestStore, name: &str, at: i64) -> OrgId {
     let id = OrgId::generate();

@@ -1,4 +1,4 @@
-//! The store contract: every behaviour of [`Store`] written once and run against both backends.
+//! The store contract: every behaviour of `Store` written once and run against both backends.
 //!
 //! Each case is an `async fn(TestStore)` in the module of its area. [`contract_tests!`] turns a
 //! list of cases into two tests each: `sqlite::<case>` on a fresh database in a temporary
@@ -6,13 +6,13 @@
 //! `TEST_DATABASE_URL` (skipped, with a note, when it is not set). A case that passes on one
 //! backend and fails on the other is a difference the server would show its users.
 //!
-//! Cases use the [`Store`] trait only. The few facts the trait cannot show (the stored JSON text,
-//! a foreign-key cascade) go through [`ContractBackend`], one small method per fact.
+//! Cases use the `Store` trait only. The few facts the trait cannot show (the stored JSON text,
+//! a foreign-key cascade) go through `brandstream_store::testing::ContractBackend`, one small method per fact.
 
-use crate::rows::binds;
-use crate::sql::Backend;
-use crate::{SqliteStore, Store};
-use async_trait::async_trait;
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use brandstream_store::testing::ContractBackend;
+use brandstream_store::SqliteStore;
 use std::sync::Arc;
 
 /// The organisation id `org_` + the letter sixteen times.
@@ -22,49 +22,8 @@ pub(crate) fn org_id(letter: char) -> brandstream_domain::OrgId {
 }
 
 /// What a contract case gets: a store behind the same kind of pointer the server holds, with
-/// the test-only peeks of [`ContractBackend`].
+/// the test-only peeks of `ContractBackend`.
 pub(crate) type TestStore = Arc<dyn ContractBackend>;
-
-/// Peeks at the stored rows for the few assertions the [`Store`] trait cannot express. Each
-/// backend answers with its own SQL; the assertions stay in the shared cases.
-#[async_trait]
-pub(crate) trait ContractBackend: Store {
-    /// A kit's `tags` column exactly as stored: JSON must be kept as the text the caller's
-    /// serialiser wrote (key order and spacing included), the same on both backends.
-    async fn kit_tags_text(&self, kit_id: &str) -> String;
-    /// A field's `refs` column exactly as stored.
-    async fn field_references_text(&self, field_id: &str) -> String;
-    /// Deletes a user row directly (no store method does), to check the schema's cascades.
-    async fn delete_user_row(&self, user_id: &str);
-}
-
-/// The text column `column` of the row `id` of `table`, for a peek.
-async fn peek_text(store: &impl Backend, table: &str, column: &str, id: &str) -> String {
-    let sql = format!("SELECT {column} AS value FROM {table} WHERE id = $1");
-    let mut conn = store.reader().await.expect("connection");
-    conn.query_opt(&sql, &binds![id], |row| row.text("value"))
-        .await
-        .expect("peek")
-        .expect("the row exists")
-}
-
-#[async_trait]
-impl<B: Backend + Store> ContractBackend for B {
-    async fn kit_tags_text(&self, kit_id: &str) -> String {
-        peek_text(self, "brand_kits", "tags", kit_id).await
-    }
-
-    async fn field_references_text(&self, field_id: &str) -> String {
-        peek_text(self, "brand_fields", "refs", field_id).await
-    }
-
-    async fn delete_user_row(&self, user_id: &str) {
-        let mut conn = self.writer().await.expect("connection");
-        conn.execute("DELETE FROM users WHERE id = $1", &binds![user_id])
-            .await
-            .expect("delete user");
-    }
-}
 
 /// A store on a new database file in a new temporary directory (deleted when the directory
 /// guard is dropped, so keep it alive for the whole case).
@@ -79,7 +38,7 @@ pub(crate) async fn sqlite_store() -> (tempfile::TempDir, TestStore) {
 /// A store on a new PostgreSQL database, or `None` (after printing "skipped `purpose`: …")
 /// when `TEST_DATABASE_URL` is not set.
 pub(crate) async fn postgres_store(purpose: &str) -> Option<TestStore> {
-    let store = crate::pg::testing::fresh_store(purpose).await?;
+    let store = brandstream_store::testing::fresh_store(purpose).await?;
     Some(Arc::new(store))
 }
 
@@ -93,7 +52,7 @@ macro_rules! contract_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let (_directory, store) = $crate::contract::sqlite_store().await;
+                    let (_directory, store) = $crate::sqlite_store().await;
                     super::$case(store).await;
                 }
             )+
@@ -105,7 +64,7 @@ macro_rules! contract_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let purpose = concat!("postgres::", stringify!($case));
-                    let Some(store) = $crate::contract::postgres_store(purpose).await else {
+                    let Some(store) = $crate::postgres_store(purpose).await else {
                         return;
                     };
                     super::$case(store).await;

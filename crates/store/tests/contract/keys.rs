@@ -1,7 +1,7 @@
 //! The signing keyring: bootstrap, rotation, re-wrapping under a new master key and pruning.
 
 use super::TestStore;
-use crate::{KeyRotation, KeyState, SigningKeyRecord, StoreResult};
+use brandstream_store::{KeyRotation, KeyState, SigningKeyRecord, StoreResult};
 
 /// A key record with recognisable fields: the material and the JWK name the key.
 fn key(kid: &str, state: KeyState, created_at: i64) -> SigningKeyRecord {
@@ -200,7 +200,7 @@ async fn rotation_without_a_next_key_to_promote_changes_nothing(store: TestStore
     let before = keyring(&store).await;
     assert!(matches!(
         rotate(&store, "active", "next", 20).await,
-        Err(crate::StoreError::Conflict(_))
+        Err(brandstream_store::StoreError::Conflict(_))
     ));
     assert_eq!(keyring(&store).await, before);
 }

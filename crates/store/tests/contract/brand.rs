@@ -1,8 +1,10 @@
 //! Brand kits, their sections and fields.
 
 use super::TestStore;
-use crate::{FieldRecord, KitQuery, KitRecord, SectionRecord, Stamp, StoreError, StoreResult};
 use brandstream_domain::OrgId;
+use brandstream_store::{
+    FieldRecord, KitQuery, KitRecord, SectionRecord, Stamp, StoreError, StoreResult,
+};
 use serde_json::json;
 use std::fmt::Debug;
 

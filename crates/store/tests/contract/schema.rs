@@ -3,12 +3,8 @@
 //! case-insensitive uniqueness) the difference is listed here, so a migration written for one
 //! backend only fails this test until its twin exists or the difference is named.
 
-use std::collections::BTreeSet;
-
-use crate::pg::PgStore;
-use crate::rows::{binds, SqlRow};
-use crate::sql::Backend;
-use crate::SqliteStore;
+use brandstream_store::testing::{postgres_schema, sqlite_schema};
+use brandstream_store::SqliteStore;
 
 /// Schema items only SQLite has, each with the reason. The columns of a table listed here are
 /// SQLite's alone too.
@@ -42,81 +38,9 @@ fn named(item: &str, named: &[&str]) -> bool {
         })
 }
 
-/// The tables, columns and indexes of a SQLite database, as `table T`, `column T.C` and
-/// `index T.I` items (SQLite's internal tables and automatic indexes left out).
-async fn sqlite_schema(store: &SqliteStore) -> BTreeSet<String> {
-    let mut conn = store.reader().await.expect("connection");
-    let names = |row: &dyn SqlRow| row.text("name");
-    let mut items = BTreeSet::new();
-    let tables = conn
-        .query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' \
-             AND name NOT LIKE 'sqlite_%' ORDER BY name",
-            &[],
-            names,
-        )
-        .await
-        .expect("tables");
-    for table in tables {
-        let columns = [
-            ("column", "SELECT name FROM pragma_table_info($1)"),
-            (
-                "index",
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 \
-                 AND name NOT LIKE 'sqlite_autoindex%'",
-            ),
-        ];
-        for (kind, sql) in columns {
-            for name in conn
-                .query(sql, &binds![&table], names)
-                .await
-                .expect("columns and indexes")
-            {
-                items.insert(format!("{kind} {table}.{name}"));
-            }
-        }
-        items.insert(format!("table {table}"));
-    }
-    items
-}
-
-/// The same items for a PostgreSQL database (schema `public`; primary-key and unique-constraint
-/// indexes left out, as SQLite's automatic ones are).
-async fn postgres_schema(store: &PgStore) -> BTreeSet<String> {
-    let client = store.client().await.expect("connection");
-    let mut items = BTreeSet::new();
-    for row in client
-        .query(
-            "SELECT table_name, column_name FROM information_schema.columns \
-             WHERE table_schema = 'public'",
-            &[],
-        )
-        .await
-        .expect("columns")
-    {
-        let (table, column): (String, String) = (row.get(0), row.get(1));
-        items.insert(format!("table {table}"));
-        items.insert(format!("column {table}.{column}"));
-    }
-    for row in client
-        .query(
-            "SELECT i.tablename, i.indexname FROM pg_indexes i \
-             WHERE i.schemaname = 'public' AND NOT EXISTS ( \
-                 SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
-            &[],
-        )
-        .await
-        .expect("indexes")
-    {
-        let (table, index): (String, String) = (row.get(0), row.get(1));
-        items.insert(format!("index {table}.{index}"));
-    }
-    items
-}
-
 #[tokio::test]
 async fn both_backends_end_at_the_same_schema() {
-    let Some(postgres) = crate::pg::testing::fresh_store("schema equality").await else {
+    let Some(postgres) = brandstream_store::testing::fresh_store("schema equality").await else {
         return;
     };
     let directory = tempfile::tempdir().expect("temporary directory");

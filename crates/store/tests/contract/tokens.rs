@@ -2,10 +2,10 @@
 //! audit trail, the clock and leases.
 
 use super::TestStore;
-use crate::{
+use brandstream_domain::{now_unix, ClientId, OrgId, ScopeSet};
+use brandstream_store::{
     AuditEvent, ClientStatus, NewClient, NewSecret, Org, SecretRecord, StoreError, TokenRevocation,
 };
-use brandstream_domain::{now_unix, ClientId, OrgId, ScopeSet};
 
 fn secret(byte: u8) -> NewSecret {
     NewSecret {
