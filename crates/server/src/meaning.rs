@@ -29,6 +29,12 @@ impl SentenceEmbedder for CandleEmbedder {
     }
 }
 
+/// The version of what is embedded of each chunk (`ingestion::embedding::embedding_texts`):
+/// a new layout gets a new key, so the embedding stage re-makes the stored vectors. Layout 2:
+/// each passage under the chunk's innermost heading only (layout 1, the two innermost, had no
+/// suffix).
+pub const PASSAGE_LAYOUT: &str = "#2";
+
 /// The loaded model, for its three uses: filling by meaning, embedding chunks (the embedding
 /// stage) and embedding search queries.
 pub struct Semantics {
@@ -36,8 +42,9 @@ pub struct Semantics {
     pub embedder: Arc<Embedder>,
     /// The model for filling by meaning (with its descriptor cache).
     pub meaning: Arc<MeaningModel>,
-    /// The name stored with each chunk embedding (the model directory's name): vectors of
-    /// another model are not compared with this one's, and are re-made.
+    /// The name stored with each chunk embedding: the model directory's name and
+    /// [`PASSAGE_LAYOUT`]. Vectors of another model or layout are not compared with this
+    /// one's, and are re-made.
     pub model: String,
 }
 
@@ -89,10 +96,11 @@ fn load_dir(dir: &Path) -> Result<Arc<Semantics>, brandstream_embed::EmbedError>
     let meaning = Arc::new(MeaningModel::new(Box::new(CandleEmbedder(Arc::clone(
         &embedder,
     )))));
-    let model = dir.file_name().map_or_else(
+    let name = dir.file_name().map_or_else(
         || "model".to_owned(),
         |name| name.to_string_lossy().into_owned(),
     );
+    let model = format!("{name}{PASSAGE_LAYOUT}");
     Ok(Arc::new(Semantics {
         embedder,
         meaning,

@@ -831,18 +831,25 @@ pub fn extract_pdf_limited(bytes: &[u8], max_pages: u32) -> Result<Extracted, Ex
             }
             // A heading stands before body text — on this page or the next (a chapter title at
             // the foot of a page) — or before a subheading that does: a chapter title directly
-            // followed by its first section.
+            // followed by its first section, which makes it a chapter (level 2) whatever it is
+            // called; other headings are sections (3) unless they name a catalogue section.
             let mut next = following(index, position);
-            let next_is_body = match (next.next(), next.next()) {
-                (Some(first), _) if !heading_like(first) => true,
-                (Some(_), Some(second)) => !heading_like(second) && names_section(lines[0]),
-                _ => false,
+            let (next_is_body, before_subheading) = match (next.next(), next.next()) {
+                (Some(first), _) if !heading_like(first) => (true, false),
+                // A chapter's title comes before its first section's; an unnumbered line
+                // before a numbered heading (a signature above the next chapter) is not one.
+                (Some(first), Some(second)) => {
+                    let chapter =
+                        !heading_like(second) && (numbered(lines[0]) || !numbered(first[0]));
+                    (chapter, chapter)
+                }
+                _ => (false, false),
             };
             if heading_like(lines) && (next_is_body || index == 0) {
                 let line = lines[0];
                 let level = if index == 0 && builder.is_empty() {
                     1
-                } else if names_section(line) {
+                } else if names_section(line) || before_subheading {
                     2
                 } else {
                     3
@@ -886,6 +893,12 @@ pub fn extract_pdf_limited(bytes: &[u8], max_pages: u32) -> Result<Extracted, Ex
         });
     }
     Ok(Extracted { title, pages: out })
+}
+
+/// Whether a heading is numbered: it starts with a section number (`3.`, `3 `, `3)`, `3.1`).
+fn numbered(line: &str) -> bool {
+    let rest = line.trim_start_matches(|c: char| c.is_ascii_digit());
+    rest.len() < line.len() && rest.starts_with(['.', ' ', ')'])
 }
 
 #[cfg(test)]
@@ -1225,5 +1238,61 @@ mod tests {
         }
         // "Dos and Don'ts" is the catalogue's "Dos and Dont's" chapter.
         assert!(headings.contains(&(2, "Dos and Don'ts")), "{headings:?}");
+    }
+
+    #[test]
+    fn a_title_directly_above_a_section_heading_is_its_chapter() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/brands/brackenholt-credit-union.pdf"
+        );
+        let document = extract_pdf(&std::fs::read(path).unwrap()).unwrap();
+        let blocks: Vec<(BlockKind, &str)> = document
+            .pages
+            .iter()
+            .flat_map(|page| page.blocks.iter())
+            .map(|block| (block.kind, block.text.as_str()))
+            .collect();
+        // Chapter titles in the book's own words, each directly followed by its first
+        // section's heading.
+        for (chapter, section) in [
+            (
+                "5. Sounding like a neighbour",
+                "Good with money, easy to talk to",
+            ),
+            ("7. How we look on the high street", "The lid mark"),
+        ] {
+            assert!(
+                blocks.contains(&(BlockKind::Heading(2), chapter)),
+                "{chapter}: {blocks:?}"
+            );
+            assert!(
+                blocks.contains(&(BlockKind::Heading(3), section)),
+                "{section}: {blocks:?}"
+            );
+        }
+        // A signature above the next numbered chapter is no chapter of its own.
+        let signature = "Dilys Marchbank, Chief Executive";
+        assert!(
+            blocks
+                .iter()
+                .any(|(kind, text)| *text == signature && !matches!(kind, BlockKind::Heading(_))),
+            "{blocks:?}"
+        );
+    }
+
+    #[test]
+    fn section_numbers_are_recognised() {
+        for line in ["3. Why", "12 Lean in", "2) Two", "3.1 Colour"] {
+            assert!(numbered(line), "{line}");
+        }
+        for line in [
+            "Why the tin",
+            "2026",
+            "Dilys Marchbank, Chief Executive",
+            "",
+        ] {
+            assert!(!numbered(line), "{line}");
+        }
     }
 }

@@ -39,19 +39,19 @@ const PASSAGE_WORDS: usize = 48;
 const PASSAGES_MAX: usize = 12;
 
 /// The passages the model reads of a chunk: its sentences (and lines) grouped up to
-/// [`PASSAGE_WORDS`] words, each headed by the chunk's innermost headings. A chunk's stored
+/// [`PASSAGE_WORDS`] words, each headed by the chunk's innermost heading (the
+/// outer ones measured worse: where a PDF's chapters are recovered or not, they change what a
+/// passage means to the model; a change here is a new
+/// [`crate::meaning::PASSAGE_LAYOUT`]). A chunk's stored
 /// embedding is the passages' vectors one after the other; a search scores a chunk by its best
 /// passage.
 pub(crate) fn embedding_texts(chunk: &ChunkRecord) -> Vec<String> {
     let context = chunk
         .headings
         .iter()
-        .rev()
-        .take(2)
-        .rev()
+        .next_back()
         .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(" / ");
+        .unwrap_or_default();
     let mut passages: Vec<String> = Vec::new();
     let mut current: Vec<&str> = Vec::new();
     let mut words = 0;
@@ -242,15 +242,15 @@ mod tests {
     }
 
     #[test]
-    fn passages_group_whole_sentences_under_the_innermost_headings() {
+    fn passages_group_whole_sentences_under_the_innermost_heading() {
         let twenty = "word ".repeat(19) + "end.";
         let text = format!("{twenty} {twenty}\nA line of its own\n{twenty}");
         let passages = embedding_texts(&chunk(&["Book", "Voice", "Tone"], &text));
         // 20 + 20 words fit in 48; the line (5 words) joins them; the last 20 would not fit.
         assert_eq!(passages.len(), 2);
-        assert!(passages[0].starts_with("Voice / Tone\nword"));
+        assert!(passages[0].starts_with("Tone\nword"));
         assert!(passages[0].ends_with("A line of its own"));
-        assert_eq!(passages[1], format!("Voice / Tone\n{twenty}"));
+        assert_eq!(passages[1], format!("Tone\n{twenty}"));
         assert_eq!(embedding_texts(&chunk(&[], "")), [""]);
         let long = "One sentence here. ".repeat(200);
         assert_eq!(embedding_texts(&chunk(&[], &long)).len(), PASSAGES_MAX);
