@@ -29,7 +29,7 @@ use serde::Deserialize;
 
 use super::assign::Assignment;
 use super::passages::{is_row, typed_lines, Passage};
-use super::scoring::{content_like, cue_score, Matcher};
+use super::scoring::{content_like, cue_score, Matcher, Target};
 use super::sentences::strip_marker;
 use super::words::key;
 use crate::BlockKind;
@@ -155,6 +155,9 @@ const PAIRED_LISTS_WEIGHT: f32 = 0.08;
 const OPPOSED_LISTS_WEIGHT: f32 = 0.20;
 /// How many passages a list subsection collects.
 pub(super) const LIST_CAPACITY: usize = 2;
+/// How far below its best subsection a left-out passage may suit a list that took one of its
+/// siblings and still join it ([`join_siblings`]).
+const SIBLING_MARGIN: f32 = 0.12;
 /// What a list subsection's further passage is worth less than its first, in score: a passage
 /// scoring nearly as well for an empty subsection goes there instead.
 const FURTHER_SLOT_COST: f32 = 0.02;
@@ -726,8 +729,61 @@ fn place(
                 decisive: false,
             });
         }
+        let evidence = (units.as_slice(), scores.as_slice(), nones.as_slice());
+        join_siblings(&mut out, targets, passages, evidence, &candidates);
     }
     Ok(out)
+}
+
+/// Sibling passages join their list: a unit left out whose passage is a sibling of one a list
+/// subsection took (the same headings above, its own last heading: four situations under
+/// "When things go wrong") joins that list when it suits it within [`SIBLING_MARGIN`] of its
+/// own best subsection (and closer to some subsection than to front matter, as every placed
+/// unit must be). A list's slots ([`LIST_CAPACITY`]) are for passages that compete; the
+/// situations of one chapter are one list's items, however many there are.
+fn join_siblings(
+    out: &mut Vec<Assignment>,
+    targets: &[Target<'_>],
+    passages: &[Passage],
+    (units, scores, nones): (&[Unit], &[Vec<f32>], &[f32]),
+    candidates: &[usize],
+) {
+    let siblings = |a: &Passage, b: &Passage| {
+        a.doc == b.doc
+            && a.headings.len() >= 2
+            && a.headings.len() == b.headings.len()
+            && a.headings[..a.headings.len() - 1] == b.headings[..b.headings.len() - 1]
+            && a.headings.last() != b.headings.last()
+    };
+    let mut joined = Vec::new();
+    for u in candidates {
+        let passage = &passages[units[*u].passage];
+        if out.iter().any(|a| a.passage == units[*u].passage) {
+            continue;
+        }
+        let row = &scores[*u];
+        let best = row[argmax(row)];
+        if nones[*u] >= best + NONE_MARGIN {
+            continue;
+        }
+        let home = out.iter().find(|a| {
+            matches!(
+                targets[a.target].target.field_type,
+                FieldType::Array | FieldType::RichArray
+            ) && siblings(&passages[a.passage], passage)
+                && row[a.target] >= MIN_SCORE
+                && row[a.target] >= best - SIBLING_MARGIN
+        });
+        if let Some(home) = home {
+            joined.push(Assignment {
+                target: home.target,
+                passage: units[*u].passage,
+                sub: passage.headings.last().cloned().into_iter().collect(),
+                decisive: false,
+            });
+        }
+    }
+    out.extend(joined);
 }
 
 /// Whether each passage is the page furniture a DOCX's headers and footers hold (a book's
