@@ -332,7 +332,7 @@ fn sample_facts_land_in_their_subsections() {
 /// format, headings only and by meaning: the figures measured when they arrived, after the
 /// fixes they prompted, so a change can only raise them.
 const WRITTEN_APART: &[(&str, f64, f64)] = &[
-    ("brackenholt-credit-union", 27.0, 84.0),
+    ("brackenholt-credit-union", 27.0, 92.0),
     ("whirligig-science-house", 32.0, 87.0),
 ];
 

@@ -395,6 +395,10 @@ pub(super) const CUES: &[(&str, &[&str])] = &[
             "why we",
             "reason we",
             "we exist",
+            "here to",
+            "here for",
+            "here so that",
+            "set up to",
         ],
     ),
     (
@@ -428,7 +432,18 @@ pub(super) const CUES: &[(&str, &[&str])] = &[
             "they care",
         ],
     ),
-    ("benefit", &["benefit", "functional", "emotional"]),
+    (
+        "benefit",
+        &[
+            "benefit",
+            "functional",
+            "emotional",
+            "you get",
+            "members get",
+            "customers get",
+            "visitors get",
+        ],
+    ),
     (
         "context",
         &[
@@ -468,7 +483,10 @@ pub(super) const CUES: &[(&str, &[&str])] = &[
         ],
     ),
     ("concept", &["pillar", "concept"]),
-    ("belief", &["we believe", "belief", "believe"]),
+    (
+        "belief",
+        &["we believe", "belief", "believe", "we hold", "we stand for"],
+    ),
     (
         "visual",
         &[
@@ -496,6 +514,11 @@ pub(super) const CUES: &[(&str, &[&str])] = &[
             "hang tag",
             "box",
             "shelf",
+            "wallet",
+            "envelope",
+            "leaflet",
+            "insert",
+            "sleeve",
         ],
     ),
     (
