@@ -229,6 +229,9 @@ fn parts(text: &str, kinds: Option<&[BlockKind]>) -> Vec<Part> {
     out
 }
 
+/// Most words in each header cell of a two-column table read as a pair of labelled lists.
+const TABLE_LABEL_WORDS: usize = 4;
+
 /// Words that open a negative label ("Don't:", "Never", "No thank you:", "Avoid:").
 const NEGATIVE_LABEL_WORDS: &[&str] = &[
     "no",
@@ -243,8 +246,8 @@ const NEGATIVE_LABEL_WORDS: &[&str] = &[
     "leave out",
 ];
 
-/// The two or more lists of a body, each introduced by a short label ending in a colon (the
-/// shape of a do/don't page): `None` when it has fewer than two; else whether one label is
+/// The two or more lists of a body, each introduced by a short label ending in a colon, or the
+/// two columns of a table headed by two short labels (the shape of a do/don't page): `None` when it has fewer than two; else whether one label is
 /// negative and another is not ("Do:" … "Don't:"), which makes the pair a do/don't list.
 fn paired_lists(body: &str) -> Option<bool> {
     let lines: Vec<&str> = body.lines().map(str::trim).collect();
@@ -258,15 +261,33 @@ fn paired_lists(body: &str) -> Option<bool> {
         })
         .map(|pair| pair[0])
         .collect();
+    // A two-column table headed by two short labels ("Do | Don't", "Yes | No") is the same
+    // shape, its columns the two lists.
+    fn cells(line: &str) -> Vec<&str> {
+        line.split(" | ").map(str::trim).collect()
+    }
+    let header = lines.windows(3).find_map(|rows| {
+        let head = cells(rows[0]);
+        let short = head.iter().all(|cell| {
+            let words = cell.split_whitespace().count();
+            (1..=TABLE_LABEL_WORDS).contains(&words)
+        });
+        (head.len() == 2 && short && cells(rows[1]).len() == 2 && cells(rows[2]).len() == 2)
+            .then_some(head)
+    });
+    let labels = match header {
+        Some(head) if labels.len() < 2 => head,
+        _ => labels,
+    };
     if labels.len() < 2 {
         return None;
     }
     let negative = |label: &str| {
         let lower = label.to_lowercase().replace('\u{2019}', "'");
         NEGATIVE_LABEL_WORDS.iter().any(|word| {
-            lower
-                .strip_prefix(word)
-                .is_some_and(|rest| rest.starts_with(|c: char| !c.is_alphanumeric()))
+            lower.strip_prefix(word).is_some_and(|rest| {
+                rest.is_empty() || rest.starts_with(|c: char| !c.is_alphanumeric())
+            })
         })
     };
     let negatives = labels.iter().filter(|label| negative(label)).count();
@@ -984,6 +1005,15 @@ mod tests {
         let notes = "Notes:\nPrinted twice a year.\nNovelties:\nA new map.";
         assert_eq!(paired_lists(notes), Some(false));
         assert_eq!(paired_lists("Do:\nSmile."), None);
+        // The columns of a table headed by two short labels are the same pair.
+        let table = "Go for it | Never\nName the place | Blame anyone\nSmile | Shout";
+        assert_eq!(paired_lists(table), Some(true));
+        let labels = "Bright | Dull\nName the place | Blame anyone\nSmile | Shout";
+        assert_eq!(paired_lists(labels), Some(false));
+        // A table of sizes has longer headers or more columns; two rows are no table.
+        let sizes = "Where it goes | Smallest | Space\nPrint | 20 mm | 4 mm\nWeb | 88 px | 8 px";
+        assert_eq!(paired_lists(sizes), None);
+        assert_eq!(paired_lists("Do | Don't\nSmile | Shout"), None);
     }
 
     #[test]
