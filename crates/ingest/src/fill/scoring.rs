@@ -231,6 +231,24 @@ pub(super) fn cue_score(lower: &str, text: &str, headings: &[String], groups: &[
                     hits += 2.0;
                 }
             }
+            // A list of yes/no questions is a list of checks ("Is the price shown …?").
+            "checklist" => {
+                let questions = text
+                    .lines()
+                    .filter(|line| strip_marker(line.trim()).ends_with('?'))
+                    .count();
+                if questions >= MIN_QUESTIONS {
+                    hits += (questions as f32).min(4.0);
+                }
+            }
+            // Sizes in pixels or millimetres, one per placement ("88 px wide", "| 22 mm |"):
+            // a table or list of minimum sizes, whatever its labels say.
+            "logo" => {
+                let sizes = lengths(text);
+                if sizes >= MIN_SIZES {
+                    hits += (sizes as f32).min(4.0);
+                }
+            }
             // Years tell of the past, except a deadline ("by 2030"), which tells of plans.
             "history" => {
                 let (past, _) = years(text);
@@ -244,6 +262,45 @@ pub(super) fn cue_score(lower: &str, text: &str, headings: &[String], groups: &[
         }
     }
     (hits / 4.0).min(1.0)
+}
+
+/// Question lines from which on a text is a list of checks (one or two are rhetorical).
+const MIN_QUESTIONS: usize = 3;
+
+/// Lengths in a text from which on they are a table of sizes (a grid or a touch target
+/// gives one or two).
+const MIN_SIZES: usize = 3;
+
+/// Lengths in screen or print units in `text`: a number followed by `px` or `mm`, apart
+/// ("88 px") or joined ("88px").
+fn lengths(text: &str) -> usize {
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c == '|')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let number = |w: &str| {
+        let w = w.trim_start_matches(['(', '≥', '<', '>']);
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+            && w.starts_with(|c: char| c.is_ascii_digit())
+    };
+    let unit = |w: &str| {
+        let w = w.trim_end_matches(|c: char| c.is_ascii_punctuation());
+        w.eq_ignore_ascii_case("px") || w.eq_ignore_ascii_case("mm")
+    };
+    words
+        .iter()
+        .enumerate()
+        .filter(|(index, word)| {
+            let bare = word.trim_end_matches(|c: char| c.is_ascii_punctuation());
+            let joined = bare
+                .strip_suffix("px")
+                .or_else(|| bare.strip_suffix("mm"))
+                .is_some_and(number);
+            joined || (number(word) && words.get(index + 1).is_some_and(|next| unit(next)))
+        })
+        .count()
 }
 
 /// Four-digit years (19xx, 20xx) in `text`: (others, deadlines — those right after "by").
@@ -278,4 +335,33 @@ pub(super) fn content_like(heading: &str) -> bool {
         .any(|c| c.is_ascii_digit() || c == '#' || c == '|')
         || heading.split_whitespace().count() > 9
         || heading.ends_with(['.', ';', ','])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_of_sizes_in_pixels_or_millimetres_speaks_of_the_logo() {
+        let table = "Where it goes | No smaller than | Leave clear around it\n\
+                     Labels | 20 mm wide | One leg\nWeb | 88px wide | One leg\n\
+                     Cap | 14 mm across | A 2 mm ring";
+        assert_eq!(lengths(table), 4);
+        assert!(cue_score(&table.to_lowercase(), table, &[], &["logo"]) >= 1.0);
+        // A grid or a touch target gives a length or two: no cue.
+        let grid = "Layouts sit on an 8 px baseline with a 4 mm gutter.";
+        assert_eq!(lengths(grid), 2);
+        assert!(cue_score(&grid.to_lowercase(), grid, &[], &["logo"]) < 0.01);
+        assert_eq!(lengths("Touch targets are at least 44 by 44 px."), 1);
+        assert_eq!(lengths("1.4 mm, (12mm) and 2,000 px; 5 cm, 9 pt"), 3);
+    }
+
+    #[test]
+    fn yes_no_questions_are_checks() {
+        let checks = "Before it goes out:\n1. Is the price shown?\n2. Are the times checked?\n\
+                      - Does every photo have consent?";
+        assert!(cue_score(&checks.to_lowercase(), checks, &[], &["checklist"]) >= 0.75);
+        let rhetorical = "Why do we swim? Because it is fun.\nWho is it for?";
+        assert!(cue_score(&rhetorical.to_lowercase(), rhetorical, &[], &["checklist"]) < 0.01);
+    }
 }

@@ -122,10 +122,14 @@ const MERGE_MARGIN: f32 = 0.10;
 const LEXICAL_WEIGHT: f32 = 0.08;
 /// Weight of the topic cues (HEX codes, years, WCAG, …; see `CUES` in the parent module).
 const CUE_WEIGHT: f32 = 0.15;
-/// Bonus for a one-line body in a subsection whose content is typically one line.
+/// Bonus for a one-line body in a subsection whose content is typically one line (and the
+/// penalty for a long one there).
 const ONE_LINE_WEIGHT: f32 = 0.12;
 /// Most words of a one-line body.
 const ONE_LINE_WORDS: usize = 15;
+/// Words from which on a body is too long for a one-line subsection (it loses
+/// [`ONE_LINE_WEIGHT`]).
+const LONG_FOR_ONE_LINE: usize = 3 * ONE_LINE_WORDS;
 /// Outside the front of a document, a passage is front matter only when the front-matter
 /// descriptors beat every subsection by this much.
 const NONE_MARGIN: f32 = 0.10;
@@ -232,6 +236,12 @@ fn parts(text: &str, kinds: Option<&[BlockKind]>) -> Vec<Part> {
 /// Most words in each header cell of a two-column table read as a pair of labelled lists.
 const TABLE_LABEL_WORDS: usize = 4;
 
+/// Words that open a clause rather than a label (pronouns, relatives, question words).
+const CLAUSE_OPENERS: &[&str] = &[
+    "we", "our", "you", "your", "they", "their", "it", "so", "which", "that", "what", "who", "how",
+    "when", "where", "why",
+];
+
 /// Words that open a negative label ("Don't:", "Never", "No thank you:", "Avoid:").
 const NEGATIVE_LABEL_WORDS: &[&str] = &[
     "no",
@@ -247,8 +257,9 @@ const NEGATIVE_LABEL_WORDS: &[&str] = &[
 ];
 
 /// The two or more lists of a body, each introduced by a short label ending in a colon, or the
-/// two columns of a table headed by two short labels (the shape of a do/don't page): `None` when it has fewer than two; else whether one label is
-/// negative and another is not ("Do:" … "Don't:"), which makes the pair a do/don't list.
+/// two columns of a table headed by two short labels, not clauses (the shape of a do/don't
+/// page): `None` when it has fewer than two; else whether one label is negative and
+/// another is not ("Do:" … "Don't:"), which makes the pair a do/don't list.
 fn paired_lists(body: &str) -> Option<bool> {
     let lines: Vec<&str> = body.lines().map(str::trim).collect();
     let labels: Vec<&str> = lines
@@ -275,6 +286,7 @@ fn paired_lists(body: &str) -> Option<bool> {
         (head.len() == 2 && short && cells(rows[1]).len() == 2 && cells(rows[2]).len() == 2)
             .then_some(head)
     });
+    let from_table = header.is_some() && labels.len() < 2;
     let labels = match header {
         Some(head) if labels.len() < 2 => head,
         _ => labels,
@@ -291,6 +303,17 @@ fn paired_lists(body: &str) -> Option<bool> {
         })
     };
     let negatives = labels.iter().filter(|label| negative(label)).count();
+    // A column title that opens a clause ("We believe that | Which is why", "Who | What
+    // they want") heads a table of statements, not one of two lists.
+    let clause = |label: &str| {
+        let first = label.split_whitespace().next().unwrap_or_default();
+        CLAUSE_OPENERS
+            .iter()
+            .any(|word| first.eq_ignore_ascii_case(word))
+    };
+    if from_table && labels.iter().any(|label| clause(label)) {
+        return None;
+    }
     Some(negatives > 0 && negatives < labels.len())
 }
 
@@ -506,8 +529,14 @@ fn place(
             &targets[t].groups,
         );
         let mut total = semantic + LEXICAL_WEIGHT * lexical + CUE_WEIGHT * cue;
-        if one_line(&unit.body) && table.one_line.contains(&targets[t].target.name) {
-            total += ONE_LINE_WEIGHT;
+        if table.one_line.contains(&targets[t].target.name) {
+            // A motto is one line: a short body is what such a subsection holds, a long one
+            // (a foreword that sums the brand up) is not.
+            if one_line(&unit.body) {
+                total += ONE_LINE_WEIGHT;
+            } else if unit.body.split_whitespace().count() > LONG_FOR_ONE_LINE {
+                total -= ONE_LINE_WEIGHT;
+            }
         }
         if guessed.get(&unit.passage) == Some(&t) {
             total += CASCADE_BONUS;
@@ -1005,11 +1034,14 @@ mod tests {
         let notes = "Notes:\nPrinted twice a year.\nNovelties:\nA new map.";
         assert_eq!(paired_lists(notes), Some(false));
         assert_eq!(paired_lists("Do:\nSmile."), None);
-        // The columns of a table headed by two short labels are the same pair.
+        // The columns of a table headed by two short labels are the same pair; column titles
+        // that open clauses (beliefs and what they give) head statements, not lists.
         let table = "Go for it | Never\nName the place | Blame anyone\nSmile | Shout";
         assert_eq!(paired_lists(table), Some(true));
-        let labels = "Bright | Dull\nName the place | Blame anyone\nSmile | Shout";
+        let labels = "Fresh | Gone sour\nName the place | Blame anyone\nSmile | Shout";
         assert_eq!(paired_lists(labels), Some(false));
+        let beliefs = "We believe that | Which is why\nPools matter | We teach\nFair | Cheap";
+        assert_eq!(paired_lists(beliefs), None);
         // A table of sizes has longer headers or more columns; two rows are no table.
         let sizes = "Where it goes | Smallest | Space\nPrint | 20 mm | 4 mm\nWeb | 88 px | 8 px";
         assert_eq!(paired_lists(sizes), None);

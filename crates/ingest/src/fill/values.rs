@@ -272,8 +272,18 @@ pub(super) fn rich_value(parts: &[(&Passage, &[String])]) -> Option<Value> {
     let mut seen = HashSet::new();
     let any_labelled = parts.iter().any(|(_, sub)| label_of(sub).is_some());
     for (passage, sub) in parts {
-        let (text, kinds) = body(passage, sub);
-        if let Some(label) = label_of(sub) {
+        let (mut text, kinds) = body(passage, sub);
+        let mut label = label_of(sub);
+        // Among situations named by their headings, one whose heading is a long sentence
+        // ("A session is cancelled because we are short of lifeguards") is named by it too,
+        // rather than read as lines of which none has a label of its own.
+        if label.is_none() && any_labelled {
+            if let Some(heading) = sub.last().filter(|h| !h.contains('|')) {
+                label = Some(heading.clone());
+                text = passage.text.trim().to_owned();
+            }
+        }
+        if let Some(label) = label {
             let name = cap_text(&text, ENTRY_CAP);
             if name.is_empty() {
                 continue;
@@ -417,11 +427,26 @@ mod tests {
                 &["Voice", "Voice in practice", "If someone praises us"],
                 "Thank them by name and share the credit with the team.",
             ),
+            chunk(
+                "t4",
+                &[
+                    "Voice",
+                    "Voice in practice",
+                    "If a session is cancelled because we are short of lifeguards",
+                ],
+                "Own it and say when it runs again.",
+            ),
         ];
         let filled = fill_fields(&targets, &chunks);
         let scenarios = value_of(&filled, "Tone of Voice/Tone scenarios").unwrap();
         let entries = scenarios.as_array().unwrap();
-        assert_eq!(entries.len(), 2, "{scenarios}");
+        assert_eq!(entries.len(), 3, "{scenarios}");
+        // A situation whose heading is a long sentence is named by it too.
+        assert_eq!(
+            entries[2]["tags"][0],
+            "If a session is cancelled because we are short of lifeguards"
+        );
+        assert_eq!(entries[2]["name"], "Own it and say when it runs again.");
         assert_eq!(entries[0]["tags"][0], "If a delivery is late");
         assert_eq!(entries[0]["restrictions"], "Never blame the courier.");
         assert_eq!(entries[1]["restrictions"], "");
