@@ -336,6 +336,8 @@ const WRITTEN_APART: &[(&str, f64, f64)] = &[
     ("whirligig-science-house", 32.0, 87.0),
     ("pennacott-farm-dairy", 47.0, 89.0),
     ("kestrelford-pools-leisure", 32.0, 82.0),
+    ("tarrow-cycle-works", 34.0, 79.0),
+    ("quenby-botanic-garden", 34.0, 62.0),
 ];
 
 #[test]
