@@ -222,7 +222,9 @@ pub(super) fn cue_score(lower: &str, text: &str, headings: &[String], groups: &[
             }
             "scenario" => {
                 let situational = headings.iter().any(|h| {
-                    let k = key(h);
+                    // "4. When the weather turns": the chapter number is not the heading's
+                    // first word.
+                    let k = key(strip_marker(h));
                     ["when ", "if ", "during ", "after ", "before ", "for "]
                         .iter()
                         .any(|p| k.starts_with(p))

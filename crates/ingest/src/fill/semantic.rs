@@ -21,7 +21,7 @@
 //! Deterministic: the same passages and targets give the same assignment (ties break on
 //! position).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use brandstream_domain::brand::FieldType;
@@ -350,7 +350,7 @@ const CONTENTS_MIN_LINES: usize = 3;
 /// headings (numbering, list markers and page numbers aside) — a contents page set as a plain
 /// or numbered list. A contents page names every chapter; none of it is content.
 fn contents_pages(passages: &[Passage]) -> Vec<bool> {
-    let mut titles: HashMap<&str, std::collections::HashSet<String>> = HashMap::new();
+    let mut titles: HashMap<&str, HashSet<String>> = HashMap::new();
     for passage in passages {
         let known = titles.entry(passage.doc.as_str()).or_default();
         for heading in passage.headings.iter().chain(&passage.dangling) {
@@ -381,6 +381,70 @@ fn contents_pages(passages: &[Passage]) -> Vec<bool> {
                 })
                 .count();
             lines.len() >= CONTENTS_MIN_LINES && named * 2 > lines.len()
+        })
+        .collect()
+}
+
+/// How far below a text subsection's strongest claimant (the best score among units that
+/// suit it best) a unit may still take it.
+const CLAIMANT_MARGIN: f32 = 0.20;
+
+/// Bonus for a checklist subsection from a list that closes its document
+/// ([`closing_lists`]).
+const CLOSING_LIST_WEIGHT: f32 = 0.10;
+
+/// Whether each passage is the list that closes its document: the last chapter, with no
+/// sections of its own, holding a list of at least three marked items — where a brand book
+/// keeps its last checks before anything goes out. Page furniture does not count as the end.
+fn closing_lists(passages: &[Passage], furniture: &[bool]) -> Vec<bool> {
+    let roots = shared_roots(passages, furniture);
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for (index, passage) in passages.iter().enumerate() {
+        let root = roots.get(passage.doc.as_str()).copied().unwrap_or(0);
+        if passage.headings.len() > root && !furniture.get(index).copied().unwrap_or(false) {
+            last.insert(passage.doc.as_str(), index);
+        }
+    }
+    let mut out = vec![false; passages.len()];
+    for (doc, index) in last {
+        let passage = &passages[index];
+        let chapter_level = passage.headings.len() == roots.get(doc).copied().unwrap_or(0) + 1;
+        // List items by their block kind, or by their markers where kinds are not known.
+        let items = match &passage.kinds {
+            Some(kinds) => kinds.iter().filter(|k| **k == BlockKind::ListItem).count(),
+            None => passage
+                .text
+                .lines()
+                .filter(|line| strip_marker(line) != line.trim())
+                .count(),
+        };
+        out[index] = chapter_level && items >= 3;
+    }
+    out
+}
+
+/// Most words of a title page's text (an edition, an owner, an audience).
+const TITLE_PAGE_WORDS: usize = 60;
+
+/// Whether each passage is a title page: the short text under a document's title before its
+/// first chapter (edition, owner, who the book is for), in a document that has chapters.
+/// It is front matter however its words read to the model.
+fn title_pages(passages: &[Passage]) -> Vec<bool> {
+    let roots = shared_roots(passages, &page_furniture(passages));
+    let root = |p: &Passage| roots.get(p.doc.as_str()).copied().unwrap_or(0);
+    let with_chapters: HashSet<&str> = passages
+        .iter()
+        .filter(|p| p.headings.len() > root(p))
+        .map(|p| p.doc.as_str())
+        .collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    passages
+        .iter()
+        .map(|p| {
+            seen.insert(p.doc.as_str())
+                && p.headings.len() <= root(p)
+                && with_chapters.contains(p.doc.as_str())
+                && p.text.split_whitespace().count() <= TITLE_PAGE_WORDS
         })
         .collect()
 }
@@ -434,7 +498,11 @@ pub(super) fn reassign(
     skip: &[bool],
     model: &MeaningModel,
 ) -> (Vec<Assignment>, Option<String>) {
-    let contents = contents_pages(passages);
+    let contents: Vec<bool> = contents_pages(passages)
+        .into_iter()
+        .zip(title_pages(passages))
+        .map(|(contents, title)| contents || title)
+        .collect();
     match place(matcher, passages, &cascade, skip, &contents, model) {
         Ok(placed) => {
             let mut out: Vec<Assignment> = cascade
@@ -493,6 +561,7 @@ fn place(
 
     // Whole passages first.
     let furniture = page_furniture(passages);
+    let closing = closing_lists(passages, &furniture);
     let open: Vec<usize> = (0..passages.len())
         .filter(|p| !decided[*p] && !skip.get(*p).copied().unwrap_or(false))
         .filter(|p| !passages[*p].text.trim().is_empty() && !contents[*p])
@@ -547,6 +616,11 @@ fn place(
                 Some(false) => PAIRED_LISTS_WEIGHT,
                 None => 0.0,
             };
+        }
+        if targets[t].groups.contains(&"checklist")
+            && closing.get(unit.passage).copied().unwrap_or(false)
+        {
+            total += CLOSING_LIST_WEIGHT;
         }
         let listy = items_in(&unit.body) >= 3;
         match targets[t].target.field_type {
@@ -671,7 +745,7 @@ fn place(
 
     // Which (unit, target) pairs may be chosen: above the floor, near the unit's best, and
     // only for units closer to some subsection than to front matter.
-    let mut allowed: std::collections::HashSet<(usize, usize)> = Default::default();
+    let mut allowed: HashSet<(usize, usize)> = Default::default();
     // The front of a document: passages before the first one the headings placed or that
     // speaks clearly of some subsection.
     let front_end = (0..passages.len())
@@ -687,6 +761,16 @@ fn place(
                     })
         })
         .unwrap_or(0);
+    // A text subsection's strongest claimant: the best score among the units that suit it
+    // best of all. A unit far below it does not take that subsection's one slot (the
+    // claimant would be pushed to its second choice to make room for a weak passage).
+    let mut claimants: Vec<Option<f32>> = vec![None; targets.len()];
+    for (u, row) in scores.iter().enumerate() {
+        if alive[u] {
+            let t = argmax(row);
+            claimants[t] = Some(claimants[t].map_or(row[t], |c: f32| c.max(row[t])));
+        }
+    }
     for (u, row) in scores.iter().enumerate() {
         if !alive[u] {
             continue;
@@ -702,7 +786,9 @@ fn place(
             continue;
         }
         for (t, s) in row.iter().enumerate() {
-            if *s >= MIN_SCORE && *s >= best - SECOND_CHOICE_MARGIN {
+            let far_below_claimant = targets[t].target.field_type == FieldType::Text
+                && claimants[t].is_some_and(|claim| *s < claim - CLAIMANT_MARGIN);
+            if *s >= MIN_SCORE && *s >= best - SECOND_CHOICE_MARGIN && !far_below_claimant {
                 allowed.insert((u, t));
             }
         }
@@ -780,7 +866,14 @@ fn place(
             });
         }
         let evidence = (units.as_slice(), scores.as_slice(), nones.as_slice());
-        join_siblings(&mut out, targets, passages, evidence, &candidates);
+        join_siblings(
+            &mut out,
+            targets,
+            passages,
+            evidence,
+            &candidates,
+            &chapters,
+        );
     }
     Ok(out)
 }
@@ -797,10 +890,14 @@ fn join_siblings(
     passages: &[Passage],
     (units, scores, nones): (&[Unit], &[Vec<f32>], &[f32]),
     candidates: &[usize],
+    chapters: &[&[String]],
 ) {
-    let siblings = |a: &Passage, b: &Passage| {
+    // Sections of one chapter, not chapters of one book (a book's numbered chapters all
+    // stand under its title).
+    let siblings = |a_index: usize, b_index: usize| {
+        let (a, b) = (&passages[a_index], &passages[b_index]);
         a.doc == b.doc
-            && a.headings.len() >= 2
+            && a.headings.len() > chapters[a_index].len()
             && a.headings.len() == b.headings.len()
             && a.headings[..a.headings.len() - 1] == b.headings[..b.headings.len() - 1]
             && a.headings.last() != b.headings.last()
@@ -820,7 +917,7 @@ fn join_siblings(
             matches!(
                 targets[a.target].target.field_type,
                 FieldType::Array | FieldType::RichArray
-            ) && siblings(&passages[a.passage], passage)
+            ) && siblings(a.passage, units[*u].passage)
                 && row[a.target] >= MIN_SCORE
                 && row[a.target] >= best - SIBLING_MARGIN
         });
@@ -861,8 +958,26 @@ fn page_furniture(passages: &[Passage]) -> Vec<bool> {
 /// Each passage's chapter: its headings down to one level below what every passage of its
 /// document shares (a book's title), so sections of one chapter share it.
 fn chapters(passages: &[Passage]) -> Vec<&[String]> {
+    let roots = shared_roots(passages, &[]);
+    passages
+        .iter()
+        .map(|p| {
+            let root = roots.get(p.doc.as_str()).copied().unwrap_or(0);
+            &p.headings[..p.headings.len().min(root + 1)]
+        })
+        .collect()
+}
+
+/// How many leading headings all passages of each document share (its title, if any),
+/// leaving out those `skip` marks (page furniture, which stands outside the title).
+fn shared_roots<'a>(passages: &'a [Passage], skip: &[bool]) -> HashMap<&'a str, usize> {
     let mut shared: HashMap<&str, &[String]> = HashMap::new();
-    for passage in passages.iter().filter(|p| !p.headings.is_empty()) {
+    let kept = passages
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| !skip.get(*index).copied().unwrap_or(false))
+        .map(|(_, p)| p);
+    for passage in kept.filter(|p| !p.headings.is_empty()) {
         let common = shared
             .entry(passage.doc.as_str())
             .or_insert(passage.headings.as_slice());
@@ -873,12 +988,9 @@ fn chapters(passages: &[Passage]) -> Vec<&[String]> {
             .count();
         *common = &common[..same];
     }
-    passages
-        .iter()
-        .map(|p| {
-            let root = shared.get(p.doc.as_str()).map_or(0, |common| common.len());
-            &p.headings[..p.headings.len().min(root + 1)]
-        })
+    shared
+        .into_iter()
+        .map(|(doc, common)| (doc, common.len()))
         .collect()
 }
 
@@ -963,6 +1075,42 @@ mod tests {
             dangling: None,
             kinds: None,
         }
+    }
+
+    #[test]
+    fn the_short_text_under_a_title_before_its_first_chapter_is_a_title_page() {
+        let passages = [
+            passage("a", &["Guide"], "Issue 3, Spring 2025\nOwner: the studio"),
+            passage("a", &["Guide", "Our colours"], "Teal and sand."),
+            passage("a", &["Guide"], "A note at the end."),
+            // A document without chapters is all content; so is a long opening.
+            passage("b", &["Note"], "Just a short note."),
+            passage("c", &["Book"], &"word ".repeat(TITLE_PAGE_WORDS + 1)),
+            passage("c", &["Book", "Voice"], "Warm."),
+        ];
+        assert_eq!(
+            title_pages(&passages),
+            [true, false, false, false, false, false]
+        );
+    }
+
+    #[test]
+    fn a_list_closing_its_document_as_a_chapter_of_its_own_is_a_closing_list() {
+        let list = "Check:\n1. Names are right.\n2. Prices are current.\n3. Photos have consent.";
+        let passages = [
+            passage("a", &["Guide", "Our colours"], list),
+            passage("a", &["Guide", "Last look"], list),
+            passage("a", &["Headers"], "Guide"),
+            // The last section of a chapter is not a chapter of its own.
+            passage("b", &["Guide", "People", "Why join"], list),
+            // Two items are no list of checks.
+            passage("c", &["Guide", "Last look"], "1. Names.\n2. Prices."),
+        ];
+        let furniture = [false, false, true, false, false];
+        assert_eq!(
+            closing_lists(&passages, &furniture),
+            [false, true, false, false, false]
+        );
     }
 
     #[test]
