@@ -332,11 +332,11 @@ fn sample_facts_land_in_their_subsections() {
 /// format, headings only and by meaning: the figures measured when they arrived, after the
 /// fixes they prompted, so a change can only raise them.
 const WRITTEN_APART: &[(&str, f64, f64)] = &[
-    ("brackenholt-credit-union", 27.0, 92.0),
+    ("brackenholt-credit-union", 32.0, 92.0),
     ("whirligig-science-house", 32.0, 89.0),
     ("pennacott-farm-dairy", 47.0, 89.0),
-    ("kestrelford-pools-leisure", 32.0, 84.0),
-    ("tarrow-cycle-works", 34.0, 79.0),
+    ("kestrelford-pools-leisure", 34.0, 87.0),
+    ("tarrow-cycle-works", 34.0, 87.0),
     ("quenby-botanic-garden", 34.0, 77.0),
 ];
 

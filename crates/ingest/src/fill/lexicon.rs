@@ -251,6 +251,10 @@ pub(super) const CUES: &[(&str, &[&str])] = &[
         "scenario",
         &[
             "example:",
+            "we write:",
+            "we say:",
+            "we'd say",
+            "we would say",
             "situation",
             "scenario",
             "for example",
@@ -527,4 +531,10 @@ pub(super) const CUES: &[(&str, &[&str])] = &[
             "website", "web", "app", "email", "page", "online", "digital",
         ],
     ),
+];
+
+/// Words that open a clause rather than a label (pronouns, relatives, question words).
+pub(super) const CLAUSE_OPENERS: &[&str] = &[
+    "we", "our", "you", "your", "they", "their", "it", "so", "which", "that", "what", "who", "how",
+    "when", "where", "why",
 ];

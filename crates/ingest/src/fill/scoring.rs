@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use brandstream_domain::brand::GLOSSARY_SECTION;
 
-use super::lexicon::CUES;
+use super::lexicon::{CLAUSE_OPENERS, CUES};
 use super::sentences::{sentences, strip_marker};
 use super::words::{
     content_tokens, group_of, is_hex_code, key, same_set, similarity, token_match_plain, tokens,
@@ -225,11 +225,18 @@ pub(super) fn cue_score(lower: &str, text: &str, headings: &[String], groups: &[
                     // "4. When the weather turns": the chapter number is not the heading's
                     // first word.
                     let k = key(strip_marker(h));
+                    // A customer's question is a situation too ("Can I have it cheaper?").
                     ["when ", "if ", "during ", "after ", "before ", "for "]
                         .iter()
                         .any(|p| k.starts_with(p))
+                        || h.trim_end().ends_with('?')
                 });
                 if situational {
+                    hits += 2.0;
+                }
+            }
+            "belief" => {
+                if statement_pairs(text) {
                     hits += 2.0;
                 }
             }
@@ -264,6 +271,31 @@ pub(super) fn cue_score(lower: &str, text: &str, headings: &[String], groups: &[
         }
     }
     (hits / 4.0).min(1.0)
+}
+
+/// Whether a table's column title opens a clause ("We believe that", "So the rider gets")
+/// rather than naming a column.
+pub(super) fn opens_clause(label: &str) -> bool {
+    let first = label.split_whitespace().next().unwrap_or_default();
+    CLAUSE_OPENERS
+        .iter()
+        .any(|word| first.eq_ignore_ascii_case(word))
+}
+
+/// Whether `text` holds a two-column table both of whose column titles open clauses: one
+/// statement and what follows from it ("We swear by | So the rider gets"), the shape of a
+/// list of beliefs with their benefits.
+fn statement_pairs(text: &str) -> bool {
+    let cells =
+        |line: &str| -> Vec<String> { line.split(" | ").map(|c| c.trim().to_owned()).collect() };
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    lines.windows(3).any(|rows| {
+        let head = cells(rows[0]);
+        head.len() == 2
+            && head.iter().all(|cell| opens_clause(cell))
+            && cells(rows[1]).len() == 2
+            && cells(rows[2]).len() == 2
+    })
 }
 
 /// Question lines from which on a text is a list of checks (one or two are rhetorical).
@@ -356,6 +388,21 @@ mod tests {
         assert!(cue_score(&grid.to_lowercase(), grid, &[], &["logo"]) < 0.01);
         assert_eq!(lengths("Touch targets are at least 44 by 44 px."), 1);
         assert_eq!(lengths("1.4 mm, (12mm) and 2,000 px; 5 cm, 9 pt"), 3);
+    }
+
+    #[test]
+    fn statement_tables_speak_of_beliefs_and_questions_head_situations() {
+        let beliefs = "We swear by | So the rider gets\nRepair | Spares\nSteel | Strength";
+        assert!(statement_pairs(beliefs));
+        assert!(cue_score(&beliefs.to_lowercase(), beliefs, &[], &["belief"]) >= 0.5);
+        // Column names are not statements.
+        assert!(!statement_pairs(
+            "Word | Use\nRepair | Spares\nSteel | Strength"
+        ));
+        let heading = ["Voice".to_owned(), "3. Can I have it cheaper?".to_owned()];
+        assert!(cue_score("", "", &heading, &["scenario"]) >= 0.5);
+        let numbered = ["4. When the weather turns".to_owned()];
+        assert!(cue_score("", "", &numbered, &["scenario"]) >= 0.5);
     }
 
     #[test]

@@ -29,7 +29,7 @@ use serde::Deserialize;
 
 use super::assign::Assignment;
 use super::passages::{is_row, typed_lines, Passage};
-use super::scoring::{content_like, cue_score, Matcher, Target};
+use super::scoring::{content_like, cue_score, opens_clause, Matcher, Target};
 use super::sentences::strip_marker;
 use super::words::key;
 use crate::BlockKind;
@@ -127,6 +127,10 @@ const CUE_WEIGHT: f32 = 0.15;
 const ONE_LINE_WEIGHT: f32 = 0.12;
 /// Most words of a one-line body.
 const ONE_LINE_WORDS: usize = 15;
+/// Most words of a line introducing a motto on the next line.
+const LEAD_IN_WORDS: usize = 25;
+/// Most words of a motto after a lead-in line (mottos are a handful of words).
+const MOTTO_AFTER_LEAD_WORDS: usize = 8;
 /// Words from which on a body is too long for a one-line subsection (it loses
 /// [`ONE_LINE_WEIGHT`]).
 const LONG_FOR_ONE_LINE: usize = 3 * ONE_LINE_WORDS;
@@ -236,12 +240,6 @@ fn parts(text: &str, kinds: Option<&[BlockKind]>) -> Vec<Part> {
 /// Most words in each header cell of a two-column table read as a pair of labelled lists.
 const TABLE_LABEL_WORDS: usize = 4;
 
-/// Words that open a clause rather than a label (pronouns, relatives, question words).
-const CLAUSE_OPENERS: &[&str] = &[
-    "we", "our", "you", "your", "they", "their", "it", "so", "which", "that", "what", "who", "how",
-    "when", "where", "why",
-];
-
 /// Words that open a negative label ("Don't:", "Never", "No thank you:", "Avoid:").
 const NEGATIVE_LABEL_WORDS: &[&str] = &[
     "no",
@@ -305,30 +303,41 @@ fn paired_lists(body: &str) -> Option<bool> {
     let negatives = labels.iter().filter(|label| negative(label)).count();
     // A column title that opens a clause ("We believe that | Which is why", "Who | What
     // they want") heads a table of statements, not one of two lists.
-    let clause = |label: &str| {
-        let first = label.split_whitespace().next().unwrap_or_default();
-        CLAUSE_OPENERS
-            .iter()
-            .any(|word| first.eq_ignore_ascii_case(word))
-    };
-    if from_table && labels.iter().any(|label| clause(label)) {
+    if from_table && labels.iter().any(|label| opens_clause(label)) {
         return None;
     }
     Some(negatives > 0 && negatives < labels.len())
 }
 
-/// A body that is one short line of words (a motto), not a fragment of numbers.
+/// A body that is one short line of words (a motto), not a fragment of numbers — alone, or
+/// after one line that introduces it ("The line below is stamped inside every frame.").
 fn one_line(body: &str) -> bool {
-    let words: Vec<&str> = body.split_whitespace().collect();
-    let alphabetic = words
-        .iter()
-        .filter(|w| {
-            w.chars()
-                .all(|c| c.is_alphabetic() || c.is_ascii_punctuation())
-        })
-        .filter(|w| w.chars().any(char::is_alphabetic))
-        .count();
-    words.len() <= ONE_LINE_WORDS && alphabetic >= 3 && alphabetic == words.len()
+    let motto = |line: &str| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let alphabetic = words
+            .iter()
+            .filter(|w| {
+                w.chars()
+                    .all(|c| c.is_alphabetic() || c.is_ascii_punctuation())
+            })
+            .filter(|w| w.chars().any(char::is_alphabetic))
+            .count();
+        words.len() <= ONE_LINE_WORDS && alphabetic >= 3 && alphabetic == words.len()
+    };
+    let lines: Vec<&str> = body
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    match lines.as_slice() {
+        [line] => motto(line),
+        [lead, line] => {
+            lead.split_whitespace().count() <= LEAD_IN_WORDS
+                && line.split_whitespace().count() <= MOTTO_AFTER_LEAD_WORDS
+                && motto(line)
+        }
+        _ => motto(body),
+    }
 }
 
 /// Whether a body is a table of contents: most of its lines carry dot leaders ("Colour
@@ -825,27 +834,35 @@ fn place(
         &chapters,
     );
     let columns = slots.len() + candidates.len();
-    let mut weights = pathfinding::matrix::Matrix::new(candidates.len(), columns, FORBIDDEN);
-    for (row, u) in candidates.iter().enumerate() {
-        weights[(row, slots.len() + row)] = 0;
-        for (column, t) in slots.iter().enumerate() {
-            if allowed.contains(&(*u, *t)) {
-                // Gain over leaving the unit out, in millionths.
-                let elsewhere = homes[*t]
-                    .as_ref()
-                    .is_some_and(|home| *home != chapters[units[*u].passage]);
-                let cost = match (further[column], elsewhere) {
-                    (false, false) => 0.0,
-                    (true, false) => FURTHER_SLOT_COST,
-                    (false, true) => ELSEWHERE_COST - FURTHER_SLOT_COST,
-                    (true, true) => ELSEWHERE_COST,
-                };
-                weights[(row, column)] = ((scores[*u][*t] - MIN_SCORE - cost) * 1e6).round() as i64;
+    let mut out: Vec<Assignment> = Vec::new();
+    // Twice at most: a passage the first round gave to a text subsection while two or more of
+    // its siblings went to one list it nearly suits as well (a situation that reads like a
+    // belief, among situations) is held to that list in the second.
+    for round in 0..2 {
+        let mut weights = pathfinding::matrix::Matrix::new(candidates.len(), columns, FORBIDDEN);
+        for (row, u) in candidates.iter().enumerate() {
+            weights[(row, slots.len() + row)] = 0;
+            for (column, t) in slots.iter().enumerate() {
+                if allowed.contains(&(*u, *t)) {
+                    // Gain over leaving the unit out, in millionths.
+                    let elsewhere = homes[*t]
+                        .as_ref()
+                        .is_some_and(|home| *home != chapters[units[*u].passage]);
+                    let cost = match (further[column], elsewhere) {
+                        (false, false) => 0.0,
+                        (true, false) => FURTHER_SLOT_COST,
+                        (false, true) => ELSEWHERE_COST - FURTHER_SLOT_COST,
+                        (true, true) => ELSEWHERE_COST,
+                    };
+                    weights[(row, column)] =
+                        ((scores[*u][*t] - MIN_SCORE - cost) * 1e6).round() as i64;
+                }
             }
         }
-    }
-    let mut out: Vec<Assignment> = Vec::new();
-    if !candidates.is_empty() {
+        out.clear();
+        if candidates.is_empty() {
+            break;
+        }
         let (_, chosen) = pathfinding::kuhn_munkres::kuhn_munkres(&weights);
         for (row, column) in chosen.into_iter().enumerate() {
             let Some(t) = slots.get(column).copied() else {
@@ -865,6 +882,35 @@ fn place(
                 decisive: false,
             });
         }
+        if round > 0 {
+            break;
+        }
+        // The siblings a list holds once left-out siblings have joined it.
+        let mut provisional = out.clone();
+        let evidence = (units.as_slice(), scores.as_slice(), nones.as_slice());
+        join_siblings(
+            &mut provisional,
+            targets,
+            passages,
+            evidence,
+            &candidates,
+            &chapters,
+        );
+        let unit_of: HashMap<usize, usize> =
+            candidates.iter().map(|u| (units[*u].passage, *u)).collect();
+        let placed: Vec<(usize, usize)> = provisional
+            .iter()
+            .filter_map(|a| unit_of.get(&a.passage).map(|u| (*u, a.target)))
+            .collect();
+        let defectors = sibling_defectors(&placed, targets, passages, &units, &scores, &chapters);
+        if defectors.is_empty() {
+            break;
+        }
+        for (u, list) in defectors {
+            allowed.retain(|(v, t)| *v != u || *t == list);
+        }
+    }
+    if !candidates.is_empty() {
         let evidence = (units.as_slice(), scores.as_slice(), nones.as_slice());
         join_siblings(
             &mut out,
@@ -878,12 +924,68 @@ fn place(
     Ok(out)
 }
 
+/// Whether passages `a` and `b` are sibling sections of one chapter: the same headings above,
+/// each its own last heading (not chapters of one book, which all stand under its title).
+fn siblings(passages: &[Passage], chapters: &[&[String]], a: usize, b: usize) -> bool {
+    let (pa, pb) = (&passages[a], &passages[b]);
+    pa.doc == pb.doc
+        && pa.headings.len() > chapters[a].len()
+        && pa.headings.len() == pb.headings.len()
+        && pa.headings[..pa.headings.len() - 1] == pb.headings[..pb.headings.len() - 1]
+        && pa.headings.last() != pb.headings.last()
+}
+
+/// Units the assignment `placed` ((unit, target) pairs) gave to a text subsection while at
+/// least two of their siblings went to one list subsection that suits them within
+/// [`SIBLING_MARGIN`] of their best: (unit, that list).
+fn sibling_defectors(
+    placed: &[(usize, usize)],
+    targets: &[Target<'_>],
+    passages: &[Passage],
+    units: &[Unit],
+    scores: &[Vec<f32>],
+    chapters: &[&[String]],
+) -> Vec<(usize, usize)> {
+    let is_list = |t: usize| {
+        matches!(
+            targets[t].target.field_type,
+            FieldType::Array | FieldType::RichArray
+        )
+    };
+    let mut out = Vec::new();
+    for (u, t) in placed {
+        if is_list(*t) {
+            continue;
+        }
+        let row = &scores[*u];
+        let best = row[argmax(row)];
+        let mut counts: HashMap<usize, usize> = HashMap::new();
+        for (v, list) in placed {
+            if is_list(*list) && siblings(passages, chapters, units[*u].passage, units[*v].passage)
+            {
+                *counts.entry(*list).or_insert(0) += 1;
+            }
+        }
+        let mut lists: Vec<(usize, usize)> = counts.into_iter().collect();
+        lists.sort_unstable();
+        if let Some((list, _)) = lists
+            .into_iter()
+            .find(|(list, count)| *count >= 2 && row[*list] >= best - SIBLING_MARGIN)
+        {
+            out.push((*u, list));
+        }
+    }
+    out
+}
+
 /// Sibling passages join their list: a unit left out whose passage is a sibling of one a list
 /// subsection took (the same headings above, its own last heading: four situations under
 /// "When things go wrong") joins that list when it suits it within [`SIBLING_MARGIN`] of its
 /// own best subsection (and closer to some subsection than to front matter, as every placed
 /// unit must be). A list's slots ([`LIST_CAPACITY`]) are for passages that compete; the
-/// situations of one chapter are one list's items, however many there are.
+/// situations of one chapter are one list's items, however many there are. Likewise a text
+/// subsection takes a left-out passage nested in (or around) the one it took, below chapter
+/// level, when that passage suits it best of all.
 fn join_siblings(
     out: &mut Vec<Assignment>,
     targets: &[Target<'_>],
@@ -892,15 +994,18 @@ fn join_siblings(
     candidates: &[usize],
     chapters: &[&[String]],
 ) {
-    // Sections of one chapter, not chapters of one book (a book's numbered chapters all
-    // stand under its title).
-    let siblings = |a_index: usize, b_index: usize| {
+    let siblings = |a: usize, b: usize| siblings(passages, chapters, a, b);
+    let nested = |a_index: usize, b_index: usize| {
         let (a, b) = (&passages[a_index], &passages[b_index]);
+        let (outer, inner) = if a.headings.len() < b.headings.len() {
+            (a, b)
+        } else {
+            (b, a)
+        };
         a.doc == b.doc
-            && a.headings.len() > chapters[a_index].len()
-            && a.headings.len() == b.headings.len()
-            && a.headings[..a.headings.len() - 1] == b.headings[..b.headings.len() - 1]
-            && a.headings.last() != b.headings.last()
+            && outer.headings.len() > chapters[a_index].len().min(chapters[b_index].len())
+            && inner.headings.len() > outer.headings.len()
+            && inner.headings.starts_with(&outer.headings)
     };
     let mut joined = Vec::new();
     for u in candidates {
@@ -914,12 +1019,19 @@ fn join_siblings(
             continue;
         }
         let home = out.iter().find(|a| {
-            matches!(
+            let list = matches!(
                 targets[a.target].target.field_type,
                 FieldType::Array | FieldType::RichArray
-            ) && siblings(a.passage, units[*u].passage)
-                && row[a.target] >= MIN_SCORE
-                && row[a.target] >= best - SIBLING_MARGIN
+            );
+            let joins = if list {
+                siblings(a.passage, units[*u].passage) && row[a.target] >= best - SIBLING_MARGIN
+            } else {
+                // A text subsection takes the rest of its topic: a passage nested in the
+                // one it took, or the one it is nested in, that suits it best of all (a
+                // history's opening paragraph above its "Milestones").
+                nested(a.passage, units[*u].passage) && argmax(row) == a.target
+            };
+            joins && row[a.target] >= MIN_SCORE
         });
         if let Some(home) = home {
             joined.push(Assignment {
@@ -1075,6 +1187,21 @@ mod tests {
             dangling: None,
             kinds: None,
         }
+    }
+
+    #[test]
+    fn a_motto_is_one_short_line_alone_or_after_its_lead_in() {
+        assert!(one_line("Built for weather, made to last."));
+        assert!(one_line(
+            "The line below is stamped inside every frame.\nBuilt once. Ridden for life."
+        ));
+        // Two sentences of prose, numbers, or a long second line are not mottos.
+        assert!(!one_line(
+            "We write plainly.\nWe never use jargon, and we explain every term we have to use."
+        ));
+        assert!(!one_line("Print | 20 mm"));
+        let long_lead = format!("{}\nBuilt once. Ridden for life.", "word ".repeat(30));
+        assert!(!one_line(&long_lead));
     }
 
     #[test]
