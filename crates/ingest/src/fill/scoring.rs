@@ -235,11 +235,7 @@ pub(super) fn cue_score(lower: &str, text: &str, headings: &[String], groups: &[
                     hits += 2.0;
                 }
             }
-            "belief" => {
-                if statement_pairs(text) {
-                    hits += 2.0;
-                }
-            }
+            "belief" if statement_pairs(text) => hits += 2.0,
             // A list of yes/no questions is a list of checks ("Is the price shown …?").
             "checklist" => {
                 let questions = text
