@@ -811,6 +811,9 @@ pub fn extract_pdf_limited(bytes: &[u8], max_pages: u32) -> Result<Extracted, Ex
     let mut builder = Builder::default();
     let mut title = None;
     let mut out = Vec::with_capacity(pages.len());
+    // Whether a numbered chapter ("2. The garden through a lens") has been seen: the headings
+    // numbered the same way after it are chapters too, though a section may come between.
+    let mut numbered_chapters = false;
     for (index, paragraphs) in page_paragraphs.iter().enumerate() {
         for (position, lines) in paragraphs.iter().enumerate() {
             // Lines with column gaps are table rows; the rest of their paragraph stays as is.
@@ -847,13 +850,20 @@ pub fn extract_pdf_limited(bytes: &[u8], max_pages: u32) -> Result<Extracted, Ex
             };
             if heading_like(lines) && (next_is_body || index == 0) {
                 let line = lines[0];
+                let chapter_number = chapter_numbered(line);
                 let level = if index == 0 && builder.is_empty() {
                     1
-                } else if names_section(line) || before_subheading {
+                } else if names_section(line)
+                    || before_subheading
+                    || (chapter_number && numbered_chapters)
+                {
                     2
                 } else {
                     3
                 };
+                if level == 2 && chapter_number {
+                    numbered_chapters = true;
+                }
                 builder.heading(level, line);
                 continue;
             }
@@ -893,6 +903,13 @@ pub fn extract_pdf_limited(bytes: &[u8], max_pages: u32) -> Result<Extracted, Ex
         });
     }
     Ok(Extracted { title, pages: out })
+}
+
+/// Whether a heading is numbered like a chapter: one number, then `.` or `)` and a space
+/// (`3. Colour`, `12) Voice`; not `3.1 Colour`).
+fn chapter_numbered(line: &str) -> bool {
+    let rest = line.trim_start_matches(|c: char| c.is_ascii_digit());
+    rest.len() < line.len() && (rest.starts_with(". ") || rest.starts_with(") "))
 }
 
 /// Whether a heading is numbered: it starts with a section number (`3.`, `3 `, `3)`, `3.1`).
@@ -1279,6 +1296,37 @@ mod tests {
                 .any(|(kind, text)| *text == signature && !matches!(kind, BlockKind::Heading(_))),
             "{blocks:?}"
         );
+    }
+
+    #[test]
+    fn chapters_numbered_like_an_earlier_chapter_are_chapters() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/brands/quenby-botanic-garden.pdf"
+        );
+        let document = extract_pdf(&std::fs::read(path).unwrap()).unwrap();
+        let headings: Vec<(BlockKind, &str)> = document
+            .pages
+            .iter()
+            .flat_map(|page| page.blocks.iter())
+            .filter(|block| matches!(block.kind, BlockKind::Heading(_)))
+            .map(|block| (block.kind, block.text.as_str()))
+            .collect();
+        // "2." heads sections, so it is a chapter; "3." and "4." follow its last section
+        // with body text of their own, and are chapters all the same, not its sections.
+        for chapter in [
+            "2. The garden through a lens",
+            "3. A guide, not a lecturer",
+            "4. When the weather turns",
+        ] {
+            assert!(
+                headings.contains(&(BlockKind::Heading(2), chapter)),
+                "{chapter}: {headings:?}"
+            );
+        }
+        assert!(headings.contains(&(BlockKind::Heading(3), "Assignments")));
+        assert!(chapter_numbered("12. Voice") && chapter_numbered("3) Colour"));
+        assert!(!chapter_numbered("3.1 Colour") && !chapter_numbered("2025 in review"));
     }
 
     #[test]

@@ -418,15 +418,17 @@ fn closing_lists(passages: &[Passage], furniture: &[bool]) -> Vec<bool> {
     for (doc, index) in last {
         let passage = &passages[index];
         let chapter_level = passage.headings.len() == roots.get(doc).copied().unwrap_or(0) + 1;
-        // List items by their block kind, or by their markers where kinds are not known.
-        let items = match &passage.kinds {
-            Some(kinds) => kinds.iter().filter(|k| **k == BlockKind::ListItem).count(),
-            None => passage
-                .text
-                .lines()
-                .filter(|line| strip_marker(line) != line.trim())
-                .count(),
-        };
+        // List items by their block kind (Markdown, DOCX and HTML drop the markers), or by
+        // their markers (a PDF's numbered lines are not always read as list items).
+        let by_kind = passage.kinds.as_ref().map_or(0, |kinds| {
+            kinds.iter().filter(|k| **k == BlockKind::ListItem).count()
+        });
+        let by_marker = passage
+            .text
+            .lines()
+            .filter(|line| strip_marker(line) != line.trim())
+            .count();
+        let items = by_kind.max(by_marker);
         out[index] = chapter_level && items >= 3;
     }
     out
@@ -435,10 +437,15 @@ fn closing_lists(passages: &[Passage], furniture: &[bool]) -> Vec<bool> {
 /// Most words of a title page's text (an edition, an owner, an audience).
 const TITLE_PAGE_WORDS: usize = 60;
 
-/// Whether each passage is a title page: the short text under a document's title before its
-/// first chapter (edition, owner, who the book is for), in a document that has chapters.
-/// It is front matter however its words read to the model.
-fn title_pages(passages: &[Passage]) -> Vec<bool> {
+/// How near a document's start (in passages) a contents page must stand for what precedes
+/// it to be front matter.
+const CONTENTS_WITHIN: usize = 4;
+
+/// Whether each passage is a title page: short text (edition, owner, who the book is for)
+/// under a document's title before its first chapter, in a document that has chapters, or
+/// anywhere before its contents page (`contents`). It is front matter however its words read
+/// to the model.
+fn title_pages(passages: &[Passage], contents: &[bool]) -> Vec<bool> {
     let roots = shared_roots(passages, &page_furniture(passages));
     let root = |p: &Passage| roots.get(p.doc.as_str()).copied().unwrap_or(0);
     let with_chapters: HashSet<&str> = passages
@@ -446,14 +453,32 @@ fn title_pages(passages: &[Passage]) -> Vec<bool> {
         .filter(|p| p.headings.len() > root(p))
         .map(|p| p.doc.as_str())
         .collect();
+    // Each document's contents page with dot leaders among its first passages.
+    let mut first_contents: HashMap<&str, usize> = HashMap::new();
+    let mut position: HashMap<&str, usize> = HashMap::new();
+    for (index, passage) in passages.iter().enumerate() {
+        let nth = position.entry(passage.doc.as_str()).or_insert(0);
+        if *nth < CONTENTS_WITHIN
+            && contents.get(index).copied().unwrap_or(false)
+            && contents_like(&passage.text)
+        {
+            first_contents.entry(passage.doc.as_str()).or_insert(index);
+        }
+        *nth += 1;
+    }
     let mut seen: HashSet<&str> = HashSet::new();
     passages
         .iter()
-        .map(|p| {
-            seen.insert(p.doc.as_str())
-                && p.headings.len() <= root(p)
-                && with_chapters.contains(p.doc.as_str())
-                && p.text.split_whitespace().count() <= TITLE_PAGE_WORDS
+        .enumerate()
+        .map(|(index, p)| {
+            let first = seen.insert(p.doc.as_str());
+            let short = p.text.split_whitespace().count() <= TITLE_PAGE_WORDS;
+            let under_title =
+                first && p.headings.len() <= root(p) && with_chapters.contains(p.doc.as_str());
+            let before_contents = first_contents
+                .get(p.doc.as_str())
+                .is_some_and(|c| index < *c);
+            short && (under_title || before_contents)
         })
         .collect()
 }
@@ -507,10 +532,11 @@ pub(super) fn reassign(
     skip: &[bool],
     model: &MeaningModel,
 ) -> (Vec<Assignment>, Option<String>) {
-    let contents: Vec<bool> = contents_pages(passages)
+    let contents = contents_pages(passages);
+    let contents: Vec<bool> = title_pages(passages, &contents)
         .into_iter()
-        .zip(title_pages(passages))
-        .map(|(contents, title)| contents || title)
+        .zip(&contents)
+        .map(|(title, contents)| title || *contents)
         .collect();
     match place(matcher, passages, &cascade, skip, &contents, model) {
         Ok(placed) => {
@@ -1216,8 +1242,23 @@ mod tests {
             passage("c", &["Book", "Voice"], "Warm."),
         ];
         assert_eq!(
-            title_pages(&passages),
+            title_pages(&passages, &[false; 6]),
             [true, false, false, false, false, false]
+        );
+        // Before a contents page, short text is front matter whatever its headings.
+        let passages = [
+            passage("a", &[], "Quenby Garden"),
+            passage("a", &["Garden Notes"], "Issue 3, Spring 2025"),
+            passage(
+                "a",
+                &["Contents"],
+                "1. Hello . . . . 3\n2. Colours . . . . 5\n3. Voice . . . . 7",
+            ),
+            passage("a", &["1. Hello"], "Short welcome."),
+        ];
+        assert_eq!(
+            title_pages(&passages, &[false, false, true, false]),
+            [true, true, false, false]
         );
     }
 
