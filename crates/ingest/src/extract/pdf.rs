@@ -1257,18 +1257,24 @@ mod tests {
         assert!(headings.contains(&(2, "Dos and Don'ts")), "{headings:?}");
     }
 
+    /// The blocks of one of the books in `tests/brands`, in reading order.
+    fn book_blocks(slug: &str) -> Vec<(BlockKind, String)> {
+        let path = format!("{}/tests/brands/{slug}.pdf", env!("CARGO_MANIFEST_DIR"));
+        let document = extract_pdf(&std::fs::read(path).unwrap()).unwrap();
+        document
+            .pages
+            .into_iter()
+            .flat_map(|page| page.blocks)
+            .map(|block| (block.kind, block.text))
+            .collect()
+    }
+
     #[test]
     fn a_title_directly_above_a_section_heading_is_its_chapter() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/brands/brackenholt-credit-union.pdf"
-        );
-        let document = extract_pdf(&std::fs::read(path).unwrap()).unwrap();
-        let blocks: Vec<(BlockKind, &str)> = document
-            .pages
+        let blocks = book_blocks("brackenholt-credit-union");
+        let blocks: Vec<(BlockKind, &str)> = blocks
             .iter()
-            .flat_map(|page| page.blocks.iter())
-            .map(|block| (block.kind, block.text.as_str()))
+            .map(|(kind, text)| (*kind, text.as_str()))
             .collect();
         // Chapter titles in the book's own words, each directly followed by its first
         // section's heading.
@@ -1300,17 +1306,11 @@ mod tests {
 
     #[test]
     fn chapters_numbered_like_an_earlier_chapter_are_chapters() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/brands/quenby-botanic-garden.pdf"
-        );
-        let document = extract_pdf(&std::fs::read(path).unwrap()).unwrap();
-        let headings: Vec<(BlockKind, &str)> = document
-            .pages
+        let blocks = book_blocks("quenby-botanic-garden");
+        let headings: Vec<(BlockKind, &str)> = blocks
             .iter()
-            .flat_map(|page| page.blocks.iter())
-            .filter(|block| matches!(block.kind, BlockKind::Heading(_)))
-            .map(|block| (block.kind, block.text.as_str()))
+            .filter(|(kind, _)| matches!(kind, BlockKind::Heading(_)))
+            .map(|(kind, text)| (*kind, text.as_str()))
             .collect();
         // "2." heads sections, so it is a chapter; "3." and "4." follow its last section
         // with body text of their own, and are chapters all the same, not its sections.
