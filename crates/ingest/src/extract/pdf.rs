@@ -75,16 +75,54 @@ fn is_bullet(line: &str) -> Option<&str> {
         .find_map(|bullet| line.strip_prefix(bullet))
 }
 
+/// Most words of a question standing as a heading ("Can a contractor put our logo on their
+/// van?"), a frequently-asked-questions page's shape.
+const QUESTION_HEADING_WORDS: usize = 14;
+
 fn looks_like_heading(line: &str) -> bool {
     let words = line.split_whitespace().count();
     let last = line.chars().last().unwrap_or('.');
     let first = line.chars().next().unwrap_or('a');
-    (1..=10).contains(&words)
-        && line.chars().count() <= 80
-        && !matches!(last, '.' | ',' | ';' | ':' | '!' | '?' | ')')
+    // A numbered question is a checklist's item ("2. Is the price shown?").
+    let question = last == '?' && words <= QUESTION_HEADING_WORDS && !numbered(line);
+    ((1..=10).contains(&words) || question)
+        && line.chars().count() <= 100
+        && (question
+            || (line.chars().count() <= 80
+                && !matches!(last, '.' | ',' | ';' | ':' | '!' | '?' | ')')))
         && (first.is_uppercase() || first.is_ascii_digit())
         && !line.contains('|')
         && is_bullet(line).is_none()
+}
+
+/// Whether the break between two lines of a paragraph falls inside a sentence: the next line
+/// goes on in lower case, or the line ends on a comma (text wrapped at a column's width).
+fn continues(line: &str, next: &str) -> bool {
+    line.ends_with(',') || next.chars().next().is_some_and(char::is_lowercase)
+}
+
+/// Whether a paragraph's lines are one text wrapped at a narrow column's width rather than a
+/// list of short lines: at least half of its line breaks fall inside a sentence.
+fn wrapped_prose(lines: &[&str]) -> bool {
+    let breaks = lines.len().saturating_sub(1);
+    let inside = lines
+        .windows(2)
+        .filter(|pair| continues(pair[0], pair[1]))
+        .count();
+    breaks > 0 && inside * 2 >= breaks
+}
+
+/// A paragraph read as a heading: one heading-like line, or a heading wrapped onto a second
+/// line that goes on in lower case ("Questions we get" / "asked a lot" in a narrow column).
+fn heading_text(lines: &[&str]) -> Option<String> {
+    match lines {
+        [line] if looks_like_heading(line) => Some((*line).to_owned()),
+        [first, second] if continues(first, second) => {
+            let joined = format!("{first} {second}");
+            looks_like_heading(&joined).then_some(joined)
+        }
+        _ => None,
+    }
 }
 
 /// `text` without apostrophes (straight or curly), for comparing names like "Dos and Dont's"
@@ -806,7 +844,7 @@ pub fn extract_pdf_limited(bytes: &[u8], max_pages: u32) -> Result<Extracted, Ex
             .skip(position + 1)
             .chain(page_paragraphs.iter().skip(page + 1).flatten())
     };
-    let heading_like = |lines: &Vec<&str>| lines.len() == 1 && looks_like_heading(lines[0]);
+    let heading_like = |lines: &Vec<&str>| heading_text(lines).is_some();
 
     let mut builder = Builder::default();
     let mut title = None;
@@ -848,8 +886,8 @@ pub fn extract_pdf_limited(bytes: &[u8], max_pages: u32) -> Result<Extracted, Ex
                 }
                 _ => (false, false),
             };
-            if heading_like(lines) && (next_is_body || index == 0) {
-                let line = lines[0];
+            if let Some(line) = heading_text(lines).filter(|_| next_is_body || index == 0) {
+                let line = line.as_str();
                 let chapter_number = chapter_numbered(line);
                 let level = if index == 0 && builder.is_empty() {
                     1
@@ -868,9 +906,15 @@ pub fn extract_pdf_limited(bytes: &[u8], max_pages: u32) -> Result<Extracted, Ex
                 continue;
             }
             let short = lines.iter().all(|line| line.chars().count() <= 60);
-            if lines.iter().any(|line| is_bullet(line).is_some()) || (short && lines.len() > 1) {
+            let short_lines = short && lines.len() > 1 && !wrapped_prose(lines);
+            if lines.iter().any(|line| is_bullet(line).is_some()) || short_lines {
                 let mut item = String::new();
+                let mut previous = "";
                 for line in lines {
+                    // A short line that goes on with the sentence before it is that item's
+                    // text wrapped in a narrow column, not an item of its own.
+                    let wrapped = !previous.is_empty() && continues(previous, line);
+                    previous = line;
                     match is_bullet(line) {
                         Some(rest) => {
                             if !item.is_empty() {
@@ -878,7 +922,7 @@ pub fn extract_pdf_limited(bytes: &[u8], max_pages: u32) -> Result<Extracted, Ex
                             }
                             item = rest.to_owned();
                         }
-                        None if short => {
+                        None if short && !wrapped => {
                             if !item.is_empty() {
                                 builder.block(BlockKind::ListItem, &item);
                             }
@@ -1257,9 +1301,12 @@ mod tests {
         assert!(headings.contains(&(2, "Dos and Don'ts")), "{headings:?}");
     }
 
-    /// The blocks of one of the books in `tests/brands`, in reading order.
+    /// The blocks of one of the books in `testdata/brands`, in reading order.
     fn book_blocks(slug: &str) -> Vec<(BlockKind, String)> {
-        let path = format!("{}/tests/brands/{slug}.pdf", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../../testdata/brands/{slug}.pdf",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let document = extract_pdf(&std::fs::read(path).unwrap()).unwrap();
         document
             .pages
@@ -1327,6 +1374,50 @@ mod tests {
         assert!(headings.contains(&(BlockKind::Heading(3), "Assignments")));
         assert!(chapter_numbered("12. Voice") && chapter_numbered("3) Colour"));
         assert!(!chapter_numbered("3.1 Colour") && !chapter_numbered("2025 in review"));
+    }
+
+    #[test]
+    fn text_wrapped_in_narrow_columns_stays_one_paragraph() {
+        // A book set in two columns: wrapped prose, wrapped headings and question headings.
+        let blocks = book_blocks("ferrisford-recycles");
+        let find = |start: &str| {
+            blocks
+                .iter()
+                .find(|(_, text)| text.starts_with(start))
+                .unwrap_or_else(|| panic!("{start}: {blocks:?}"))
+        };
+        let (kind, text) = find("Before the rules, the answers.");
+        assert_eq!(*kind, BlockKind::Paragraph);
+        assert!(text.ends_with("extension 4410."), "{text}");
+        for heading in [
+            "Questions we get asked a lot",
+            "So what is it actually for?",
+            "Can a contractor put our logo on their van?",
+        ] {
+            assert!(
+                matches!(find(heading), (BlockKind::Heading(_), text) if text == heading),
+                "{heading}"
+            );
+        }
+        // A numbered question is a checklist's item, not a heading.
+        let checklist = book_blocks("kestrelford-pools-leisure");
+        assert!(!checklist
+            .iter()
+            .any(|(kind, text)| matches!(kind, BlockKind::Heading(_))
+                && numbered(text)
+                && text.ends_with('?')));
+        // Short lines that each start a sentence stay a list; wrapped ones are one text.
+        assert!(!wrapped_prose(&["Names", "Dates", "Prices"]));
+        assert!(wrapped_prose(&[
+            "We write the way",
+            "our leader talks,",
+            "warmly"
+        ]));
+        assert_eq!(
+            heading_text(&["Colours residents", "already know"]).as_deref(),
+            Some("Colours residents already know")
+        );
+        assert_eq!(heading_text(&["Names", "Dates"]), None);
     }
 
     #[test]
