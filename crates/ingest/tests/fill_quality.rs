@@ -338,7 +338,7 @@ const WRITTEN_APART: &[(&str, f64, f64)] = &[
     ("kestrelford-pools-leisure", 34.0, 87.0),
     ("tarrow-cycle-works", 34.0, 87.0),
     ("quenby-botanic-garden", 34.0, 82.0),
-    ("corvenna-chamber-orchestra", 27.0, 70.0),
+    ("corvenna-chamber-orchestra", 32.0, 75.0),
     ("ferrisford-recycles", 32.0, 60.0),
 ];
 

@@ -196,6 +196,17 @@ impl<'a> Matcher<'a> {
     }
 }
 
+/// How a sentence stating a conviction opens (compared by [`key`]).
+const CONVICTION_OPENERS: &[&str] = &[
+    "we believe",
+    "and we believe",
+    "we hold that",
+    "we stand for",
+    "we are convinced",
+];
+/// Fewest sentences opening with a conviction that make a statement of beliefs.
+const MIN_CONVICTIONS: usize = 2;
+
 /// How strongly body text (and sub-headings) speak of the given topics (0..1).
 pub(super) fn cue_score(lower: &str, text: &str, headings: &[String], groups: &[&str]) -> f32 {
     let mut hits = 0.0f32;
@@ -235,7 +246,23 @@ pub(super) fn cue_score(lower: &str, text: &str, headings: &[String], groups: &[
                     hits += 2.0;
                 }
             }
-            "belief" if statement_pairs(text) => hits += 2.0,
+            "belief" => {
+                if statement_pairs(text) {
+                    hits += 2.0;
+                }
+                // Convictions stated one sentence after another ("We believe … And we
+                // believe …"): a manifesto's beliefs, however its chapter is called.
+                let convictions = sentences(text)
+                    .iter()
+                    .filter(|s| {
+                        let k = key(s);
+                        CONVICTION_OPENERS.iter().any(|p| k.starts_with(p))
+                    })
+                    .count();
+                if convictions >= MIN_CONVICTIONS {
+                    hits += (convictions as f32).min(4.0);
+                }
+            }
             // A list of yes/no questions is a list of checks ("Is the price shown …?").
             "checklist" => {
                 let questions = text
@@ -384,6 +411,16 @@ mod tests {
         assert!(cue_score(&grid.to_lowercase(), grid, &[], &["logo"]) < 0.01);
         assert_eq!(lengths("Touch targets are at least 44 by 44 px."), 1);
         assert_eq!(lengths("1.4 mm, (12mm) and 2,000 px; 5 cm, 9 pt"), 3);
+    }
+
+    #[test]
+    fn convictions_stated_in_turn_speak_of_beliefs() {
+        let manifesto = "We believe a ferry is a street. We believe nobody should wait \
+            in the rain, so every pier has a shelter. And we believe in timetables.";
+        let once = "We believe in ferries, and ferries run every hour.";
+        let score = |text: &str| cue_score(&text.to_lowercase(), text, &[], &["belief"]);
+        assert!(score(manifesto) >= 1.0, "{}", score(manifesto));
+        assert!(score(once) <= 0.5, "{}", score(once));
     }
 
     #[test]
